@@ -1,0 +1,18 @@
+# The README's commands: `make run` (a local cluster) and `make test` (everything, on a private PostgreSQL).
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: deps build test bench-enqueue release
+
+deps:
+	@scripts/ensure-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	scripts/with-postgres.sh scripts/run-tests.sh
+
+bench-enqueue: deps
+	$(SWIFT) build -c release --product asynctask
+	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-enqueue.sh
