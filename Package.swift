@@ -14,10 +14,16 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "AsyncTask",
     platforms: [.macOS(.v15)],
-    products: [],
+    products: [
+        .executable(name: "asynctask", targets: ["asynctask"]),
+        .library(name: "AsyncTask", targets: ["AsyncTask"]),
+        .library(name: "PostgresClient", targets: ["PostgresClient"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // libpq, found through pkg-config.
@@ -25,6 +31,44 @@ let package = Package(
             name: "CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "PostgresClient",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AsyncTask",
+            dependencies: [
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "asynctask",
+            dependencies: [
+                "AsyncTask",
+                "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PostgresClientTests",
+            dependencies: ["PostgresClient"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AsyncTaskTests",
+            dependencies: ["AsyncTask", "PostgresClient"],
+            swiftSettings: swiftSettings
         ),
     ]
 )

@@ -1,0 +1,123 @@
+import Foundation
+public import PostgresClient
+
+/// Enqueues attempts on the caller's connection, inside the caller's transaction: the outbox half of AsyncTask.
+///
+/// Because the insert shares the caller's transaction, a rollback removes the attempt together with the
+/// business rows, and a commit publishes both at once. Workers never see uncommitted attempts.
+public struct AttemptQueue: Sendable {
+    /// Creates a queue.
+    public init() {}
+
+    // ON CONFLICT names the partial unique index by its columns and predicate; rows without a token never
+    // conflict. `available_at` is left to its default / the scheduling trigger.
+    static let insertOne = PostgresStatement(name: "enqueue_attempt", sql: """
+        INSERT INTO async_task_attempts
+            (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts)
+        VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+        ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
+        RETURNING id
+        """)
+
+    static let findByToken = PostgresStatement(name: "find_attempt_by_token", sql: """
+        SELECT id FROM async_task_attempts
+        WHERE target = $1 AND method_name = $2 AND idempotence_token = $3
+        """)
+
+    // One statement for the whole batch: arrays unnested in input order (WITH ORDINALITY + ORDER BY), so ids,
+    // drawn from the identity sequence in insertion order, come back ascending in input order.
+    static let insertBatch = PostgresStatement(name: "enqueue_attempts_batch", sql: """
+        INSERT INTO async_task_attempts
+            (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts)
+        SELECT u.target, u.method_name, u.method_args::jsonb, u.token, u.scheduled_at, u.priority, u.max_attempts
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::integer[])
+             WITH ORDINALITY AS u(target, method_name, method_args, token, scheduled_at, priority, max_attempts, ord)
+        ORDER BY u.ord
+        ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
+        RETURNING id, idempotence_token
+        """)
+
+    static let findBatchByTokens = PostgresStatement(name: "find_attempts_by_tokens", sql: """
+        SELECT a.id, a.target, a.method_name, a.idempotence_token
+        FROM unnest($1::text[], $2::text[], $3::text[]) AS k(target, method_name, token)
+        JOIN async_task_attempts a
+          ON a.target = k.target AND a.method_name = k.method_name AND a.idempotence_token = k.token
+        """)
+
+    /// Inserts one attempt and returns its id.
+    ///
+    /// When an attempt with the same idempotence token already exists for the same target and method, nothing
+    /// is inserted and the existing attempt's id is returned: the new arguments, schedule and priority are
+    /// discarded and the existing row is left exactly as it is (whatever its status).
+    /// - Parameter connection: the caller's connection, normally inside `withTransaction`.
+    /// - Throws: `PostgresError` from the insert (e.g. a check constraint), with the statement's name.
+    public func enqueue(_ attempt: Attempt, on connection: PostgresConnection) async throws(PostgresError) -> Int64 {
+        let rows = try await connection.query(Self.insertOne, [
+            attempt.target, attempt.methodName, PostgresBind.jsonb(attempt.argumentsJSON), attempt.idempotenceToken,
+            attempt.scheduledAt, attempt.priority, attempt.maxAttempts,
+        ])
+        if let row = rows.first { return try row.decode(Int64.self, "id") }
+        // The token exists: in READ COMMITTED this new statement sees the committed row that won the race.
+        guard let token = attempt.idempotenceToken,
+            let existing = try await connection.query(Self.findByToken, [attempt.target, attempt.methodName, token]).first
+        else {
+            throw PostgresError(code: .server, message: "enqueue inserted nothing and found no attempt with the same token", queryName: Self.insertOne.name)
+        }
+        return try existing.decode(Int64.self, "id")
+    }
+
+    /// Inserts many attempts in one statement and returns their ids in input order.
+    ///
+    /// Tokens that already exist (or repeat within the batch) resolve to the existing attempt's id, as in
+    /// `enqueue(_:on:)`; their new arguments are discarded.
+    public func enqueue(_ attempts: [Attempt], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+        guard !attempts.isEmpty else { return [] }
+        let rows = try await connection.query(Self.insertBatch, [
+            attempts.map(\.target), attempts.map(\.methodName),
+            attempts.map { String(decoding: $0.argumentsJSON, as: UTF8.self) },
+            attempts.map(\.idempotenceToken), attempts.map(\.scheduledAt), attempts.map(\.priority),
+            attempts.map { $0.maxAttempts.map { Int32(clamping: $0) } },
+        ])
+        var inserted: [(id: Int64, token: String?)] = []
+        inserted.reserveCapacity(rows.count)
+        for row in rows {
+            inserted.append((try row.decode(Int64.self, "id"), try row.decode(String?.self, "idempotence_token")))
+        }
+        inserted.sort { $0.id < $1.id }
+        if inserted.count == attempts.count { return inserted.map(\.id) }
+
+        // Some tokens conflicted. Inserted rows are in input order; a tokened input is inserted only if it is
+        // the first occurrence of its key and no such row existed.
+        struct Key: Hashable { let target: String, method: String, token: String }
+        let tokened = attempts.compactMap { a in a.idempotenceToken.map { Key(target: a.target, method: a.methodName, token: $0) } }
+        let found = try await connection.query(Self.findBatchByTokens, [tokened.map(\.target), tokened.map(\.method), tokened.map(\.token)])
+        var existing: [Key: Int64] = [:]
+        for row in found {
+            let key = Key(target: try row.decode(String.self, "target"), method: try row.decode(String.self, "method_name"),
+                          token: try row.decode(String.self, "idempotence_token"))
+            existing[key] = try row.decode(Int64.self, "id")
+        }
+        let insertedIDs = Set(inserted.map(\.id))
+        var next = inserted.makeIterator()
+        var seen: [Key: Int64] = [:]
+        var ids: [Int64] = []
+        ids.reserveCapacity(attempts.count)
+        for attempt in attempts {
+            guard let token = attempt.idempotenceToken else {
+                guard let id = next.next()?.id else { break }
+                ids.append(id)
+                continue
+            }
+            let key = Key(target: attempt.target, method: attempt.methodName, token: token)
+            if let id = seen[key] { ids.append(id); continue }
+            guard let id = existing[key] else { break }
+            if insertedIDs.contains(id) { _ = next.next() }
+            seen[key] = id
+            ids.append(id)
+        }
+        guard ids.count == attempts.count else {
+            throw PostgresError(code: .server, message: "batch enqueue could not match every attempt to a row", queryName: Self.insertBatch.name)
+        }
+        return ids
+    }
+}

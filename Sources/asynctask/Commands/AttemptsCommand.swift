@@ -1,0 +1,123 @@
+import ArgumentParser
+import AsyncTask
+import Foundation
+import PostgresClient
+
+/// `asynctask attempts …`: look at and steer individual attempts.
+struct AttemptsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attempts",
+        abstract: "Show, expire, fail or retry attempts.",
+        subcommands: [Show.self, Expire.self, Fail.self, Retry.self])
+
+    /// Attempt ids on the command line, validated as positive integers.
+    struct IDs: ParsableArguments {
+        @Argument(help: "Attempt ids.")
+        var ids: [String]
+
+        func parsed() throws -> [Int64] {
+            guard !ids.isEmpty else { throw CLIFailure.badInput("give at least one attempt id") }
+            return try ids.map { text in
+                guard let id = Int64(text), id > 0 else { throw CLIFailure.badInput("'\(text)' is not an attempt id (a positive integer)") }
+                return id
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show every field of attempts (arguments are never printed).")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var ids: IDs
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let ids = try ids.parsed()
+            let records = try await database.withConnection { connection in
+                var records: [AttemptRecord] = []
+                for id in ids {
+                    guard let record = try await AttemptActions().find(id, on: connection) else {
+                        throw CLIFailure.runtime("attempt \(id) not found")
+                    }
+                    records.append(record)
+                }
+                return records
+            }
+            if json {
+                try OutputFormat.printJSON(records.map(AttemptView.init))
+            } else {
+                for record in records { OutputFormat.printFields(AttemptView(record).fields) }
+            }
+        }
+    }
+
+    struct Expire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Expire pending attempts: they will not run.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var ids: IDs
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await AttemptsCommand.apply(ids: ids.parsed(), database: database, json: json, verb: "expired") { id, connection in
+                try await AttemptActions().expire(id, on: connection)
+            }
+        }
+    }
+
+    struct Fail: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Fail pending attempts.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var ids: IDs
+        @Option(help: "Reason recorded as the attempt's last error.") var reason: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await AttemptsCommand.apply(ids: ids.parsed(), database: database, json: json, verb: "failed") { id, connection in
+                try await AttemptActions().fail(id, reason: reason, on: connection)
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put failed or expired attempts back to pending, runnable now.")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var ids: IDs
+        @Option(help: "How many more tries each attempt gets.") var tries: Int = 1
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard tries >= 1 else { throw ValidationError("--tries must be at least 1") }
+        }
+
+        func run() async throws {
+            try await AttemptsCommand.apply(ids: ids.parsed(), database: database, json: json, verb: "pending (retry)") { id, connection in
+                try await AttemptActions().retry(id, extraTries: tries, on: connection)
+            }
+        }
+    }
+
+    /// Applies an action to each id in its own statement; reports every refusal and exits 1 if any.
+    static func apply(
+        ids: [Int64], database: DatabaseOptions, json: Bool, verb: String,
+        _ action: (Int64, PostgresConnection) async throws -> AttemptRecord
+    ) async throws {
+        var changed: [AttemptView] = []
+        var refused: [String] = []
+        try await database.withConnection { connection in
+            for id in ids {
+                do {
+                    changed.append(AttemptView(try await action(id, connection)))
+                } catch let error as AttemptActionError {
+                    refused.append(error.description)
+                }
+            }
+        }
+        if json {
+            try OutputFormat.printJSON(["changed": changed.map(\.id)])
+        } else {
+            for view in changed { print("attempt \(view.id): \(verb)") }
+        }
+        if !refused.isEmpty {
+            throw CLIFailure.runtime(refused.joined(separator: "; "))
+        }
+    }
+}
