@@ -60,14 +60,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Shared by the test targets: a private database per test, and running the real `asynctask` binary.
+        .target(
+            name: "TestSupport",
+            dependencies: ["PostgresClient"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient"],
+            dependencies: ["PostgresClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "AsyncTaskTests",
-            dependencies: ["AsyncTask", "PostgresClient"],
+            dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AsyncTaskCLITests",
+            dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

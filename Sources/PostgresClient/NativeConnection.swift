@@ -21,6 +21,9 @@ final class NativeConnection: @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
 
     private init(connection: OpaquePointer, description: String) {
+        // Server notices (and the FATAL of a terminated backend) would otherwise go straight to stderr; errors
+        // reach callers through results instead.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.connection = connection
         self.cancel = PQgetCancel(connection)
         self.description = description
@@ -94,7 +97,16 @@ final class NativeConnection: @unchecked Sendable {
     /// blocking, and reports whether the connection is still usable.
     func pollIdle() -> Bool {
         guard let connection, !closed.load(ordering: .acquiring) else { return false }
-        if PQconsumeInput(connection) == 0 { return false }
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { return false }
+        // A terminated backend sends an error message, then closes: read until the socket has nothing more, so
+        // the end of stream is seen too (libpq marks the connection bad only when it reads EOF).
+        for _ in 0..<4 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
+            if PQconsumeInput(connection) == 0 { return false }
+            _ = PQisBusy(connection)
+        }
         // Drop stray notifications; this connection does not LISTEN.
         while let notify = PQnotifies(connection) { PQfreemem(notify) }
         return PQstatus(connection) == CONNECTION_OK

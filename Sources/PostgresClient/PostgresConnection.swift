@@ -93,6 +93,7 @@ public final class PostgresConnection: Sendable {
     /// Nested calls use savepoints, so an inner failure rolls back only the inner work.
     /// - Throws: what `body` throws, or the `PostgresError` of BEGIN/COMMIT. A body that swallowed a server error
     ///   leaves the transaction aborted; COMMIT then reports that instead of silently rolling back.
+    @discardableResult
     public func withTransaction<T>(
         isolation: IsolationLevel? = nil,
         _ body: (PostgresConnection) async throws -> T

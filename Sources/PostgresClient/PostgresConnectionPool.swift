@@ -57,6 +57,7 @@ public final class PostgresConnectionPool: Sendable {
 
     /// Runs `body` with a connection of its own; the connection returns to the pool afterwards (or is dropped
     /// if it broke). The closure must not keep the connection.
+    @discardableResult
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         do {
@@ -70,6 +71,7 @@ public final class PostgresConnectionPool: Sendable {
     }
 
     /// Runs `body` in a transaction on a pooled connection: COMMIT on return, ROLLBACK on throw.
+    @discardableResult
     public func withTransaction<T>(
         isolation: PostgresConnection.IsolationLevel? = nil,
         _ body: (PostgresConnection) async throws -> T

@@ -1,0 +1,56 @@
+public import Foundation
+
+/// Runs the built `asynctask` executable as a child process and captures its output, as a user's shell would.
+public struct CommandRunner: Sendable {
+    /// What a finished command produced.
+    public struct Output: Sendable {
+        public let exitCode: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// The executable: `$ASYNCTASK_BIN`, else `asynctask` next to the test bundle (SwiftPM puts both in the
+    /// same build folder).
+    public static func executableURL() throws -> URL {
+        if let path = ProcessInfo.processInfo.environment["ASYNCTASK_BIN"] { return URL(fileURLWithPath: path) }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("asynctask")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        throw TestSetupError("cannot find the asynctask executable next to \(CommandLine.arguments[0]); build it with `swift build` or set ASYNCTASK_BIN")
+    }
+
+    public init() {}
+
+    /// Runs `asynctask <arguments>` with `environment` added to (and overriding) this process's environment.
+    /// `ASYNCTASK_DATABASE_URL` and `DATABASE_URL` are removed unless given, so tests control the lookup.
+    public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Output {
+        let process = Process()
+        process.executableURL = try Self.executableURL()
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["ASYNCTASK_DATABASE_URL"] = nil
+        env["DATABASE_URL"] = nil
+        env.merge(environment) { $1 }
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes concurrently so a chatty child cannot fill one and block.
+        async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                throw TestSetupError("asynctask \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return Output(exitCode: process.terminationStatus, stdout: String(decoding: await out, as: UTF8.self), stderr: String(decoding: await err, as: UTF8.self))
+    }
+}
