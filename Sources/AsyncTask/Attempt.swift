@@ -80,7 +80,7 @@ public struct Attempt: Sendable, Hashable {
             let seconds = scheduledAt.timeIntervalSince1970
             // PostgreSQL's timestamptz covers 4713 BC to 294276 AD; keep to years 1970…9999.
             guard seconds.isFinite, seconds >= 0, seconds < 253_402_300_800 else {
-                throw AttemptValidationError(field: "scheduled_at", reason: "is not a valid time (\(scheduledAt))")
+                throw AttemptValidationError(field: "scheduled_at", reason: "is not a valid time between 1970 and 9999 (\(seconds) seconds since 1970)")
             }
         }
         if let maxAttempts, maxAttempts < 1 || maxAttempts > 1_000_000 {

@@ -37,6 +37,15 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
             }
             option += 1
         }
+        // libpq checks the port only when it connects; a typo there is bad input, not an unreachable server.
+        for (key, value) in parameters where key == "port" {
+            let valid = value.split(separator: ",", omittingEmptySubsequences: false).allSatisfy { part in
+                part.isEmpty || (UInt16(part).map { $0 > 0 } ?? false)
+            }
+            guard valid else {
+                throw PostgresError(code: .invalidConfiguration, message: "invalid database URL \(Self.redact(url)): port '\(value)' is not a number from 1 to 65535")
+            }
+        }
         self.parameters = parameters
     }
 

@@ -9,10 +9,10 @@ struct PoolTests {
     static let backendPID = PostgresStatement(name: "backend_pid", sql: "SELECT pg_backend_pid() AS pid")
     static let terminate = PostgresStatement(name: "terminate", sql: "SELECT pg_terminate_backend($1) AS done")
 
-    @Test("never opens more than maxConnections, and a waiter past acquireTimeout gets .poolTimeout")
+    @Test("never opens more than maxConnections under 20 concurrent callers")
     func limitsAndTimeout() async throws {
         try await TestDatabase.with { database throws in
-            let pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 3, acquireTimeout: .milliseconds(300)))
+            let pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 3, acquireTimeout: .seconds(30)))
             let gauge = ConcurrencyGauge()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 {
@@ -28,7 +28,14 @@ struct PoolTests {
             }
             #expect(gauge.peak == 3)
             #expect(pool.counts.open == 3)
+            await pool.close()
+        }
+    }
 
+    @Test("a waiter past acquireTimeout gets .poolTimeout; a released connection serves the next caller")
+    func acquireTimeout() async throws {
+        try await TestDatabase.with { database throws in
+            let pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 3, acquireTimeout: .milliseconds(300)))
             // Hold all three, then ask for a fourth.
             let release = AsyncStream<Void>.makeStream()
             let holders = Task {

@@ -1,0 +1,131 @@
+import AsyncTask
+import Foundation
+import PostgresClient
+import Testing
+import TestSupport
+
+@Suite("Producer API: validation, idempotence, batches")
+struct EnqueueTests {
+    @Test("invalid attempts are rejected naming the field", arguments: [
+        ("", "fulfill", "{}", "target"),
+        ("OrderClient", "", "{}", "method_name"),
+        ("OrderClient", "fulfill", "[1,2]", "method_args"),
+        ("OrderClient", "fulfill", "\"text\"", "method_args"),
+        ("OrderClient", "fulfill", "{not json", "method_args"),
+        ("Order\nClient", "fulfill", "{}", "target"),
+    ])
+    func validation(target: String, method: String, json: String, field: String) {
+        let error = #expect(throws: AttemptValidationError.self) {
+            try Attempt(target: target, method: method, argumentsJSON: Data(json.utf8))
+        }
+        #expect(error?.field == field)
+    }
+
+    @Test("scheduled_at, max_attempts and tokens are validated")
+    func validationOfOptionalFields() {
+        #expect((#expect(throws: AttemptValidationError.self) {
+            try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), scheduledAt: Date(timeIntervalSince1970: .nan))
+        })?.field == "scheduled_at")
+        #expect((#expect(throws: AttemptValidationError.self) {
+            try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), maxAttempts: 0)
+        })?.field == "max_attempts")
+        #expect((#expect(throws: AttemptValidationError.self) {
+            try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), idempotenceToken: "a\r\nInjected: header")
+        })?.field == "idempotence_token")
+    }
+
+    @Test("8 concurrent enqueues of one token produce one row and all get its id")
+    func concurrentIdempotence() async throws {
+        try await withMigratedDatabase { database, connection throws in
+            let pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 8))
+            let ids = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        try await pool.withTransaction { connection in
+                            let attempt = try Attempt(
+                                target: "OrderClient", method: "fulfill", arguments: FulfillArgs(customerToken: "c", orderNumber: index),
+                                idempotenceToken: "order-42")
+                            let id = try await AttemptQueue().enqueue(attempt, on: connection)
+                            try await connection.query(PostgresStatement(name: "hold", sql: "SELECT pg_sleep(0.05)"))
+                            return id
+                        }
+                    }
+                }
+                return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+            }
+            #expect(ids.count == 1)
+            #expect(try await connection.query(countAttempts).single().decode(Int.self, "n") == 1)
+            // Same token on another method is a different attempt.
+            let other = try await AttemptQueue().enqueue(
+                try Attempt(target: "OrderClient", method: "refund", argumentsJSON: Data("{}".utf8), idempotenceToken: "order-42"), on: connection)
+            #expect(!ids.contains(other))
+            await pool.close()
+        }
+    }
+
+    @Test("batch enqueue returns ids in input order, resolving duplicate tokens to the existing row")
+    func batch() async throws {
+        try await withMigratedDatabase { _, connection throws in
+            let queue = AttemptQueue()
+            let existing = try await queue.enqueue(
+                try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data(#"{"n":0}"#.utf8), idempotenceToken: "dup"), on: connection)
+            let tokens: [Int: String] = [3: "dup", 4: "t4", 5: "t4"]
+            var attempts: [Attempt] = []
+            for n in 1...5 {
+                let json = Data("{\"n\":\(n)}".utf8)
+                attempts.append(try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: json, idempotenceToken: tokens[n], priority: Int16(n)))
+            }
+            let ids = try await connection.withTransaction { try await queue.enqueue(attempts, on: $0) }
+            #expect(ids.count == 5)
+            #expect(ids[2] == existing)
+            #expect(ids[3] == ids[4])
+            #expect(ids[0] < ids[1] && ids[1] < ids[3])
+            for (index, id) in ids.enumerated() where index != 2 && index != 4 {
+                let record = try #require(try await AttemptActions().find(id, on: connection))
+                #expect(record.methodArgs == #"{"n": \#(index + 1)}"#)
+                #expect(record.priority == index + 1)
+            }
+            #expect(try await connection.query(countAttempts).single().decode(Int.self, "n") == 4)
+            // A large batch in one statement.
+            let big = try (0..<5000).map { try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data(#"{"i":\#($0)}"#.utf8)) }
+            let bigIDs = try await connection.withTransaction { try await queue.enqueue(big, on: $0) }
+            #expect(bigIDs.count == 5000)
+            #expect(bigIDs == bigIDs.sorted())
+            #expect(Set(bigIDs).count == 5000)
+        }
+    }
+}
+
+@Suite("Operator actions")
+struct AttemptActionsTests {
+    @Test("expire and fail only from pending; retry from failed/expired; invalid transitions name the status")
+    func transitions() async throws {
+        try await withMigratedDatabase { _, connection throws in
+            let queue = AttemptQueue(), actions = AttemptActions()
+            let make = { () throws -> Attempt in try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)) }
+            let a = try await queue.enqueue(try make(), on: connection)
+            let b = try await queue.enqueue(try make(), on: connection)
+
+            let expired = try await actions.expire(a, on: connection)
+            #expect(expired.status == .expired)
+            #expect(expired.completedAt != nil)
+            let again = await #expect(throws: AttemptActionError.self) { try await actions.expire(a, on: connection) }
+            #expect(again == .invalidState(id: a, action: "expire", status: .expired))
+            #expect(again?.description.contains("it is expired") == true)
+
+            let failed = try await actions.fail(b, reason: "customer cancelled", on: connection)
+            #expect(failed.status == .failed && failed.completedAt != nil && failed.lastError == "customer cancelled")
+
+            let retried = try await actions.retry(b, extraTries: 3, on: connection)
+            #expect(retried.status == .pending && retried.completedAt == nil && retried.maxAttempts == retried.numAttempts + 3)
+            let notRetryable = await #expect(throws: AttemptActionError.self) { try await actions.retry(b, on: connection) }
+            #expect(notRetryable == .invalidState(id: b, action: "retry", status: .pending))
+
+            try await connection.execute(script: "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() WHERE id = \(b)", name: "succeed")
+            let fromSucceeded = await #expect(throws: AttemptActionError.self) { try await actions.fail(b, on: connection) }
+            #expect(fromSucceeded == .invalidState(id: b, action: "fail", status: .succeeded))
+            let missing = await #expect(throws: AttemptActionError.self) { try await actions.expire(999_999, on: connection) }
+            #expect(missing == .notFound(id: 999_999))
+        }
+    }
+}
