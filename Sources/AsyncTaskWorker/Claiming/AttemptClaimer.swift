@@ -1,0 +1,66 @@
+import Foundation
+import PostgresClient
+
+/// Claims due attempts for this node in one statement, within per-target limits (DESIGN §8).
+struct AttemptClaimer: Sendable {
+    // Each target gets its own LIMIT (its free capacity on this node) through a LATERAL subquery, so the
+    // per-target caps hold at every moment; SKIP LOCKED lets concurrent nodes claim disjoint rows without
+    // waiting. The claim bumps num_attempts, which fences every later write of this lease.
+    static let claim = PostgresStatement(name: "claim_attempts", sql: """
+        WITH caps AS (
+            SELECT c.target, c.n FROM unnest($1::text[], $2::integer[]) AS c(target, n)
+        ), picked AS (
+            SELECT p.id FROM caps CROSS JOIN LATERAL (
+                SELECT a.id FROM async_task_attempts a
+                WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = caps.target
+                ORDER BY a.priority, a.available_at, a.id
+                LIMIT caps.n
+                FOR UPDATE SKIP LOCKED
+            ) p
+        )
+        UPDATE async_task_attempts t
+        SET num_attempts = t.num_attempts + 1, locked_by = $3,
+            available_at = now() + $4 * interval '1 millisecond', updated_at = now()
+        FROM picked
+        WHERE t.id = picked.id
+        RETURNING t.id, t.target, t.method_name, t.method_args::text AS method_args, t.encryptor, t.num_attempts,
+                  t.max_attempts, t.idempotence_token
+        """)
+
+    let nodeID: UUID
+    let lease: Duration
+
+    /// Claims up to `limit` due attempts of each target.
+    func claim(_ caps: [(target: String, limit: Int)], on connection: PostgresConnection) async throws -> [ClaimedAttempt] {
+        guard !caps.isEmpty else { return [] }
+        let rows = try await connection.query(Self.claim, [
+            caps.map(\.target), caps.map { Int32($0.limit) }, nodeID, lease.milliseconds,
+        ])
+        var claimed: [ClaimedAttempt] = []
+        claimed.reserveCapacity(rows.count)
+        for row in rows {
+            claimed.append(ClaimedAttempt(
+                id: try row.decode(Int64.self, "id"),
+                target: try row.decode(String.self, "target"),
+                methodName: try row.decode(String.self, "method_name"),
+                methodArgs: try row.decode(String.self, "method_args"),
+                encryptor: try row.decode(String?.self, "encryptor"),
+                attemptNumber: try row.decode(Int.self, "num_attempts"),
+                maxAttempts: try row.decode(Int?.self, "max_attempts"),
+                idempotenceToken: try row.decode(String?.self, "idempotence_token")))
+        }
+        return claimed
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for SQL intervals.
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Seconds as a Double, for metrics and JSON.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

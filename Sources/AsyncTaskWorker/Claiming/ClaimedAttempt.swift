@@ -1,0 +1,13 @@
+/// An attempt this node holds a lease on: what the claim returned.
+struct ClaimedAttempt: Sendable {
+    let id: Int64
+    let target: String
+    let methodName: String
+    /// The stored `method_args` text (JSON, or a ciphertext envelope when `encryptor` is set).
+    let methodArgs: String
+    let encryptor: String?
+    /// `num_attempts` after this claim: the try number and the lease's fencing token.
+    let attemptNumber: Int
+    let maxAttempts: Int?
+    let idempotenceToken: String?
+}

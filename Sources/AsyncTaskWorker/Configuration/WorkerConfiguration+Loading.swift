@@ -1,0 +1,227 @@
+import AsyncTaskTargets
+import Configuration
+public import Foundation
+import Logging
+import SystemPackage
+import Yams
+
+extension WorkerConfiguration {
+    /// The environment variable prefix: `ASYNCTASK_NODE_CONCURRENCY` overrides `node.concurrency`.
+    public static let environmentPrefix = "ASYNCTASK_"
+
+    /// Every key a config file may hold (`*` stands for a target or header name). A key outside this list is
+    /// an error, so a typo (`node.concurency`) never silently falls back to a default.
+    public static let knownKeys: [String] = [
+        "database_url", "database.pool_size",
+        "node.id", "node.hostname", "node.concurrency", "node.lease", "node.heartbeat", "node.dead_after",
+        "node.poll_interval", "node.shutdown_grace", "node.claim_batch", "node.flush_interval", "node.flush_batch",
+        "node.max_buffered_outcomes",
+        "targets.*.url", "targets.*.protocol", "targets.*.timeout", "targets.*.connect_timeout", "targets.*.headers.*",
+        "targets.*.max_attempts", "targets.*.backoff.base", "targets.*.backoff.max", "targets.*.concurrency",
+        "targets.*.tls.ca_file", "targets.*.tls.cert_file", "targets.*.tls.key_file", "targets.*.tls.insecure_skip_verify",
+        "targets.*.max_response_bytes",
+        "log.level", "log.format",
+    ]
+
+    /// Reads and validates the configuration: the YAML `file` (optional) overridden by `ASYNCTASK_*` variables
+    /// in `environment`; `${VAR}` in values is expanded from `environment`.
+    /// - Throws: `ConfigurationError` naming the first bad key.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> WorkerConfiguration {
+        var providers: [any ConfigProvider] = []
+        // Environment first: it wins over the file.
+        var prefixed: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix(environmentPrefix) {
+            prefixed[String(name.dropFirst(environmentPrefix.count))] = value
+        }
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL"])))
+        var tree: Yams.Node?
+        if let file {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw ConfigurationError(key: file, reason: "cannot read the config file: \(error.localizedDescription)")
+            }
+            do {
+                tree = try Yams.compose(yaml: text)
+            } catch {
+                throw ConfigurationError(key: file, reason: "not valid YAML: \(error)")
+            }
+            if let tree {
+                guard tree.mapping != nil else { throw ConfigurationError(key: file, reason: "the top level must be a mapping of keys") }
+                try checkKeys(tree, path: [])
+            }
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw ConfigurationError(key: file, reason: "cannot load: \(error)")
+            }
+        }
+        let values = ConfigValues(reader: ConfigReader(providers: providers), environment: environment)
+
+        guard let databaseURL = try values.string("database_url", secret: true) else {
+            throw ConfigurationError(key: "database_url", reason: "is required (set it in the file or as ASYNCTASK_DATABASE_URL)")
+        }
+        let defaults = Node()
+        var node = Node()
+        if let id = try values.string("node.id") {
+            guard let uuid = UUID(uuidString: id) else { throw ConfigurationError(key: "node.id", reason: "'\(id)' is not a UUID") }
+            node.id = uuid
+        }
+        node.hostname = try values.string("node.hostname") ?? defaults.hostname
+        node.concurrency = try values.int("node.concurrency", default: defaults.concurrency, in: 1...100_000)
+        node.lease = try values.duration("node.lease", default: defaults.lease, minimum: .seconds(1))
+        node.heartbeat = try values.duration("node.heartbeat", default: defaults.heartbeat, minimum: .milliseconds(50))
+        node.deadAfter = try values.duration("node.dead_after", default: defaults.deadAfter, minimum: .milliseconds(200))
+        node.pollInterval = try values.duration("node.poll_interval", default: defaults.pollInterval, minimum: .milliseconds(10))
+        node.shutdownGrace = try values.duration("node.shutdown_grace", default: defaults.shutdownGrace, minimum: .zero)
+        node.claimBatch = try values.int("node.claim_batch", default: defaults.claimBatch, in: 1...10_000)
+        node.flushInterval = try values.duration("node.flush_interval", default: defaults.flushInterval, minimum: .zero)
+        node.flushBatch = try values.int("node.flush_batch", default: defaults.flushBatch, in: 1...50_000)
+        node.maxBufferedOutcomes = try values.int("node.max_buffered_outcomes", default: defaults.maxBufferedOutcomes, in: 1...10_000_000)
+        guard node.heartbeat < node.deadAfter else {
+            throw ConfigurationError(key: "node.dead_after", reason: "must be longer than node.heartbeat (\(node.heartbeat))")
+        }
+        guard node.heartbeat * 2 <= node.lease else {
+            throw ConfigurationError(key: "node.lease", reason: "must be at least twice node.heartbeat (\(node.heartbeat)) so leases are renewed in time")
+        }
+
+        var targetNames = Set(tree?.mapping?["targets"]?.mapping?.keys.compactMap(\.string) ?? [])
+        if let listed = environment[environmentPrefix + "TARGETS"] {
+            targetNames.formUnion(listed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        guard !targetNames.isEmpty else {
+            throw ConfigurationError(key: "targets", reason: "no target configured: a node needs at least one target to serve")
+        }
+        var targets: [String: TargetConfiguration] = [:]
+        for name in targetNames.sorted() {
+            let prefix = "targets.\(name)"
+            var headers: [String: String] = [:]
+            for header in tree?.mapping?["targets"]?.mapping?[name]?.mapping?["headers"]?.mapping?.keys.compactMap(\.string) ?? [] {
+                headers[header] = try values.raw("\(prefix).headers.\(header)", secret: true)
+            }
+            let raw = RawTargetConfiguration(
+                url: try values.raw("\(prefix).url"),
+                protocol: try values.raw("\(prefix).protocol"),
+                timeout: try values.raw("\(prefix).timeout"),
+                connectTimeout: try values.raw("\(prefix).connect_timeout"),
+                headers: headers,
+                maxAttempts: try values.optionalInt("\(prefix).max_attempts"),
+                backoff: .init(base: try values.raw("\(prefix).backoff.base"), max: try values.raw("\(prefix).backoff.max")),
+                concurrency: try values.optionalInt("\(prefix).concurrency"),
+                tls: .init(
+                    caFile: try values.raw("\(prefix).tls.ca_file"), certFile: try values.raw("\(prefix).tls.cert_file"),
+                    keyFile: try values.raw("\(prefix).tls.key_file"), insecureSkipVerify: try values.bool("\(prefix).tls.insecure_skip_verify")),
+                maxResponseBytes: try values.optionalInt("\(prefix).max_response_bytes"))
+            do {
+                targets[name] = try TargetConfiguration(name: name, raw: raw, environment: environment)
+            } catch {
+                throw ConfigurationError(key: "\(prefix).\(error.field)", reason: error.reason)
+            }
+        }
+
+        let levelText = try values.string("log.level") ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ConfigurationError(key: "log.level", reason: "'\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        let formatText = try values.string("log.format") ?? "auto"
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            throw ConfigurationError(key: "log.format", reason: "'\(formatText)' is not one of auto, json, text")
+        }
+        let poolSize = try values.int("database.pool_size", default: 8, in: 2...200)
+        return WorkerConfiguration(
+            databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, logLevel: level, logFormat: format)
+    }
+
+    /// Rejects keys the configuration does not know, naming the first one.
+    private static func checkKeys(_ node: Yams.Node, path: [String]) throws(ConfigurationError) {
+        guard let mapping = node.mapping else {
+            let key = path.joined(separator: ".")
+            guard knownKeys.contains(where: { matches(pattern: $0, key: key) }) else {
+                throw ConfigurationError(key: key, reason: "unknown key (known keys are listed in the README's configuration reference)")
+            }
+            return
+        }
+        for (name, child) in mapping {
+            guard let name = name.string else { throw ConfigurationError(key: path.joined(separator: "."), reason: "keys must be strings") }
+            let childPath = path + [name]
+            let key = childPath.joined(separator: ".")
+            // A mapping is fine when some known key continues below it.
+            if child.mapping != nil {
+                guard knownKeys.contains(where: { matchesPrefix(pattern: $0, key: key) }) else {
+                    throw ConfigurationError(key: key, reason: "unknown key (known keys are listed in the README's configuration reference)")
+                }
+            }
+            try checkKeys(child, path: childPath)
+        }
+    }
+
+    private static func matches(pattern: String, key: String) -> Bool {
+        let p = pattern.split(separator: "."), k = key.split(separator: ".", omittingEmptySubsequences: false)
+        return p.count == k.count && zip(p, k).allSatisfy { $0 == "*" || $0 == $1 }
+    }
+
+    private static func matchesPrefix(pattern: String, key: String) -> Bool {
+        let p = pattern.split(separator: "."), k = key.split(separator: ".", omittingEmptySubsequences: false)
+        return p.count > k.count && zip(p, k).allSatisfy { $0 == "*" || $0 == $1 }
+    }
+}
+
+/// Reads typed values through swift-configuration, with errors that name the key. Values are read as text and
+/// parsed here so a malformed value is an error, never a silent default.
+struct ConfigValues {
+    let reader: ConfigReader
+    let environment: [String: String]
+
+    /// The value as written, `${VAR}` not expanded (targets expand their own).
+    func raw(_ key: String, secret: Bool = false) throws(ConfigurationError) -> String? {
+        reader.string(forKey: ConfigKey(key), isSecret: secret)
+    }
+
+    /// The value with `${VAR}` expanded.
+    func string(_ key: String, secret: Bool = false) throws(ConfigurationError) -> String? {
+        guard let text = try raw(key, secret: secret) else { return nil }
+        do {
+            return try EnvironmentExpansion.expand(text, environment: environment)
+        } catch {
+            throw ConfigurationError(key: key, reason: error.description)
+        }
+    }
+
+    func optionalInt(_ key: String) throws(ConfigurationError) -> Int? {
+        guard let text = try string(key) else { return nil }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            throw ConfigurationError(key: key, reason: "'\(text)' is not a whole number")
+        }
+        return value
+    }
+
+    func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let value = try optionalInt(key) else { return defaultValue }
+        guard range.contains(value) else {
+            throw ConfigurationError(key: key, reason: "\(value) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
+        return value
+    }
+
+    func bool(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let text = try string(key) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw ConfigurationError(key: key, reason: "'\(text)' is not true or false")
+        }
+    }
+
+    func duration(_ key: String, default defaultValue: Duration, minimum: Duration) throws(ConfigurationError) -> Duration {
+        guard let text = try string(key) else { return defaultValue }
+        let value: Duration
+        do {
+            value = try DurationParser.parse(text)
+        } catch {
+            throw ConfigurationError(key: key, reason: error.description)
+        }
+        guard value >= minimum else { throw ConfigurationError(key: key, reason: "must be at least \(minimum) (got \(text))") }
+        return value
+    }
+}

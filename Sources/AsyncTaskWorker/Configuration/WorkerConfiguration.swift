@@ -1,0 +1,107 @@
+public import AsyncTaskTargets
+public import Foundation
+public import Logging
+
+/// Everything one worker node needs, validated (DESIGN §4): where the database is, how the node claims and
+/// leases, and the targets it serves.
+///
+/// Load it with `WorkerConfiguration.load(file:environment:)`, which reads the YAML file through
+/// swift-configuration with `ASYNCTASK_*` environment variables taking precedence.
+public struct WorkerConfiguration: Sendable {
+    /// Node behaviour: capacity, leases, heartbeat, timing.
+    public struct Node: Sendable, Hashable {
+        /// Identifies the node in `async_task_nodes` and in leases; random per process unless configured.
+        public var id: UUID
+        /// Shown in the nodes table.
+        public var hostname: String
+        /// Calls in flight at most on this node.
+        public var concurrency: Int
+        /// How long a claim holds an attempt before others may take it.
+        public var lease: Duration
+        /// How often the node reports itself alive and renews its leases.
+        public var heartbeat: Duration
+        /// A node silent for this long is marked dead and its leases are released.
+        public var deadAfter: Duration
+        /// How often to look for due work without a notification (scheduled and retried attempts).
+        public var pollInterval: Duration
+        /// How long a stopping node lets in-flight calls finish.
+        public var shutdownGrace: Duration
+        /// Attempts claimed at most per claim statement.
+        public var claimBatch: Int
+        /// How long outcomes wait to be recorded together.
+        public var flushInterval: Duration
+        /// Outcomes recorded at most per statement.
+        public var flushBatch: Int
+        /// Outcomes kept in memory at most while the database is unreachable.
+        public var maxBufferedOutcomes: Int
+
+        /// Defaults as documented in the README's configuration reference.
+        public init(
+            id: UUID = UUID(), hostname: String = ProcessInfo.processInfo.hostName, concurrency: Int = 512,
+            lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = .seconds(10),
+            pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(25), claimBatch: Int = 256,
+            flushInterval: Duration = .milliseconds(5), flushBatch: Int = 500, maxBufferedOutcomes: Int = 100_000
+        ) {
+            self.id = id
+            self.hostname = hostname
+            self.concurrency = concurrency
+            self.lease = lease
+            self.heartbeat = heartbeat
+            self.deadAfter = deadAfter
+            self.pollInterval = pollInterval
+            self.shutdownGrace = shutdownGrace
+            self.claimBatch = claimBatch
+            self.flushInterval = flushInterval
+            self.flushBatch = flushBatch
+            self.maxBufferedOutcomes = maxBufferedOutcomes
+        }
+    }
+
+    /// The PostgreSQL URL (a secret: it may hold a password).
+    public var databaseURL: String
+    /// Connections the node's pool opens at most.
+    public var databasePoolSize: Int
+    /// Node behaviour.
+    public var node: Node
+    /// The targets this node serves, by name.
+    public var targets: [String: TargetConfiguration]
+    /// Minimum log level.
+    public var logLevel: Logger.Level
+    /// `json` for log lines as JSON objects, `text` for people, `auto` for text on a terminal and JSON elsewhere.
+    public var logFormat: LogFormat
+
+    /// How log lines are written.
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case auto, json, text
+    }
+
+    /// Creates a configuration from validated parts.
+    public init(
+        databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
+        logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+    ) {
+        self.databaseURL = databaseURL
+        self.databasePoolSize = databasePoolSize
+        self.node = node
+        self.targets = targets
+        self.logLevel = logLevel
+        self.logFormat = logFormat
+    }
+}
+
+/// A configuration value that is missing or wrong, named by its key (`node.lease`,
+/// `targets.OrderClient.url`, …) and, when it came from the environment, by the variable.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The dotted key, as in the YAML file.
+    public let key: String
+    /// What is wrong.
+    public let reason: String
+
+    /// Creates the error.
+    public init(key: String, reason: String) {
+        self.key = key
+        self.reason = reason
+    }
+
+    public var description: String { "config \(key): \(reason)" }
+}

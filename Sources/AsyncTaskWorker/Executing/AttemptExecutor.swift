@@ -1,0 +1,64 @@
+import AsyncTaskTargets
+import Foundation
+import Logging
+
+/// Runs one claimed attempt: checks it can run, calls its target, and decides what happens next (succeeded,
+/// retry after a backoff, failed, or lease released) by DESIGN §3 and §4.
+struct AttemptExecutor: Sendable {
+    let targets: [String: TargetConfiguration]
+    let caller: TargetCaller
+    let metrics: WorkerMetrics
+    let logger: Logger
+
+    func execute(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
+        guard let target = targets[attempt.target] else {
+            // The claim only asks for served targets; a row can never reach here unserved. Give it back.
+            return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
+        }
+        let maxAttempts = attempt.maxAttempts ?? target.maxAttempts
+        if attempt.attemptNumber > maxAttempts {
+            // Claimed more often than it may run: earlier tries lost their leases (crashed nodes) before recording.
+            return failure(attempt, .failed, kind: "tries_exhausted",
+                           message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome", status: nil)
+        }
+        if let encryptor = attempt.encryptor {
+            return failure(attempt, .failed, kind: "decryption",
+                           message: "encryptor '\(encryptor)' is not configured on this node; fix the keys, then `asynctask attempts retry \(attempt.id)`", status: nil)
+        }
+        let call = TargetCall(
+            attemptID: attempt.id, attemptNumber: attempt.attemptNumber, methodName: attempt.methodName,
+            arguments: Array(attempt.methodArgs.utf8), idempotencyKey: attempt.idempotenceToken)
+        let started = ContinuousClock.now
+        let outcome = await caller.call(call, to: target)
+        metrics.callDuration(target: attempt.target).recordInterval(since: started)
+        switch outcome {
+        case .succeeded(let status, _):
+            return AttemptOutcome(attempt: attempt, disposition: .succeeded, error: nil, errorKind: nil, httpStatus: status)
+        case .retryable(let kind, _, _, _, _) where kind == .cancelled || kind == .shutdown:
+            return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
+        case .retryable(let kind, let message, let status, let retryAfter, let excerpt):
+            guard attempt.attemptNumber < maxAttempts else {
+                return failure(attempt, .failed, kind: kind.rawValue, message: "tries exhausted (\(maxAttempts)): \(message)", status: status, excerpt: excerpt)
+            }
+            let delay = max(target.backoff.delay(afterAttempt: attempt.attemptNumber), retryAfter ?? .zero)
+            return failure(attempt, .retry(after: delay), kind: kind.rawValue, message: message, status: status, excerpt: excerpt)
+        case .permanent(let kind, let message, let status, let excerpt):
+            return failure(attempt, .failed, kind: kind.rawValue, message: message, status: status, excerpt: excerpt)
+        }
+    }
+
+    private func failure(
+        _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: String, message: String, status: Int?, excerpt: String = ""
+    ) -> AttemptOutcome {
+        var text = "\(kind): \(message)"
+        if !excerpt.isEmpty { text += " | response: \(excerpt)" }
+        var metadata: Logger.Metadata = [
+            "attempt_id": "\(attempt.id)", "target": "\(attempt.target)", "method": "\(attempt.methodName)",
+            "attempt_number": "\(attempt.attemptNumber)", "error_kind": "\(kind)",
+        ]
+        if let status { metadata["http_status"] = "\(status)" }
+        if case .retry(let delay) = disposition { metadata["retry_in"] = "\(delay)" }
+        logger.warning(disposition == .failed ? "attempt failed" : "attempt will be retried", metadata: metadata)
+        return AttemptOutcome(attempt: attempt, disposition: disposition, error: text, errorKind: kind, httpStatus: status)
+    }
+}

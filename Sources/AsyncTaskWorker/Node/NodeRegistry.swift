@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// This node's row in `async_task_nodes`, its heartbeat, its lease renewal, and the reaping of dead nodes.
+///
+/// All statements are single round trips on the pool: one heartbeat UPDATE, one lease-renewal UPDATE for all
+/// of the node's in-flight attempts, one reaping statement that marks silent nodes dead and releases their
+/// leases at once (so their attempts restart within `dead_after`, not after a long lease).
+struct NodeRegistry: Sendable {
+    /// Node statuses as stored.
+    enum Status: String, Sendable { case active, draining, stopped, dead }
+
+    static let register = PostgresStatement(name: "node_register", sql: """
+        INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, status)
+        VALUES ($1, $2, $3, $4, $5, $6, 'active')
+        ON CONFLICT (id) DO UPDATE
+        SET hostname = excluded.hostname, pid = excluded.pid, version = excluded.version,
+            concurrency = excluded.concurrency, targets = excluded.targets, status = 'active',
+            started_at = now(), heartbeat_at = now(), stopped_at = NULL
+        """)
+
+    // Returns the status before this heartbeat: 'dead' means another node declared this one dead (it was
+    // stopped or cut off); its leases were released and its late outcomes will be fenced out.
+    static let heartbeat = PostgresStatement(name: "node_heartbeat", sql: """
+        UPDATE async_task_nodes n
+        SET heartbeat_at = now(), in_flight = $2, counters = $3::jsonb,
+            status = CASE WHEN n.status IN ('dead', 'stopped') THEN $4 ELSE n.status END
+        FROM (SELECT status AS previous FROM async_task_nodes WHERE id = $1) p
+        WHERE n.id = $1
+        RETURNING p.previous
+        """)
+
+    static let setStatus = PostgresStatement(name: "node_set_status", sql: """
+        UPDATE async_task_nodes
+        SET status = $2, heartbeat_at = now(),
+            stopped_at = CASE WHEN $2 = 'stopped' THEN now() ELSE stopped_at END,
+            in_flight = CASE WHEN $2 = 'stopped' THEN 0 ELSE in_flight END
+        WHERE id = $1
+        """)
+
+    // Only leases that would lapse within half a lease are extended: one statement for all of them.
+    static let renewLeases = PostgresStatement(name: "renew_leases", sql: """
+        UPDATE async_task_attempts
+        SET available_at = now() + $2 * interval '1 millisecond'
+        WHERE locked_by = $1 AND status = 'pending' AND available_at < now() + $3 * interval '1 millisecond'
+        """)
+
+    static let reapDeadNodes = PostgresStatement(name: "reap_dead_nodes", sql: """
+        WITH dead AS (
+            UPDATE async_task_nodes SET status = 'dead'
+            WHERE status IN ('active', 'draining') AND heartbeat_at < now() - $1 * interval '1 millisecond' AND id <> $2
+            RETURNING id, hostname
+        ), released AS (
+            UPDATE async_task_attempts a SET locked_by = NULL, available_at = now(), updated_at = now()
+            FROM dead WHERE a.locked_by = dead.id AND a.status = 'pending'
+            RETURNING a.id
+        )
+        SELECT (SELECT coalesce(array_agg(hostname || ' (' || id || ')'), '{}') FROM dead) AS nodes,
+               (SELECT count(*) FROM released) AS released
+        """)
+
+    static let releaseLeases = PostgresStatement(name: "release_leases", sql: """
+        UPDATE async_task_attempts SET locked_by = NULL, available_at = now(), updated_at = now()
+        WHERE locked_by = $1 AND status = 'pending'
+        """)
+
+    static let queueLag = PostgresStatement(name: "queue_lag", sql: """
+        SELECT target, count(*) AS due, extract(epoch FROM now() - min(available_at))::float8 AS lag_seconds
+        FROM async_task_attempts
+        WHERE status = 'pending' AND available_at <= now() AND target = ANY($1)
+        GROUP BY target
+        """)
+
+    let node: WorkerConfiguration.Node
+    let targets: [String]
+    let version: String
+    let logger: Logger
+
+    func register(on pool: PostgresConnectionPool) async throws {
+        try await pool.query(Self.register, [
+            node.id, node.hostname, Int32(ProcessInfo.processInfo.processIdentifier), version, Int32(node.concurrency), targets,
+        ])
+    }
+
+    /// Reports the node alive; returns the status it had before (nil when its row vanished).
+    func heartbeat(inFlight: Int, counters: [String: Int], status: Status, on pool: PostgresConnectionPool) async throws -> Status? {
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: counters, options: [.sortedKeys]), as: UTF8.self)
+        let rows = try await pool.query(Self.heartbeat, [node.id, Int32(clamping: inFlight), PostgresBind.jsonb(Data(json.utf8)), status.rawValue])
+        guard let row = rows.first else { return nil }
+        return Status(rawValue: try row.decode(String.self, "previous"))
+    }
+
+    func setStatus(_ status: Status, on pool: PostgresConnectionPool) async throws {
+        try await pool.query(Self.setStatus, [node.id, status.rawValue])
+    }
+
+    /// Extends the leases that would lapse within half a lease; returns how many.
+    func renewLeases(on pool: PostgresConnectionPool) async throws -> Int {
+        try await pool.query(Self.renewLeases, [node.id, node.lease.milliseconds, (node.lease / 2).milliseconds]).affectedRows
+    }
+
+    /// Marks silent nodes dead and releases their leases.
+    func reapDeadNodes(on pool: PostgresConnectionPool) async throws -> (nodes: [String], released: Int) {
+        let row = try await pool.query(Self.reapDeadNodes, [node.deadAfter.milliseconds, node.id]).single()
+        return (try row.decode([String].self, "nodes"), try row.decode(Int.self, "released"))
+    }
+
+    /// Gives back every lease this node still holds (used when stopping).
+    func releaseLeases(on pool: PostgresConnectionPool) async throws -> Int {
+        try await pool.query(Self.releaseLeases, [node.id]).affectedRows
+    }
+
+    /// Due attempts and the age of the oldest, per served target.
+    func queueLag(on pool: PostgresConnectionPool) async throws -> [String: (due: Int, lagSeconds: Double)] {
+        var result: [String: (Int, Double)] = [:]
+        for row in try await pool.query(Self.queueLag, [targets]) {
+            result[try row.decode(String.self, "target")] = (try row.decode(Int.self, "due"), try row.decode(Double.self, "lag_seconds"))
+        }
+        return result
+    }
+}

@@ -1,0 +1,243 @@
+import AsyncTask
+import AsyncTaskTargets
+public import CurlHTTP
+import Foundation
+public import Logging
+import PostgresClient
+public import ServiceLifecycle
+import Synchronization
+
+/// One worker node (DESIGN §1, §3, §8): registers in `async_task_nodes`, claims due attempts with
+/// `FOR UPDATE SKIP LOCKED` leases, calls their targets through one libcurl engine, records outcomes in
+/// fenced batches, heartbeats, renews leases and reaps dead nodes.
+///
+/// It is a swift-service-lifecycle `Service`. On graceful shutdown it stops claiming, lets in-flight calls
+/// finish for up to `node.shutdown_grace`, records their outcomes, gives back the leases of anything
+/// unfinished, marks itself `stopped` and returns. A database outage never stops it: it pauses claiming,
+/// keeps outcomes in memory (bounded) and resumes when the database is back.
+public final class WorkerNode: Service, Sendable {
+    /// The validated configuration.
+    public let configuration: WorkerConfiguration
+    private let version: String
+    private let logger: Logger
+    private let metrics = WorkerMetrics()
+    private let draining = Atomic<Bool>(false)
+    private let workAvailable = WakeSignal()
+    private let capacityFreed = WakeSignal()
+    private let capacity: CapacityTracker
+    /// The HTTP engine the node's calls go through (exposed for statistics).
+    public let engine: HTTPEngine
+
+    /// Creates a node; nothing starts until `run()`.
+    public init(configuration: WorkerConfiguration, version: String, logger: Logger) {
+        self.configuration = configuration
+        self.version = version
+        self.logger = logger
+        self.capacity = CapacityTracker(
+            nodeLimit: configuration.node.concurrency,
+            targetLimits: configuration.targets.mapValues(\.concurrency))
+        // In-flight calls may run until the node's own grace ends; the node cancels them after that.
+        self.engine = HTTPEngine(
+            configuration: .init(
+                maxConnectionsPerHost: max(64, configuration.targets.values.map(\.concurrency).max() ?? 64),
+                connectionCacheSize: max(128, configuration.node.concurrency),
+                shutdownBehavior: .finishInFlight(grace: configuration.node.shutdownGrace + .seconds(5))),
+            logger: logger)
+    }
+
+    /// The node's id (its `locked_by` in leases).
+    public var id: UUID { configuration.node.id }
+
+    /// True once the node is draining (after graceful shutdown began).
+    public var isDraining: Bool { draining.load(ordering: .acquiring) }
+
+    /// Calls in flight now.
+    public var inFlight: Int { capacity.inFlight }
+
+    public func run() async throws {
+        let postgres = try PostgresConfiguration(url: configuration.databaseURL, applicationName: "asynctask-worker")
+        let pool = PostgresConnectionPool(
+            configuration: postgres, options: .init(maxConnections: configuration.databasePoolSize, acquireTimeout: .seconds(10)), logger: logger)
+        let registry = NodeRegistry(node: configuration.node, targets: configuration.targets.keys.sorted(), version: version, logger: logger)
+        let capacityFreed = self.capacityFreed
+        let recorder = OutcomeRecorder(
+            pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
+            flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
+            metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() })
+        let executor = AttemptExecutor(targets: configuration.targets, caller: TargetCaller(engine: engine), metrics: metrics, logger: logger)
+        let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
+
+        try await registerWhenReachable(registry, pool: pool)
+        logger.info("node started", metadata: [
+            "node_id": "\(id)", "targets": "\(registry.targets.joined(separator: ","))",
+            "concurrency": "\(configuration.node.concurrency)",
+        ])
+
+        await withTaskGroup(of: Void.self) { background in
+            background.addTask { [engine, logger] in
+                do { try await engine.run() } catch { logger.error("HTTP engine stopped", metadata: ["error": "\(error)"]) }
+            }
+            background.addTask { await listener.run() }
+            background.addTask { [workAvailable] in
+                for await _ in listener.events { workAvailable.signal() }
+            }
+            background.addTask { await recorder.run() }
+            background.addTask { [self] in await heartbeatLoop(registry, pool: pool) }
+
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { executions in
+                    await claimLoop(pool: pool, executor: executor, recorder: recorder, executions: &executions)
+                    logger.info("draining: no more claims; waiting for in-flight calls", metadata: [
+                        "in_flight": "\(capacity.inFlight)", "grace": "\(configuration.node.shutdownGrace)",
+                    ])
+                    if !(await waitForIdle(upTo: configuration.node.shutdownGrace)) {
+                        logger.warning("shutdown grace over; cancelling the calls still in flight", metadata: ["in_flight": "\(capacity.inFlight)"])
+                        executions.cancelAll()
+                    }
+                }
+            } onGracefulShutdown: { [self] in
+                draining.store(true, ordering: .releasing)
+                workAvailable.signal()
+                capacityFreed.signal()
+            }
+
+            recorder.stop()
+            let unwritten = await recorder.flushRemaining(until: .now + .seconds(10))
+            if unwritten > 0 {
+                logger.error("could not record outcomes before stopping; those attempts run again after their leases", metadata: ["outcomes": "\(unwritten)"])
+            }
+            do {
+                let released = try await registry.releaseLeases(on: pool)
+                try await registry.setStatus(.stopped, on: pool)
+                logger.info("node stopped", metadata: ["released_leases": "\(released)", "counters": "\(metrics.totals)"])
+            } catch {
+                logger.error("could not mark the node stopped; its leases expire on their own", metadata: ["error": "\(error)"])
+            }
+            background.cancelAll()
+        }
+        await pool.close()
+    }
+
+    // MARK: - Loops
+
+    private func registerWhenReachable(_ registry: NodeRegistry, pool: PostgresConnectionPool) async throws {
+        var delay = Duration.milliseconds(200)
+        while true {
+            do {
+                try await registry.register(on: pool)
+                return
+            } catch let error as PostgresError where error.isConnectionLoss || error.code == .poolTimeout {
+                logger.warning("database unreachable; retrying registration", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    private func claimLoop(
+        pool: PostgresConnectionPool, executor: AttemptExecutor, recorder: OutcomeRecorder, executions: inout DiscardingTaskGroup
+    ) async {
+        let claimer = AttemptClaimer(nodeID: id, lease: configuration.node.lease)
+        let poll = configuration.node.pollInterval
+        var failures = 0
+        while !isDraining {
+            if recorder.isFull {
+                await capacityFreed.wait(timeout: poll)
+                continue
+            }
+            let caps = capacity.freeCapacity(batch: configuration.node.claimBatch)
+            if caps.isEmpty {
+                await capacityFreed.wait(timeout: poll)
+                continue
+            }
+            let claimed: [ClaimedAttempt]
+            do {
+                claimed = try await pool.withConnection { try await claimer.claim(caps, on: $0) }
+                failures = 0
+            } catch {
+                failures += 1
+                let delay = Duration.milliseconds(min(5000, 100 << min(failures, 6)))
+                if failures == 1 || failures % 20 == 0 {
+                    logger.warning("claim failed; pausing claims", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                }
+                await workAvailable.wait(timeout: delay)
+                continue
+            }
+            metrics.claimBatchSize.record(claimed.count)
+            if !claimed.isEmpty {
+                metrics.count(.claimed, claimed.count)
+                capacity.add(claimed)
+                metrics.inFlight.record(capacity.inFlight)
+                for attempt in claimed {
+                    executions.addTask { [capacity, capacityFreed, metrics] in
+                        let outcome = await executor.execute(attempt)
+                        recorder.add(outcome)
+                        capacity.remove(target: attempt.target)
+                        metrics.inFlight.record(capacity.inFlight)
+                        capacityFreed.signal()
+                    }
+                }
+            }
+            // Fewer rows than asked: nothing more is due now. Wait for a NOTIFY or the poll interval.
+            if claimed.count < caps.reduce(0, { $0 + $1.limit }) {
+                await workAvailable.wait(timeout: poll)
+            }
+        }
+    }
+
+    private func waitForIdle(upTo grace: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [capacity] in
+                await capacity.waitUntilIdle()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            if first { return true }
+            // The sleeper won; the idle waiter stays parked until executions are cancelled and finish.
+            return false
+        }
+    }
+
+    private func heartbeatLoop(_ registry: NodeRegistry, pool: PostgresConnectionPool) async {
+        var beat = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.node.heartbeat)
+            if Task.isCancelled { return }
+            beat += 1
+            var counters = metrics.totals
+            counters["peak_in_flight"] = capacity.peak
+            do {
+                let previous = try await registry.heartbeat(
+                    inFlight: capacity.inFlight, counters: counters, status: isDraining ? .draining : .active, on: pool)
+                if previous == nil {
+                    logger.warning("this node's row vanished; registering again")
+                    try await registry.register(on: pool)
+                } else if previous == .dead {
+                    logger.warning("another node declared this node dead (it was paused or cut off); its leases were released and its late outcomes will be fenced out")
+                }
+                let renewed = try await registry.renewLeases(on: pool)
+                if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
+                let reaped = try await registry.reapDeadNodes(on: pool)
+                if !reaped.nodes.isEmpty {
+                    logger.warning("marked silent nodes dead and released their leases", metadata: [
+                        "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
+                    ])
+                }
+                if beat % 5 == 1 {
+                    let lag = try await registry.queueLag(on: pool)
+                    for target in registry.targets {
+                        metrics.queueDepth(target: target).record(lag[target]?.due ?? 0)
+                        metrics.queueLag(target: target).record(lag[target]?.lagSeconds ?? 0)
+                    }
+                }
+            } catch {
+                logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/// What happened to one try of an attempt, ready to be recorded under its lease.
+struct AttemptOutcome: Sendable {
+    /// Where the attempt goes next.
+    enum Disposition: Sendable, Equatable {
+        /// The target accepted it.
+        case succeeded
+        /// A retryable failure with tries left: pending again after `delay`.
+        case retry(after: Duration)
+        /// A permanent failure, or tries exhausted.
+        case failed
+        /// Not run to an outcome (the node is stopping): give the lease back, runnable now.
+        case release
+    }
+
+    let attempt: ClaimedAttempt
+    let disposition: Disposition
+    /// `kind: message` of the failure; nil on success and release.
+    let error: String?
+    let errorKind: String?
+    let httpStatus: Int?
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import PostgresClient
+import Synchronization
+
+/// Records outcomes in batches: one fenced UPDATE per flush, every `flushInterval` or `flushBatch` outcomes
+/// (DESIGN §8).
+///
+/// Every write is fenced by `locked_by = this node AND num_attempts = the claimed number AND status =
+/// 'pending'`: a node whose lease was lost (and re-claimed elsewhere, or expired by an operator) cannot
+/// overwrite the newer state. Rejected writes are counted and logged, never retried. While the database is
+/// unreachable outcomes wait in memory (bounded) and are written once it is back.
+final class OutcomeRecorder: Sendable {
+    static let record = PostgresStatement(name: "record_outcomes", sql: """
+        WITH o AS (
+            SELECT * FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::integer[])
+                AS o(id, num_attempts, status, delay_ms, error, http_status)
+        )
+        UPDATE async_task_attempts a
+        SET status = o.status,
+            completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
+            available_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' ELSE a.available_at END,
+            locked_by = NULL,
+            last_error = coalesce(o.error, a.last_error),
+            last_error_at = CASE WHEN o.error IS NULL THEN a.last_error_at ELSE now() END,
+            last_http_status = coalesce(o.http_status, a.last_http_status),
+            updated_at = now()
+        FROM o
+        WHERE a.id = o.id AND a.locked_by = $1 AND a.num_attempts = o.num_attempts AND a.status = 'pending'
+        RETURNING a.id
+        """)
+
+    private struct State {
+        var buffer: [AttemptOutcome] = []
+        var stopped = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+    private let pool: PostgresConnectionPool
+    private let nodeID: UUID
+    private let flushInterval: Duration
+    private let flushBatch: Int
+    private let maxBuffered: Int
+    private let metrics: WorkerMetrics
+    private let logger: Logger
+    /// Called after each flush, so the claimer can use freed capacity at once.
+    private let onFlushed: @Sendable () -> Void
+
+    init(
+        pool: PostgresConnectionPool, nodeID: UUID, flushInterval: Duration, flushBatch: Int, maxBuffered: Int,
+        metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable () -> Void
+    ) {
+        self.pool = pool
+        self.nodeID = nodeID
+        self.flushInterval = flushInterval
+        self.flushBatch = flushBatch
+        self.maxBuffered = maxBuffered
+        self.metrics = metrics
+        self.logger = logger
+        self.onFlushed = onFlushed
+    }
+
+    /// Outcomes waiting to be written.
+    var backlog: Int { state.withLock { $0.buffer.count } }
+
+    /// True while the backlog is at its bound: the node must stop claiming until it drains.
+    var isFull: Bool { backlog >= maxBuffered }
+
+    /// Queues an outcome for the next flush.
+    func add(_ outcome: AttemptOutcome) {
+        let count = state.withLock { state in
+            state.buffer.append(outcome)
+            return state.buffer.count
+        }
+        if count == 1 || count >= flushBatch { wake.signal() }
+    }
+
+    /// Ends `run()` after its current flush; `flushRemaining` writes what is left.
+    func stop() {
+        state.withLock { $0.stopped = true }
+        wake.signal()
+    }
+
+    private var isStopped: Bool { state.withLock { $0.stopped } }
+
+    /// Flushes until `stop()` or cancellation (call `flushRemaining` to write what is left).
+    func run() async {
+        var failures = 0
+        while !Task.isCancelled && !isStopped {
+            if backlog == 0 { await wake.wait(timeout: .seconds(1)) }
+            if Task.isCancelled || isStopped { break }
+            // Let a few more outcomes join unless a full batch is already waiting.
+            if backlog < flushBatch, flushInterval > .zero { try? await Task.sleep(for: flushInterval) }
+            do {
+                while backlog > 0 {
+                    try await flushOnce()
+                }
+                failures = 0
+            } catch {
+                failures += 1
+                let delay = Duration.milliseconds(min(5000, 100 << min(failures, 6)))
+                logger.warning("cannot record outcomes; keeping them in memory and retrying", metadata: [
+                    "error": "\(error)", "backlog": "\(backlog)", "retry_in": "\(delay)",
+                ])
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Writes everything still buffered, retrying connection failures until `deadline`.
+    /// - Returns: the number of outcomes that could not be written (their leases will expire and the attempts
+    ///   run again).
+    func flushRemaining(until deadline: ContinuousClock.Instant) async -> Int {
+        while backlog > 0 {
+            do {
+                try await flushOnce()
+            } catch {
+                if ContinuousClock.now >= deadline { break }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        return backlog
+    }
+
+    private func flushOnce() async throws {
+        let batch = state.withLock { state in Array(state.buffer.prefix(flushBatch)) }
+        guard !batch.isEmpty else { return }
+        let accepted: Set<Int64>
+        do {
+            accepted = try await write(batch)
+        } catch let error as PostgresError where !error.isConnectionLoss && error.code != .poolTimeout {
+            // Not an outage: the batch itself is refused. Drop it rather than block every later outcome; the
+            // leases expire and the attempts run again (at-least-once).
+            logger.error("outcome batch refused by the database; dropping it, its attempts will run again after their leases", metadata: [
+                "error": "\(error)", "outcomes": "\(batch.count)",
+            ])
+            state.withLock { $0.buffer.removeFirst(batch.count) }
+            throw error
+        }
+        state.withLock { $0.buffer.removeFirst(batch.count) }
+        for outcome in batch where !accepted.contains(outcome.attempt.id) {
+            metrics.count(.fencedRejects)
+            logger.warning("outcome rejected by the lease fence: the attempt was re-claimed or changed meanwhile", metadata: [
+                "attempt_id": "\(outcome.attempt.id)", "target": "\(outcome.attempt.target)",
+                "attempt_number": "\(outcome.attempt.attemptNumber)",
+            ])
+        }
+        for outcome in batch where accepted.contains(outcome.attempt.id) {
+            switch outcome.disposition {
+            case .succeeded: metrics.count(.succeeded)
+            case .failed: metrics.count(.failed)
+            case .retry: metrics.count(.retried)
+            case .release: metrics.count(.released)
+            }
+        }
+        onFlushed()
+    }
+
+    private func write(_ batch: [AttemptOutcome]) async throws -> Set<Int64> {
+        var ids: [Int64] = [], numbers: [Int32] = [], statuses: [String] = [], delays: [Int64?] = []
+        var errors: [String?] = [], statusCodes: [Int32?] = []
+        for outcome in batch {
+            ids.append(outcome.attempt.id)
+            numbers.append(Int32(clamping: outcome.attempt.attemptNumber))
+            switch outcome.disposition {
+            case .succeeded:
+                statuses.append("succeeded")
+                delays.append(nil)
+            case .failed:
+                statuses.append("failed")
+                delays.append(nil)
+            case .retry(let delay):
+                statuses.append("pending")
+                delays.append(delay.milliseconds)
+            case .release:
+                statuses.append("pending")
+                delays.append(0)
+            }
+            errors.append(outcome.error)
+            statusCodes.append(outcome.httpStatus.map { Int32(clamping: $0) })
+        }
+        let rows = try await pool.query(Self.record, [nodeID, ids, numbers, statuses, delays, errors, statusCodes])
+        var accepted = Set<Int64>()
+        for row in rows { accepted.insert(try row.decode(Int64.self, "id")) }
+        return accepted
+    }
+}

@@ -1,0 +1,56 @@
+import CoreMetrics
+import Synchronization
+
+/// The node's metrics, through swift-metrics (the process picks the backend: Prometheus on the admin port, or
+/// none), plus a tally of the same counts that the heartbeat writes into the node's row. Every metric name
+/// starts with `asynctask_`.
+final class WorkerMetrics: Sendable {
+    /// The counted events.
+    enum Event: String, CaseIterable, Sendable {
+        case claimed, succeeded, failed, retried, released
+        case fencedRejects = "fenced_rejects"
+    }
+
+    private let counters: [Event: Counter]
+    private let tally = Mutex<[Event: Int]>([:])
+    let inFlight = Gauge(label: "asynctask_in_flight")
+    let claimBatchSize = Recorder(label: "asynctask_claim_batch_size", aggregate: true)
+
+    init() {
+        var counters: [Event: Counter] = [:]
+        for event in Event.allCases {
+            let label = event == .fencedRejects ? "asynctask_fenced_rejects_total" : "asynctask_attempts_\(event.rawValue)_total"
+            counters[event] = Counter(label: label)
+        }
+        self.counters = counters
+    }
+
+    /// Counts `count` occurrences of `event`.
+    func count(_ event: Event, _ count: Int = 1) {
+        guard count > 0 else { return }
+        counters[event]?.increment(by: count)
+        tally.withLock { $0[event, default: 0] += count }
+    }
+
+    /// The counts so far, keyed by event name (for the nodes table).
+    var totals: [String: Int] {
+        tally.withLock { tally in
+            Dictionary(uniqueKeysWithValues: Event.allCases.map { ($0.rawValue, tally[$0] ?? 0) })
+        }
+    }
+
+    /// Call duration per target.
+    func callDuration(target: String) -> Timer {
+        Timer(label: "asynctask_call_duration_seconds", dimensions: [("target", target)], preferredDisplayUnit: .seconds)
+    }
+
+    /// Seconds the oldest due attempt of `target` has waited (now − its available_at).
+    func queueLag(target: String) -> Gauge {
+        Gauge(label: "asynctask_queue_lag_seconds", dimensions: [("target", target)])
+    }
+
+    /// Due attempts of `target`.
+    func queueDepth(target: String) -> Gauge {
+        Gauge(label: "asynctask_queue_due", dimensions: [("target", target)])
+    }
+}
