@@ -18,11 +18,11 @@ extension HTTPClientError {
             code = .tlsFailed
         case CURLE_URL_MALFORMAT:
             code = .invalidURL
-        case CURLE_UNSUPPORTED_PROTOCOL:
-            code = .unsupportedScheme
         case CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE:
             code = .connectionLost
-        case CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_BAD_CONTENT_ENCODING, CURLE_TOO_MANY_REDIRECTS:
+        // The engine checks the scheme itself, so libcurl's "unsupported protocol" here means a reply
+        // in a protocol it refuses, such as HTTP/0.9 (bytes that are not an HTTP status line).
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_BAD_CONTENT_ENCODING, CURLE_TOO_MANY_REDIRECTS:
             code = .protocolError
         default:
             code = .other

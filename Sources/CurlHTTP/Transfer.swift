@@ -79,8 +79,6 @@ final class Transfer {
         try easy.set(CURLOPT_HEADERDATA, pointer: context)
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
         try easy.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
-        // With HTTP/2, wait for a connection that can multiplex rather than open another one.
-        try easy.set(CURLOPT_PIPEWAIT, 1)
         try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
         // An empty proxy string disables proxies, including those from environment variables.
         try easy.set(CURLOPT_PROXY, configuration.proxy ?? "")
@@ -88,7 +86,13 @@ final class Transfer {
         switch request.httpVersion {
         case .negotiate: try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
         case .http1_1: try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
-        case .http2PriorKnowledge: try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        case .http2PriorKnowledge:
+            try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+            // Known to multiplex: wait for the connection being set up rather than open another.
+            // Not done for negotiated versions: libcurl 7.88 learns that an HTTP/1.1 connection
+            // cannot multiplex only from its first response, so one slow response would hold
+            // every other request to that host back.
+            try easy.set(CURLOPT_PIPEWAIT, 1)
         }
 
         try configureTLS(request.tls)
