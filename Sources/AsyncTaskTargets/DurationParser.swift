@@ -11,6 +11,12 @@ public enum DurationParser {
         /// What is wrong with it.
         public var reason: String
 
+        /// Creates an error.
+        public init(input: String, reason: String) {
+            self.input = input
+            self.reason = reason
+        }
+
         /// `'<input>' is not a duration: <reason>`.
         public var description: String {
             "'\(input)' is not a duration (\(reason)); write e.g. 250ms, 2s, 5m, 1h or a number of seconds"

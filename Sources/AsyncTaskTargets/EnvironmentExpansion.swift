@@ -21,6 +21,12 @@ public enum EnvironmentExpansion {
         /// The variable's name (or the text found where a name was expected).
         public var variable: String
 
+        /// Creates an error.
+        public init(reason: Reason, variable: String) {
+            self.reason = reason
+            self.variable = variable
+        }
+
         /// Names the variable; never includes any value.
         public var description: String {
             switch reason {

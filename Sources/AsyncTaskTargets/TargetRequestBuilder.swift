@@ -10,6 +10,12 @@ public enum TargetRequestBuilder {
         /// A short human message (never the arguments themselves).
         public var message: String
 
+        /// Creates an error.
+        public init(kind: CallErrorKind, message: String) {
+            self.kind = kind
+            self.message = message
+        }
+
         /// The message.
         public var description: String { message }
     }

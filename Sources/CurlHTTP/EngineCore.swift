@@ -261,6 +261,11 @@ final class EngineCore: Sendable {
         }
     }
 
+    /// Publishes counters.
+    func publish(_ delta: inout CounterDelta) {
+        state.withLock { state in Self.apply(&delta, to: &state.statistics) }
+    }
+
     /// Unregisters the engine thread; returns requests queued too late, for the thread to fail.
     func detachThread(publishing delta: inout CounterDelta) -> [Submission] {
         state.withLock { state in

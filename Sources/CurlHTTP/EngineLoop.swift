@@ -10,6 +10,9 @@ final class EngineLoop {
     private var active: [UInt64: Transfer] = [:]
     private var idleHandles: [CurlEasyHandle] = []
     private var counters = EngineCore.CounterDelta()
+    /// Finished requests whose callers are resumed after the counters are published, so that a
+    /// caller who reads ``HTTPEngine/statistics`` after its response sees its own transfer counted.
+    private var completed: [(ResponseContinuation, Result<HTTPResponse, HTTPClientError>)] = []
 
     /// - Returns: `nil` when libcurl cannot be initialised or cannot allocate a multi handle.
     init?(core: EngineCore) {
@@ -32,6 +35,7 @@ final class EngineLoop {
         }
         active = [:]
         let late = core.detachThread(publishing: &counters)
+        resumeCompleted()
         for submission in late {
             submission.continuation.resume(returning: .failure(HTTPClientError(code: .shutdown, detail: "the HTTP engine shut down")))
         }
@@ -48,6 +52,10 @@ final class EngineLoop {
             var running: Int32 = 0
             curl_multi_perform(multi.handle, &running)
             collectFinished()
+            if !completed.isEmpty {
+                core.publish(&counters)
+                resumeCompleted()
+            }
 
             var timeoutMs: Int32 = 1000
             if case .drain(let deadline) = work.stop {
@@ -66,7 +74,7 @@ final class EngineLoop {
     private func start(_ submission: EngineCore.Submission) {
         guard let easy = idleHandles.popLast() ?? CurlEasyHandle() else {
             counters.failures += 1
-            submission.continuation.resume(returning: .failure(HTTPClientError(code: .other, detail: "libcurl could not allocate an easy handle")))
+            completed.append((submission.continuation, .failure(HTTPClientError(code: .other, detail: "libcurl could not allocate an easy handle"))))
             return
         }
         let transfer = Transfer(
@@ -142,6 +150,14 @@ final class EngineLoop {
         )
     }
 
+    private func resumeCompleted() {
+        let ready = completed
+        completed = []
+        for (continuation, result) in ready {
+            continuation.resume(returning: result)
+        }
+    }
+
     /// Detaches an active transfer from the multi handle, then finishes it.
     private func end(_ transfer: Transfer, _ result: Result<HTTPResponse, HTTPClientError>) {
         curl_multi_remove_handle(multi.handle, transfer.easy.handle)
@@ -156,7 +172,9 @@ final class EngineLoop {
         }
         // Reset first: afterwards libcurl holds no pointer into the transfer (callbacks, buffers, header list).
         transfer.easy.reset()
-        transfer.finish(result)
+        if let continuation = transfer.takeContinuation() {
+            completed.append((continuation, result))
+        }
         if idleHandles.count < core.configuration.maxIdleEasyHandles {
             idleHandles.append(transfer.easy)
         }

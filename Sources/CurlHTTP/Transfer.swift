@@ -46,10 +46,10 @@ final class Transfer {
         }
     }
 
-    /// Resumes the caller once; later calls do nothing.
-    func finish(_ result: Result<HTTPResponse, HTTPClientError>) {
-        continuation?.resume(returning: result)
-        continuation = nil
+    /// Hands over the caller's continuation, once; later calls return `nil`.
+    func takeContinuation() -> ResponseContinuation? {
+        defer { continuation = nil }
+        return continuation
     }
 
     /// libcurl's error text for the last failure, or its generic text for `code`.

@@ -5,7 +5,7 @@ import Synchronization
 
 /// Answers each request as its path says:
 ///
-/// - `/status/{code}?retry_after=V&body=TEXT&content_type=T`: that status, headers and body.
+/// - `/status/{code}` (digits of the segment, so `s404` works too) `?retry_after=V&body=TEXT&content_type=T`: that status, headers and body.
 /// - `/echo`: 200 with a JSON object `{"method","uri","headers":[[name,value]…],"body"}` of the request.
 /// - `/hang`: never answers.
 /// - `/delay/{ms}`: 200 `done` after `ms` milliseconds.
@@ -56,7 +56,7 @@ final class ScriptedHTTPHandler: ChannelInboundHandler {
         let segments = path.split(separator: "/").map(String.init)
         switch segments.first {
         case "status":
-            let status = Int(segments.dropFirst().first ?? "") ?? 200
+            let status = Int((segments.dropFirst().first ?? "").filter(\.isNumber)) ?? 200
             var headers: [(String, String)] = []
             if let retryAfter = query["retry_after"] { headers.append(("Retry-After", retryAfter)) }
             headers.append(("Content-Type", query["content_type"] ?? "text/plain"))
