@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test bench-enqueue release
+.PHONY: deps build test bench-enqueue bench-http release
 
 deps:
 	@scripts/ensure-deps.sh
@@ -16,3 +16,9 @@ test: deps
 bench-enqueue: deps
 	$(SWIFT) build -c release --product asynctask
 	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-enqueue.sh
+
+# The libcurl engine against wrk on a loopback nginx (needs nginx-light and wrk).
+bench-http:
+	@scripts/ensure-deps.sh nginx-light wrk
+	$(SWIFT) build -c release --product asynctask
+	scripts/bench-http.sh

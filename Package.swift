@@ -17,13 +17,23 @@ let package = Package(
     products: [
         .executable(name: "asynctask", targets: ["asynctask"]),
         .library(name: "AsyncTask", targets: ["AsyncTask"]),
+        .library(name: "AsyncTaskWorker", targets: ["AsyncTaskWorker"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
+        .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
+        .library(name: "AsyncTaskTargets", targets: ["AsyncTaskTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The loopback HTTP(S) server the CurlHTTP and target tests talk to.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libpq, found through pkg-config.
@@ -32,6 +42,19 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // libcurl, found through pkg-config.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Typed, non-variadic wrappers for curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt,
+        // which Swift cannot call directly.
+        .target(
+            name: "CCurlShims",
+            dependencies: ["CCurl"]
+        ),
+        // PostgreSQL over libpq: connections on their own threads, pool, transactions, LISTEN/NOTIFY.
         .target(
             name: "PostgresClient",
             dependencies: [
@@ -40,6 +63,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // HTTP client over libcurl's multi interface: one engine thread, async callers.
+        .target(
+            name: "CurlHTTP",
+            dependencies: [
+                "CCurl",
+                "CCurlShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The model: attempts, schema and migrations, enqueue, operator actions.
         .target(
             name: "AsyncTask",
             dependencies: [
@@ -48,15 +83,44 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The HTTP/RPC contract with targets: configuration, request building, outcome classification.
+        .target(
+            name: "AsyncTaskTargets",
+            dependencies: ["CurlHTTP"],
+            swiftSettings: swiftSettings
+        ),
+        // The worker node: configuration, claiming, executing, recording, heartbeat.
+        .target(
+            name: "AsyncTaskWorker",
+            dependencies: [
+                "AsyncTask",
+                "AsyncTaskTargets",
+                "CurlHTTP",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "asynctask",
             dependencies: [
                 "AsyncTask",
+                "AsyncTaskWorker",
+                "AsyncTaskTargets",
+                "CurlHTTP",
                 "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -67,14 +131,46 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
+        // Test support: a scripted SwiftNIO HTTP/1.1 server (plain and TLS) on loopback.
+        .target(
+            name: "LoopbackHTTPServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/LoopbackHTTPServer",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PostgresClientTests",
             dependencies: ["PostgresClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CurlHTTPTests",
+            dependencies: [
+                "CurlHTTP",
+                "LoopbackHTTPServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AsyncTaskTests",
             dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AsyncTaskTargetsTests",
+            dependencies: [
+                "AsyncTaskTargets",
+                "CurlHTTP",
+                "LoopbackHTTPServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,128 @@
+/// A target's settings as written in the worker config file, before validation: every field
+/// optional and textual where the file is (durations as `2s`, `${VAR}` not yet expanded).
+///
+/// Decodable with the file's snake_case keys, so a YAML or JSON loader can fill it directly;
+/// durations may be strings or bare numbers of seconds.
+public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
+    /// The `backoff` block.
+    public struct RawBackoff: Sendable, Hashable, Decodable {
+        /// `base`, e.g. `1s`.
+        public var base: String?
+        /// `max`, e.g. `1h`.
+        public var max: String?
+
+        /// Creates a raw backoff.
+        public init(base: String? = nil, max: String? = nil) {
+            self.base = base
+            self.max = max
+        }
+
+        /// Decodes durations written as strings or numbers.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            base = try container.decodeDurationText(forKey: .base)
+            max = try container.decodeDurationText(forKey: .max)
+        }
+
+        enum CodingKeys: String, CodingKey { case base, max }
+    }
+
+    /// The `tls` block.
+    public struct RawTLS: Sendable, Hashable, Decodable {
+        /// `ca_file`.
+        public var caFile: String?
+        /// `cert_file`.
+        public var certFile: String?
+        /// `key_file`.
+        public var keyFile: String?
+        /// `insecure_skip_verify`.
+        public var insecureSkipVerify: Bool?
+
+        /// Creates a raw TLS block.
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, insecureSkipVerify: Bool? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.insecureSkipVerify = insecureSkipVerify
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case caFile = "ca_file", certFile = "cert_file", keyFile = "key_file", insecureSkipVerify = "insecure_skip_verify"
+        }
+    }
+
+    /// `url` (required).
+    public var url: String?
+    /// `protocol`: `http` (default) or `jsonrpc`.
+    public var `protocol`: String?
+    /// `timeout`, e.g. `10s` (default 10s).
+    public var timeout: String?
+    /// `connect_timeout` (default: the smaller of `timeout` and 10s).
+    public var connectTimeout: String?
+    /// `headers`: static headers; values may hold `${VAR}`.
+    public var headers: [String: String]?
+    /// `max_attempts` (default 12).
+    public var maxAttempts: Int?
+    /// `backoff` (default `{ base: 1s, max: 1h }`).
+    public var backoff: RawBackoff?
+    /// `concurrency`: calls in flight to this target per node (default 64).
+    public var concurrency: Int?
+    /// `tls`.
+    public var tls: RawTLS?
+    /// `max_response_bytes` (default 1 MiB).
+    public var maxResponseBytes: Int?
+
+    /// Creates raw settings.
+    public init(
+        url: String? = nil,
+        protocol: String? = nil,
+        timeout: String? = nil,
+        connectTimeout: String? = nil,
+        headers: [String: String]? = nil,
+        maxAttempts: Int? = nil,
+        backoff: RawBackoff? = nil,
+        concurrency: Int? = nil,
+        tls: RawTLS? = nil,
+        maxResponseBytes: Int? = nil
+    ) {
+        self.url = url
+        self.protocol = `protocol`
+        self.timeout = timeout
+        self.connectTimeout = connectTimeout
+        self.headers = headers
+        self.maxAttempts = maxAttempts
+        self.backoff = backoff
+        self.concurrency = concurrency
+        self.tls = tls
+        self.maxResponseBytes = maxResponseBytes
+    }
+
+    /// Decodes the file's keys; durations may be strings or numbers.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        url = try container.decodeIfPresent(String.self, forKey: .url)
+        `protocol` = try container.decodeIfPresent(String.self, forKey: .protocol)
+        timeout = try container.decodeDurationText(forKey: .timeout)
+        connectTimeout = try container.decodeDurationText(forKey: .connectTimeout)
+        headers = try container.decodeIfPresent([String: String].self, forKey: .headers)
+        maxAttempts = try container.decodeIfPresent(Int.self, forKey: .maxAttempts)
+        backoff = try container.decodeIfPresent(RawBackoff.self, forKey: .backoff)
+        concurrency = try container.decodeIfPresent(Int.self, forKey: .concurrency)
+        tls = try container.decodeIfPresent(RawTLS.self, forKey: .tls)
+        maxResponseBytes = try container.decodeIfPresent(Int.self, forKey: .maxResponseBytes)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case url, `protocol`, timeout, connectTimeout = "connect_timeout", headers, maxAttempts = "max_attempts"
+        case backoff, concurrency, tls, maxResponseBytes = "max_response_bytes"
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A duration written as a string (`2s`) or a bare number of seconds (`2`, `0.5`).
+    func decodeDurationText(forKey key: Key) throws -> String? {
+        if let text = try? decodeIfPresent(String.self, forKey: key) { return text }
+        if let number = try decodeIfPresent(Double.self, forKey: key) { return "\(number)" }
+        return nil
+    }
+}

@@ -1,0 +1,2 @@
+// Every wrapper is `static inline` in include/CCurlShims.h; a C target needs one translation unit.
+#include "CCurlShims.h"

@@ -1,0 +1,182 @@
+import CCurl
+import CCurlShims
+import Logging
+
+/// The engine thread's side: the multi handle, the transfers in flight and the idle easy
+/// handles. Created, used and destroyed on the engine thread only.
+final class EngineLoop {
+    private let core: EngineCore
+    private let multi: CurlMultiHandle
+    private var active: [UInt64: Transfer] = [:]
+    private var idleHandles: [CurlEasyHandle] = []
+    private var counters = EngineCore.CounterDelta()
+    /// Finished requests whose callers are resumed after the counters are published, so that a
+    /// caller who reads ``HTTPEngine/statistics`` after its response sees its own transfer counted.
+    private var completed: [(ResponseContinuation, Result<HTTPResponse, HTTPClientError>)] = []
+
+    /// - Returns: `nil` when libcurl cannot be initialised or cannot allocate a multi handle.
+    init?(core: EngineCore) {
+        guard CurlGlobal.isInitialized, let multi = CurlMultiHandle() else { return nil }
+        self.core = core
+        self.multi = multi
+        let configuration = core.configuration
+        multi.set(CURLMOPT_MAX_HOST_CONNECTIONS, max(0, configuration.maxConnectionsPerHost))
+        multi.set(CURLMOPT_MAXCONNECTS, max(1, configuration.connectionCacheSize))
+        multi.set(CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+    }
+
+    /// Runs until a stop request is done with; then fails whatever is left.
+    func run() {
+        core.attachThread(multi: multi.handle)
+        core.logger.debug("HTTP engine thread started")
+        loop()
+        for transfer in active.values {
+            end(transfer, .failure(HTTPClientError(code: .shutdown, detail: "the HTTP engine shut down before the response arrived")))
+        }
+        active = [:]
+        let late = core.detachThread(publishing: &counters)
+        resumeCompleted()
+        for submission in late {
+            submission.continuation.resume(returning: .failure(HTTPClientError(code: .shutdown, detail: "the HTTP engine shut down")))
+        }
+        core.logger.debug("HTTP engine thread stopped")
+    }
+
+    private func loop() {
+        while true {
+            let work = core.takeWork()
+            for submission in work.submissions { start(submission) }
+            for id in work.cancellations { cancel(id) }
+            if work.stop == .immediate { return }
+
+            var running: Int32 = 0
+            curl_multi_perform(multi.handle, &running)
+            collectFinished()
+            if !completed.isEmpty {
+                core.publish(&counters)
+                resumeCompleted()
+            }
+
+            var timeoutMs: Int32 = 1000
+            if case .drain(let deadline) = work.stop {
+                if active.isEmpty { return }
+                let left = ContinuousClock.now.duration(to: deadline)
+                if left <= .zero { return }
+                let leftMs = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
+                timeoutMs = Int32(min(Int64(timeoutMs), leftMs))
+            }
+            if core.preparePoll(publishing: &counters) {
+                curl_multi_poll(multi.handle, nil, 0, timeoutMs, nil)
+            }
+        }
+    }
+
+    private func start(_ submission: EngineCore.Submission) {
+        guard let easy = idleHandles.popLast() ?? CurlEasyHandle() else {
+            counters.failures += 1
+            completed.append((submission.continuation, .failure(HTTPClientError(code: .other, detail: "libcurl could not allocate an easy handle"))))
+            return
+        }
+        let transfer = Transfer(
+            id: submission.id,
+            easy: easy,
+            continuation: submission.continuation,
+            maxResponseBytes: submission.request.maxResponseBytes
+        )
+        do {
+            try transfer.configure(submission.request, engine: core.configuration)
+        } catch {
+            finish(transfer, .failure(error))
+            return
+        }
+        let code = curl_multi_add_handle(multi.handle, easy.handle)
+        guard code == CURLM_OK else {
+            let text = String(cString: curl_multi_strerror(code))
+            finish(transfer, .failure(HTTPClientError(code: .other, curlCode: Int(code.rawValue), detail: "curl_multi_add_handle: \(text)")))
+            return
+        }
+        active[submission.id] = transfer
+    }
+
+    private func cancel(_ id: UInt64) {
+        guard let transfer = active.removeValue(forKey: id) else { return }
+        end(transfer, .failure(HTTPClientError(code: .cancelled, detail: "the task was cancelled")))
+    }
+
+    /// Reads libcurl's "done" messages and resumes their callers.
+    private func collectFinished() {
+        var queued: Int32 = 0
+        while let message = curl_multi_info_read(multi.handle, &queued) {
+            guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
+            // Read before curl_multi_remove_handle, which invalidates the message.
+            let code = ccurl_msg_result(message)
+            var context: UnsafeMutableRawPointer?
+            guard ccurl_easy_getinfo_pointer(handle, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { continue }
+            let id = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().id
+            guard let transfer = active.removeValue(forKey: id) else { continue }
+            end(transfer, result(of: transfer, code: code))
+        }
+    }
+
+    private func result(of transfer: Transfer, code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
+        let easy = transfer.easy
+        counters.connectionsOpened += easy.info(CURLINFO_NUM_CONNECTS)
+        if transfer.headerOverflow {
+            return .failure(HTTPClientError(code: .protocolError, detail: "the response headers exceed \(Transfer.maxHeaderBytes) bytes"))
+        }
+        // A write error that the body cap caused is a response with a cut body, not a failure.
+        guard code == CURLE_OK || (code == CURLE_WRITE_ERROR && transfer.bodyTruncated) else {
+            return .failure(HTTPClientError(curlCode: code, detail: transfer.errorText(code)))
+        }
+        let newConnections = easy.info(CURLINFO_NUM_CONNECTS)
+        if newConnections == 0 { counters.connectionsReused += 1 }
+        let version: String
+        switch easy.info(CURLINFO_HTTP_VERSION) {
+        case CURL_HTTP_VERSION_1_0: version = "1.0"
+        case CURL_HTTP_VERSION_2_0: version = "2"
+        case CURL_HTTP_VERSION_3: version = "3"
+        default: version = "1.1"
+        }
+        return .success(
+            HTTPResponse(
+                status: easy.info(CURLINFO_RESPONSE_CODE),
+                headers: transfer.headers,
+                body: transfer.body,
+                bodyTruncated: transfer.bodyTruncated,
+                httpVersion: version,
+                totalTime: .microseconds(easy.info(offset: CURLINFO_TOTAL_TIME_T)),
+                newConnections: newConnections
+            )
+        )
+    }
+
+    private func resumeCompleted() {
+        let ready = completed
+        completed = []
+        for (continuation, result) in ready {
+            continuation.resume(returning: result)
+        }
+    }
+
+    /// Detaches an active transfer from the multi handle, then finishes it.
+    private func end(_ transfer: Transfer, _ result: Result<HTTPResponse, HTTPClientError>) {
+        curl_multi_remove_handle(multi.handle, transfer.easy.handle)
+        finish(transfer, result)
+    }
+
+    /// Resumes the caller and keeps the easy handle for reuse. The transfer must not be in the multi handle.
+    private func finish(_ transfer: Transfer, _ result: Result<HTTPResponse, HTTPClientError>) {
+        switch result {
+        case .success: counters.responses += 1
+        case .failure: counters.failures += 1
+        }
+        // Reset first: afterwards libcurl holds no pointer into the transfer (callbacks, buffers, header list).
+        transfer.easy.reset()
+        if let continuation = transfer.takeContinuation() {
+            completed.append((continuation, result))
+        }
+        if idleHandles.count < core.configuration.maxIdleEasyHandles {
+            idleHandles.append(transfer.easy)
+        }
+    }
+}

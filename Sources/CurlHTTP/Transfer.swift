@@ -1,0 +1,218 @@
+import CCurl
+import CCurlShims
+
+/// The continuation through which a caller of ``HTTPEngine/execute(_:)`` waits.
+typealias ResponseContinuation = CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>
+
+/// One request in flight on the engine thread: its easy handle, the options that must outlive
+/// the handle's use, and the response as it arrives. Confined to the engine thread.
+///
+/// libcurl's callbacks reach it through an unretained `Unmanaged` pointer; the engine loop's
+/// `active` table holds the strong reference for as long as the easy handle is in the multi handle.
+final class Transfer {
+    /// The most header bytes kept from one response; past this the transfer is aborted.
+    static let maxHeaderBytes = 64 * 1024
+
+    let id: UInt64
+    let easy: CurlEasyHandle
+    private var continuation: ResponseContinuation?
+    private let maxResponseBytes: Int
+    private var headerList = CurlHeaderList()
+    /// libcurl's `CURLOPT_ERRORBUFFER`: written by libcurl, read after the transfer ends.
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    private(set) var headers = HTTPHeaders()
+    private var headerBytes = 0
+    private(set) var headerOverflow = false
+    private(set) var body: [UInt8] = []
+    private(set) var bodyTruncated = false
+
+    init(id: UInt64, easy: CurlEasyHandle, continuation: ResponseContinuation, maxResponseBytes: Int) {
+        self.id = id
+        self.easy = easy
+        self.continuation = continuation
+        self.maxResponseBytes = max(0, maxResponseBytes)
+        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    }
+
+    deinit {
+        // The easy handle was reset or cleaned up before the last reference went away,
+        // so libcurl holds no pointer to the buffer any more.
+        errorBuffer.deallocate()
+        if let continuation {
+            // Unreachable by construction; a lost caller would hang forever, so fail it instead.
+            continuation.resume(returning: .failure(HTTPClientError(code: .other, detail: "transfer dropped")))
+        }
+    }
+
+    /// Hands over the caller's continuation, once; later calls return `nil`.
+    func takeContinuation() -> ResponseContinuation? {
+        defer { continuation = nil }
+        return continuation
+    }
+
+    /// libcurl's error text for the last failure, or its generic text for `code`.
+    func errorText(_ code: CURLcode) -> String {
+        let specific = String(cString: errorBuffer)
+        return specific.isEmpty ? String(cString: curl_easy_strerror(code)) : specific
+    }
+
+    // MARK: Options
+
+    /// Sets every option of `request` on the easy handle.
+    func configure(_ request: HTTPRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
+        try RequestValidator.validate(request)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+
+        try easy.set(CURLOPT_URL, request.url)
+        try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        try easy.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+        try easy.set(CURLOPT_FOLLOWLOCATION, 0)
+        // No signals from a library running on a thread of a multi-threaded process.
+        try easy.set(CURLOPT_NOSIGNAL, 1)
+        try easy.set(CURLOPT_PRIVATE, pointer: context)
+        try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        try easy.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
+        try easy.set(CURLOPT_WRITEDATA, pointer: context)
+        try easy.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
+        try easy.set(CURLOPT_HEADERDATA, pointer: context)
+        try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
+        try easy.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
+        try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
+        // An empty proxy string disables proxies, including those from environment variables.
+        try easy.set(CURLOPT_PROXY, configuration.proxy ?? "")
+
+        switch request.httpVersion {
+        case .negotiate: try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        case .http1_1: try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
+        case .http2PriorKnowledge:
+            try easy.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+            // Known to multiplex: wait for the connection being set up rather than open another.
+            // Not done for negotiated versions: libcurl 7.88 learns that an HTTP/1.1 connection
+            // cannot multiplex only from its first response, so one slow response would hold
+            // every other request to that host back.
+            try easy.set(CURLOPT_PIPEWAIT, 1)
+        }
+
+        try configureTLS(request.tls)
+        try configureMethodAndBody(request)
+        try configureHeaders(request, userAgent: configuration.userAgent)
+    }
+
+    private func configureTLS(_ tls: TLSOptions) throws(HTTPClientError) {
+        try easy.set(CURLOPT_SSL_VERIFYPEER, tls.insecureSkipVerify ? 0 : 1)
+        try easy.set(CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2)
+        if let caFile = tls.caFile { try easy.set(CURLOPT_CAINFO, caFile) }
+        if let certFile = tls.certFile { try easy.set(CURLOPT_SSLCERT, certFile) }
+        if let keyFile = tls.keyFile { try easy.set(CURLOPT_SSLKEY, keyFile) }
+    }
+
+    private func configureMethodAndBody(_ request: HTTPRequest) throws(HTTPClientError) {
+        switch request.method {
+        case .get where request.body.isEmpty:
+            try easy.set(CURLOPT_HTTPGET, 1)
+        case .head:
+            try easy.set(CURLOPT_NOBODY, 1)
+        default:
+            // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE first, so binary bodies keep their length).
+            try easy.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(request.body.count))
+            let code = request.body.withUnsafeBytes { bytes in
+                // An empty body still needs a valid pointer.
+                let base = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+                return ccurl_easy_setopt_pointer(easy.handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
+            }
+            if code != CURLE_OK {
+                throw HTTPClientError(code: .other, curlCode: Int(code.rawValue), detail: "cannot copy the request body")
+            }
+            if request.method != .post {
+                try easy.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
+            }
+        }
+    }
+
+    private func configureHeaders(_ request: HTTPRequest, userAgent: String?) throws(HTTPClientError) {
+        var lines: [String] = []
+        lines.reserveCapacity(request.headers.count + 3)
+        for field in request.headers {
+            // "Name;" is libcurl's spelling of a header with an empty value ("Name:" would remove it).
+            lines.append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
+        }
+        // libcurl would otherwise wait for a 100-continue on bodies over 1 KiB, costing a round trip.
+        if !request.headers.contains(name: "Expect") { lines.append("Expect:") }
+        if !request.headers.contains(name: "Content-Type"), !request.body.isEmpty || request.method == .post {
+            // Instead of libcurl's default application/x-www-form-urlencoded.
+            lines.append("Content-Type:")
+        }
+        if !request.headers.contains(name: "User-Agent"), let userAgent {
+            lines.append("User-Agent: \(userAgent)")
+        }
+        for line in lines where !headerList.append(line) {
+            throw HTTPClientError(code: .other, detail: "out of memory building the header list")
+        }
+        try easy.set(CURLOPT_HTTPHEADER, list: headerList)
+    }
+
+    /// Whole milliseconds, at least 1 (0 means "no timeout" to libcurl).
+    private static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0 else { return 1 }
+        let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return Int.max }
+        return max(1, Int(ms) + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
+    }
+
+    // MARK: Callbacks (engine thread, inside curl_multi_perform)
+
+    /// Stores body bytes up to the cap; returns fewer bytes than given to make libcurl abort
+    /// the transfer once the body is over the cap.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let room = maxResponseBytes - body.count
+        if bytes.count <= room {
+            body.append(contentsOf: bytes)
+            return bytes.count
+        }
+        body.append(contentsOf: bytes.prefix(room))
+        bodyTruncated = true
+        return 0
+    }
+
+    /// Parses one header line (libcurl delivers them one at a time, with CRLF).
+    func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) -> Int {
+        headerBytes += bytes.count
+        if headerBytes > Self.maxHeaderBytes {
+            headerOverflow = true
+            return 0
+        }
+        var line = bytes[...]
+        while let last = line.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") { line = line.dropLast() }
+        if line.starts(with: "HTTP/".utf8) {
+            // A new status line: an interim (1xx) or proxy response came before; keep only the last block.
+            headers = HTTPHeaders()
+            return bytes.count
+        }
+        guard !line.isEmpty, let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return bytes.count }
+        let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
+        let value = String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingASCIIWhitespace()
+        headers.add(name: name, value: value)
+        return bytes.count
+    }
+}
+
+/// `CURLOPT_WRITEFUNCTION`: `userdata` is the transfer (unretained, kept alive by the engine loop).
+private let transferWriteCallback: curl_write_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let length = size * count
+    guard let data, length > 0 else { return length }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: length))
+}
+
+/// `CURLOPT_HEADERFUNCTION`: one header line per call; `userdata` as for the write callback.
+private let transferHeaderCallback: curl_write_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let length = size * count
+    guard let data, length > 0 else { return length }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    return transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
+}

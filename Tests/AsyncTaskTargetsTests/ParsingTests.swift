@@ -1,0 +1,144 @@
+import AsyncTaskTargets
+import Foundation
+import Testing
+
+struct DurationParserTests {
+    @Test(arguments: [
+        ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
+        ("3", .seconds(3)), ("1.5s", .milliseconds(1500)), (" 10s ", .seconds(10)), ("-1s", .seconds(-1)), ("0", .zero),
+    ])
+    func parses(_ text: String, _ expected: Duration) throws {
+        #expect(try DurationParser.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "s", "5d", "1.2.3s", "ten", "5 minutes", "1e400"])
+    func rejectsWithAClearError(_ text: String) {
+        #expect {
+            try DurationParser.parse(text)
+        } throws: { error in
+            let error = error as? DurationParser.Error
+            return error?.input == text && error?.description.contains("250ms") == true
+        }
+    }
+}
+
+struct EnvironmentExpansionTests {
+    let environment = ["TOKEN": "s3cret", "EMPTY": "", "HOST_1": "h"]
+
+    @Test func expandsVariablesAndKeepsOtherDollars() throws {
+        #expect(try EnvironmentExpansion.expand("Bearer ${TOKEN}", environment: environment) == "Bearer s3cret")
+        #expect(try EnvironmentExpansion.expand("${HOST_1}:${HOST_1}", environment: environment) == "h:h")
+        #expect(try EnvironmentExpansion.expand("a${EMPTY}b", environment: environment) == "ab")
+        #expect(try EnvironmentExpansion.expand("cost $5 $TOKEN", environment: environment) == "cost $5 $TOKEN")
+        #expect(try EnvironmentExpansion.expand("literal $${TOKEN}", environment: environment) == "literal ${TOKEN}")
+        #expect(try EnvironmentExpansion.expand("no variables", environment: [:]) == "no variables")
+    }
+
+    @Test func namesTheMissingVariable() {
+        #expect(throws: EnvironmentExpansion.Error(reason: .missingVariable, variable: "ORDERS_TOKEN")) {
+            try EnvironmentExpansion.expand("Bearer ${ORDERS_TOKEN}", environment: environment)
+        }
+        #expect(throws: EnvironmentExpansion.Error(reason: .unterminated, variable: "TOKEN")) {
+            try EnvironmentExpansion.expand("${TOKEN", environment: environment)
+        }
+        #expect(throws: EnvironmentExpansion.Error(reason: .invalidName, variable: "1X")) {
+            try EnvironmentExpansion.expand("${1X}", environment: environment)
+        }
+    }
+}
+
+struct BackoffTests {
+    /// A deterministic generator (SplitMix64).
+    struct SeededGenerator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func ceilingDoublesFromBaseUpToMax() {
+        let backoff = Backoff(base: .seconds(1), max: .seconds(3600))
+        #expect(backoff.ceiling(afterAttempt: 1) == .seconds(1))
+        #expect(backoff.ceiling(afterAttempt: 2) == .seconds(2))
+        #expect(backoff.ceiling(afterAttempt: 5) == .seconds(16))
+        #expect(backoff.ceiling(afterAttempt: 12) == .seconds(2048))
+        #expect(backoff.ceiling(afterAttempt: 13) == .seconds(3600))
+        #expect(backoff.ceiling(afterAttempt: 1000) == .seconds(3600))
+        #expect(backoff.ceiling(afterAttempt: 0) == .seconds(1))
+    }
+
+    @Test func fullJitterStaysWithinTheCeilingAndIsDeterministicWithASeed() {
+        let backoff = Backoff(base: .milliseconds(500), max: .seconds(60))
+        var first = SeededGenerator(state: 42)
+        var second = SeededGenerator(state: 42)
+        var delays: [Duration] = []
+        for attempt in 1...20 {
+            let delay = backoff.delay(afterAttempt: attempt, using: &first)
+            #expect(delay >= .zero && delay <= backoff.ceiling(afterAttempt: attempt))
+            #expect(delay == backoff.delay(afterAttempt: attempt, using: &second))
+            delays.append(delay)
+        }
+        // Jitter: not simply the ceilings.
+        #expect(Set(delays).count > 15)
+        #expect(zip(delays, (1...20).map { backoff.ceiling(afterAttempt: $0) }).contains { $0 != $1 })
+    }
+}
+
+struct RetryAfterParserTests {
+    let now = Date(timeIntervalSince1970: 1_445_412_400)  // Wed, 21 Oct 2015 07:26:40 GMT
+
+    @Test func readsDeltaSeconds() {
+        #expect(RetryAfterParser.parse("120", now: now) == .seconds(120))
+        #expect(RetryAfterParser.parse(" 0 ", now: now) == .zero)
+    }
+
+    @Test func readsAllThreeHTTPDateForms() {
+        #expect(RetryAfterParser.parse("Wed, 21 Oct 2015 07:28:00 GMT", now: now) == .seconds(80))
+        #expect(RetryAfterParser.parse("Wednesday, 21-Oct-15 07:28:00 GMT", now: now) == .seconds(80))
+        #expect(RetryAfterParser.parse("Wed Oct 21 07:28:00 2015", now: now) == .seconds(80))
+        #expect(RetryAfterParser.httpDate("Sun, 06 Nov 1994 08:49:37 GMT") == Date(timeIntervalSince1970: 784_111_777))
+    }
+
+    @Test func pastDatesAreZeroAndGarbageIsNil() {
+        #expect(RetryAfterParser.parse("Sun, 06 Nov 1994 08:49:37 GMT", now: now) == .zero)
+        #expect(RetryAfterParser.parse("soon", now: now) == nil)
+        #expect(RetryAfterParser.parse("-5", now: now) == nil)
+        #expect(RetryAfterParser.parse("1.5", now: now) == nil)
+        #expect(RetryAfterParser.parse("Wed, 32 Oct 2015 07:28:00 GMT", now: now) == nil)
+        #expect(RetryAfterParser.parse("", now: now) == nil)
+    }
+}
+
+struct MethodNameAndExcerptTests {
+    @Test(arguments: ["fulfill", "Order.fulfill", "_private", "a-b_c.d9", String(repeating: "a", count: 128)])
+    func acceptsPlainNames(_ name: String) {
+        #expect(MethodName.isValid(name))
+    }
+
+    @Test(arguments: [
+        "", "../admin", "a/b", "a..b", "a?x=1", "a#f", "a%2Fb", "a b", "a\r\nHost: evil", "1abc", ".hidden", "-x",
+        "http://evil.example/x", "café", String(repeating: "a", count: 129),
+    ])
+    func rejectsNamesThatCouldSteerTheURL(_ name: String) {
+        #expect(!MethodName.isValid(name))
+    }
+
+    @Test func excerptIsBoundedValidUTF8() {
+        #expect(ResponseExcerpt.make(Array("hello".utf8)) == "hello")
+        let long = ResponseExcerpt.make(Array(repeating: UInt8(ascii: "x"), count: 10_000))
+        #expect(long.utf8.count == 512)
+        // "é" is 2 bytes: a cut in its middle backs up to the character's start.
+        let accents = ResponseExcerpt.make(Array(String(repeating: "é", count: 300).utf8), maxBytes: 511)
+        #expect(accents.utf8.count == 510)
+        #expect(accents.allSatisfy { $0 == "é" })
+        let invalid = ResponseExcerpt.make([0x61, 0xFF, 0xFE, 0x62])
+        #expect(invalid == "a\u{FFFD}\u{FFFD}b")
+        let invalidAtLimit = ResponseExcerpt.make(Array(repeating: 0xFF, count: 600), maxBytes: 512)
+        #expect(invalidAtLimit.utf8.count <= 512)
+        #expect(ResponseExcerpt.make([]) == "")
+    }
+}
