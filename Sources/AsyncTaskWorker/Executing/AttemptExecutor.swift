@@ -1,4 +1,5 @@
 import AsyncTaskTargets
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -30,7 +31,8 @@ struct AttemptExecutor: Sendable {
             arguments: Array(attempt.methodArgs.utf8), idempotencyKey: attempt.idempotenceToken)
         let started = ContinuousClock.now
         let outcome = await caller.call(call, to: target)
-        metrics.callDuration(target: attempt.target).recordInterval(since: started)
+        let elapsed = ContinuousClock.now - started
+        metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         switch outcome {
         case .succeeded(let status, _):
             return AttemptOutcome(attempt: attempt, disposition: .succeeded, error: nil, errorKind: nil, httpStatus: status)

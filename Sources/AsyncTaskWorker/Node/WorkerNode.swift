@@ -1,7 +1,8 @@
 import AsyncTask
 import AsyncTaskTargets
+import CoreMetrics
 public import CurlHTTP
-import Foundation
+public import Foundation
 public import Logging
 import PostgresClient
 public import ServiceLifecycle

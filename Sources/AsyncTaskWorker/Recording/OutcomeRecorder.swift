@@ -91,7 +91,7 @@ final class OutcomeRecorder: Sendable {
             if backlog == 0 { await wake.wait(timeout: .seconds(1)) }
             if Task.isCancelled || isStopped { break }
             // Let a few more outcomes join unless a full batch is already waiting.
-            if backlog < flushBatch, flushInterval > .zero { try? await Task.sleep(for: flushInterval) }
+            if (backlog < flushBatch) && (flushInterval > .zero) { try? await Task.sleep(for: flushInterval) }
             do {
                 while backlog > 0 {
                     try await flushOnce()

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Synchronization
+
+/// `asynctask example-target`: the example `OrderClient` service (`POST /rpc/{method}`), for `make run`, demos
+/// and the cluster tests.
+///
+/// It answers 200 `{"ok":true}`, fails a configurable fraction with 503, and can record every call (attempt id,
+/// attempt number, method, idempotency key) as JSON lines. Arguments may steer a single call, for tests:
+/// `"_status": 503`, `"_retry_after": "2"`, `"_delay_ms": 200`.
+struct ExampleTargetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "example-target",
+        abstract: "Run the example OrderClient target service (POST /rpc/{method}).")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one; the chosen port is printed).") var port = 8081
+    @Option(name: .customLong("fail-rate"), help: "Fraction of calls answered 503 (0…1).") var failRate = 0.0
+    @Option(name: .customLong("delay-ms"), help: "Milliseconds to wait before answering each call.") var delayMilliseconds = 0
+    @Option(help: "Append one JSON line per call to this file.") var record: String?
+
+    func validate() throws {
+        guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
+        guard delayMilliseconds >= 0 else { throw ValidationError("--delay-ms must not be negative") }
+    }
+
+    func run() async throws {
+        let recorder = try record.map(CallRecorder.init(path:))
+        let stats = TargetStats()
+        let failRate = self.failRate, delay = self.delayMilliseconds
+        let router = Router()
+        router.get("healthz") { _, _ in "ok" }
+        router.get("stats") { _, _ -> Response in
+            let json = try JSONSerialization.data(withJSONObject: stats.snapshot, options: [.sortedKeys])
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        }
+        router.post("rpc/:method") { request, context -> Response in
+            let method = context.parameters.get("method") ?? ""
+            let body = try await request.body.collect(upTo: 16 << 20)
+            let args = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+            let attemptID = request.headers[HTTPField.Name("AsyncTask-Attempt-Id")!].flatMap { Int64($0) } ?? -1
+            let attemptNumber = request.headers[HTTPField.Name("AsyncTask-Attempt-Number")!].flatMap { Int($0) } ?? -1
+            let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
+            stats.begin()
+            defer { stats.end() }
+            recorder?.append(["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
+                              "at": Date().timeIntervalSince1970])
+            let wait = (args["_delay_ms"] as? Int) ?? delay
+            if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
+            if let status = args["_status"] as? Int {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
+            }
+            if failRate > 0, Double.random(in: 0..<1) < failRate {
+                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+        }
+        var logger = Logger(label: "asynctask.example-target")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "asynctask-example-target"),
+            onServerRunning: { channel in
+                let line = "example-target listening on http://\(channel.localAddress?.ipAddress ?? "?"):\(channel.localAddress?.port ?? 0)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+/// Appends JSON lines to a file from many tasks at once.
+final class CallRecorder: Sendable {
+    private let handle: Mutex<FileHandle>
+
+    init(path: String) throws {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw CLIFailure.badInput("cannot open --record file \(path)")
+        }
+        handle.seekToEndOfFile()
+        self.handle = Mutex(handle)
+    }
+
+    func append(_ object: [String: Any]) {
+        guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        line.append(0x0A)
+        handle.withLock { $0.write(line) }
+    }
+}
+
+/// Calls received and concurrency, for `GET /stats`.
+final class TargetStats: Sendable {
+    private let state = Mutex((calls: 0, inFlight: 0, peak: 0))
+
+    func begin() {
+        state.withLock { state in
+            state.calls += 1
+            state.inFlight += 1
+            state.peak = max(state.peak, state.inFlight)
+        }
+    }
+
+    func end() { state.withLock { $0.inFlight -= 1 } }
+
+    var snapshot: [String: Int] {
+        state.withLock { ["calls": $0.calls, "in_flight": $0.inFlight, "peak_in_flight": $0.peak] }
+    }
+}

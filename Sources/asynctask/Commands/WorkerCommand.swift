@@ -1,0 +1,75 @@
+import ArgumentParser
+import AsyncTaskTargets
+import AsyncTaskWorker
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `asynctask worker --config FILE`: runs one worker node until SIGTERM/SIGINT.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one worker node (one per container). SIGTERM/SIGINT drains it; a second signal stops it at once.")
+
+    @Option(help: "The worker config file (YAML). ASYNCTASK_* environment variables override its keys.")
+    var config: String?
+
+    func run() async throws {
+        let configuration: WorkerConfiguration
+        do {
+            configuration = try await WorkerConfiguration.load(file: config)
+        } catch {
+            throw CLIFailure.badInput(error.description)
+        }
+        LogSetup.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        var logger = Logger(label: "asynctask.worker")
+        logger[metadataKey: "node_id"] = "\(configuration.node.id)"
+        let node = WorkerNode(configuration: configuration, version: AsyncTaskVersion.current, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: node)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        // The first signal drains (ServiceGroup); a second one ends the process at once. Leases then expire.
+        let escalation = Task {
+            var seen = 0
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                seen += 1
+                if seen >= 2 {
+                    logger.warning("second stop signal: exiting now; leases of in-flight attempts will expire")
+                    Foundation.exit(130)
+                }
+            }
+        }
+        defer { escalation.cancel() }
+        try await group.run()
+    }
+}
+
+/// `asynctask config check FILE`: validates a worker config without starting anything.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Work with worker configuration files.",
+        subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a worker config file (and ASYNCTASK_* overrides); exit 2 naming the first bad key.")
+
+        @Argument(help: "The config file (YAML).")
+        var file: String
+
+        func run() async throws {
+            let configuration: WorkerConfiguration
+            do {
+                configuration = try await WorkerConfiguration.load(file: file)
+            } catch {
+                throw CLIFailure.badInput(error.description)
+            }
+            let targets = configuration.targets.values.sorted { $0.name < $1.name }
+                .map { "\($0.name) → \($0.url) (\($0.protocol.rawValue), concurrency \($0.concurrency), max_attempts \($0.maxAttempts))" }
+            print("ok: node concurrency \(configuration.node.concurrency), lease \(configuration.node.lease), \(targets.count) target(s)")
+            for line in targets { print("  \(line)") }
+        }
+    }
+}
