@@ -176,6 +176,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AsyncTaskWorkerTests",
+            dependencies: [
+                "AsyncTaskWorker", "AsyncTaskTargets", "AsyncTask", "CurlHTTP", "PostgresClient", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Several real `asynctask worker` processes against the example target.
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AsyncTaskCLITests",
             dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
             swiftSettings: swiftSettings

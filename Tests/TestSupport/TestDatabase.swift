@@ -10,6 +10,8 @@ public struct TestDatabase: Sendable {
     public let name: String
     /// A URL for the database (superuser, trust auth on loopback).
     public let url: String
+    /// The server's admin URL.
+    public let serverURL: String
     /// Its connection configuration.
     public let configuration: PostgresConfiguration
 
@@ -35,21 +37,21 @@ public struct TestDatabase: Sendable {
         }
     }
 
-    /// Creates an empty database with a unique name.
-    public static func create() async throws -> TestDatabase {
-        let serverURL = try serverURL()
+    /// Creates an empty database with a unique name, on the suite's server or on `server`.
+    public static func create(on server: String? = nil) async throws -> TestDatabase {
+        let serverURL = try server ?? serverURL()
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
         let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: serverURL))
         // CREATE DATABASE takes no bind parameters; the name is generated above from hex digits only.
         try await admin.execute(script: "CREATE DATABASE \(name) TEMPLATE template0", name: "create_test_database")
         await admin.close()
         let url = serverURL.replacingOccurrences(of: "/postgres", with: "/\(name)")
-        return TestDatabase(name: String(name), url: url, configuration: try PostgresConfiguration(url: url, applicationName: "asynctask-tests"))
+        return TestDatabase(name: String(name), url: url, serverURL: serverURL, configuration: try PostgresConfiguration(url: url, applicationName: "asynctask-tests"))
     }
 
     /// Drops the database, terminating any connection still open to it.
     public func drop() async throws {
-        let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: try Self.serverURL()))
+        let admin = try await PostgresConnection.connect(try PostgresConfiguration(url: serverURL))
         try await admin.execute(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)", name: "drop_test_database")
         await admin.close()
     }

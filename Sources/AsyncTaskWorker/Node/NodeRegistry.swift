@@ -72,6 +72,16 @@ struct NodeRegistry: Sendable {
         GROUP BY target
         """)
 
+    // Targets with due work that no live node serves: such attempts wait (never dropped) until a node with the
+    // target starts, so they are reported.
+    static let unservedTargets = PostgresStatement(name: "unserved_targets", sql: """
+        SELECT a.target, count(*) AS pending
+        FROM async_task_attempts a
+        WHERE a.status = 'pending' AND a.available_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM async_task_nodes n WHERE n.status IN ('active', 'draining') AND a.target = ANY(n.targets))
+        GROUP BY a.target
+        """)
+
     let node: WorkerConfiguration.Node
     let targets: [String]
     let version: String
@@ -109,6 +119,15 @@ struct NodeRegistry: Sendable {
     /// Gives back every lease this node still holds (used when stopping).
     func releaseLeases(on pool: PostgresConnectionPool) async throws -> Int {
         try await pool.query(Self.releaseLeases, [node.id]).affectedRows
+    }
+
+    /// Targets with due attempts that no live node serves, with their counts.
+    func unservedTargets(on pool: PostgresConnectionPool) async throws -> [String: Int] {
+        var result: [String: Int] = [:]
+        for row in try await pool.query(Self.unservedTargets) {
+            result[try row.decode(String.self, "target")] = try row.decode(Int.self, "pending")
+        }
+        return result
     }
 
     /// Due attempts and the age of the oldest, per served target.

@@ -229,6 +229,14 @@ public final class WorkerNode: Service, Sendable {
                         "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
                     ])
                 }
+                if beat % 15 == 1 {
+                    let unserved = try await registry.unservedTargets(on: pool)
+                    if !unserved.isEmpty {
+                        logger.warning("attempts are waiting for targets that no live node serves; start a node configured with them", metadata: [
+                            "targets": "\(unserved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+                        ])
+                    }
+                }
                 if beat % 5 == 1 {
                     let lag = try await registry.queueLag(on: pool)
                     for target in registry.targets {

@@ -1,0 +1,97 @@
+import AsyncTaskTargets
+import AsyncTaskWorker
+import CurlHTTP
+import Logging
+import Foundation
+import Testing
+
+@Suite("Worker configuration")
+struct ConfigurationTests {
+    func write(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-config-\(UUID()).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static let valid = """
+        database_url: postgresql://app:${DB_PASSWORD}@db.internal/app
+        node: { concurrency: 100, lease: 20s, heartbeat: 500ms }
+        targets:
+          OrderClient:
+            url: http://orders.internal:8080/rpc
+            protocol: jsonrpc
+            timeout: 2500ms
+            headers: { Authorization: "Bearer ${ORDERS_TOKEN}" }
+            max_attempts: 5
+            backoff: { base: 1s, max: 5m }
+            concurrency: 16
+        log: { level: debug, format: json }
+        """
+
+    @Test("the DESIGN §4 shape loads; durations parse; ${VAR} expands; defaults apply")
+    func loads() async throws {
+        let path = try write(Self.valid)
+        let config = try await WorkerConfiguration.load(file: path, environment: ["DB_PASSWORD": "pw", "ORDERS_TOKEN": "tok"])
+        #expect(config.databaseURL == "postgresql://app:pw@db.internal/app")
+        #expect(config.node.concurrency == 100)
+        #expect(config.node.lease == .seconds(20))
+        #expect(config.node.heartbeat == .milliseconds(500))
+        #expect(config.node.deadAfter == .seconds(10))
+        #expect(config.node.shutdownGrace == .seconds(25))
+        let target = try #require(config.targets["OrderClient"])
+        #expect(target.protocol == .jsonrpc)
+        #expect(target.timeout == .milliseconds(2500))
+        #expect(target.maxAttempts == 5)
+        #expect(target.backoff == Backoff(base: .seconds(1), max: .seconds(300)))
+        #expect(target.concurrency == 16)
+        #expect(target.headers["Authorization"] == "Bearer tok")
+        #expect(config.logLevel == .debug)
+    }
+
+    @Test("ASYNCTASK_* environment variables override the file")
+    func environmentOverrides() async throws {
+        let path = try write(Self.valid)
+        let config = try await WorkerConfiguration.load(file: path, environment: [
+            "DB_PASSWORD": "pw", "ORDERS_TOKEN": "tok",
+            "ASYNCTASK_DATABASE_URL": "postgresql://other/db", "ASYNCTASK_NODE_CONCURRENCY": "7",
+            "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://override.internal/rpc",
+        ])
+        #expect(config.databaseURL == "postgresql://other/db")
+        #expect(config.node.concurrency == 7)
+        #expect(config.targets["OrderClient"]?.url == "http://override.internal/rpc")
+    }
+
+    @Test("a config from the environment alone (containers)")
+    func environmentOnly() async throws {
+        let config = try await WorkerConfiguration.load(file: nil, environment: [
+            "ASYNCTASK_DATABASE_URL": "postgresql://db/app", "ASYNCTASK_TARGETS": "OrderClient",
+            "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://orders/rpc",
+        ])
+        #expect(config.targets["OrderClient"]?.url == "http://orders/rpc")
+    }
+
+    @Test("every kind of mistake is an error naming the key", arguments: [
+        ("node: { concurrency: 10 }\ntargets: { A: { url: http://a } }", "database_url"),
+        ("database_url: x\ntargets: {}", "targets"),
+        ("database_url: x\nnode: { concurency: 10 }\ntargets: { A: { url: http://a } }", "node.concurency"),
+        ("database_url: x\nnode: { concurrency: lots }\ntargets: { A: { url: http://a } }", "node.concurrency"),
+        ("database_url: x\nnode: { concurrency: 0 }\ntargets: { A: { url: http://a } }", "node.concurrency"),
+        ("database_url: x\nnode: { lease: 30 parsecs }\ntargets: { A: { url: http://a } }", "node.lease"),
+        ("database_url: x\nnode: { heartbeat: 20s }\ntargets: { A: { url: http://a } }", "node.dead_after"),
+        ("database_url: x\ntargets: { A: { url: ftp://a } }", "targets.A.url"),
+        ("database_url: x\ntargets: { A: { url: http://a, protocol: soap } }", "targets.A.protocol"),
+        ("database_url: x\ntargets: { A: { url: http://a, timeout: -1s } }", "targets.A.timeout"),
+        ("database_url: x\ntargets: { A: { url: 'http://${NOPE}/rpc' } }", "targets.A.url"),
+        ("database_url: x\ntargets: { A: { url: http://a, headers: { Bad Header: v } } }", "targets.A.headers.Bad Header"),
+        ("database_url: x\ntargets: { A: { url: http://a } }\nlog: { level: loud }", "log.level"),
+        ("database_url: x\n  bad: [indent", "asynctask-config"),
+        ("- just\n- a list", "asynctask-config"),
+    ])
+    func mistakes(yaml: String, key: String) async throws {
+        let path = try write(yaml)
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await WorkerConfiguration.load(file: path, environment: [:])
+        }
+        #expect(error?.key.contains(key) == true, "\(String(describing: error))")
+    }
+}

@@ -1,0 +1,161 @@
+import AsyncTask
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import PostgresClient
+import TestSupport
+
+/// A real cluster for one test: a migrated database of its own, the example target as a process recording
+/// every call, and `asynctask worker` processes started with a generated config.
+final class Cluster: @unchecked Sendable {
+    // Mutated only by the test's own task (start/stop calls happen sequentially in the test body).
+    let database: TestDatabase
+    let directory: URL
+    let target: ManagedProcess
+    let targetURL: String
+    let recordFile: URL
+    private(set) var workers: [ManagedProcess] = []
+    let pool: PostgresConnectionPool
+
+    private init(database: TestDatabase, directory: URL, target: ManagedProcess, targetURL: String, recordFile: URL) {
+        self.database = database
+        self.directory = directory
+        self.target = target
+        self.targetURL = targetURL
+        self.recordFile = recordFile
+        self.pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 4))
+    }
+
+    /// Runs `body` with a fresh cluster; stops every process and drops the database afterwards.
+    static func with(targetArguments: [String] = [], server: String? = nil, _ body: (Cluster) async throws -> Void) async throws {
+        let database = try await TestDatabase.create(on: server)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-cluster-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let cluster: Cluster
+        do {
+            try await database.withConnection { try await Migrator().migrate(on: $0) }
+            let recordFile = directory.appendingPathComponent("calls.jsonl")
+            let target = try ManagedProcess(
+                name: "target", arguments: ["example-target", "--port", "0", "--record", recordFile.path] + targetArguments, directory: directory)
+            let output = try await target.waitForOutput("listening on ")
+            guard let line = output.split(separator: "\n").first(where: { $0.contains("listening on ") }),
+                let url = line.split(separator: " ").last
+            else { throw TestSetupError("example-target printed no address") }
+            cluster = Cluster(database: database, directory: directory, target: target, targetURL: "\(url)/rpc", recordFile: recordFile)
+        } catch {
+            try? await database.drop()
+            throw error
+        }
+        do {
+            try await body(cluster)
+        } catch {
+            cluster.dumpLogs()
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// Starts a worker node; `settings` are YAML lines under `node:` (e.g. `concurrency: 50`), `target` lines
+    /// under the `OrderClient` target.
+    @discardableResult
+    func startWorker(node settings: [String] = [], target targetSettings: [String] = [], environment: [String: String] = [:]) throws -> ManagedProcess {
+        let name = "worker\(workers.count + 1)"
+        let config = directory.appendingPathComponent("\(name).yaml")
+        let yaml = """
+            database_url: \(database.url)
+            node:
+              heartbeat: 300ms
+              dead_after: 2s
+              lease: 30s
+              poll_interval: 200ms
+            \(settings.map { "  \($0)" }.joined(separator: "\n"))
+            targets:
+              OrderClient:
+                url: \(targetURL)
+                timeout: 30s
+                backoff: { base: 50ms, max: 200ms }
+            \(targetSettings.map { "    \($0)" }.joined(separator: "\n"))
+            log: { format: json, level: info }
+            """
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        let worker = try ManagedProcess(name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory)
+        workers.append(worker)
+        return worker
+    }
+
+    /// Enqueues `count` attempts in batches; returns their ids.
+    func enqueue(_ count: Int, method: String = "fulfill", arguments: @Sendable (Int) -> String = { #"{"order_number":\#($0)}"# }, priority: Int16 = 0, maxAttempts: Int? = nil, scheduledAt: Date? = nil) async throws -> [Int64] {
+        var ids: [Int64] = []
+        var index = 0
+        while index < count {
+            let end = min(count, index + 5000)
+            let batch = try (index..<end).map { n in
+                try Attempt(target: "OrderClient", method: method, argumentsJSON: Data(arguments(n).utf8), scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts)
+            }
+            ids += try await pool.withTransaction { try await AttemptQueue().enqueue(batch, on: $0) }
+            index = end
+        }
+        return ids
+    }
+
+    /// Attempts by status.
+    func statusCounts() async throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try await pool.query(PostgresStatement(name: "status_counts", sql: "SELECT status, count(*) AS n FROM async_task_attempts GROUP BY status")) {
+            counts[try row.decode(String.self, "status")] = try row.decode(Int.self, "n")
+        }
+        return counts
+    }
+
+    /// One integer from a query.
+    func scalar(_ sql: String, _ binds: [any PostgresEncodable] = []) async throws -> Int {
+        try await pool.query(PostgresStatement(name: "scalar", sql: sql, isPrepared: false), binds).single().decode(Int.self, at: 0)
+    }
+
+    /// A node's counters from its row (written at each heartbeat).
+    func nodeCounters() async throws -> [(status: String, counters: [String: Int])] {
+        try await pool.query(PostgresStatement(name: "node_counters", sql: "SELECT status, counters::text AS c FROM async_task_nodes ORDER BY started_at")).map { row in
+            let json = try row.decode(String.self, "c")
+            let counters = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Int]) ?? [:]
+            return (try row.decode(String.self, "status"), counters)
+        }
+    }
+
+    /// The calls the target recorded: (attempt id, attempt number, Unix time received).
+    func recordedCalls() throws -> [(id: Int64, number: Int, at: Double)] {
+        let text = (try? String(contentsOf: recordFile, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let id = (object["attempt_id"] as? NSNumber)?.int64Value, let number = (object["attempt_number"] as? NSNumber)?.intValue,
+                let at = (object["at"] as? NSNumber)?.doubleValue
+            else { return nil }
+            return (id, number, at)
+        }
+    }
+
+    /// The example target's `/stats`.
+    func targetStats() async throws -> [String: Int] {
+        let url = URL(string: targetURL.replacingOccurrences(of: "/rpc", with: "/stats"))!
+        let (data, _) = try await URLSession.shared.data(from: url)
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Int]) ?? [:]
+    }
+
+    func dumpLogs() {
+        for worker in workers {
+            print("---- \(worker.name) stderr (tail) ----\n\(worker.stderr.suffix(3000))")
+        }
+    }
+
+    func shutdown() async {
+        for worker in workers where worker.isRunning {
+            worker.send(SIGCONT)
+            worker.send(SIGKILL)
+        }
+        target.send(SIGKILL)
+        await pool.close()
+        try? await database.drop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

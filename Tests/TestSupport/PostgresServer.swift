@@ -1,0 +1,99 @@
+public import Foundation
+
+/// A PostgreSQL server of a test's own (initdb into a temp dir, a free port), for tests that restart or stop
+/// the server and so must not share the suite's server. Runs as the `postgres` OS user when the tests run as
+/// root, as PostgreSQL requires.
+public final class PostgresServer: Sendable {
+    /// The data directory's parent (socket, log).
+    public let directory: String
+    public let port: Int
+    /// A superuser URL for the `postgres` database.
+    public var url: String { "postgresql://asynctask@127.0.0.1:\(port)/postgres" }
+    private let binaries: String
+
+    private init(directory: String, port: Int, binaries: String) {
+        self.directory = directory
+        self.port = port
+        self.binaries = binaries
+    }
+
+    /// Creates and starts a server.
+    public static func start() async throws -> PostgresServer {
+        let binaries = try findBinaries()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-pg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        if getuid() == 0 { _ = try await run("/bin/chown", ["postgres", directory], asPostgres: false) }
+        let server = PostgresServer(directory: directory, port: try freePort(), binaries: binaries)
+        _ = try await run("\(binaries)/initdb", ["-D", "\(directory)/data", "-U", "asynctask", "--auth=trust", "-E", "UTF8", "--no-locale"], asPostgres: true)
+        try await server.control("start")
+        return server
+    }
+
+    /// `pg_ctl start|stop|restart` with this server's options.
+    public func control(_ verb: String, mode: String = "fast") async throws {
+        var arguments = ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60"]
+        if verb != "start" { arguments += ["-m", mode] }
+        arguments += ["-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200", verb]
+        _ = try await Self.run("\(binaries)/pg_ctl", arguments, asPostgres: true)
+    }
+
+    /// Stops the server at once and removes its files.
+    public func destroy() async {
+        try? await control("stop", mode: "immediate")
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private static func findBinaries() throws -> String {
+        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql"))?.sorted(by: >) ?? []
+        for version in candidates where FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\(version)/bin/initdb") {
+            return "/usr/lib/postgresql/\(version)/bin"
+        }
+        throw TestSetupError("PostgreSQL server binaries not found under /usr/lib/postgresql (install the postgresql package)")
+    }
+
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw TestSetupError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @discardableResult
+    private static func run(_ executable: String, _ arguments: [String], asPostgres: Bool) async throws -> String {
+        // Through bash, closing every inherited descriptor above stderr first: Foundation's Process watches a
+        // descriptor of its own to see the child exit, and a server forked by pg_ctl would otherwise keep it
+        // open forever, so the child would never look finished.
+        let closeInherited = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@""#
+        var command = [executable] + arguments
+        if asPostgres && getuid() == 0 { command = ["/sbin/runuser", "-u", "postgres", "--"] + command }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", closeInherited, "bash"] + command
+        // Output goes to a file, not a pipe: a server started by pg_ctl could inherit a pipe and keep it open.
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-pgctl-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
+        let handle = try FileHandle(forWritingTo: log)
+        defer { try? handle.close() }
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Poll with Task.sleep: waitUntilExit() (or a blocking poll) can wait forever on a concurrency thread,
+        // since Foundation notices the child's exit on a thread of its own.
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        guard process.terminationStatus == 0 else {
+            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed: \(text)")
+        }
+        return text
+    }
+}
