@@ -46,7 +46,7 @@ struct BenchHTTP: AsyncParsableCommand {
         let concurrency = self.concurrency
         let duration = Duration.milliseconds(Int64(self.duration * 1000))
 
-        let (results, elapsed, cpu) = try await withThrowingTaskGroup(of: Void.self) { group in
+        let (results, elapsed, cpu) = await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await engine.run() }
             defer { group.cancelAll() }
 
