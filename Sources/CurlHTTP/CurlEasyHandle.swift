@@ -3,24 +3,40 @@ import CCurlShims
 
 /// Owns one `CURL*`, cleaned up in `deinit`. Confined to the engine thread.
 ///
-/// Reused across requests (after `curl_easy_reset`) to spare an allocation and libcurl's
-/// per-handle setup on every call; connections live in the multi handle's cache either way.
+/// Reused across requests to spare an allocation and libcurl's per-handle setup on every call;
+/// connections live in the multi handle's cache either way. A handle that ran a request
+/// successfully keeps that request's options (``configuration``), so that the same request
+/// again needs no `curl_easy_reset` and no option setting beyond the per-transfer pointers.
 final class CurlEasyHandle {
     let handle: UnsafeMutableRawPointer
+    /// libcurl's `CURLOPT_ERRORBUFFER` (`CURL_ERROR_SIZE` bytes): written by libcurl during a
+    /// transfer, read after it ends. Lives as long as the handle, so it outlives every use.
+    let errorBuffer: UnsafeMutablePointer<CChar>
+    /// The request whose options the handle holds, or `nil` after a reset.
+    var configuration: EasyConfiguration?
+    /// The `CURLOPT_HTTPHEADER` list of ``configuration``; libcurl points into it until the next reset.
+    var headerList: CurlHeaderList?
 
     /// - Returns: `nil` when libcurl cannot allocate an easy handle.
     init?() {
         guard let handle = curl_easy_init() else { return nil }
         self.handle = handle
+        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     }
 
     deinit {
         curl_easy_cleanup(handle)
+        // After cleanup libcurl holds no pointer to the buffer (nor to the header list, freed next).
+        errorBuffer.deallocate()
     }
 
-    /// Clears every option so that no pointer into a finished transfer survives.
+    /// Clears every option so that no pointer into a finished transfer survives, and forgets
+    /// the configuration.
     func reset() {
         curl_easy_reset(handle)
+        configuration = nil
+        headerList = nil
     }
 
     func set(_ option: CURLoption, _ value: Int) throws(HTTPClientError) {

@@ -12,7 +12,7 @@ final class EngineLoop {
     private var counters = EngineCore.CounterDelta()
     /// Finished requests whose callers are resumed after the counters are published, so that a
     /// caller who reads ``HTTPEngine/statistics`` after its response sees its own transfer counted.
-    private var completed: [(ResponseContinuation, Result<HTTPResponse, HTTPClientError>)] = []
+    private var completed: [(ResponseContinuation, Result<CompletedResponse, HTTPClientError>)] = []
 
     /// - Returns: `nil` when libcurl cannot be initialised or cannot allocate a multi handle.
     init?(core: EngineCore) {
@@ -114,11 +114,11 @@ final class EngineLoop {
             guard ccurl_easy_getinfo_pointer(handle, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { continue }
             let id = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().id
             guard let transfer = active.removeValue(forKey: id) else { continue }
-            end(transfer, result(of: transfer, code: code))
+            end(transfer, result(of: transfer, code: code), keepOptions: code == CURLE_OK)
         }
     }
 
-    private func result(of transfer: Transfer, code: CURLcode) -> Result<HTTPResponse, HTTPClientError> {
+    private func result(of transfer: Transfer, code: CURLcode) -> Result<CompletedResponse, HTTPClientError> {
         let easy = transfer.easy
         counters.connectionsOpened += easy.info(CURLINFO_NUM_CONNECTS)
         if transfer.headerOverflow {
@@ -138,9 +138,9 @@ final class EngineLoop {
         default: version = "1.1"
         }
         return .success(
-            HTTPResponse(
+            CompletedResponse(
                 status: easy.info(CURLINFO_RESPONSE_CODE),
-                headers: transfer.headers,
+                rawHeaders: transfer.rawHeaders,
                 body: transfer.body,
                 bodyTruncated: transfer.bodyTruncated,
                 httpVersion: version,
@@ -159,19 +159,27 @@ final class EngineLoop {
     }
 
     /// Detaches an active transfer from the multi handle, then finishes it.
-    private func end(_ transfer: Transfer, _ result: Result<HTTPResponse, HTTPClientError>) {
+    private func end(_ transfer: Transfer, _ result: Result<CompletedResponse, HTTPClientError>, keepOptions: Bool = false) {
         curl_multi_remove_handle(multi.handle, transfer.easy.handle)
-        finish(transfer, result)
+        finish(transfer, result, keepOptions: keepOptions)
     }
 
     /// Resumes the caller and keeps the easy handle for reuse. The transfer must not be in the multi handle.
-    private func finish(_ transfer: Transfer, _ result: Result<HTTPResponse, HTTPClientError>) {
+    /// - Parameter keepOptions: the transfer ended cleanly, so the handle may keep its options
+    ///   for an equal request; otherwise it is reset.
+    private func finish(_ transfer: Transfer, _ result: Result<CompletedResponse, HTTPClientError>, keepOptions: Bool = false) {
         switch result {
         case .success: counters.responses += 1
         case .failure: counters.failures += 1
         }
-        // Reset first: afterwards libcurl holds no pointer into the transfer (callbacks, buffers, header list).
-        transfer.easy.reset()
+        // Either way libcurl holds no pointer into the transfer afterwards: a reset clears
+        // every option; a kept handle has its per-transfer pointers cleared (the error buffer
+        // and header list belong to the handle).
+        if keepOptions {
+            transfer.detachFromHandle()
+        } else {
+            transfer.easy.reset()
+        }
         if let continuation = transfer.takeContinuation() {
             completed.append((continuation, result))
         }

@@ -86,7 +86,8 @@ public final class HTTPEngine: Service, Sendable {
         } onCancel: {
             core.cancel(id)
         }
-        return try result.get()
+        // The header block is parsed here, on the caller's thread, to keep the engine thread free.
+        return try result.get().response()
     }
 
     /// The engine's counters: responses, failures, connections opened and reused, requests in

@@ -2,10 +2,60 @@ import CCurl
 import CCurlShims
 
 /// The continuation through which a caller of ``HTTPEngine/execute(_:)`` waits.
-typealias ResponseContinuation = CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>
+typealias ResponseContinuation = CheckedContinuation<Result<CompletedResponse, HTTPClientError>, Never>
 
-/// One request in flight on the engine thread: its easy handle, the options that must outlive
-/// the handle's use, and the response as it arrives. Confined to the engine thread.
+/// The parts of a request that decide an easy handle's options (everything but the
+/// per-transfer pointers and the body cap, which libcurl never sees).
+struct EasyConfiguration: Equatable {
+    var method: HTTPMethod
+    var url: String
+    var headers: HTTPHeaders
+    var body: [UInt8]
+    var connectTimeout: Duration
+    var timeout: Duration
+    var tls: TLSOptions
+    var httpVersion: HTTPVersionPreference
+
+    init(_ request: HTTPRequest) {
+        method = request.method
+        url = request.url
+        headers = request.headers
+        body = request.body
+        connectTimeout = request.connectTimeout
+        timeout = request.timeout
+        tls = request.tls
+        httpVersion = request.httpVersion
+    }
+}
+
+/// What the engine thread hands a caller for a completed exchange: the response with its
+/// header block still raw, so that parsing it costs the caller's thread, not the engine's.
+struct CompletedResponse: Sendable {
+    var status: Int
+    /// The last header block as received (one `Name: value` line per CRLF; no status line).
+    var rawHeaders: [UInt8]
+    var body: [UInt8]
+    var bodyTruncated: Bool
+    var httpVersion: String
+    var totalTime: Duration
+    var newConnections: Int
+
+    /// The public response, with the header block parsed.
+    func response() -> HTTPResponse {
+        HTTPResponse(
+            status: status,
+            headers: HTTPHeaders(parsingHeaderBlock: rawHeaders),
+            body: body,
+            bodyTruncated: bodyTruncated,
+            httpVersion: httpVersion,
+            totalTime: totalTime,
+            newConnections: newConnections
+        )
+    }
+}
+
+/// One request in flight on the engine thread: its easy handle, the caller's continuation and
+/// the response as it arrives. Confined to the engine thread.
 ///
 /// libcurl's callbacks reach it through an unretained `Unmanaged` pointer; the engine loop's
 /// `active` table holds the strong reference for as long as the easy handle is in the multi handle.
@@ -17,11 +67,9 @@ final class Transfer {
     let easy: CurlEasyHandle
     private var continuation: ResponseContinuation?
     private let maxResponseBytes: Int
-    private var headerList = CurlHeaderList()
-    /// libcurl's `CURLOPT_ERRORBUFFER`: written by libcurl, read after the transfer ends.
-    private let errorBuffer: UnsafeMutablePointer<CChar>
 
-    private(set) var headers = HTTPHeaders()
+    /// The current header block, raw (an interim or proxy block is dropped when the next begins).
+    private(set) var rawHeaders: [UInt8] = []
     private var headerBytes = 0
     private(set) var headerOverflow = false
     private(set) var body: [UInt8] = []
@@ -32,14 +80,9 @@ final class Transfer {
         self.easy = easy
         self.continuation = continuation
         self.maxResponseBytes = max(0, maxResponseBytes)
-        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
-        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
     }
 
     deinit {
-        // The easy handle was reset or cleaned up before the last reference went away,
-        // so libcurl holds no pointer to the buffer any more.
-        errorBuffer.deallocate()
         if let continuation {
             // Unreachable by construction; a lost caller would hang forever, so fail it instead.
             continuation.resume(returning: .failure(HTTPClientError(code: .other, detail: "transfer dropped")))
@@ -54,29 +97,48 @@ final class Transfer {
 
     /// libcurl's error text for the last failure, or its generic text for `code`.
     func errorText(_ code: CURLcode) -> String {
-        let specific = String(cString: errorBuffer)
+        let specific = String(cString: easy.errorBuffer)
         return specific.isEmpty ? String(cString: curl_easy_strerror(code)) : specific
     }
 
     // MARK: Options
 
-    /// Sets every option of `request` on the easy handle.
+    /// Sets every option of `request` on the easy handle, or only the per-transfer pointers
+    /// when the handle still holds the options of an equal request.
     func configure(_ request: HTTPRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
-        try RequestValidator.validate(request)
+        let wanted = EasyConfiguration(request)
+        if easy.configuration != wanted {
+            if easy.configuration != nil { easy.reset() }
+            try RequestValidator.validate(request)
+            try configureOptions(request, engine: configuration)
+            easy.configuration = wanted
+        }
         let context = Unmanaged.passUnretained(self).toOpaque()
+        try easy.set(CURLOPT_PRIVATE, pointer: context)
+        try easy.set(CURLOPT_WRITEDATA, pointer: context)
+        try easy.set(CURLOPT_HEADERDATA, pointer: context)
+        // libcurl writes the buffer only on failure: clear what an earlier transfer left.
+        easy.errorBuffer[0] = 0
+    }
 
+    /// Clears the pointers to this transfer from a handle that keeps its options, so that
+    /// libcurl holds no pointer into a finished transfer.
+    func detachFromHandle() {
+        _ = try? easy.set(CURLOPT_PRIVATE, pointer: nil)
+        _ = try? easy.set(CURLOPT_WRITEDATA, pointer: nil)
+        _ = try? easy.set(CURLOPT_HEADERDATA, pointer: nil)
+    }
+
+    private func configureOptions(_ request: HTTPRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
         try easy.set(CURLOPT_URL, request.url)
         try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
         try easy.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
         try easy.set(CURLOPT_FOLLOWLOCATION, 0)
         // No signals from a library running on a thread of a multi-threaded process.
         try easy.set(CURLOPT_NOSIGNAL, 1)
-        try easy.set(CURLOPT_PRIVATE, pointer: context)
-        try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(errorBuffer))
+        try easy.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(easy.errorBuffer))
         try easy.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
-        try easy.set(CURLOPT_WRITEDATA, pointer: context)
         try easy.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
-        try easy.set(CURLOPT_HEADERDATA, pointer: context)
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
         try easy.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
         try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
@@ -147,9 +209,12 @@ final class Transfer {
         if !request.headers.contains(name: "User-Agent"), let userAgent {
             lines.append("User-Agent: \(userAgent)")
         }
+        let headerList = CurlHeaderList()
         for line in lines where !headerList.append(line) {
             throw HTTPClientError(code: .other, detail: "out of memory building the header list")
         }
+        // Kept by the handle: libcurl points into the list until the handle is reset.
+        easy.headerList = headerList
         try easy.set(CURLOPT_HTTPHEADER, list: headerList)
     }
 
@@ -177,25 +242,41 @@ final class Transfer {
         return 0
     }
 
-    /// Parses one header line (libcurl delivers them one at a time, with CRLF).
+    /// Keeps one header line (libcurl delivers them one at a time, with CRLF); parsing is left
+    /// to the caller (``CompletedResponse/response()``).
     func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) -> Int {
         headerBytes += bytes.count
         if headerBytes > Self.maxHeaderBytes {
             headerOverflow = true
             return 0
         }
-        var line = bytes[...]
-        while let last = line.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") { line = line.dropLast() }
-        if line.starts(with: "HTTP/".utf8) {
+        if bytes.starts(with: "HTTP/".utf8) {
             // A new status line: an interim (1xx) or proxy response came before; keep only the last block.
-            headers = HTTPHeaders()
+            rawHeaders.removeAll(keepingCapacity: true)
+            if rawHeaders.capacity == 0 { rawHeaders.reserveCapacity(512) }
             return bytes.count
         }
-        guard !line.isEmpty, let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return bytes.count }
-        let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
-        let value = String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingASCIIWhitespace()
-        headers.add(name: name, value: value)
+        rawHeaders.append(contentsOf: bytes)
         return bytes.count
+    }
+}
+
+extension HTTPHeaders {
+    /// Parses a raw header block: CRLF- (or LF-) separated `Name: value` lines; lines without a
+    /// colon are skipped, values are trimmed of spaces and tabs.
+    init(parsingHeaderBlock block: [UInt8]) {
+        self.init()
+        var lineStart = block.startIndex
+        while lineStart < block.endIndex {
+            let lineEnd = block[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? block.endIndex
+            var line = block[lineStart..<lineEnd]
+            lineStart = lineEnd < block.endIndex ? lineEnd + 1 : lineEnd
+            while let last = line.last, last == UInt8(ascii: "\r") || last == UInt8(ascii: "\n") { line = line.dropLast() }
+            guard !line.isEmpty, let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
+            let value = String(decoding: line[line.index(after: colon)...], as: UTF8.self).trimmingASCIIWhitespace()
+            add(name: name, value: value)
+        }
     }
 }
 

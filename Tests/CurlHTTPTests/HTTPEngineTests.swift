@@ -1,4 +1,4 @@
-import CurlHTTP
+@testable import CurlHTTP
 import Foundation
 import LoopbackHTTPServer
 import Testing
@@ -31,6 +31,50 @@ struct HTTPEngineTests {
             #expect(echo.header("User-Agent") == "AsyncTask")
             #expect(echo.header("Expect") == nil)
         }
+    }
+
+    /// One kept easy handle serves different requests in turn: a handle that keeps the options
+    /// of an equal request must not carry any option over to a different one.
+    @Test func aReusedEasyHandleCarriesNoOptionsOverToADifferentRequest() async throws {
+        let server = try await LoopbackHTTPServer.start()
+        defer { Task { try await server.stop() } }
+        try await withRunningEngine(HTTPEngine.Configuration(maxIdleEasyHandles: 1)) { engine in
+            let url = server.baseURL + "/echo"
+            let post = HTTPRequest(method: .post, url: url, headers: ["X-Only-Post": "1"], body: Array("body".utf8))
+            let get = HTTPRequest(url: url + "?q=1")
+            for round in 0..<3 {
+                let posted = try Echo.decode(try await engine.execute(post))
+                #expect(posted.method == "POST", "round \(round)")
+                #expect(posted.body == "body")
+                #expect(posted.header("X-Only-Post") == "1")
+                // The same request twice keeps the handle's options; then a different one resets them.
+                let postedAgain = try Echo.decode(try await engine.execute(post))
+                #expect(postedAgain.method == "POST")
+                #expect(postedAgain.body == "body")
+                let got = try Echo.decode(try await engine.execute(get))
+                #expect(got.method == "GET")
+                #expect(got.uri == "/echo?q=1")
+                #expect(got.body == "")
+                #expect(got.header("X-Only-Post") == nil)
+                let head = try await engine.execute(HTTPRequest(method: .head, url: url))
+                #expect(head.status == 200)
+                #expect(head.body.isEmpty)
+            }
+            // A failed transfer resets its handle; the next equal request still works.
+            let refused = HTTPRequest(url: "http://127.0.0.1:1/", connectTimeout: .seconds(2))
+            #expect(await failure(of: refused, on: engine) != nil)
+            #expect(try Echo.decode(try await engine.execute(get)).method == "GET")
+        }
+    }
+
+    @Test func parsesResponseHeaderBlocks() {
+        let block = Array("Content-Type:  text/plain \r\nX-Empty:\r\nno colon here\r\nX-Tab:\tv\t\r\n\r\n".utf8)
+        let headers = HTTPHeaders(parsingHeaderBlock: block)
+        #expect(headers.fields.map(\.name) == ["Content-Type", "X-Empty", "X-Tab"])
+        #expect(headers["content-type"] == "text/plain")
+        #expect(headers["X-Empty"] == "")
+        #expect(headers["X-Tab"] == "v")
+        #expect(HTTPHeaders(parsingHeaderBlock: []).count == 0)
     }
 
     @Test func returnsErrorStatusesWithRetryAfter() async throws {

@@ -2,6 +2,12 @@ import ArgumentParser
 import CurlHTTP
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `asynctask bench http`: N concurrent request loops through one ``HTTPEngine`` against a URL,
 /// for a fixed time; prints throughput, latency percentiles and the engine thread's CPU use.
 ///
@@ -46,7 +52,7 @@ struct BenchHTTP: AsyncParsableCommand {
         let concurrency = self.concurrency
         let duration = Duration.milliseconds(Int64(self.duration * 1000))
 
-        let (results, elapsed, cpu) = try await withThrowingTaskGroup(of: Void.self) { group in
+        let (results, elapsed, cpu) = await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await engine.run() }
             defer { group.cancelAll() }
 
@@ -56,6 +62,7 @@ struct BenchHTTP: AsyncParsableCommand {
             }
 
             let cpuBefore = engine.statistics.engineThreadCPUTime ?? .zero
+            let processBefore = Self.processCPUTime()
             let start = ContinuousClock.now
             let deadline = start + duration
             let results = await withTaskGroup(of: LoopResult.self) { loops in
@@ -81,7 +88,7 @@ struct BenchHTTP: AsyncParsableCommand {
             }
             let elapsed = start.duration(to: .now)
             let cpu = (engine.statistics.engineThreadCPUTime ?? .zero) - cpuBefore
-            return (results, elapsed, cpu)
+            return (results, elapsed, (engine: cpu, process: Self.processCPUTime() - processBefore))
         }
 
         var latencies = results.flatMap(\.latencies)
@@ -96,7 +103,10 @@ struct BenchHTTP: AsyncParsableCommand {
             "requests_per_s=\(Self.format(Double(latencies.count) / seconds, 0))",
             "p50_ms=\(Self.format(percentile(0.50), 3))",
             "p99_ms=\(Self.format(percentile(0.99), 3))",
-            "engine_thread_cpu_pct=\(Self.format(Self.seconds(cpu) / seconds * 100, 1))",
+            "engine_thread_cpu_pct=\(Self.format(Self.seconds(cpu.engine) / seconds * 100, 1))",
+            // CPU per request: the engine thread's, and the whole process's (engine thread plus callers).
+            "engine_thread_us_per_req=\(Self.format(Self.seconds(cpu.engine) * 1e6 / Double(max(1, latencies.count)), 2))",
+            "process_us_per_req=\(Self.format(Self.seconds(cpu.process) * 1e6 / Double(max(1, latencies.count)), 2))",
             "requests=\(latencies.count)",
             "non_2xx=\(results.reduce(0) { $0 + $1.non2xx })",
             "errors=\(results.reduce(0) { $0 + $1.failures })",
@@ -104,6 +114,19 @@ struct BenchHTTP: AsyncParsableCommand {
             "duration_s=\(Self.format(seconds, 2))",
         ]
         print(fields.joined(separator: " "))
+    }
+
+    /// User plus system CPU time of the whole process so far.
+    private static func processCPUTime() -> Duration {
+        var usage = rusage()
+        #if os(Linux)
+        let who = __rusage_who_t(RUSAGE_SELF.rawValue)
+        #else
+        let who = RUSAGE_SELF
+        #endif
+        guard getrusage(who, &usage) == 0 else { return .zero }
+        func duration(_ time: timeval) -> Duration { .seconds(Int64(time.tv_sec)) + .microseconds(Int64(time.tv_usec)) }
+        return duration(usage.ru_utime) + duration(usage.ru_stime)
     }
 
     private static func seconds(_ duration: Duration) -> Double {
