@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test bench-enqueue bench-http release
+.PHONY: deps build test run bench bench-enqueue bench-http
 
 deps:
 	@scripts/ensure-deps.sh
@@ -22,3 +22,8 @@ bench-http:
 	@scripts/ensure-deps.sh nginx-light wrk
 	$(SWIFT) build -c release --product asynctask
 	scripts/bench-http.sh
+
+# A local cluster: embedded PostgreSQL, example target, 3 nodes, a producer; Ctrl-C stops it.
+run: deps
+	$(SWIFT) build --product asynctask
+	scripts/run-local.sh

@@ -46,8 +46,10 @@ struct ExampleTargetCommand: AsyncParsableCommand {
             let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
             stats.begin()
             defer { stats.end() }
-            recorder?.append(["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
-                              "at": Date().timeIntervalSince1970])
+            var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
+                                       "at": Date().timeIntervalSince1970]
+            if let order = args["order_number"] { line["order_number"] = order }
+            recorder?.append(line)
             let wait = (args["_delay_ms"] as? Int) ?? delay
             if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
             if let status = args["_status"] as? Int {
