@@ -65,6 +65,8 @@ public struct WorkerConfiguration: Sendable {
     public var node: Node
     /// The targets this node serves, by name.
     public var targets: [String: TargetConfiguration]
+    /// Where failure events go; nil for no webhook.
+    public var webhook: WebhookConfiguration?
     /// Minimum log level.
     public var logLevel: Logger.Level
     /// `json` for log lines as JSON objects, `text` for people, `auto` for text on a terminal and JSON elsewhere.
@@ -78,14 +80,33 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration from validated parts.
     public init(
         databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
-        logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+        webhook: WebhookConfiguration? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
     ) {
+        self.webhook = webhook
         self.databaseURL = databaseURL
         self.databasePoolSize = databasePoolSize
         self.node = node
         self.targets = targets
         self.logLevel = logLevel
         self.logFormat = logFormat
+    }
+}
+
+extension WorkerConfiguration {
+    /// The targets this node claims for: the configured ones, plus the reserved webhook target when a webhook
+    /// is configured.
+    public var servedTargets: [String: TargetConfiguration] {
+        var served = targets
+        if let webhook { served[webhook.target.name] = webhook.target }
+        return served
+    }
+}
+
+extension WebhookConfiguration {
+    /// What the event trigger reads from `async_task_settings`.
+    var settingsJSON: String {
+        let events = events.map(\.rawValue).sorted().map { "\"\($0)\"" }.joined(separator: ",")
+        return #"{"events":[\#(events)],"include_args":\#(includeArgs)}"#
     }
 }
 
