@@ -39,6 +39,7 @@ struct WebhookClusterTests {
                 "  secrets: [\(Self.secrets.joined(separator: ", "))]",
                 "  events: [attempt.error, attempt.failed, attempt.expired]",
                 "  backoff: { base: 200ms, max: 1s }",
+                "  max_attempts: 10000",
             ])
             try await eventually("the node published the webhook settings") {
                 try await cluster.scalar("SELECT count(*) FROM async_task_settings WHERE key = 'webhook'") == 1
@@ -86,6 +87,25 @@ struct WebhookClusterTests {
                 #expect((attempt["target"] as? String) == "OrderClient")
                 #expect(object["error"] is [String: Any])
                 #expect(object["occurred_at"] is String)
+            }
+            // The README's shell verifier accepts a real delivery with either secret and refuses a wrong one.
+            if let sample = deliveries.first, let body = sample["body"] as? String, let header = sample["signature"] as? String {
+                let bodyFile = cluster.directory.appendingPathComponent("body.json")
+                try Data(body.utf8).write(to: bodyFile)
+                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().appendingPathComponent("examples/verify_webhook.sh").path
+                for (secret, expected) in [(Self.secrets[0], "valid"), (Self.secrets[1], "valid"), ("wrong-secret-0123456789", "INVALID")] {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                    process.arguments = [script, bodyFile.path]
+                    process.environment = ["SIG": header, "WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"]
+                    let output = Pipe()
+                    process.standardOutput = output
+                    try process.run()
+                    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+                    #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
+                }
             }
             // Redeliveries of one event keep its id: count distinct ids per kind.
             let distinct = Dictionary(grouping: deliveries, by: { $0["event_id"] as? String ?? "" }).compactMapValues { $0.first?["event"] as? String }
