@@ -58,9 +58,11 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Starts a worker node; `settings` are YAML lines under `node:` (e.g. `concurrency: 50`), `target` lines
-    /// under the `OrderClient` target.
+    /// under the `OrderClient` target, `extra` top-level YAML lines (e.g. an `encryption:` block).
     @discardableResult
-    func startWorker(node settings: [String] = [], target targetSettings: [String] = [], environment: [String: String] = [:]) throws -> ManagedProcess {
+    func startWorker(
+        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]
+    ) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
         let yaml = """
@@ -78,6 +80,7 @@ final class Cluster: @unchecked Sendable {
                 backoff: { base: 50ms, max: 200ms }
             \(targetSettings.map { "    \($0)" }.joined(separator: "\n"))
             log: { format: json, level: info }
+            \(extra.joined(separator: "\n"))
             """
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         let worker = try ManagedProcess(name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory)

@@ -65,12 +65,14 @@ public final class WorkerNode: Service, Sendable {
             pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
             metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() })
-        let executor = AttemptExecutor(targets: configuration.targets, caller: TargetCaller(engine: engine), metrics: metrics, logger: logger)
+        let executor = AttemptExecutor(
+            targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor, metrics: metrics, logger: logger)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 
         try await registerWhenReachable(registry, pool: pool)
         logger.info("node started", metadata: [
             "node_id": "\(id)", "targets": "\(registry.targets.joined(separator: ","))",
+            "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
             "concurrency": "\(configuration.node.concurrency)",
         ])
 
