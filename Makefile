@@ -27,3 +27,9 @@ bench-http:
 run: deps
 	$(SWIFT) build --product asynctask
 	scripts/run-local.sh
+
+# The worker benchmark: drain 200k attempts with 1 and 2 nodes beside the bare-SQL ceiling, pickup latency, RSS.
+bench: deps
+	@scripts/ensure-deps.sh nginx-light
+	$(SWIFT) build -c release --product asynctask
+	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-drain.sh

@@ -32,7 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        // AES-256-GCM for encrypted method_args (DESIGN §6).
+        // AES-256-GCM for encrypted method_args (DESIGN §6) and HMAC-SHA256 webhook signatures (§5).
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // The loopback HTTP(S) server the CurlHTTP and target tests talk to.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -107,6 +107,7 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -189,7 +190,7 @@ let package = Package(
         // Several real `asynctask worker` processes against the example target.
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
+            dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -87,6 +87,9 @@ struct ConfigurationTests {
         ("database_url: x\ntargets: { A: { url: http://a } }\nlog: { level: loud }", "log.level"),
         ("database_url: x\n  bad: [indent", "asynctask-config"),
         ("- just\n- a list", "asynctask-config"),
+        ("database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h }", "webhook.secrets"),
+        ("database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h, secret: 0123456789abcdef, events: [attempt.exploded] }", "webhook.events"),
+        ("database_url: x\ntargets: { '@webhook': { url: http://a } }", "targets.@webhook"),
     ])
     func mistakes(yaml: String, key: String) async throws {
         let path = try write(yaml)

@@ -58,11 +58,9 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Starts a worker node; `settings` are YAML lines under `node:` (e.g. `concurrency: 50`), `target` lines
-    /// under the `OrderClient` target, `extra` top-level YAML lines (e.g. an `encryption:` block).
+    /// under the `OrderClient` target.
     @discardableResult
-    func startWorker(
-        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]
-    ) throws -> ManagedProcess {
+    func startWorker(node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
         let yaml = """

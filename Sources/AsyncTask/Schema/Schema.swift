@@ -12,8 +12,12 @@ public enum Schema {
     /// The channel a NOTIFY goes to when attempts become runnable (once per inserting statement).
     public static let notifyChannel = "async_task_attempts"
 
+    /// The reserved target name of webhook deliveries: events ride on the attempts machinery (leases, retries,
+    /// backoff) under this name. Configured target names cannot start with `@`.
+    public static let webhookTarget = "@webhook"
+
     /// Every migration, in order.
-    public static let migrations: [Migration] = [version1]
+    public static let migrations: [Migration] = [version1, version2]
 
     /// The latest schema version this build knows.
     public static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -99,5 +103,65 @@ public enum Schema {
             counters      jsonb NOT NULL DEFAULT '{}'
         );
         CREATE INDEX async_task_nodes_status_idx ON async_task_nodes (status, heartbeat_at);
+        """)
+
+    /// Schema v2: failure events for the webhook (the gem's `handle_perform_error`), written by a trigger in
+    /// the same transaction as the state change that causes them, and the error's kind and response excerpt
+    /// as columns of their own.
+    static let version2 = Migration(version: 2, name: "webhook_events", sql: """
+        ALTER TABLE async_task_attempts ADD COLUMN last_error_kind text, ADD COLUMN last_response_excerpt text;
+
+        -- Cluster-wide settings that triggers read; nodes write the webhook's from their config at start.
+        CREATE TABLE async_task_settings (
+            key        text PRIMARY KEY,
+            value      jsonb NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+
+        -- One event row per failure, expiry or retried error, inserted as an attempt of the reserved target
+        -- '@webhook' so delivery gets leases, retries and backoff. A webhook delivery's own failure never makes
+        -- an event (the WHEN clause and the first test below). event_id stays the same across redeliveries.
+        CREATE FUNCTION async_task_attempts_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            settings jsonb;
+            event text;
+            node_info jsonb;
+        BEGIN
+            IF NEW.target = '@webhook' THEN RETURN NULL; END IF;
+            IF NEW.status = 'failed' AND OLD.status = 'pending' THEN event := 'attempt.failed';
+            ELSIF NEW.status = 'expired' AND OLD.status = 'pending' THEN event := 'attempt.expired';
+            ELSIF NEW.status = 'pending' AND NEW.last_error_at IS DISTINCT FROM OLD.last_error_at THEN event := 'attempt.error';
+            ELSE RETURN NULL;
+            END IF;
+            SELECT value INTO settings FROM async_task_settings WHERE key = 'webhook';
+            IF settings IS NULL OR NOT coalesce(settings -> 'events', '[]'::jsonb) ? event THEN RETURN NULL; END IF;
+            SELECT jsonb_build_object('id', n.id, 'hostname', n.hostname) INTO node_info
+            FROM async_task_nodes n WHERE n.id = OLD.locked_by;
+            INSERT INTO async_task_attempts (target, method_name, method_args, priority)
+            VALUES ('@webhook', event, jsonb_build_object(
+                'event_id', gen_random_uuid(),
+                'event', event,
+                'occurred_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                'attempt', jsonb_build_object(
+                    'id', NEW.id, 'target', NEW.target, 'method_name', NEW.method_name,
+                    'idempotence_token', NEW.idempotence_token, 'num_attempts', NEW.num_attempts, 'status', NEW.status)
+                    || CASE WHEN coalesce((settings ->> 'include_args')::boolean, false)
+                            THEN jsonb_build_object('method_args', NEW.method_args, 'encryptor', NEW.encryptor)
+                            ELSE '{}'::jsonb END,
+                'error', CASE WHEN event = 'attempt.expired' AND NEW.last_error_at IS NOT DISTINCT FROM OLD.last_error_at
+                              THEN jsonb_build_object('kind', 'expired', 'http_status', NULL, 'message', 'expired by an operator', 'response_excerpt', NULL)
+                              ELSE jsonb_build_object('kind', coalesce(NEW.last_error_kind, 'operator'), 'http_status', NEW.last_http_status,
+                                                      'message', NEW.last_error, 'response_excerpt', NEW.last_response_excerpt) END,
+                'node', node_info
+            ), -10);
+            RETURN NULL;
+        END $$;
+        -- Successes never reach the function, so the hot path pays nothing.
+        CREATE TRIGGER async_task_attempts_event
+            AFTER UPDATE OF status, last_error_at ON async_task_attempts
+            FOR EACH ROW
+            WHEN (NEW.target <> '@webhook' AND NEW.status <> 'succeeded'
+                  AND (NEW.status IS DISTINCT FROM OLD.status OR NEW.last_error_at IS DISTINCT FROM OLD.last_error_at))
+            EXECUTE FUNCTION async_task_attempts_event();
         """)
 }

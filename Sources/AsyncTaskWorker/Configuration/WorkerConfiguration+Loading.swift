@@ -21,6 +21,9 @@ extension WorkerConfiguration {
         "targets.*.max_attempts", "targets.*.backoff.base", "targets.*.backoff.max", "targets.*.concurrency",
         "targets.*.tls.ca_file", "targets.*.tls.cert_file", "targets.*.tls.key_file", "targets.*.tls.insecure_skip_verify",
         "targets.*.max_response_bytes",
+        "webhook.url", "webhook.secret", "webhook.secrets", "webhook.events", "webhook.include_args", "webhook.timeout",
+        "webhook.max_attempts", "webhook.backoff.base", "webhook.backoff.max", "webhook.concurrency", "webhook.headers.*",
+        "webhook.tls.ca_file", "webhook.tls.cert_file", "webhook.tls.key_file", "webhook.tls.insecure_skip_verify",
         "encryption.primary", "encryption.keys.*",
         "log.level", "log.format",
     ]
@@ -68,6 +71,9 @@ extension WorkerConfiguration {
         var targets: [String: TargetConfiguration] = [:]
         for name in targetNames.sorted() {
             let prefix = "targets.\(name)"
+            guard !name.hasPrefix("@") else {
+                throw ConfigurationError(key: prefix, reason: "target names starting with '@' are reserved (\(Schema.webhookTarget) delivers webhook events)")
+            }
             var headers: [String: String] = [:]
             for header in tree?.mapping?["targets"]?.mapping?[name]?.mapping?["headers"]?.mapping?.keys.compactMap(\.string) ?? [] {
                 headers[header] = try values.raw("\(prefix).headers.\(header)", secret: true)
@@ -92,6 +98,8 @@ extension WorkerConfiguration {
             }
         }
 
+        let webhook = try loadWebhook(values, tree: tree, environment: environment)
+
         let levelText = try values.string("log.level") ?? "info"
         guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
             throw ConfigurationError(key: "log.level", reason: "'\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -103,8 +111,51 @@ extension WorkerConfiguration {
         let poolSize = try values.int("database.pool_size", default: 8, in: 2...200)
         let encryption = try keyRing(values, tree: tree, environment: environment)
         return WorkerConfiguration(
-            databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, encryption: encryption,
-            logLevel: level, logFormat: format)
+            databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, webhook: webhook,
+            encryption: encryption, logLevel: level, logFormat: format)
+    }
+
+    /// The `webhook` block: nil when `webhook.url` is not set.
+    private static func loadWebhook(_ values: ConfigValues, tree: Yams.Node?, environment: [String: String]) throws(ConfigurationError) -> WebhookConfiguration? {
+        guard let url = try values.raw("webhook.url") else {
+            if tree?.mapping?["webhook"] != nil { throw ConfigurationError(key: "webhook.url", reason: "is required when a webhook block is given") }
+            return nil
+        }
+        var headers: [String: String] = [:]
+        for header in tree?.mapping?["webhook"]?.mapping?["headers"]?.mapping?.keys.compactMap(\.string) ?? [] {
+            headers[header] = try values.raw("webhook.headers.\(header)", secret: true)
+        }
+        let raw = RawTargetConfiguration(
+            url: url, protocol: "http", timeout: try values.raw("webhook.timeout"), connectTimeout: nil, headers: headers,
+            maxAttempts: try values.optionalInt("webhook.max_attempts") ?? 100,
+            backoff: .init(base: try values.raw("webhook.backoff.base") ?? "1s", max: try values.raw("webhook.backoff.max") ?? "1m"),
+            concurrency: try values.optionalInt("webhook.concurrency") ?? 16,
+            tls: .init(
+                caFile: try values.raw("webhook.tls.ca_file"), certFile: try values.raw("webhook.tls.cert_file"),
+                keyFile: try values.raw("webhook.tls.key_file"), insecureSkipVerify: try values.bool("webhook.tls.insecure_skip_verify")),
+            maxResponseBytes: nil)
+        let target: TargetConfiguration
+        do {
+            target = try TargetConfiguration(name: Schema.webhookTarget, raw: raw, environment: environment)
+        } catch {
+            throw ConfigurationError(key: "webhook.\(error.field)", reason: error.reason)
+        }
+        var secrets = try values.stringList("webhook.secrets", secret: true) ?? []
+        if let single = try values.string("webhook.secret", secret: true) { secrets.insert(single, at: 0) }
+        guard !secrets.isEmpty, secrets.allSatisfy({ $0.utf8.count >= 16 }) else {
+            throw ConfigurationError(key: "webhook.secrets", reason: "give at least one signing secret of 16 or more bytes (webhook.secret or webhook.secrets)")
+        }
+        var events = Set(WebhookConfiguration.Event.allCases)
+        if let names = try values.stringList("webhook.events") {
+            events = []
+            for name in names {
+                guard let event = WebhookConfiguration.Event(rawValue: name) else {
+                    throw ConfigurationError(key: "webhook.events", reason: "'\(name)' is not one of \(WebhookConfiguration.Event.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                events.insert(event)
+            }
+        }
+        return WebhookConfiguration(target: target, secrets: secrets, events: events, includeArgs: try values.bool("webhook.include_args") ?? false)
     }
 
     /// Reads only the encryption keys (`encryption.primary`, `encryption.keys.<id>`) of a config file and the
@@ -237,6 +288,23 @@ struct ConfigValues {
         guard let text = try raw(key, secret: secret) else { return nil }
         do {
             return try EnvironmentExpansion.expand(text, environment: environment)
+        } catch {
+            throw ConfigurationError(key: key, reason: error.description)
+        }
+    }
+
+    /// A list: a YAML sequence, or comma-separated text (environment variables).
+    func stringList(_ key: String, secret: Bool = false) throws(ConfigurationError) -> [String]? {
+        let items: [String]
+        if let array = reader.stringArray(forKey: ConfigKey(key), isSecret: secret) {
+            items = array
+        } else if let text = reader.string(forKey: ConfigKey(key), isSecret: secret) {
+            items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        } else {
+            return nil
+        }
+        do {
+            return try items.map { item throws(EnvironmentExpansion.Error) in try EnvironmentExpansion.expand(item, environment: environment) }.filter { !$0.isEmpty }
         } catch {
             throw ConfigurationError(key: key, reason: error.description)
         }

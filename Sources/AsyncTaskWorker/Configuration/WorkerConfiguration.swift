@@ -66,6 +66,8 @@ public struct WorkerConfiguration: Sendable {
     public var node: Node
     /// The targets this node serves, by name.
     public var targets: [String: TargetConfiguration]
+    /// Where failure events go; nil for no webhook.
+    public var webhook: WebhookConfiguration?
     /// Keys for encrypted `method_args` (`encryption.primary`, `encryption.keys.<id>`); nil when none are
     /// configured, in which case rows with an `encryptor` fail with error kind `decryption`.
     public var encryption: KeyRing?
@@ -82,8 +84,9 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration from validated parts.
     public init(
         databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
-        encryption: KeyRing? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+        webhook: WebhookConfiguration? = nil, encryption: KeyRing? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
     ) {
+        self.webhook = webhook
         self.databaseURL = databaseURL
         self.databasePoolSize = databasePoolSize
         self.node = node
@@ -91,6 +94,24 @@ public struct WorkerConfiguration: Sendable {
         self.encryption = encryption
         self.logLevel = logLevel
         self.logFormat = logFormat
+    }
+}
+
+extension WorkerConfiguration {
+    /// The targets this node claims for: the configured ones, plus the reserved webhook target when a webhook
+    /// is configured.
+    public var servedTargets: [String: TargetConfiguration] {
+        var served = targets
+        if let webhook { served[webhook.target.name] = webhook.target }
+        return served
+    }
+}
+
+extension WebhookConfiguration {
+    /// What the event trigger reads from `async_task_settings`.
+    var settingsJSON: String {
+        let events = events.map(\.rawValue).sorted().map { "\"\($0)\"" }.joined(separator: ",")
+        return #"{"events":[\#(events)],"include_args":\#(includeArgs)}"#
     }
 }
 

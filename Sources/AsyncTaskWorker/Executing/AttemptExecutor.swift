@@ -11,11 +11,13 @@ struct AttemptExecutor: Sendable {
     let caller: TargetCaller
     /// Opens rows whose `encryptor` is set; `NullEncryptor` when the node has no keys.
     let encryptor: any Encryptor
+    /// Delivers event rows of the reserved `@webhook` target, when a webhook is configured.
+    let webhook: WebhookDelivery?
     let metrics: WorkerMetrics
     let logger: Logger
 
     func execute(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
-        guard let target = targets[attempt.target] else {
+        guard let target = attempt.target == Schema.webhookTarget ? webhook?.configuration.target : targets[attempt.target] else {
             // The claim only asks for served targets; a row can never reach here unserved. Give it back.
             return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
         }
@@ -26,7 +28,7 @@ struct AttemptExecutor: Sendable {
                            message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome", status: nil)
         }
         var arguments = Array(attempt.methodArgs.utf8)
-        if let scheme = attempt.encryptor {
+        if attempt.target != Schema.webhookTarget, let scheme = attempt.encryptor {
             do {
                 arguments = Array(try encryptor.decrypt(Data(arguments), id: scheme, target: attempt.target, method: attempt.methodName))
             } catch {
@@ -35,11 +37,16 @@ struct AttemptExecutor: Sendable {
                                message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`", status: nil)
             }
         }
-        let call = TargetCall(
-            attemptID: attempt.id, attemptNumber: attempt.attemptNumber, methodName: attempt.methodName,
-            arguments: arguments, idempotencyKey: attempt.idempotenceToken)
         let started = ContinuousClock.now
-        let outcome = await caller.call(call, to: target)
+        let outcome: CallOutcome
+        if attempt.target == Schema.webhookTarget, let webhook {
+            outcome = await webhook.deliver(attempt)
+        } else {
+            let call = TargetCall(
+                attemptID: attempt.id, attemptNumber: attempt.attemptNumber, methodName: attempt.methodName,
+                arguments: arguments, idempotencyKey: attempt.idempotenceToken)
+            outcome = await caller.call(call, to: target)
+        }
         let elapsed = ContinuousClock.now - started
         metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         switch outcome {
@@ -61,8 +68,7 @@ struct AttemptExecutor: Sendable {
     private func failure(
         _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: String, message: String, status: Int?, excerpt: String = ""
     ) -> AttemptOutcome {
-        var text = "\(kind): \(message)"
-        if !excerpt.isEmpty { text += " | response: \(excerpt)" }
+        let text = "\(kind): \(message)"
         var metadata: Logger.Metadata = [
             "attempt_id": "\(attempt.id)", "target": "\(attempt.target)", "method": "\(attempt.methodName)",
             "attempt_number": "\(attempt.attemptNumber)", "error_kind": "\(kind)",
@@ -70,6 +76,6 @@ struct AttemptExecutor: Sendable {
         if let status { metadata["http_status"] = "\(status)" }
         if case .retry(let delay) = disposition { metadata["retry_in"] = "\(delay)" }
         logger.warning(disposition == .failed ? "attempt failed" : "attempt will be retried", metadata: metadata)
-        return AttemptOutcome(attempt: attempt, disposition: disposition, error: text, errorKind: kind, httpStatus: status)
+        return AttemptOutcome(attempt: attempt, disposition: disposition, error: text, errorKind: kind, httpStatus: status, excerpt: excerpt)
     }
 }

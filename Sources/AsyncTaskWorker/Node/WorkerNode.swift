@@ -36,7 +36,7 @@ public final class WorkerNode: Service, Sendable {
         self.logger = logger
         self.capacity = CapacityTracker(
             nodeLimit: configuration.node.concurrency,
-            targetLimits: configuration.targets.mapValues(\.concurrency))
+            targetLimits: configuration.servedTargets.mapValues(\.concurrency))
         // In-flight calls may run until the node's own grace ends; the node cancels them after that.
         self.engine = HTTPEngine(
             configuration: .init(
@@ -59,17 +59,21 @@ public final class WorkerNode: Service, Sendable {
         let postgres = try PostgresConfiguration(url: configuration.databaseURL, applicationName: "asynctask-worker")
         let pool = PostgresConnectionPool(
             configuration: postgres, options: .init(maxConnections: configuration.databasePoolSize, acquireTimeout: .seconds(10)), logger: logger)
-        let registry = NodeRegistry(node: configuration.node, targets: configuration.targets.keys.sorted(), version: version, logger: logger)
+        let registry = NodeRegistry(node: configuration.node, targets: configuration.servedTargets.keys.sorted(), version: version, logger: logger)
         let capacityFreed = self.capacityFreed
         let recorder = OutcomeRecorder(
             pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
             metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() })
         let executor = AttemptExecutor(
-            targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor, metrics: metrics, logger: logger)
+            targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor,
+            webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 
         try await registerWhenReachable(registry, pool: pool)
+        if let webhook = configuration.webhook {
+            try await pool.query(Self.publishWebhookSettings, [PostgresBind.jsonb(Data(webhook.settingsJSON.utf8))])
+        }
         logger.info("node started", metadata: [
             "node_id": "\(id)", "targets": "\(registry.targets.joined(separator: ","))",
             "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
@@ -120,6 +124,13 @@ public final class WorkerNode: Service, Sendable {
         }
         await pool.close()
     }
+
+    // Events are written by a trigger in the transaction of each state change; it reads which events to write
+    // from here. The last node to start with a webhook configured sets them.
+    static let publishWebhookSettings = PostgresStatement(name: "publish_webhook_settings", sql: """
+        INSERT INTO async_task_settings (key, value) VALUES ('webhook', $1)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()
+        """)
 
     // MARK: - Loops
 

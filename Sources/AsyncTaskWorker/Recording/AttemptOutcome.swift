@@ -18,4 +18,6 @@ struct AttemptOutcome: Sendable {
     let error: String?
     let errorKind: String?
     let httpStatus: Int?
+    /// A bounded excerpt of the target's response to a failed call.
+    var excerpt: String? = nil
 }

@@ -13,8 +13,8 @@ import Synchronization
 final class OutcomeRecorder: Sendable {
     static let record = PostgresStatement(name: "record_outcomes", sql: """
         WITH o AS (
-            SELECT * FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::integer[])
-                AS o(id, num_attempts, status, delay_ms, error, http_status)
+            SELECT * FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::text[], $9::text[])
+                AS o(id, num_attempts, status, delay_ms, error, http_status, error_kind, excerpt)
         )
         UPDATE async_task_attempts a
         SET status = o.status,
@@ -24,6 +24,8 @@ final class OutcomeRecorder: Sendable {
             last_error = coalesce(o.error, a.last_error),
             last_error_at = CASE WHEN o.error IS NULL THEN a.last_error_at ELSE now() END,
             last_http_status = coalesce(o.http_status, a.last_http_status),
+            last_error_kind = CASE WHEN o.error IS NULL THEN a.last_error_kind ELSE o.error_kind END,
+            last_response_excerpt = CASE WHEN o.error IS NULL THEN a.last_response_excerpt ELSE o.excerpt END,
             updated_at = now()
         FROM o
         WHERE a.id = o.id AND a.locked_by = $1 AND a.num_attempts = o.num_attempts AND a.status = 'pending'
@@ -159,7 +161,7 @@ final class OutcomeRecorder: Sendable {
 
     private func write(_ batch: [AttemptOutcome]) async throws -> Set<Int64> {
         var ids: [Int64] = [], numbers: [Int32] = [], statuses: [String] = [], delays: [Int64?] = []
-        var errors: [String?] = [], statusCodes: [Int32?] = []
+        var errors: [String?] = [], statusCodes: [Int32?] = [], kinds: [String?] = [], excerpts: [String?] = []
         for outcome in batch {
             ids.append(outcome.attempt.id)
             numbers.append(Int32(clamping: outcome.attempt.attemptNumber))
@@ -178,9 +180,11 @@ final class OutcomeRecorder: Sendable {
                 delays.append(0)
             }
             errors.append(outcome.error)
+            kinds.append(outcome.errorKind)
+            excerpts.append(outcome.excerpt.flatMap { $0.isEmpty ? nil : $0 })
             statusCodes.append(outcome.httpStatus.map { Int32(clamping: $0) })
         }
-        let rows = try await pool.query(Self.record, [nodeID, ids, numbers, statuses, delays, errors, statusCodes])
+        let rows = try await pool.query(Self.record, [nodeID, ids, numbers, statuses, delays, errors, statusCodes, kinds, excerpts])
         var accepted = Set<Int64>()
         for row in rows { accepted.insert(try row.decode(Int64.self, "id")) }
         return accepted

@@ -5,5 +5,5 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency; prints figures.",
-        subcommands: [BenchEnqueue.self, BenchHTTP.self])
+        subcommands: [BenchEnqueue.self, BenchHTTP.self, BenchPickup.self])
 }

@@ -21,6 +21,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
     @Option(name: .customLong("fail-rate"), help: "Fraction of calls answered 503 (0…1).") var failRate = 0.0
     @Option(name: .customLong("delay-ms"), help: "Milliseconds to wait before answering each call.") var delayMilliseconds = 0
     @Option(help: "Append one JSON line per call to this file.") var record: String?
+    @Option(name: .customLong("webhook-record"), help: "Also receive webhooks on POST /webhook, appending one JSON line (headers and body) per delivery to this file.")
+    var webhookRecord: String?
 
     func validate() throws {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
@@ -29,6 +31,7 @@ struct ExampleTargetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let recorder = try record.map(CallRecorder.init(path:))
+        let webhookRecorder = try webhookRecord.map(CallRecorder.init(path:))
         let stats = TargetStats()
         let failRate = self.failRate, delay = self.delayMilliseconds
         let router = Router()
@@ -36,6 +39,18 @@ struct ExampleTargetCommand: AsyncParsableCommand {
         router.get("stats") { _, _ -> Response in
             let json = try JSONSerialization.data(withJSONObject: stats.snapshot, options: [.sortedKeys])
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        }
+        router.post("webhook") { request, _ -> Response in
+            guard let webhookRecorder else { return Response(status: .notFound) }
+            let body = try await request.body.collect(upTo: 16 << 20)
+            webhookRecorder.append([
+                "signature": request.headers[HTTPField.Name("AsyncTask-Signature")!] ?? "",
+                "event_id": request.headers[HTTPField.Name("AsyncTask-Event-Id")!] ?? "",
+                "event": request.headers[HTTPField.Name("AsyncTask-Event")!] ?? "",
+                "body": String(decoding: body.readableBytesView, as: UTF8.self),
+                "at": Date().timeIntervalSince1970,
+            ])
+            return Response(status: .noContent)
         }
         router.post("rpc/:method") { request, context -> Response in
             let method = context.parameters.get("method") ?? ""

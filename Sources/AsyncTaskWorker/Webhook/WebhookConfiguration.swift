@@ -1,0 +1,32 @@
+public import AsyncTaskTargets
+
+/// Where and how failure events are delivered (DESIGN §5): the gem's `handle_perform_error`, as signed HTTP
+/// POSTs to one URL.
+public struct WebhookConfiguration: Sendable {
+    /// The event kinds a webhook can receive.
+    public enum Event: String, Sendable, CaseIterable {
+        /// A retryable failure (the attempt will run again).
+        case error = "attempt.error"
+        /// A permanent failure, tries exhausted, or an operator's `fail`.
+        case failed = "attempt.failed"
+        /// An operator's `expire`.
+        case expired = "attempt.expired"
+    }
+
+    /// The receiver, called through the same engine and rules as targets (`target.url` is the webhook URL).
+    public var target: TargetConfiguration
+    /// HMAC secrets; each delivery carries one `v1=` signature per secret, so receivers can rotate.
+    public var secrets: [String]
+    /// The events written and delivered.
+    public var events: Set<Event>
+    /// Whether the event carries the attempt's stored `method_args` (ciphertext stays ciphertext).
+    public var includeArgs: Bool
+
+    /// Creates a webhook configuration.
+    public init(target: TargetConfiguration, secrets: [String], events: Set<Event>, includeArgs: Bool) {
+        self.target = target
+        self.secrets = secrets
+        self.events = events
+        self.includeArgs = includeArgs
+    }
+}

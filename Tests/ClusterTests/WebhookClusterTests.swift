@@ -1,0 +1,101 @@
+import AsyncTask
+import AsyncTaskWorker
+import Foundation
+import PostgresClient
+import Testing
+import TestSupport
+
+@Suite("Failure webhook", .serialized)
+struct WebhookClusterTests {
+    static let secrets = ["old-secret-0123456789", "new-secret-0123456789"]
+
+    /// A webhook receiver process (the example target's POST /webhook) on a fixed port, so it can go away and
+    /// come back at the same address.
+    func startReceiver(_ cluster: Cluster, port: Int, record: URL) throws -> ManagedProcess {
+        try ManagedProcess(
+            name: "receiver-\(UUID().uuidString.prefix(4))",
+            arguments: ["example-target", "--port", String(port), "--webhook-record", record.path], directory: cluster.directory)
+    }
+
+    @Test("receiver down for 30 s: every event arrives afterwards, signed with every secret, ids unique; rolled-back changes send nothing")
+    func durableDelivery() async throws {
+        try await Cluster.with { cluster in
+            let record = cluster.directory.appendingPathComponent("webhooks.jsonl")
+            let port = Int.random(in: 20_000..<40_000)
+            var receiver = try startReceiver(cluster, port: port, record: record)
+            _ = try await receiver.waitForOutput("listening on ")
+            receiver.send(SIGKILL)
+            _ = await receiver.waitForExit(timeout: .seconds(5))
+            let downSince = ContinuousClock.now
+
+            // 10 attempts fail twice with 503 (1 error + 1 failed event each), 5 fail with 404 (1 failed event each).
+            let flaky = try await cluster.enqueue(10, arguments: { _ in #"{"_status":503}"# }, maxAttempts: 2)
+            let missing = try await cluster.enqueue(5, arguments: { _ in #"{"_status":404}"# })
+            // 3 future attempts expired by an operator (1 expired event each); one expiry rolled back (no event).
+            let later = try await cluster.enqueue(4, scheduledAt: Date().addingTimeInterval(3600))
+            try cluster.startWorker(extra: [
+                "webhook:",
+                "  url: http://127.0.0.1:\(port)/webhook",
+                "  secrets: [\(Self.secrets.joined(separator: ", "))]",
+                "  events: [attempt.error, attempt.failed, attempt.expired]",
+                "  backoff: { base: 200ms, max: 1s }",
+            ])
+            try await eventually("the node published the webhook settings") {
+                try await cluster.scalar("SELECT count(*) FROM async_task_settings WHERE key = 'webhook'") == 1
+            }
+            try await cluster.pool.withTransaction { connection in
+                for id in later.prefix(3) { try await AttemptActions().expire(id, on: connection) }
+            }
+            struct Undo: Error {}
+            try? await cluster.pool.withTransaction { connection in
+                try await AttemptActions().expire(later[3], on: connection)
+                throw Undo()
+            }
+            try await eventually("all 28 events are written", timeout: .seconds(60)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook'") == 28
+            }
+            // Keep the receiver down for 30 s in all; deliveries fail and are retried meanwhile.
+            try await Task.sleep(until: downSince + .seconds(30))
+            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'pending' AND num_attempts > 0") > 0)
+            receiver = try startReceiver(cluster, port: port, record: record)
+            try await eventually("every event is delivered", timeout: .seconds(60)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'succeeded'") == 28
+            }
+
+            let deliveries = try String(contentsOf: record, encoding: .utf8).split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            let ids = deliveries.compactMap { $0["event_id"] as? String }
+            #expect(Set(ids).count == 28, "distinct event ids delivered")
+            #expect(!ids.contains(""))
+            let now = Int64(Date().timeIntervalSince1970)
+            var events: [String: Int] = [:], attemptIDs = Set<Int64>()
+            for delivery in deliveries {
+                let body = Array((delivery["body"] as? String ?? "").utf8)
+                let header = delivery["signature"] as? String ?? ""
+                for secret in Self.secrets {
+                    #expect(WebhookSignature.verify(header: header, body: body, secrets: [secret], now: now, tolerance: 600), "signature with \(secret)")
+                }
+                #expect(!WebhookSignature.verify(header: header, body: body, secrets: ["wrong-secret-0123456789"], now: now, tolerance: 600))
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+                #expect(object["event_id"] as? String == delivery["event_id"] as? String)
+                events[object["event"] as? String ?? "?", default: 0] += 1
+                let attempt = try #require(object["attempt"] as? [String: Any])
+                attemptIDs.insert((attempt["id"] as? NSNumber)?.int64Value ?? 0)
+                #expect(attempt["method_args"] == nil, "args are left out unless include_args")
+                #expect((attempt["target"] as? String) == "OrderClient")
+                #expect(object["error"] is [String: Any])
+                #expect(object["occurred_at"] is String)
+            }
+            // Redeliveries of one event keep its id: count distinct ids per kind.
+            let distinct = Dictionary(grouping: deliveries, by: { $0["event_id"] as? String ?? "" }).compactMapValues { $0.first?["event"] as? String }
+            let kinds = Dictionary(grouping: distinct.values, by: { $0 }).mapValues(\.count)
+            #expect(kinds == ["attempt.error": 10, "attempt.failed": 15, "attempt.expired": 3])
+            #expect(!attemptIDs.contains(later[3]), "a rolled-back expiry sent an event")
+            #expect(attemptIDs.isSuperset(of: Set(flaky + missing)))
+            // A failing delivery never produced an event about itself.
+            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND method_args -> 'attempt' ->> 'target' = '@webhook'") == 0)
+            _ = events
+        }
+    }
+}
