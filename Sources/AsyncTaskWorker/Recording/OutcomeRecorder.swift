@@ -126,7 +126,13 @@ final class OutcomeRecorder: Sendable {
     }
 
     private func flushOnce() async throws {
-        let batch = state.withLock { state in Array(state.buffer.prefix(flushBatch)) }
+        // Take the batch out of the buffer, so that concurrent flushes (the loop and a final flushRemaining)
+        // write disjoint batches; a batch that could not be written goes back to the front.
+        let batch = state.withLock { state in
+            let batch = Array(state.buffer.prefix(flushBatch))
+            state.buffer.removeFirst(batch.count)
+            return batch
+        }
         guard !batch.isEmpty else { return }
         let accepted: Set<Int64>
         do {
@@ -137,10 +143,11 @@ final class OutcomeRecorder: Sendable {
             logger.error("outcome batch refused by the database; dropping it, its attempts will run again after their leases", metadata: [
                 "error": "\(error)", "outcomes": "\(batch.count)",
             ])
-            state.withLock { $0.buffer.removeFirst(batch.count) }
+            throw error
+        } catch {
+            state.withLock { $0.buffer.insert(contentsOf: batch, at: 0) }
             throw error
         }
-        state.withLock { $0.buffer.removeFirst(batch.count) }
         for outcome in batch where !accepted.contains(outcome.attempt.id) {
             metrics.count(.fencedRejects)
             logger.warning("outcome rejected by the lease fence: the attempt was re-claimed or changed meanwhile", metadata: [
