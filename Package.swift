@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // AES-256-GCM for encrypted method_args (DESIGN §6) and HMAC-SHA256 webhook signatures (§5).
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // The loopback HTTP(S) server the CurlHTTP and target tests talk to.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -81,6 +82,7 @@ let package = Package(
             name: "AsyncTask",
             dependencies: [
                 "PostgresClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing.
 #   scripts/ensure-deps.sh [extra-package …]
-# Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, openssl.
+# Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, openssl,
+# and Python's `cryptography` (the encryption example test runs examples/encrypt_args.py).
 set -euo pipefail
 want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 "$@")
 missing=()
+# Import check only (cheap): the python3 on PATH (pip) or the system's (apt) with `cryptography` will do; the
+# test tries them in that order.
+{ python3 -c 'import cryptography' || /usr/bin/python3 -c 'import cryptography'; } >/dev/null 2>&1 || missing+=(python3-cryptography)
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

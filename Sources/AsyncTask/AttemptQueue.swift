@@ -5,16 +5,25 @@ public import PostgresClient
 ///
 /// Because the insert shares the caller's transaction, a rollback removes the attempt together with the
 /// business rows, and a commit publishes both at once. Workers never see uncommitted attempts.
+///
+/// With an `AESGCMEncryptor`, arguments are encrypted before they leave the process: `method_args` holds the
+/// envelope and `encryptor` names the key (`aes-256-gcm:k2`).
 public struct AttemptQueue: Sendable {
+    /// Encrypts arguments before the insert; `NullEncryptor` stores them as they are.
+    public let encryptor: any Encryptor
+
     /// Creates a queue.
-    public init() {}
+    /// - Parameter encryptor: how arguments are stored (default: plaintext).
+    public init(encryptor: any Encryptor = NullEncryptor()) {
+        self.encryptor = encryptor
+    }
 
     // ON CONFLICT names the partial unique index by its columns and predicate; rows without a token never
     // conflict. `available_at` is left to its default / the scheduling trigger.
     static let insertOne = PostgresStatement(name: "enqueue_attempt", sql: """
         INSERT INTO async_task_attempts
-            (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts)
-        VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+            (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor)
+        VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text)
         ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
         RETURNING id
         """)
@@ -28,8 +37,8 @@ public struct AttemptQueue: Sendable {
     // drawn from the identity sequence in insertion order, come back ascending in input order.
     static let insertBatch = PostgresStatement(name: "enqueue_attempts_batch", sql: """
         INSERT INTO async_task_attempts
-            (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts)
-        SELECT u.target, u.method_name, u.method_args::jsonb, u.token, u.scheduled_at, u.priority, u.max_attempts
+            (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor)
+        SELECT u.target, u.method_name, u.method_args::jsonb, u.token, u.scheduled_at, u.priority, u.max_attempts, $8::text
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::integer[])
              WITH ORDINALITY AS u(target, method_name, method_args, token, scheduled_at, priority, max_attempts, ord)
         ORDER BY u.ord
@@ -50,11 +59,13 @@ public struct AttemptQueue: Sendable {
     /// is inserted and the existing attempt's id is returned: the new arguments, schedule and priority are
     /// discarded and the existing row is left exactly as it is (whatever its status).
     /// - Parameter connection: the caller's connection, normally inside `withTransaction`.
-    /// - Throws: `PostgresError` from the insert (e.g. a check constraint), with the statement's name.
-    public func enqueue(_ attempt: Attempt, on connection: PostgresConnection) async throws(PostgresError) -> Int64 {
+    /// - Throws: `EncryptionError` when the arguments cannot be encrypted; `PostgresError` from the insert (e.g. a
+    ///   check constraint), with the statement's name.
+    public func enqueue(_ attempt: Attempt, on connection: PostgresConnection) async throws -> Int64 {
+        let arguments = try encryptor.encrypt(attempt.argumentsJSON, target: attempt.target, method: attempt.methodName)
         let rows = try await connection.query(Self.insertOne, [
-            attempt.target, attempt.methodName, PostgresBind.jsonb(attempt.argumentsJSON), attempt.idempotenceToken,
-            attempt.scheduledAt, attempt.priority, attempt.maxAttempts,
+            attempt.target, attempt.methodName, PostgresBind.jsonb(arguments), attempt.idempotenceToken,
+            attempt.scheduledAt, attempt.priority, attempt.maxAttempts, encryptor.id,
         ])
         if let row = rows.first { return try row.decode(Int64.self, "id") }
         // The token exists: in READ COMMITTED this new statement sees the committed row that won the race.
@@ -70,13 +81,19 @@ public struct AttemptQueue: Sendable {
     ///
     /// Tokens that already exist (or repeat within the batch) resolve to the existing attempt's id, as in
     /// `enqueue(_:on:)`; their new arguments are discarded.
-    public func enqueue(_ attempts: [Attempt], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+    /// - Throws: `EncryptionError` when arguments cannot be encrypted (nothing is inserted); `PostgresError`.
+    public func enqueue(_ attempts: [Attempt], on connection: PostgresConnection) async throws -> [Int64] {
         guard !attempts.isEmpty else { return [] }
+        var arguments: [String] = []
+        arguments.reserveCapacity(attempts.count)
+        for attempt in attempts {
+            let stored = try encryptor.encrypt(attempt.argumentsJSON, target: attempt.target, method: attempt.methodName)
+            arguments.append(String(decoding: stored, as: UTF8.self))
+        }
         let rows = try await connection.query(Self.insertBatch, [
-            attempts.map(\.target), attempts.map(\.methodName),
-            attempts.map { String(decoding: $0.argumentsJSON, as: UTF8.self) },
+            attempts.map(\.target), attempts.map(\.methodName), arguments,
             attempts.map(\.idempotenceToken), attempts.map(\.scheduledAt), attempts.map(\.priority),
-            attempts.map { $0.maxAttempts.map { Int32(clamping: $0) } },
+            attempts.map { $0.maxAttempts.map { Int32(clamping: $0) } }, encryptor.id,
         ])
         var inserted: [(id: Int64, token: String?)] = []
         inserted.reserveCapacity(rows.count)

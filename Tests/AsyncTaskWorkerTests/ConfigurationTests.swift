@@ -1,3 +1,4 @@
+import AsyncTask
 import AsyncTaskTargets
 import AsyncTaskWorker
 import CurlHTTP
@@ -96,5 +97,47 @@ struct ConfigurationTests {
             try await WorkerConfiguration.load(file: path, environment: [:])
         }
         #expect(error?.key.contains(key) == true, "\(String(describing: error))")
+    }
+
+    static let key1 = Data(repeating: 1, count: 32).base64EncodedString()
+    static let key2 = Data(repeating: 2, count: 32).base64EncodedString()
+
+    @Test("encryption keys load from the file with ${VAR}, from the environment alone, and only the key ring for the CLI")
+    func encryptionKeys() async throws {
+        let path = try write("""
+            database_url: x
+            targets: { A: { url: http://a } }
+            encryption: { primary: k2, keys: { k1: "${K1}", k2: "${K2}" } }
+            """)
+        let config = try await WorkerConfiguration.load(file: path, environment: ["K1": Self.key1, "K2": Self.key2])
+        #expect(config.encryption?.primaryID == "k2")
+        #expect(config.encryption?.keyIDs == ["k1", "k2"])
+        #expect(config.encryptor.id == "aes-256-gcm:k2")
+        let ring = try await WorkerConfiguration.loadKeyRing(file: path, environment: ["K1": Self.key1, "K2": Self.key2])
+        #expect(ring?.keyIDs == ["k1", "k2"])
+        let fromEnvironment = try await WorkerConfiguration.loadKeyRing(file: nil, environment: [
+            "ASYNCTASK_ENCRYPTION_PRIMARY": "k1", "ASYNCTASK_ENCRYPTION_KEY_IDS": "k1", "ASYNCTASK_ENCRYPTION_KEYS_K1": Self.key1,
+        ])
+        #expect(fromEnvironment?.primaryID == "k1")
+        #expect(try await WorkerConfiguration.load(file: try write("database_url: x\ntargets: { A: { url: http://a } }"), environment: [:]).encryption == nil)
+    }
+
+    @Test("encryption mistakes name the key, never its value", arguments: [
+        ("encryption: { primary: k2, keys: { k2: \"c2hvcnQ=\" } }", "encryption.keys.k2", "c2hvcnQ="),
+        ("encryption: { primary: k2, keys: { k2: \"not-base64!\" } }", "encryption.keys.k2", "not-base64!"),
+        ("encryption: { primary: k2, keys: { k2: \"${MISSING_KEY}\" } }", "encryption.keys.k2", "MISSING_KEY_VALUE"),
+        ("encryption: { primary: k3, keys: { k2: \"\(key2)\" } }", "encryption.primary", key2),
+        ("encryption: { keys: { k2: \"\(key2)\" } }", "encryption.primary", key2),
+        ("encryption: { primary: k2 }", "encryption.keys", "-"),
+        ("encryption: { primary: k2, keys: { \"k:2\": \"\(key2)\" } }", "encryption.keys.k:2", key2),
+        ("encryption: { primary: k2, key: { k2: \"\(key2)\" } }", "encryption.key", key2),
+    ])
+    func encryptionMistakes(yaml: String, key: String, value: String) async throws {
+        let path = try write("database_url: x\ntargets: { A: { url: http://a } }\n" + yaml)
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await WorkerConfiguration.load(file: path, environment: [:])
+        }
+        #expect(error?.key == key, "\(String(describing: error))")
+        #expect(error?.description.contains(value) == false)
     }
 }

@@ -1,4 +1,4 @@
-import AsyncTask
+public import AsyncTask
 import AsyncTaskTargets
 import Configuration
 public import Foundation
@@ -24,6 +24,7 @@ extension WorkerConfiguration {
         "webhook.url", "webhook.secret", "webhook.secrets", "webhook.events", "webhook.include_args", "webhook.timeout",
         "webhook.max_attempts", "webhook.backoff.base", "webhook.backoff.max", "webhook.concurrency", "webhook.headers.*",
         "webhook.tls.ca_file", "webhook.tls.cert_file", "webhook.tls.key_file", "webhook.tls.insecure_skip_verify",
+        "encryption.primary", "encryption.keys.*",
         "log.level", "log.format",
     ]
 
@@ -31,37 +32,7 @@ extension WorkerConfiguration {
     /// in `environment`; `${VAR}` in values is expanded from `environment`.
     /// - Throws: `ConfigurationError` naming the first bad key.
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> WorkerConfiguration {
-        var providers: [any ConfigProvider] = []
-        // Environment first: it wins over the file.
-        var prefixed: [String: String] = [:]
-        for (name, value) in environment where name.hasPrefix(environmentPrefix) {
-            prefixed[String(name.dropFirst(environmentPrefix.count))] = value
-        }
-        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL"])))
-        var tree: Yams.Node?
-        if let file {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw ConfigurationError(key: file, reason: "cannot read the config file: \(error.localizedDescription)")
-            }
-            do {
-                tree = try Yams.compose(yaml: text)
-            } catch {
-                throw ConfigurationError(key: file, reason: "not valid YAML: \(error)")
-            }
-            if let tree {
-                guard tree.mapping != nil else { throw ConfigurationError(key: file, reason: "the top level must be a mapping of keys") }
-                try checkKeys(tree, path: [])
-            }
-            do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
-            } catch {
-                throw ConfigurationError(key: file, reason: "cannot load: \(error)")
-            }
-        }
-        let values = ConfigValues(reader: ConfigReader(providers: providers), environment: environment)
+        let (values, tree) = try await reader(file: file, environment: environment)
 
         guard let databaseURL = try values.string("database_url", secret: true) else {
             throw ConfigurationError(key: "database_url", reason: "is required (set it in the file or as ASYNCTASK_DATABASE_URL)")
@@ -138,9 +109,10 @@ extension WorkerConfiguration {
             throw ConfigurationError(key: "log.format", reason: "'\(formatText)' is not one of auto, json, text")
         }
         let poolSize = try values.int("database.pool_size", default: 8, in: 2...200)
+        let encryption = try keyRing(values, tree: tree, environment: environment)
         return WorkerConfiguration(
             databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, webhook: webhook,
-            logLevel: level, logFormat: format)
+            encryption: encryption, logLevel: level, logFormat: format)
     }
 
     /// The `webhook` block: nil when `webhook.url` is not set.
@@ -184,6 +156,86 @@ extension WorkerConfiguration {
             }
         }
         return WebhookConfiguration(target: target, secrets: secrets, events: events, includeArgs: try values.bool("webhook.include_args") ?? false)
+    }
+
+    /// Reads only the encryption keys (`encryption.primary`, `encryption.keys.<id>`) of a config file and the
+    /// `ASYNCTASK_*` overrides, for producers and operators (`asynctask enqueue --config`, `asynctask keys rotate`)
+    /// that need the keys but not a whole node's settings. Unknown keys in the file are still rejected.
+    /// - Returns: nil when no keys are configured.
+    /// - Throws: `ConfigurationError` naming the bad key, e.g. `encryption.keys.k2` (never the key's value).
+    public static func loadKeyRing(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> KeyRing? {
+        let (values, tree) = try await reader(file: file, environment: environment)
+        return try keyRing(values, tree: tree, environment: environment)
+    }
+
+    /// The YAML `file` (optional) under `ASYNCTASK_*` variables, with its tree for enumerating names.
+    private static func reader(file: String?, environment: [String: String]) async throws(ConfigurationError) -> (ConfigValues, Yams.Node?) {
+        var providers: [any ConfigProvider] = []
+        // Environment first: it wins over the file.
+        var prefixed: [String: String] = [:]
+        for (name, value) in environment where name.hasPrefix(environmentPrefix) {
+            prefixed[String(name.dropFirst(environmentPrefix.count))] = value
+        }
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL"])))
+        var tree: Yams.Node?
+        if let file {
+            let text: String
+            do {
+                text = try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw ConfigurationError(key: file, reason: "cannot read the config file: \(error.localizedDescription)")
+            }
+            do {
+                tree = try Yams.compose(yaml: text)
+            } catch {
+                throw ConfigurationError(key: file, reason: "not valid YAML: \(error)")
+            }
+            if let tree {
+                guard tree.mapping != nil else { throw ConfigurationError(key: file, reason: "the top level must be a mapping of keys") }
+                try checkKeys(tree, path: [])
+            }
+            do {
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw ConfigurationError(key: file, reason: "cannot load: \(error)")
+            }
+        }
+        return (ConfigValues(reader: ConfigReader(providers: providers), environment: environment), tree)
+    }
+
+    /// The key ring from `encryption.*`. Key ids are the names under `encryption.keys` in the file, plus any
+    /// listed in `ASYNCTASK_ENCRYPTION_KEY_IDS` (comma-separated) for environment-only setups.
+    private static func keyRing(_ values: ConfigValues, tree: Yams.Node?, environment: [String: String]) throws(ConfigurationError) -> KeyRing? {
+        var ids = Set(tree?.mapping?["encryption"]?.mapping?["keys"]?.mapping?.keys.compactMap(\.string) ?? [])
+        if let listed = environment[environmentPrefix + "ENCRYPTION_KEY_IDS"] {
+            ids.formUnion(listed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        let primary = try values.string("encryption.primary")
+        guard !ids.isEmpty else {
+            if primary != nil { throw ConfigurationError(key: "encryption.keys", reason: "encryption.primary is set but no keys are configured") }
+            return nil
+        }
+        guard let primary, !primary.isEmpty else {
+            throw ConfigurationError(key: "encryption.primary", reason: "is required when encryption.keys are configured (the key id new rows are encrypted with)")
+        }
+        var texts: [String: String] = [:]
+        for id in ids.sorted() {
+            let key = "encryption.keys.\(id)"
+            do {
+                try KeyRing.validate(id: id)
+            } catch {
+                throw ConfigurationError(key: key, reason: error.reason)
+            }
+            guard let text = try values.string(key, secret: true) else {
+                throw ConfigurationError(key: key, reason: "has no value (expected base64 of 32 bytes, e.g. \"${SOME_VARIABLE}\")")
+            }
+            texts[id] = text
+        }
+        do {
+            return try KeyRing(primary: primary, base64Keys: texts)
+        } catch {
+            throw ConfigurationError(key: error.keyID.map { "encryption.keys.\($0)" } ?? "encryption.primary", reason: error.reason)
+        }
     }
 
     /// Rejects keys the configuration does not know, naming the first one.

@@ -1,3 +1,4 @@
+public import AsyncTask
 public import AsyncTaskTargets
 public import Foundation
 public import Logging
@@ -67,6 +68,9 @@ public struct WorkerConfiguration: Sendable {
     public var targets: [String: TargetConfiguration]
     /// Where failure events go; nil for no webhook.
     public var webhook: WebhookConfiguration?
+    /// Keys for encrypted `method_args` (`encryption.primary`, `encryption.keys.<id>`); nil when none are
+    /// configured, in which case rows with an `encryptor` fail with error kind `decryption`.
+    public var encryption: KeyRing?
     /// Minimum log level.
     public var logLevel: Logger.Level
     /// `json` for log lines as JSON objects, `text` for people, `auto` for text on a terminal and JSON elsewhere.
@@ -80,13 +84,14 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration from validated parts.
     public init(
         databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
-        webhook: WebhookConfiguration? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+        webhook: WebhookConfiguration? = nil, encryption: KeyRing? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
     ) {
         self.webhook = webhook
         self.databaseURL = databaseURL
         self.databasePoolSize = databasePoolSize
         self.node = node
         self.targets = targets
+        self.encryption = encryption
         self.logLevel = logLevel
         self.logFormat = logFormat
     }
@@ -125,4 +130,11 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
     }
 
     public var description: String { "config \(key): \(reason)" }
+}
+
+extension WorkerConfiguration {
+    /// The encryptor for this configuration's keys: AES-256-GCM over the key ring, or plaintext without keys.
+    public var encryptor: any Encryptor {
+        encryption.map { AESGCMEncryptor(keyRing: $0) } ?? NullEncryptor()
+    }
 }

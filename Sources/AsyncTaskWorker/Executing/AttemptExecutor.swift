@@ -9,6 +9,8 @@ import Logging
 struct AttemptExecutor: Sendable {
     let targets: [String: TargetConfiguration]
     let caller: TargetCaller
+    /// Opens rows whose `encryptor` is set; `NullEncryptor` when the node has no keys.
+    let encryptor: any Encryptor
     /// Delivers event rows of the reserved `@webhook` target, when a webhook is configured.
     let webhook: WebhookDelivery?
     let metrics: WorkerMetrics
@@ -25,9 +27,15 @@ struct AttemptExecutor: Sendable {
             return failure(attempt, .failed, kind: "tries_exhausted",
                            message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome", status: nil)
         }
-        if attempt.target != Schema.webhookTarget, let encryptor = attempt.encryptor {
-            return failure(attempt, .failed, kind: "decryption",
-                           message: "encryptor '\(encryptor)' is not configured on this node; fix the keys, then `asynctask attempts retry \(attempt.id)`", status: nil)
+        var arguments = Array(attempt.methodArgs.utf8)
+        if attempt.target != Schema.webhookTarget, let scheme = attempt.encryptor {
+            do {
+                arguments = Array(try encryptor.decrypt(Data(arguments), id: scheme, target: attempt.target, method: attempt.methodName))
+            } catch {
+                // The error names the scheme and key id only; the plaintext never leaves this function.
+                return failure(attempt, .failed, kind: "decryption",
+                               message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`", status: nil)
+            }
         }
         let started = ContinuousClock.now
         let outcome: CallOutcome
@@ -36,7 +44,7 @@ struct AttemptExecutor: Sendable {
         } else {
             let call = TargetCall(
                 attemptID: attempt.id, attemptNumber: attempt.attemptNumber, methodName: attempt.methodName,
-                arguments: Array(attempt.methodArgs.utf8), idempotencyKey: attempt.idempotenceToken)
+                arguments: arguments, idempotencyKey: attempt.idempotenceToken)
             outcome = await caller.call(call, to: target)
         }
         let elapsed = ContinuousClock.now - started

@@ -66,7 +66,7 @@ public final class WorkerNode: Service, Sendable {
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
             metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() })
         let executor = AttemptExecutor(
-            targets: configuration.targets, caller: TargetCaller(engine: engine),
+            targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor,
             webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 
@@ -76,6 +76,7 @@ public final class WorkerNode: Service, Sendable {
         }
         logger.info("node started", metadata: [
             "node_id": "\(id)", "targets": "\(registry.targets.joined(separator: ","))",
+            "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
             "concurrency": "\(configuration.node.concurrency)",
         ])
 

@@ -3,7 +3,8 @@ import AsyncTask
 import PostgresClient
 import Foundation
 
-/// `asynctask enqueue`: inserts one attempt, for operators and shell scripts.
+/// `asynctask enqueue`: inserts one attempt, for operators and shell scripts. With `--config` naming a file that
+/// has `encryption` keys, the arguments are encrypted with the primary key, as the library's `enqueue` does.
 struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
@@ -17,7 +18,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Method to call on the target, e.g. fulfill.")
     var method: String
 
-    @Option(help: "Arguments as a JSON object.")
+    @Option(help: "Arguments as a JSON object (encrypted when the --config file has encryption keys).")
     var args: String = "{}"
 
     @Option(help: "Idempotence token: a second enqueue with the same target, method and token returns the first id.")
@@ -45,9 +46,10 @@ struct EnqueueCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure.badInput(error.description)
         }
+        let queue = AttemptQueue(encryptor: try await KeysCommand.keyRing(database).map { AESGCMEncryptor(keyRing: $0) } ?? NullEncryptor())
         let id = try await database.withConnection { connection in
             try await connection.withTransaction { connection in
-                try await AttemptQueue().enqueue(attempt, on: connection)
+                try await queue.enqueue(attempt, on: connection)
             }
         }
         if json {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncTask
 import AsyncTaskTargets
 import AsyncTaskWorker
 import Foundation
@@ -70,6 +71,9 @@ struct ConfigCommand: AsyncParsableCommand {
                 .map { "\($0.name) → \($0.url) (\($0.protocol.rawValue), concurrency \($0.concurrency), max_attempts \($0.maxAttempts))" }
             print("ok: node concurrency \(configuration.node.concurrency), lease \(configuration.node.lease), \(targets.count) target(s)")
             for line in targets { print("  \(line)") }
+            if let keys = configuration.encryption {
+                print("  encryption: primary \(keys.primaryID), keys \(keys.keyIDs.joined(separator: ", "))")
+            }
         }
     }
 }

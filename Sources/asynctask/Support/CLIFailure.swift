@@ -19,6 +19,7 @@ struct CLIFailure: Error {
         case let error as PostgresError: error.description
         case let error as AttemptActionError: error.description
         case let error as AttemptValidationError: error.description
+        case let error as EncryptionError: error.description
         default: String(describing: error)
         }
     }
