@@ -3,3 +3,5 @@
 set -euo pipefail
 swift build --build-tests
 swift test --skip-build
+scripts/check-deploy.sh
+scripts/check-release.sh
