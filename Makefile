@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test run bench bench-enqueue bench-http
+.PHONY: deps build test run release image bench bench-enqueue bench-http bench-drain
 
 deps:
 	@scripts/ensure-deps.sh
@@ -12,6 +12,17 @@ build: deps
 
 test: deps
 	scripts/with-postgres.sh scripts/run-tests.sh
+
+# The release binary (static Swift runtime) in dist/: the same script the Dockerfile's build stage runs.
+release: deps
+	SWIFT=$(SWIFT) scripts/build-release.sh dist
+
+# The container image (needs a Docker engine; not part of `make test`).
+image:
+	docker build -t asynctask:local .
+
+# Every throughput figure of the README's Capacity section.
+bench: bench-enqueue bench-http bench-drain
 
 bench-enqueue: deps
 	$(SWIFT) build -c release --product asynctask
@@ -29,7 +40,7 @@ run: deps
 	scripts/run-local.sh
 
 # The worker benchmark: drain 200k attempts with 1 and 2 nodes beside the bare-SQL ceiling, pickup latency, RSS.
-bench: deps
+bench-drain: deps
 	@scripts/ensure-deps.sh nginx-light
 	$(SWIFT) build -c release --product asynctask
 	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-drain.sh

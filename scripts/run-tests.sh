@@ -6,3 +6,5 @@ swift build --build-tests
 # cluster tests' worker processes cannot delay them on a 2-core machine; then everything else in parallel.
 swift test --skip-build --filter CurlHTTPTests
 swift test --skip-build --skip CurlHTTPTests
+scripts/check-deploy.sh
+scripts/check-release.sh

@@ -25,7 +25,7 @@ struct AttemptClaimer: Sendable {
         WHERE t.id = picked.id
         RETURNING t.id, t.target, t.method_name, t.method_args::text AS method_args, t.encryptor, t.num_attempts,
                   t.max_attempts, t.idempotence_token
-        """)
+        """, isPrepared: false)
 
     let nodeID: UUID
     let lease: Duration
