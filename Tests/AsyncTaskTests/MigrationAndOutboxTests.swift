@@ -33,7 +33,7 @@ struct MigrationAndOutboxTests {
                 let migrator = Migrator()
                 #expect(try await migrator.status(on: connection).allSatisfy { $0.appliedAt == nil })
                 let all = Schema.migrations.map(\.version)
-                #expect(all.first == 1 && all == all.sorted())
+                #expect(all.first == 1 && all == all.sorted() && Set(all).count == all.count)
                 #expect(try await migrator.migrate(on: connection) == all)
                 #expect(try await migrator.migrate(on: connection) == [])
                 let status = try await migrator.status(on: connection)
@@ -48,7 +48,7 @@ struct MigrationAndOutboxTests {
                 let indexes = try await connection.query(PostgresStatement(name: "indexes", sql: """
                     SELECT indexdef FROM pg_indexes WHERE indexname = 'async_task_attempts_claim_idx'
                     """)).single().decode(String.self, "indexdef")
-                #expect(indexes.contains("(priority, available_at, id) WHERE (status = 'pending'::text)"))
+                #expect(indexes.contains("(target, priority, available_at, id) WHERE (status = 'pending'::text)"))
             }
         }
     }

@@ -17,7 +17,7 @@ public enum Schema {
     public static let webhookTarget = "@webhook"
 
     /// Every migration, in order.
-    public static let migrations: [Migration] = [version1, version2]
+    public static let migrations: [Migration] = [version1, version2, version4]
 
     /// The latest schema version this build knows.
     public static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -163,5 +163,15 @@ public enum Schema {
             WHEN (NEW.target <> '@webhook' AND NEW.status <> 'succeeded'
                   AND (NEW.status IS DISTINCT FROM OLD.status OR NEW.last_error_at IS DISTINCT FROM OLD.last_error_at))
             EXECUTE FUNCTION async_task_attempts_event();
+        """)
+
+    /// Schema v4: the claim index leads with `target`. Nodes claim per target (each with its own limit), and
+    /// with the target first every claim is an ordered range scan of exactly its target's due rows; without
+    /// it PostgreSQL may bitmap-scan and sort every pending row (24 ms instead of 3 ms per claim of 300 at
+    /// 50,000 pending, in `make bench`). Rebuilding the index locks the table briefly during the upgrade.
+    static let version4 = Migration(version: 4, name: "claim_index_by_target", sql: """
+        DROP INDEX async_task_attempts_claim_idx;
+        CREATE INDEX async_task_attempts_claim_idx
+            ON async_task_attempts (target, priority, available_at, id) WHERE status = 'pending';
         """)
 }

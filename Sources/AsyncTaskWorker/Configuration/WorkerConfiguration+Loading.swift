@@ -15,7 +15,7 @@ extension WorkerConfiguration {
     public static let knownKeys: [String] = [
         "database_url", "database.pool_size",
         "node.id", "node.hostname", "node.concurrency", "node.lease", "node.heartbeat", "node.dead_after",
-        "node.poll_interval", "node.shutdown_grace", "node.claim_batch", "node.flush_interval", "node.flush_batch",
+        "node.poll_interval", "node.shutdown_grace", "node.claim_batch", "node.claimers", "node.flush_interval", "node.flush_batch",
         "node.max_buffered_outcomes",
         "targets.*.url", "targets.*.protocol", "targets.*.timeout", "targets.*.connect_timeout", "targets.*.headers.*",
         "targets.*.max_attempts", "targets.*.backoff.base", "targets.*.backoff.max", "targets.*.concurrency",
@@ -51,6 +51,7 @@ extension WorkerConfiguration {
         node.pollInterval = try values.duration("node.poll_interval", default: defaults.pollInterval, minimum: .milliseconds(10))
         node.shutdownGrace = try values.duration("node.shutdown_grace", default: defaults.shutdownGrace, minimum: .zero)
         node.claimBatch = try values.int("node.claim_batch", default: defaults.claimBatch, in: 1...10_000)
+        node.claimers = try values.int("node.claimers", default: defaults.claimers, in: 1...16)
         node.flushInterval = try values.duration("node.flush_interval", default: defaults.flushInterval, minimum: .zero)
         node.flushBatch = try values.int("node.flush_batch", default: defaults.flushBatch, in: 1...50_000)
         node.maxBufferedOutcomes = try values.int("node.max_buffered_outcomes", default: defaults.maxBufferedOutcomes, in: 1...10_000_000)

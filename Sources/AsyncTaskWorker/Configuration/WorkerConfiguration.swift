@@ -29,6 +29,8 @@ public struct WorkerConfiguration: Sendable {
         public var shutdownGrace: Duration
         /// Attempts claimed at most per claim statement.
         public var claimBatch: Int
+        /// Claim loops running at once (each claims in its own round trip, within the same caps).
+        public var claimers: Int
         /// How long outcomes wait to be recorded together.
         public var flushInterval: Duration
         /// Outcomes recorded at most per statement.
@@ -40,7 +42,7 @@ public struct WorkerConfiguration: Sendable {
         public init(
             id: UUID = UUID(), hostname: String = ProcessInfo.processInfo.hostName, concurrency: Int = 512,
             lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = .seconds(10),
-            pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(25), claimBatch: Int = 256,
+            pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(25), claimBatch: Int = 256, claimers: Int = 2,
             flushInterval: Duration = .milliseconds(5), flushBatch: Int = 500, maxBufferedOutcomes: Int = 100_000
         ) {
             self.id = id
@@ -52,6 +54,7 @@ public struct WorkerConfiguration: Sendable {
             self.pollInterval = pollInterval
             self.shutdownGrace = shutdownGrace
             self.claimBatch = claimBatch
+            self.claimers = claimers
             self.flushInterval = flushInterval
             self.flushBatch = flushBatch
             self.maxBufferedOutcomes = maxBufferedOutcomes

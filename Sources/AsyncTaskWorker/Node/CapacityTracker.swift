@@ -3,12 +3,15 @@ import Synchronization
 /// Counts the calls in flight on this node, in total and per target, so claims never exceed
 /// `node.concurrency` or a target's `concurrency`.
 ///
-/// Only the claim loop adds (after a claim sized by `freeCapacity`), so the caps hold at every moment;
-/// executions remove as they finish.
+/// Claim loops reserve capacity before they claim (`reserve`) and turn the reservation into calls in flight
+/// after (`commit`), so several loops claiming at once still never exceed a cap; executions remove as they
+/// finish.
 final class CapacityTracker: Sendable {
     private struct State {
         var total = 0
         var perTarget: [String: Int] = [:]
+        var reservedTotal = 0
+        var reservedPerTarget: [String: Int] = [:]
         var peak = 0
         var idleWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
@@ -23,22 +26,33 @@ final class CapacityTracker: Sendable {
         self.targetLimits = targetLimits
     }
 
-    /// Per-target limits for the next claim: each target's free slots, none above the node's free slots or
-    /// `batch`; targets without free slots are left out.
-    func freeCapacity(batch: Int) -> [(target: String, limit: Int)] {
+    /// Reserves the slots for the next claim and returns them as per-target limits: each target's free slots,
+    /// together none above the node's free slots or `batch`; targets without free slots are left out. Hand the
+    /// result back to `commit` once the claim returned (or failed).
+    func reserve(batch: Int) -> [(target: String, limit: Int)] {
         state.withLock { state in
-            let nodeFree = min(nodeLimit - state.total, batch)
-            guard nodeFree > 0 else { return [] }
-            return targetLimits.keys.sorted().compactMap { target in
-                let free = min(nodeFree, (targetLimits[target] ?? 0) - (state.perTarget[target] ?? 0))
-                return free > 0 ? (target, free) : nil
+            var nodeFree = min(nodeLimit - state.total - state.reservedTotal, batch)
+            var caps: [(target: String, limit: Int)] = []
+            for target in targetLimits.keys.sorted() where nodeFree > 0 {
+                let used = (state.perTarget[target] ?? 0) + (state.reservedPerTarget[target] ?? 0)
+                let free = min(nodeFree, (targetLimits[target] ?? 0) - used)
+                guard free > 0 else { continue }
+                caps.append((target, free))
+                state.reservedPerTarget[target, default: 0] += free
+                state.reservedTotal += free
+                nodeFree -= free
             }
+            return caps
         }
     }
 
-    /// Counts claimed attempts as in flight.
-    func add(_ attempts: [ClaimedAttempt]) {
+    /// Ends a reservation: the claimed attempts become calls in flight, the unused slots are free again.
+    func commit(_ reservation: [(target: String, limit: Int)], claimed attempts: [ClaimedAttempt]) {
         state.withLock { state in
+            for cap in reservation {
+                state.reservedPerTarget[cap.target, default: 0] -= cap.limit
+                state.reservedTotal -= cap.limit
+            }
             for attempt in attempts { state.perTarget[attempt.target, default: 0] += 1 }
             state.total += attempts.count
             state.peak = max(state.peak, state.total)

@@ -92,14 +92,25 @@ public final class WorkerNode: Service, Sendable {
             background.addTask { [self] in await heartbeatLoop(registry, pool: pool) }
 
             await withGracefulShutdownHandler {
-                await withDiscardingTaskGroup { executions in
-                    await claimLoop(pool: pool, executor: executor, recorder: recorder, executions: &executions)
-                    logger.info("draining: no more claims; waiting for in-flight calls", metadata: [
-                        "in_flight": "\(capacity.inFlight)", "grace": "\(configuration.node.shutdownGrace)",
-                    ])
-                    if !(await waitForIdle(upTo: configuration.node.shutdownGrace)) {
-                        logger.warning("shutdown grace over; cancelling the calls still in flight", metadata: ["in_flight": "\(capacity.inFlight)"])
-                        executions.cancelAll()
+                // Several claim loops overlap their round trips (one claims while another's batch is being
+                // locked and returned); capacity reservations keep the caps exact across them. Each loop owns
+                // the calls it started, and after a drain cancels those still running when the grace ends.
+                await withDiscardingTaskGroup { claimers in
+                    for index in 0..<configuration.node.claimers {
+                        claimers.addTask { [self] in
+                            await withDiscardingTaskGroup { executions in
+                                await claimLoop(pool: pool, executor: executor, recorder: recorder, executions: &executions)
+                                if index == 0 {
+                                    logger.info("draining: no more claims; waiting for in-flight calls", metadata: [
+                                        "in_flight": "\(capacity.inFlight)", "grace": "\(configuration.node.shutdownGrace)",
+                                    ])
+                                }
+                                if !(await waitForIdle(upTo: configuration.node.shutdownGrace)) {
+                                    logger.warning("shutdown grace over; cancelling the calls still in flight", metadata: ["in_flight": "\(capacity.inFlight)"])
+                                    executions.cancelAll()
+                                }
+                            }
+                        }
                     }
                 }
             } onGracefulShutdown: { [self] in
@@ -159,7 +170,7 @@ public final class WorkerNode: Service, Sendable {
                 await capacityFreed.wait(timeout: poll)
                 continue
             }
-            let caps = capacity.freeCapacity(batch: configuration.node.claimBatch)
+            let caps = capacity.reserve(batch: configuration.node.claimBatch)
             if caps.isEmpty {
                 await capacityFreed.wait(timeout: poll)
                 continue
@@ -167,8 +178,10 @@ public final class WorkerNode: Service, Sendable {
             let claimed: [ClaimedAttempt]
             do {
                 claimed = try await pool.withConnection { try await claimer.claim(caps, on: $0) }
+                capacity.commit(caps, claimed: claimed)
                 failures = 0
             } catch {
+                capacity.commit(caps, claimed: [])
                 failures += 1
                 let delay = Duration.milliseconds(min(5000, 100 << min(failures, 6)))
                 if failures == 1 || failures % 20 == 0 {
@@ -180,7 +193,6 @@ public final class WorkerNode: Service, Sendable {
             metrics.claimBatchSize.record(claimed.count)
             if !claimed.isEmpty {
                 metrics.count(.claimed, claimed.count)
-                capacity.add(claimed)
                 metrics.inFlight.record(capacity.inFlight)
                 for attempt in claimed {
                     executions.addTask { [capacity, capacityFreed, metrics] in

@@ -1,27 +1,28 @@
 import Synchronization
 
-/// A wake-up flag for one waiting task: `signal()` from anywhere, `wait(timeout:)` returns on the first signal
-/// (or one already pending), the timeout, or cancellation. Signals while nobody waits collapse into one.
+/// A wake-up flag: `signal()` from anywhere wakes every task waiting in `wait(timeout:)` (or, when none waits,
+/// makes the next `wait` return at once); `wait` also returns at its timeout or on cancellation. Signals while
+/// nobody waits collapse into one.
 final class WakeSignal: Sendable {
     private struct State {
         var pending = false
-        var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextID: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
-    /// Wakes the waiter, or makes the next `wait` return at once.
+    /// Wakes the waiters, or makes the next `wait` return at once.
     func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter.continuation
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.waiters.isEmpty else {
+                state.pending = true
+                return []
             }
-            state.pending = true
-            return nil
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        waiter?.resume()
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Waits for a signal, at most `timeout`.
@@ -47,7 +48,7 @@ final class WakeSignal: Sendable {
                             state.pending = false
                             return true
                         }
-                        state.waiter = (id, continuation)
+                        state.waiters[id] = continuation
                         return false
                     }
                     if alreadySignalled { continuation.resume() }
@@ -60,11 +61,6 @@ final class WakeSignal: Sendable {
     }
 
     private func resume(_ id: UInt64) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter, waiter.id == id else { return nil }
-            state.waiter = nil
-            return waiter.continuation
-        }
-        waiter?.resume()
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
     }
 }
