@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing.
 #   scripts/ensure-deps.sh [extra-package …]
-# Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, openssl.
+# Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, openssl,
+# and chromium (headless, for the dashboard's browser test).
 set -euo pipefail
-want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 "$@")
+want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 chromium "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -32,10 +32,10 @@ struct MigrationAndOutboxTests {
             try await database.withConnection { connection throws in
                 let migrator = Migrator()
                 #expect(try await migrator.status(on: connection).allSatisfy { $0.appliedAt == nil })
-                #expect(try await migrator.migrate(on: connection) == [1])
+                #expect(try await migrator.migrate(on: connection) == Schema.migrations.map(\.version))
                 #expect(try await migrator.migrate(on: connection) == [])
                 let status = try await migrator.status(on: connection)
-                #expect(status.map(\.version) == [1])
+                #expect(status.map(\.version) == Schema.migrations.map(\.version))
                 #expect(status.allSatisfy { $0.appliedAt != nil })
                 let tables = try await connection.query(PostgresStatement(name: "tables", sql: """
                     SELECT array_agg(tablename::text ORDER BY tablename) AS t FROM pg_tables WHERE tablename LIKE 'async_task_%'

@@ -21,6 +21,8 @@ extension WorkerConfiguration {
         "targets.*.tls.ca_file", "targets.*.tls.cert_file", "targets.*.tls.key_file", "targets.*.tls.insecure_skip_verify",
         "targets.*.max_response_bytes",
         "log.level", "log.format",
+        "admin.listen", "admin.token",
+        "retention.succeeded", "retention.failed", "retention.interval",
     ]
 
     /// Reads and validates the configuration: the YAML `file` (optional) overridden by `ASYNCTASK_*` variables
@@ -33,7 +35,7 @@ extension WorkerConfiguration {
         for (name, value) in environment where name.hasPrefix(environmentPrefix) {
             prefixed[String(name.dropFirst(environmentPrefix.count))] = value
         }
-        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL"])))
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL", "ADMIN_TOKEN"])))
         var tree: Yams.Node?
         if let file {
             let text: String
@@ -129,8 +131,40 @@ extension WorkerConfiguration {
             throw ConfigurationError(key: "log.format", reason: "'\(formatText)' is not one of auto, json, text")
         }
         let poolSize = try values.int("database.pool_size", default: 8, in: 2...200)
+        var admin = Admin()
+        if let listen = try values.string("admin.listen") {
+            if listen.lowercased() == "off" {
+                admin.enabled = false
+            } else {
+                (admin.host, admin.port) = try parseListen(listen)
+            }
+        }
+        if let token = try values.string("admin.token", secret: true), !token.isEmpty {
+            guard token.count >= 16 else {
+                throw ConfigurationError(key: "admin.token", reason: "is too short (\(token.count) characters): use at least 16 random characters")
+            }
+            admin.token = token
+        }
+        let retentionDefaults = Retention()
+        let retention = Retention(
+            succeeded: try values.duration("retention.succeeded", default: retentionDefaults.succeeded, minimum: .seconds(1)),
+            failed: try values.duration("retention.failed", default: retentionDefaults.failed, minimum: .seconds(1)),
+            interval: try values.duration("retention.interval", default: retentionDefaults.interval, minimum: .milliseconds(100)))
         return WorkerConfiguration(
-            databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, logLevel: level, logFormat: format)
+            databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, admin: admin, retention: retention,
+            logLevel: level, logFormat: format)
+    }
+
+    /// `host:port` or `[v6]:port`.
+    static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        let reason = "'\(text)' is not host:port (e.g. 127.0.0.1:9090, [::1]:9090, 0.0.0.0:9090) or off"
+        guard let colon = text.lastIndex(of: ":") else { throw ConfigurationError(key: "admin.listen", reason: reason) }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ConfigurationError(key: "admin.listen", reason: reason)
+        }
+        return (host, port)
     }
 
     /// Rejects keys the configuration does not know, naming the first one.

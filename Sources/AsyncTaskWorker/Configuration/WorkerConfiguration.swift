@@ -57,6 +57,43 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
+    /// The admin HTTP server of the node (`admin.*`).
+    public struct Admin: Sendable, Hashable {
+        /// False when `admin.listen` is `off`.
+        public var enabled: Bool
+        /// The address to bind (loopback by default).
+        public var host: String
+        /// The port (0 picks a free one, reported in the log).
+        public var port: Int
+        /// The bearer token for mutating actions (a secret); nil disables them.
+        public var token: String?
+
+        /// Defaults: enabled on `127.0.0.1:9090`, no token.
+        public init(enabled: Bool = true, host: String = "127.0.0.1", port: Int = 9090, token: String? = nil) {
+            self.enabled = enabled
+            self.host = host
+            self.port = port
+            self.token = token
+        }
+    }
+
+    /// How long finished attempts are kept (`retention.*`), applied by one node at a time.
+    public struct Retention: Sendable, Hashable {
+        /// Succeeded attempts are deleted this long after completion.
+        public var succeeded: Duration
+        /// Failed and expired attempts are deleted this long after completion.
+        public var failed: Duration
+        /// How often a node tries to prune.
+        public var interval: Duration
+
+        /// Defaults: 7 days, 30 days, every minute.
+        public init(succeeded: Duration = .seconds(7 * 86_400), failed: Duration = .seconds(30 * 86_400), interval: Duration = .seconds(60)) {
+            self.succeeded = succeeded
+            self.failed = failed
+            self.interval = interval
+        }
+    }
+
     /// The PostgreSQL URL (a secret: it may hold a password).
     public var databaseURL: String
     /// Connections the node's pool opens at most.
@@ -65,6 +102,10 @@ public struct WorkerConfiguration: Sendable {
     public var node: Node
     /// The targets this node serves, by name.
     public var targets: [String: TargetConfiguration]
+    /// The admin HTTP server.
+    public var admin: Admin
+    /// Retention of finished attempts.
+    public var retention: Retention
     /// Minimum log level.
     public var logLevel: Logger.Level
     /// `json` for log lines as JSON objects, `text` for people, `auto` for text on a terminal and JSON elsewhere.
@@ -78,8 +119,10 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration from validated parts.
     public init(
         databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
-        logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+        admin: Admin = Admin(), retention: Retention = Retention(), logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
     ) {
+        self.admin = admin
+        self.retention = retention
         self.databaseURL = databaseURL
         self.databasePoolSize = databasePoolSize
         self.node = node
