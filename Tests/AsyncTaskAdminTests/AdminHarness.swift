@@ -7,6 +7,7 @@ import FoundationNetworking
 import Logging
 import PostgresClient
 import Prometheus
+import ServiceLifecycle
 import Synchronization
 import TestSupport
 
@@ -46,12 +47,19 @@ struct AdminHarness {
             configuration: .init(host: "127.0.0.1", port: 0, token: token, metricsRefresh: .zero),
             database: database.configuration, node: node, registry: registry, logger: logger,
             onListening: { _, port in continuation.yield(port) })
-        let task = Task { try await server.run() }
+        // In a ServiceGroup, as in the worker, so the test ends it with a graceful shutdown.
+        let group = ServiceGroup(services: [server], logger: logger)
+        let task = Task { try await group.run() }
         defer { task.cancel() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw TestSetupError("admin server did not start") }
-        try await body(AdminHarness(baseURL: "http://127.0.0.1:\(port)", node: node, registry: registry))
-        task.cancel()
+        do {
+            try await body(AdminHarness(baseURL: "http://127.0.0.1:\(port)", node: node, registry: registry))
+        } catch {
+            await group.triggerGracefulShutdown()
+            throw error
+        }
+        await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
 

@@ -39,7 +39,7 @@ struct AdminConfigurationTests {
     @Test("bad values name their key", arguments: [
         ("admin: { listen: \"9090\" }", "admin.listen"),
         ("admin: { listen: \"host:99999\" }", "admin.listen"),
-        ("admin: { token: short }", "admin.token"),
+        ("admin: { token: tiny-tok }", "admin.token"),
         ("retention: { succeeded: forever }", "retention.succeeded"),
         ("retention: { intervall: 1m }", "retention.intervall"),
     ])
@@ -49,7 +49,7 @@ struct AdminConfigurationTests {
             Issue.record("\(yaml) loaded")
         } catch {
             #expect(error.key == key, "\(error)")
-            #expect(!error.description.contains("short") || key != "admin.token", "the token itself is not echoed")
+            #expect(!error.description.contains("tiny-tok"), "the token itself is not echoed")
         }
     }
 }

@@ -28,6 +28,9 @@ extension AttemptsCommand {
             filter.beforeID = before
             let records = try await database.withConnection { try await AttemptQueries().list(filter, limit: limit, on: $0) }
             let views = records.map(AttemptView.init)
+            if records.count == limit, let last = records.last {
+                FileHandle.standardError.write(Data("(more: --before \(last.id))\n".utf8))
+            }
             if json {
                 try OutputFormat.printJSON(views)
                 return
@@ -41,9 +44,6 @@ extension AttemptsCommand {
                         view.completedAt.map(OutputFormat.timestamp) ?? "-", OutputFormat.excerpt(view.lastError, 60),
                     ]
                 })
-            if records.count == limit, let last = records.last {
-                FileHandle.standardError.write(Data("(more: --before \(last.id))\n".utf8))
-            }
         }
     }
 }
