@@ -69,7 +69,9 @@ enum DashboardPage {
         }
         html += "</div></section>"
         html += "<section><h2>Nodes</h2>" + nodesTable(nodes) + "</section>"
-        html += "<section><h2>Doctor</h2><table id=\"doctor\">"
+        html += "<section><h2>Doctor</h2>"
+        if findings.isEmpty { html += "<p class=\"ok\" id=\"doctor-ok\">Every check passes.</p>" }
+        html += "<table id=\"doctor\">"
         for finding in findings {
             html += "<tr><td class=\"\(finding.severity.rawValue)\">\(finding.severity.rawValue)</td><td>\(HTML.escape(finding.check))</td><td>\(HTML.escape(finding.message))</td></tr>"
         }
