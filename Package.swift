@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "asynctask", targets: ["asynctask"]),
         .library(name: "AsyncTask", targets: ["AsyncTask"]),
         .library(name: "AsyncTaskWorker", targets: ["AsyncTaskWorker"]),
+        .library(name: "AsyncTaskAdmin", targets: ["AsyncTaskAdmin"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
         .library(name: "CurlHTTP", targets: ["CurlHTTP"]),
         .library(name: "AsyncTaskTargets", targets: ["AsyncTaskTargets"]),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -111,10 +113,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The operator surface inside a node: health, readiness, Prometheus metrics, JSON API and dashboard.
+        // It knows nothing of the worker: the node is seen through `NodeStatusProvider`.
+        .target(
+            name: "AsyncTaskAdmin",
+            dependencies: [
+                "AsyncTask",
+                "AsyncTaskTargets",
+                "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "asynctask",
             dependencies: [
                 "AsyncTask",
+                "AsyncTaskAdmin",
                 "AsyncTaskWorker",
                 "AsyncTaskTargets",
                 "CurlHTTP",
@@ -123,6 +143,8 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -191,6 +213,18 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The admin app served on loopback against a real database (HTTP through a real socket).
+        .testTarget(
+            name: "AsyncTaskAdminTests",
+            dependencies: [
+                "AsyncTaskAdmin", "AsyncTask", "PostgresClient", "TestSupport",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

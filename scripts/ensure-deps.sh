@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the build and the tests need, when they are missing.
 #   scripts/ensure-deps.sh [extra-package …]
-<<<<<<< HEAD
 # Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, openssl,
-# and Python's `cryptography` (the encryption example test runs examples/encrypt_args.py).
-=======
-# Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, python3-yaml
-# (PyYAML, for scripts/check-deploy.sh), openssl.
->>>>>>> ship
+# python3-yaml (PyYAML, for scripts/check-deploy.sh), chromium (headless, for the dashboard's browser test), and
+# Python's `cryptography` (the encryption example test runs examples/encrypt_args.py).
 set -euo pipefail
-want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml "$@")
+want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium "$@")
 missing=()
 # Import check only (cheap): the python3 on PATH (pip) or the system's (apt) with `cryptography` will do; the
 # test tries them in that order.

@@ -65,10 +65,13 @@ targets:
 log: { format: json, level: info }
 YAML
 for n in $(seq 1 "${NODES:-3}"); do
-  "$bin" worker --config "$state/worker.yaml" >"$state/logs/worker$n.log" 2>&1 &
+  # Each node's admin server (dashboard, /metrics) on its own port: 9091, 9092, …
+  ASYNCTASK_ADMIN_LISTEN="127.0.0.1:$((9090 + n))" ASYNCTASK_ADMIN_TOKEN="${ADMIN_TOKEN:-local-dev-admin-token}" \
+    "$bin" worker --config "$state/worker.yaml" >"$state/logs/worker$n.log" 2>&1 &
   pids+=($!)
 done
 echo "example OrderClient target on 127.0.0.1:$target_port (fails ${FAIL_RATE:-0.1} of calls with 503); ${NODES:-3} worker nodes; logs in .asynctask/logs"
+echo "dashboards: http://127.0.0.1:9091/ … (admin token: ${ADMIN_TOKEN:-local-dev-admin-token})"
 sleep 1
 "$bin" dev produce --database-url "$url" --orders "${ORDERS:-2000}" --rate "${RATE:-200}" \
   --rollback-rate "${ROLLBACK_RATE:-0.2}" --record "$state/calls.jsonl"

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Parses the configuration's durations: `250ms`, `2s`, `5m`, `1h`, or a bare number of seconds
+/// Parses the configuration's durations: `250ms`, `2s`, `5m`, `1h`, `7d`, or a bare number of seconds
 /// (fractions allowed: `1.5s`). A leading `-` is accepted so that callers can report a negative
 /// value as such rather than as unreadable.
 public enum DurationParser {
@@ -19,7 +19,7 @@ public enum DurationParser {
 
         /// `'<input>' is not a duration: <reason>`.
         public var description: String {
-            "'\(input)' is not a duration (\(reason)); write e.g. 250ms, 2s, 5m, 1h or a number of seconds"
+            "'\(input)' is not a duration (\(reason)); write e.g. 250ms, 2s, 5m, 1h, 7d or a number of seconds"
         }
     }
 
@@ -40,6 +40,7 @@ public enum DurationParser {
         case "", "s": secondsPerUnit = 1
         case "m": secondsPerUnit = 60
         case "h": secondsPerUnit = 3600
+        case "d": secondsPerUnit = 86_400
         default: throw Error(input: text, reason: "unknown unit '\(unit)'")
         }
         let nanoseconds = (value * secondsPerUnit * 1e9).rounded()

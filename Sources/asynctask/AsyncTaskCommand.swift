@@ -11,7 +11,10 @@ struct AsyncTaskCommand: AsyncParsableCommand {
         commandName: "asynctask",
         abstract: "Run and operate an AsyncTask worker cluster.",
         version: AsyncTaskVersion.current,
-        subcommands: [MigrateCommand.self, WorkerCommand.self, ConfigCommand.self, EnqueueCommand.self, AttemptsCommand.self, KeysCommand.self, BenchCommand.self, ExampleTargetCommand.self, DevCommand.self]
+        subcommands: [
+            MigrateCommand.self, WorkerCommand.self, ConfigCommand.self, EnqueueCommand.self, AttemptsCommand.self, NodesCommand.self,
+            StatsCommand.self, DoctorCommand.self, KeysCommand.self, BenchCommand.self, ExampleTargetCommand.self, DevCommand.self,
+        ]
     )
 
     /// Parses and runs, mapping errors to the documented exit codes with a one-line message.

@@ -31,7 +31,7 @@ struct CLITests {
             #expect(rows?.first?["applied_at"] is String)
             let table = try await cli.run(["migrate", "--status"], environment: ["DATABASE_URL": database.url])
             #expect(table.stdout.split(separator: "\n").first?.hasPrefix("VERSION  NAME") == true)
-            #expect(table.stdout.contains("attempts_and_nodes  applied"))
+            #expect(table.stdout.contains(/attempts_and_nodes +applied/))
         }
     }
 

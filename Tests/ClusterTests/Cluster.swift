@@ -58,9 +58,12 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Starts a worker node; `settings` are YAML lines under `node:` (e.g. `concurrency: 50`), `target` lines
-    /// under the `OrderClient` target.
+    /// under the `OrderClient` target, `extra` top-level YAML lines (e.g. `retention: { interval: 200ms }`).
+    /// Its admin server listens on a free loopback port unless `extra` sets `admin:` (see `adminURL(of:)`).
     @discardableResult
-    func startWorker(node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]) throws -> ManagedProcess {
+    func startWorker(
+        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]
+    ) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
         let yaml = """
@@ -78,12 +81,30 @@ final class Cluster: @unchecked Sendable {
                 backoff: { base: 50ms, max: 200ms }
             \(targetSettings.map { "    \($0)" }.joined(separator: "\n"))
             log: { format: json, level: info }
+            \(extra.contains { $0.hasPrefix("admin:") } ? "" : "admin: { listen: \"127.0.0.1:0\" }")
             \(extra.joined(separator: "\n"))
             """
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         let worker = try ManagedProcess(name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory)
         workers.append(worker)
         return worker
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`) of a worker's admin server, from its "admin server listening" log line.
+    func adminURL(of worker: ManagedProcess, timeout: Duration = .seconds(30)) async throws -> String {
+        var address: String?
+        try await eventually("\(worker.name)'s admin server to listen", timeout: timeout, every: .milliseconds(50)) {
+            for line in worker.stderr.split(separator: "\n") where line.contains("admin_address") {
+                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let value = object["admin_address"] as? String
+                {
+                    address = value
+                    return true
+                }
+            }
+            return false
+        }
+        return "http://\(address ?? "")"
     }
 
     /// Enqueues `count` attempts in batches; returns their ids.

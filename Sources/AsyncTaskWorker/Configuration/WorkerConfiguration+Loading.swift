@@ -26,6 +26,8 @@ extension WorkerConfiguration {
         "webhook.tls.ca_file", "webhook.tls.cert_file", "webhook.tls.key_file", "webhook.tls.insecure_skip_verify",
         "encryption.primary", "encryption.keys.*",
         "log.level", "log.format",
+        "admin.listen", "admin.token",
+        "retention.succeeded", "retention.failed", "retention.interval",
     ]
 
     /// Reads and validates the configuration: the YAML `file` (optional) overridden by `ASYNCTASK_*` variables
@@ -111,9 +113,28 @@ extension WorkerConfiguration {
         }
         let poolSize = try values.int("database.pool_size", default: 8, in: 2...200)
         let encryption = try keyRing(values, tree: tree, environment: environment)
+        var admin = Admin()
+        if let listen = try values.string("admin.listen") {
+            if listen.lowercased() == "off" {
+                admin.enabled = false
+            } else {
+                (admin.host, admin.port) = try parseListen(listen)
+            }
+        }
+        if let token = try values.string("admin.token", secret: true), !token.isEmpty {
+            guard token.count >= 16 else {
+                throw ConfigurationError(key: "admin.token", reason: "is too short (\(token.count) characters): use at least 16 random characters")
+            }
+            admin.token = token
+        }
+        let retentionDefaults = Retention()
+        let retention = Retention(
+            succeeded: try values.duration("retention.succeeded", default: retentionDefaults.succeeded, minimum: .seconds(1)),
+            failed: try values.duration("retention.failed", default: retentionDefaults.failed, minimum: .seconds(1)),
+            interval: try values.duration("retention.interval", default: retentionDefaults.interval, minimum: .milliseconds(100)))
         return WorkerConfiguration(
             databaseURL: databaseURL, databasePoolSize: poolSize, node: node, targets: targets, webhook: webhook,
-            encryption: encryption, logLevel: level, logFormat: format)
+            encryption: encryption, admin: admin, retention: retention, logLevel: level, logFormat: format)
     }
 
     /// The `webhook` block: nil when `webhook.url` is not set.
@@ -177,7 +198,7 @@ extension WorkerConfiguration {
         for (name, value) in environment where name.hasPrefix(environmentPrefix) {
             prefixed[String(name.dropFirst(environmentPrefix.count))] = value
         }
-        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL"])))
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL", "ADMIN_TOKEN"])))
         var tree: Yams.Node?
         if let file {
             let text: String
@@ -237,6 +258,18 @@ extension WorkerConfiguration {
         } catch {
             throw ConfigurationError(key: error.keyID.map { "encryption.keys.\($0)" } ?? "encryption.primary", reason: error.reason)
         }
+    }
+
+    /// `host:port` or `[v6]:port`.
+    static func parseListen(_ text: String) throws(ConfigurationError) -> (String, Int) {
+        let reason = "'\(text)' is not host:port (e.g. 127.0.0.1:9090, [::1]:9090, 0.0.0.0:9090) or off"
+        guard let colon = text.lastIndex(of: ":") else { throw ConfigurationError(key: "admin.listen", reason: reason) }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ConfigurationError(key: "admin.listen", reason: reason)
+        }
+        return (host, port)
     }
 
     /// Rejects keys the configuration does not know, naming the first one.

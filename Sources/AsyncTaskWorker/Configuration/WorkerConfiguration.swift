@@ -61,6 +61,43 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
+    /// The admin HTTP server of the node (`admin.*`).
+    public struct Admin: Sendable, Hashable {
+        /// False when `admin.listen` is `off`.
+        public var enabled: Bool
+        /// The address to bind (loopback by default).
+        public var host: String
+        /// The port (0 picks a free one, reported in the log).
+        public var port: Int
+        /// The bearer token for mutating actions (a secret); nil disables them.
+        public var token: String?
+
+        /// Defaults: enabled on `127.0.0.1:9090`, no token.
+        public init(enabled: Bool = true, host: String = "127.0.0.1", port: Int = 9090, token: String? = nil) {
+            self.enabled = enabled
+            self.host = host
+            self.port = port
+            self.token = token
+        }
+    }
+
+    /// How long finished attempts are kept (`retention.*`), applied by one node at a time.
+    public struct Retention: Sendable, Hashable {
+        /// Succeeded attempts are deleted this long after completion.
+        public var succeeded: Duration
+        /// Failed and expired attempts are deleted this long after completion.
+        public var failed: Duration
+        /// How often a node tries to prune.
+        public var interval: Duration
+
+        /// Defaults: 7 days, 30 days, every minute.
+        public init(succeeded: Duration = .seconds(7 * 86_400), failed: Duration = .seconds(30 * 86_400), interval: Duration = .seconds(60)) {
+            self.succeeded = succeeded
+            self.failed = failed
+            self.interval = interval
+        }
+    }
+
     /// The PostgreSQL URL (a secret: it may hold a password).
     public var databaseURL: String
     /// Connections the node's pool opens at most.
@@ -74,6 +111,10 @@ public struct WorkerConfiguration: Sendable {
     /// Keys for encrypted `method_args` (`encryption.primary`, `encryption.keys.<id>`); nil when none are
     /// configured, in which case rows with an `encryptor` fail with error kind `decryption`.
     public var encryption: KeyRing?
+    /// The admin HTTP server.
+    public var admin: Admin
+    /// Retention of finished attempts.
+    public var retention: Retention
     /// Minimum log level.
     public var logLevel: Logger.Level
     /// `json` for log lines as JSON objects, `text` for people, `auto` for text on a terminal and JSON elsewhere.
@@ -87,9 +128,12 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration from validated parts.
     public init(
         databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
-        webhook: WebhookConfiguration? = nil, encryption: KeyRing? = nil, logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+        webhook: WebhookConfiguration? = nil, encryption: KeyRing? = nil, admin: Admin = Admin(), retention: Retention = Retention(),
+        logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
     ) {
         self.webhook = webhook
+        self.admin = admin
+        self.retention = retention
         self.databaseURL = databaseURL
         self.databasePoolSize = databasePoolSize
         self.node = node

@@ -90,6 +90,11 @@ public final class WorkerNode: Service, Sendable {
             }
             background.addTask { await recorder.run() }
             background.addTask { [self] in await heartbeatLoop(registry, pool: pool) }
+            background.addTask { [configuration, logger] in
+                let retention = configuration.retention
+                await AttemptPruner().runPeriodically(
+                    policy: .init(succeeded: retention.succeeded, failed: retention.failed), interval: retention.interval, pool: pool, logger: logger)
+            }
 
             await withGracefulShutdownHandler {
                 // Several claim loops overlap their round trips (one claims while another's batch is being

@@ -39,6 +39,8 @@ final class OutcomeRecorder: Sendable {
 
     private struct State {
         var buffer: [AttemptOutcome] = []
+        /// Outcomes taken by a flush and not yet written (part of the backlog).
+        var writing = 0
         var stopped = false
     }
 
@@ -69,7 +71,7 @@ final class OutcomeRecorder: Sendable {
     }
 
     /// Outcomes waiting to be written.
-    var backlog: Int { state.withLock { $0.buffer.count } }
+    var backlog: Int { state.withLock { $0.buffer.count + $0.writing } }
 
     /// True while the backlog is at its bound: the node must stop claiming until it drains.
     var isFull: Bool { backlog >= maxBuffered }
@@ -130,27 +132,40 @@ final class OutcomeRecorder: Sendable {
         return backlog
     }
 
+    // A batch leaves the buffer when a flush takes it (and counts as `writing` until written), so `run()`'s
+    // flush and `flushRemaining`'s, which overlap while a node stops, never take or remove the same outcomes.
     private func flushOnce() async throws {
         // Take the batch out of the buffer, so that concurrent flushes (the loop and a final flushRemaining)
         // write disjoint batches; a batch that could not be written goes back to the front.
         let batch = state.withLock { state in
             let batch = Array(state.buffer.prefix(flushBatch))
             state.buffer.removeFirst(batch.count)
+            state.writing += batch.count
             return batch
         }
-        guard !batch.isEmpty else { return }
+        guard !batch.isEmpty else {
+            // Another flush is writing the rest: wait for it rather than spin.
+            if backlog > 0 { try? await Task.sleep(for: .milliseconds(10)) }
+            return
+        }
         let accepted: Set<Int64>
         do {
             accepted = try await write(batch)
+            state.withLock { $0.writing -= batch.count }
         } catch let error as PostgresError where !error.isConnectionLoss && error.code != .poolTimeout {
             // Not an outage: the batch itself is refused. Drop it rather than block every later outcome; the
             // leases expire and the attempts run again (at-least-once).
             logger.error("outcome batch refused by the database; dropping it, its attempts will run again after their leases", metadata: [
                 "error": "\(error)", "outcomes": "\(batch.count)",
             ])
+            state.withLock { $0.writing -= batch.count }
             throw error
         } catch {
-            state.withLock { $0.buffer.insert(contentsOf: batch, at: 0) }
+            // An outage: keep the batch, first in line for the next flush.
+            state.withLock { state in
+                state.writing -= batch.count
+                state.buffer.insert(contentsOf: batch, at: 0)
+            }
             throw error
         }
         for outcome in batch where !accepted.contains(outcome.attempt.id) {

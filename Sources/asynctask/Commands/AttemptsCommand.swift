@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncTask
+import AsyncTaskAdmin
 import Foundation
 import PostgresClient
 
@@ -7,8 +8,8 @@ import PostgresClient
 struct AttemptsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attempts",
-        abstract: "Show, expire, fail or retry attempts.",
-        subcommands: [Show.self, Expire.self, Fail.self, Retry.self])
+        abstract: "List, show, expire, fail, retry or purge attempts.",
+        subcommands: [List.self, Show.self, Expire.self, Fail.self, Retry.self, Purge.self])
 
     /// Attempt ids on the command line, validated as positive integers.
     struct IDs: ParsableArguments {
@@ -16,6 +17,11 @@ struct AttemptsCommand: AsyncParsableCommand {
         var ids: [String]
 
         func parsed() throws -> [Int64] {
+            try Self.parse(ids)
+        }
+
+        /// Positive integer ids, or a bad-input failure naming the first bad one.
+        static func parse(_ ids: [String]) throws -> [Int64] {
             guard !ids.isEmpty else { throw CLIFailure.badInput("give at least one attempt id") }
             return try ids.map { text in
                 guard let id = Int64(text), id > 0 else { throw CLIFailure.badInput("'\(text)' is not an attempt id (a positive integer)") }
@@ -51,36 +57,42 @@ struct AttemptsCommand: AsyncParsableCommand {
     }
 
     struct Expire: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Expire pending attempts: they will not run.")
+        static let configuration = CommandConfiguration(
+            abstract: "Expire pending attempts, by id or by filter: they will not run.",
+            discussion: "With filters instead of ids, every matching pending attempt is expired in batches, after a confirmation (or --yes).")
         @OptionGroup var database: DatabaseOptions
-        @OptionGroup var ids: IDs
+        @OptionGroup var selection: Selection
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await AttemptsCommand.apply(ids: ids.parsed(), database: database, json: json, verb: "expired") { id, connection in
+            try await selection.run(.expire, database: database, json: json, verb: "expired") { id, connection in
                 try await AttemptActions().expire(id, on: connection)
             }
         }
     }
 
     struct Fail: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Fail pending attempts.")
+        static let configuration = CommandConfiguration(
+            abstract: "Fail pending attempts, by id or by filter.",
+            discussion: "With filters instead of ids, every matching pending attempt is failed in batches, after a confirmation (or --yes).")
         @OptionGroup var database: DatabaseOptions
-        @OptionGroup var ids: IDs
+        @OptionGroup var selection: Selection
         @Option(help: "Reason recorded as the attempt's last error.") var reason: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await AttemptsCommand.apply(ids: ids.parsed(), database: database, json: json, verb: "failed") { id, connection in
+            try await selection.run(.fail(reason: reason), database: database, json: json, verb: "failed") { id, connection in
                 try await AttemptActions().fail(id, reason: reason, on: connection)
             }
         }
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Put failed or expired attempts back to pending, runnable now.")
+        static let configuration = CommandConfiguration(
+            abstract: "Put failed or expired attempts back to pending, runnable now, by id or by filter.",
+            discussion: "With filters instead of ids, every matching failed or expired attempt is retried in batches, after a confirmation (or --yes).")
         @OptionGroup var database: DatabaseOptions
-        @OptionGroup var ids: IDs
+        @OptionGroup var selection: Selection
         @Option(help: "How many more tries each attempt gets.") var tries: Int = 1
         @Flag(help: "Print JSON.") var json = false
 
@@ -89,7 +101,7 @@ struct AttemptsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await AttemptsCommand.apply(ids: ids.parsed(), database: database, json: json, verb: "pending (retry)") { id, connection in
+            try await selection.run(.retry(extraTries: tries), database: database, json: json, verb: "pending (retry)") { id, connection in
                 try await AttemptActions().retry(id, extraTries: tries, on: connection)
             }
         }

@@ -1,9 +1,13 @@
 import ArgumentParser
 import AsyncTask
+import AsyncTaskAdmin
 import AsyncTaskTargets
 import AsyncTaskWorker
 import Foundation
 import Logging
+import Metrics
+import PostgresClient
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -26,9 +30,31 @@ struct WorkerCommand: AsyncParsableCommand {
         LogSetup.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
         var logger = Logger(label: "asynctask.worker")
         logger[metadataKey: "node_id"] = "\(configuration.node.id)"
+        // swift-metrics → Prometheus: the node's counters, gauges and timers land in this registry, which the
+        // admin server's /metrics emits.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let node = WorkerNode(configuration: configuration, version: AsyncTaskVersion.current, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if configuration.admin.enabled {
+            let database: PostgresConfiguration
+            do {
+                database = try PostgresConfiguration(url: configuration.databaseURL, applicationName: "asynctask-admin")
+            } catch {
+                throw CLIFailure.badInput("config database_url: \(error.message)")
+            }
+            let admin = AdminServer(
+                configuration: .init(
+                    host: configuration.admin.host, port: configuration.admin.port, token: configuration.admin.token,
+                    deadAfter: configuration.node.deadAfter),
+                database: database, node: WorkerNodeStatus(node: node), registry: registry, logger: logger)
+            // Listed before the node: the group stops services in reverse order, so the node drains first while
+            // the admin server keeps answering (/readyz 503), and the admin server stops last.
+            services.append(.init(service: admin))
+        }
+        services.append(.init(service: node))
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: node)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         // The first signal drains (ServiceGroup); a second one ends the process at once. Leases then expire.
@@ -76,4 +102,12 @@ struct ConfigCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The node as the admin server sees it: the admin module does not depend on the worker module.
+struct WorkerNodeStatus: NodeStatusProvider {
+    let node: WorkerNode
+    var id: UUID { node.id }
+    var isDraining: Bool { node.isDraining }
+    var inFlight: Int { node.inFlight }
 }

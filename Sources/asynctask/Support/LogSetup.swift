@@ -41,12 +41,12 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var object: [String: String] = [:]
-        for (key, value) in metadata { object[key] = value.description }
-        if let extra = event.metadata { for (key, value) in extra { object[key] = value.description } }
+        for (key, value) in metadata { object[key] = LogRedaction.redact(key: key, value.description) }
+        if let extra = event.metadata { for (key, value) in extra { object[key] = LogRedaction.redact(key: key, value.description) } }
         object["ts"] = Date().formatted(.iso8601.time(includingFractionalSeconds: true).year().month().day().dateTimeSeparator(.standard))
         object["level"] = event.level.rawValue
         object["label"] = label
-        object["message"] = event.message.description
+        object["message"] = LogRedaction.maskURLPasswords(event.message.description)
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(0x0A)
         Self.output.withLock { _ in FileHandle.standardError.write(data) }

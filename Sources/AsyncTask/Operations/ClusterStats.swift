@@ -1,0 +1,105 @@
+public import Foundation
+public import PostgresClient
+
+/// Per-target figures for operators: queue depth, lag, running calls, recent outcomes and throughput.
+///
+/// One set of queries behind `asynctask stats`, `GET /api/stats`, the dashboard and the queue gauges on
+/// `/metrics`, so every surface shows the same numbers.
+public struct ClusterStats: Sendable {
+    /// The figures of one target.
+    public struct TargetStats: Sendable, Hashable, Codable {
+        /// The target name.
+        public var target: String
+        /// Pending attempts (due, scheduled, backing off or running).
+        public var pending: Int
+        /// Pending attempts runnable now (their `available_at` has passed) and not under a live lease.
+        public var due: Int
+        /// Pending attempts under a live lease: calls in flight.
+        public var running: Int
+        /// Attempts that succeeded in the last hour.
+        public var succeededLastHour: Int
+        /// Attempts that failed in the last hour.
+        public var failedLastHour: Int
+        /// Seconds the oldest due attempt has waited (0 when nothing is due).
+        public var lagSeconds: Double
+        /// Attempts finished (succeeded or failed) per second over the last five minutes.
+        public var ratePerSecond: Double
+    }
+
+    /// Finished attempts of one target in one minute.
+    public struct ThroughputPoint: Sendable, Hashable, Codable {
+        /// The target name.
+        public var target: String
+        /// The minute's start.
+        public var minute: Date
+        /// Succeeded in that minute.
+        public var succeeded: Int
+        /// Failed in that minute.
+        public var failed: Int
+    }
+
+    /// Creates the queries.
+    public init() {}
+
+    // Pending rows through the claim index's predicate; finished rows through the finished index's predicate
+    // (status <> 'pending') restricted to the last hour. Due excludes live leases: a claimed row's
+    // available_at is its lease end, in the future while the call runs.
+    static let perTarget = PostgresStatement(name: "cluster_stats_per_target", sql: """
+        WITH pending AS (
+            SELECT target,
+                   count(*) AS pending,
+                   count(*) FILTER (WHERE available_at <= now()) AS due,
+                   count(*) FILTER (WHERE locked_by IS NOT NULL AND available_at > now()) AS running,
+                   coalesce(extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())), 0)::float8 AS lag_seconds
+            FROM async_task_attempts
+            WHERE status = 'pending'
+            GROUP BY target
+        ), finished AS (
+            SELECT target,
+                   count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                   count(*) FILTER (WHERE status = 'failed') AS failed,
+                   count(*) FILTER (WHERE status IN ('succeeded', 'failed') AND completed_at > now() - interval '5 minutes') AS recent
+            FROM async_task_attempts
+            WHERE status <> 'pending' AND completed_at > now() - interval '1 hour'
+            GROUP BY target
+        )
+        SELECT coalesce(p.target, f.target) AS target,
+               coalesce(p.pending, 0) AS pending, coalesce(p.due, 0) AS due, coalesce(p.running, 0) AS running,
+               coalesce(f.succeeded, 0) AS succeeded, coalesce(f.failed, 0) AS failed,
+               coalesce(p.lag_seconds, 0) AS lag_seconds, coalesce(f.recent, 0) / 300.0::float8 AS rate
+        FROM pending p FULL JOIN finished f ON f.target = p.target
+        ORDER BY 1
+        """)
+
+    static let throughput = PostgresStatement(name: "cluster_throughput", sql: """
+        SELECT target, date_trunc('minute', completed_at) AS minute,
+               count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+               count(*) FILTER (WHERE status = 'failed') AS failed
+        FROM async_task_attempts
+        WHERE status <> 'pending' AND completed_at > date_trunc('minute', now()) - $1 * interval '1 minute'
+        GROUP BY 1, 2
+        ORDER BY 1, 2
+        """)
+
+    /// Figures for every target with pending attempts or attempts finished in the last hour, by name.
+    /// - Throws: `PostgresError`.
+    public func perTarget(on connection: PostgresConnection) async throws(PostgresError) -> [TargetStats] {
+        try await connection.query(Self.perTarget).map { row throws(PostgresError) in
+            TargetStats(
+                target: try row.decode(String.self, "target"), pending: try row.decode(Int.self, "pending"),
+                due: try row.decode(Int.self, "due"), running: try row.decode(Int.self, "running"),
+                succeededLastHour: try row.decode(Int.self, "succeeded"), failedLastHour: try row.decode(Int.self, "failed"),
+                lagSeconds: try row.decode(Double.self, "lag_seconds"), ratePerSecond: try row.decode(Double.self, "rate"))
+        }
+    }
+
+    /// Succeeded and failed attempts per target and minute over the last `minutes` minutes (minutes without any
+    /// finished attempt are absent).
+    public func throughput(minutes: Int = 60, on connection: PostgresConnection) async throws(PostgresError) -> [ThroughputPoint] {
+        try await connection.query(Self.throughput, [Int64(minutes)]).map { row throws(PostgresError) in
+            ThroughputPoint(
+                target: try row.decode(String.self, "target"), minute: try row.decode(Date.self, "minute"),
+                succeeded: try row.decode(Int.self, "succeeded"), failed: try row.decode(Int.self, "failed"))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import AsyncTask
+import Foundation
+import PostgresClient
+import Prometheus
+import Synchronization
+
+/// The cluster's queue figures as Prometheus gauges, refreshed from the database when `/metrics` is scraped
+/// (at most once per `refresh`), beside the worker's own metrics in the same registry.
+///
+/// Every node reports the same cluster-wide values (aggregate them with `max by (target)`). A target whose
+/// work is gone drops to 0 instead of keeping its last value.
+final class QueueMetrics: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let refresh: Duration
+    private let deadAfter: Duration
+    private struct State {
+        var refreshedAt: ContinuousClock.Instant?
+        var targets: Set<String> = []
+    }
+    private let state = Mutex(State())
+
+    init(registry: PrometheusCollectorRegistry, refresh: Duration, deadAfter: Duration) {
+        self.registry = registry
+        self.refresh = refresh
+        self.deadAfter = deadAfter
+    }
+
+    /// Reads the figures (unless read within `refresh`) and sets the gauges.
+    func update(pool: PostgresConnectionPool) async throws {
+        let now = ContinuousClock.now
+        let due = state.withLock { state -> Bool in
+            if let last = state.refreshedAt, now - last < refresh { return false }
+            state.refreshedAt = now
+            return true
+        }
+        guard due else { return }
+        let (stats, nodes) = try await pool.withConnection { connection in
+            (try await ClusterStats().perTarget(on: connection), try await ClusterNodes(deadAfter: deadAfter).list(on: connection))
+        }
+        let previous = state.withLock { state in
+            let previous = state.targets
+            state.targets = Set(stats.map(\.target))
+            return previous
+        }
+        for figures in stats {
+            let labels = [("target", figures.target)]
+            registry.makeGauge(name: "asynctask_queue_pending", labels: labels).set(Double(figures.pending))
+            registry.makeGauge(name: "asynctask_queue_due", labels: labels).set(Double(figures.due))
+            registry.makeGauge(name: "asynctask_queue_running", labels: labels).set(Double(figures.running))
+            registry.makeGauge(name: "asynctask_queue_lag_seconds", labels: labels).set(figures.lagSeconds)
+        }
+        for target in previous.subtracting(stats.map(\.target)) {
+            let labels = [("target", target)]
+            for name in ["asynctask_queue_pending", "asynctask_queue_due", "asynctask_queue_running", "asynctask_queue_lag_seconds"] {
+                registry.makeGauge(name: name, labels: labels).set(0.0)
+            }
+        }
+        registry.makeGauge(name: "asynctask_nodes_live").set(Double(nodes.filter(\.live).count))
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import AsyncTask
+import AsyncTaskAdmin
+import Foundation
+
+extension AttemptsCommand {
+    /// `asynctask attempts list`: the newest attempts matching a filter.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List attempts, newest first (arguments are never printed).")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var filter: FilterOptions
+
+        @Option(help: "At most this many (1…10000).")
+        var limit: Int = 50
+
+        @Option(help: "Only ids below this one (the next page after a listing).")
+        var before: Int64?
+
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000") }
+            if let before, before < 1 { throw ValidationError("--before must be a positive attempt id") }
+        }
+
+        func run() async throws {
+            var filter = try self.filter.filter()
+            filter.beforeID = before
+            let records = try await database.withConnection { try await AttemptQueries().list(filter, limit: limit, on: $0) }
+            let views = records.map(AttemptView.init)
+            if records.count == limit, let last = records.last {
+                FileHandle.standardError.write(Data("(more: --before \(last.id))\n".utf8))
+            }
+            if json {
+                try OutputFormat.printJSON(views)
+                return
+            }
+            OutputFormat.printTable(
+                header: ["ID", "STATUS", "TARGET", "METHOD", "TRIES", "CREATED", "COMPLETED", "LAST ERROR"],
+                rows: views.map { view in
+                    [
+                        String(view.id), view.status, view.target, view.methodName,
+                        "\(view.numAttempts)/\(view.maxAttempts.map(String.init) ?? "-")", OutputFormat.timestamp(view.createdAt),
+                        view.completedAt.map(OutputFormat.timestamp) ?? "-", OutputFormat.excerpt(view.lastError, 60),
+                    ]
+                })
+        }
+    }
+}

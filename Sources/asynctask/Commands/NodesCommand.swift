@@ -1,0 +1,42 @@
+import ArgumentParser
+import AsyncTask
+import AsyncTaskAdmin
+import Foundation
+
+/// `asynctask nodes`: the worker nodes, live or not, with heartbeat age, in-flight calls, leases and targets.
+struct NodesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "nodes", abstract: "List worker nodes: live or not, heartbeat age, in-flight calls, leases held, targets served.")
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Heartbeats older than this count as not live (the workers' node.dead_after).")
+    var deadAfter: String = "10s"
+
+    @Flag(help: "Include nodes stopped or dead more than an hour ago.")
+    var all = false
+
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let deadAfter: Duration
+        do {
+            deadAfter = try FilterParser.duration(self.deadAfter, field: "dead-after")
+        } catch {
+            throw CLIFailure.badInput("--\(error.field): \(error.reason)")
+        }
+        let nodes = try await database.withConnection { try await ClusterNodes(deadAfter: deadAfter).list(all: all, on: $0) }
+        if json {
+            try OutputFormat.printJSON(nodes)
+            return
+        }
+        OutputFormat.printTable(
+            header: ["NODE", "HOST", "PID", "STATE", "STATUS", "HEARTBEAT", "IN FLIGHT", "LEASES", "TARGETS", "VERSION"],
+            rows: nodes.map { node in
+                [
+                    node.id.uuidString.lowercased(), node.hostname, String(node.pid), node.live ? "live" : "not live", node.status,
+                    OutputFormat.age(node.heartbeatAgeSeconds) + " ago", "\(node.inFlight)/\(node.concurrency)", String(node.leases),
+                    node.targets.joined(separator: ","), node.version,
+                ]
+            })
+    }
+}
