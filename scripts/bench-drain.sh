@@ -52,14 +52,15 @@ psql -qAtX -c "DROP DATABASE IF EXISTS bench_drain" -c "CREATE DATABASE bench_dr
 worker_config() { # $1 file, $2 target url, $3 concurrency
   cat >"$1" <<YAML
 database_url: $db_url
-node: { concurrency: $3, claim_batch: 500, flush_batch: 1000, heartbeat: 2s, lease: 60s }
+node: { concurrency: $3, claim_batch: 1000, flush_batch: 1000, heartbeat: 2s, lease: 60s }
 database: { pool_size: 8 }
 targets:
   OrderClient: { url: $2, concurrency: $3, timeout: 30s }
 log: { format: json, level: warning }
+admin: { listen: "127.0.0.1:0" }
 YAML
 }
-worker_config "$tmp/nginx.yaml" "http://127.0.0.1:$nginx_port/rpc" 256
+worker_config "$tmp/nginx.yaml" "http://127.0.0.1:$nginx_port/rpc" 1024
 
 drain() { # $1 nodes
   psql -qAtX -d bench_drain -c "TRUNCATE async_task_attempts; DELETE FROM async_task_nodes"

@@ -107,4 +107,17 @@ struct ClusterTests {
             #expect(status != nil && status != 0)
         }
     }
+
+    @Test("a node whose admin port is taken stops with an error instead of hanging")
+    func adminPortTaken() async throws {
+        try await Cluster.with { cluster in
+            let port = Int.random(in: 40_000..<50_000)
+            let first = try cluster.startWorker(extra: ["admin: { listen: \"127.0.0.1:\(port)\" }"])
+            try await eventually("the first node registers") { try await cluster.scalar("SELECT count(*) FROM async_task_nodes") == 1 }
+            let second = try cluster.startWorker(extra: ["admin: { listen: \"127.0.0.1:\(port)\" }"])
+            let status = await second.waitForExit(timeout: .seconds(20))
+            #expect(status != nil && status != 0, "the second node neither failed nor exited")
+            #expect(first.isRunning)
+        }
+    }
 }

@@ -170,7 +170,7 @@ public final class WorkerNode: Service, Sendable {
         let claimer = AttemptClaimer(nodeID: id, lease: configuration.node.lease)
         let poll = configuration.node.pollInterval
         var failures = 0
-        while !isDraining {
+        while !isDraining && !Task.isCancelled {
             if recorder.isFull {
                 await capacityFreed.wait(timeout: poll)
                 continue
