@@ -162,8 +162,8 @@ extension WebhookConfiguration {
     }
 }
 
-/// A configuration value that is missing or wrong, named by its key (`node.lease`,
-/// `targets.OrderClient.url`, …) and, when it came from the environment, by the variable.
+/// A configuration value that is missing or wrong, named by its key (`node.lease`, `targets.OrderClient.url`,
+/// …); the same key names the file's entry and, through the `ASYNCTASK_` rule, its environment override.
 public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The dotted key, as in the YAML file.
     public let key: String
