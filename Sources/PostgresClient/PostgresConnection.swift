@@ -138,6 +138,19 @@ public final class PostgresConnection: Sendable {
     /// True while inside `withTransaction`.
     public var isInTransaction: Bool { state.withLock { $0.transactionDepth > 0 } }
 
+    /// Runs `body` with this connection and closes it afterwards, whether `body` returns or throws: the
+    /// shape of every short-lived connection (a CLI command, a test's setup).
+    public func closingAfter<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            let value = try await body(self)
+            await close()
+            return value
+        } catch {
+            await close()
+            throw error
+        }
+    }
+
     /// Closes the connection and stops its thread. Later calls fail with `.connectionClosed`.
     public func close() async {
         let alreadyClosed = state.withLock { state in

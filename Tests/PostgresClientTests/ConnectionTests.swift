@@ -39,6 +39,21 @@ struct ConnectionTests {
         }
     }
 
+    @Test("closingAfter closes the connection when the body returns and when it throws")
+    func closingAfter() async throws {
+        struct Boom: Error {}
+        let ping = PostgresStatement(name: "ping", sql: "SELECT 1 AS one")
+        try await TestDatabase.with { database throws in
+            let returned = try await database.connect()
+            let one = try await returned.closingAfter { try await $0.query(ping).single().decode(Int.self, "one") }
+            #expect(one == 1)
+            await #expect(throws: PostgresError.self) { try await returned.query(ping) }
+            let thrown = try await database.connect()
+            await #expect(throws: Boom.self) { try await thrown.closingAfter { _ in throw Boom() } }
+            await #expect(throws: PostgresError.self) { try await thrown.query(ping) }
+        }
+    }
+
     @Test("a body that swallows a server error cannot commit the aborted transaction silently")
     func swallowedErrorIsReported() async throws {
         try await TestDatabase.with { database throws in

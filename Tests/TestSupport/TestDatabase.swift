@@ -64,15 +64,7 @@ public struct TestDatabase: Sendable {
     /// Runs `body` on a connection that is closed afterwards.
     @discardableResult
     public func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await connect()
-        do {
-            let value = try await body(connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await connect().closingAfter(body)
     }
 }
 

@@ -39,15 +39,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Runs `body` with one connection, closed afterwards.
     func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await connect()
-        do {
-            let value = try await body(connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await connect().closingAfter(body)
     }
 
     /// Opens one connection, turning failures into one clear line (password masked) with exit code 1.
