@@ -230,6 +230,8 @@ let package = Package(
         .testTarget(
             name: "AsyncTaskCLITests",
             dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
+            // Expected outputs, read from the source tree by path (Golden.swift).
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -196,6 +196,47 @@ final class NativeConnection: @unchecked Sendable {
         return try rows(from: PQexec(connection, script), queryName: name)
     }
 
+    /// Runs `COPY … FROM STDIN` and streams `data` (COPY text format) to it; the rows carry the affected count.
+    func copyIn(_ statement: PostgresStatement, data: [UInt8]) throws(PostgresError) -> PostgresRows {
+        guard let connection, !closed.load(ordering: .acquiring) else {
+            throw PostgresError(code: .connectionClosed, message: "the connection was closed", queryName: statement.name)
+        }
+        guard let started = PQexec(connection, statement.sql) else { throw connectionError(queryName: statement.name) }
+        guard PQresultStatus(started) == PGRES_COPY_IN else {
+            // Not a COPY FROM STDIN (or refused): report it as any other result, after draining the rest.
+            // `rows(from:)` owns (and frees) the result.
+            defer { Self.drainResults(connection) }
+            _ = try rows(from: started, queryName: statement.name)
+            throw PostgresError(code: .protocolViolation, message: "the statement is not COPY … FROM STDIN", queryName: statement.name)
+        }
+        PQclear(started)
+        // Chunks of 256 KiB: libpq buffers each and sends it; the server parses as the data arrives.
+        let chunk = 256 * 1024
+        var sent = true
+        data.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count, sent {
+                let length = min(chunk, buffer.count - offset)
+                let pointer = UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+                sent = PQputCopyData(connection, pointer, Int32(length)) == 1
+                offset += length
+            }
+        }
+        if !sent || PQputCopyEnd(connection, nil) != 1 {
+            Self.drainResults(connection)
+            throw connectionError(queryName: statement.name)
+        }
+        // One result for the COPY, then NULL.
+        let result = PQgetResult(connection)
+        defer { Self.drainResults(connection) }
+        return try rows(from: result, queryName: statement.name)
+    }
+
+    /// Reads and frees results until libpq reports none, so the connection is ready for the next command.
+    private static func drainResults(_ connection: OpaquePointer) {
+        while let result = PQgetResult(connection) { PQclear(result) }
+    }
+
     private func rows(from result: OpaquePointer?, queryName: String) throws(PostgresError) -> PostgresRows {
         guard let result else { throw connectionError(queryName: queryName) }
         let owned = PostgresResult(result)

@@ -83,6 +83,19 @@ public final class PostgresConnection: Sendable {
         try await run(statement, binds.map(\.postgresBind), honourCancellation: true)
     }
 
+    /// Streams `rows` into a table with `statement`, a `COPY table (columns…) FROM STDIN` (text format), and
+    /// returns the number of rows the server inserted. Runs inside the caller's transaction when there is one.
+    /// - Throws: `PostgresError`: a constraint or type error names the failing line in its message; `.cancelled`
+    ///   when the task was cancelled.
+    @discardableResult
+    public func copy(_ statement: PostgresStatement, rows: PostgresCopyRows) async throws(PostgresError) -> Int {
+        let native = self.native
+        let data = rows.bytes
+        return try await withCancellableCall(honourCancellation: true, queryName: statement.name) { () throws(PostgresError) -> PostgresRows in
+            try native.copyIn(statement, data: data)
+        }.affectedRows
+    }
+
     /// Runs a semicolon-separated script without parameters (migrations, session settings).
     /// - Parameter name: identifies the script in errors.
     public func execute(script: String, name: String) async throws(PostgresError) {

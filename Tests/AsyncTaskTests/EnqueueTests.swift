@@ -96,6 +96,85 @@ struct EnqueueTests {
     }
 }
 
+extension EnqueueTests {
+    static let copiedRows = PostgresStatement(name: "copied_rows", sql: """
+        SELECT id, method_args::text AS args, priority, max_attempts, scheduled_at, available_at, encryptor, status, num_attempts
+        FROM async_task_attempts WHERE id = ANY($1::bigint[]) ORDER BY id
+        """)
+
+    @Test("a large token-less batch goes through COPY: ids in input order, every column as given, scheduling applied, one NOTIFY, rolled back with the caller")
+    func copyBatch() async throws {
+        struct Abort: Error {}
+        try await withMigratedDatabase { database, connection throws in
+            let later = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3600).rounded())
+            var attempts: [Attempt] = []
+            for n in 0..<300 {
+                let json = Data(#"{"n":\#(n),"note":"tab\there, back\\slash, é"}"#.utf8)
+                let scheduledAt: Date? = n % 3 == 0 ? later : nil
+                let maxAttempts: Int? = n % 2 == 0 ? 7 : nil
+                attempts.append(try Attempt(
+                    target: "OrderClient", method: "fulfill", argumentsJSON: json, scheduledAt: scheduledAt, priority: Int16(n % 5), maxAttempts: maxAttempts))
+            }
+            var configuration = database.configuration
+            configuration.set("application_name", "copy-listener")
+            let listener = PostgresListener(configuration: configuration, channels: ["async_task_attempts"], reconnectDelayLimit: .milliseconds(200))
+            let run = Task { await listener.run() }
+            var events = listener.events.makeAsyncIterator()
+            #expect(await events.next() == .listening)
+
+            await #expect(throws: Abort.self) {
+                try await connection.withTransaction { connection in
+                    _ = try await AttemptQueue().enqueue(attempts, on: connection)
+                    throw Abort()
+                }
+            }
+            #expect(try await connection.query(countAttempts).single().decode(Int.self, "n") == 0)
+
+            let ids = try await connection.withTransaction { try await AttemptQueue().enqueue(attempts, on: $0) }
+            #expect(ids.count == 300)
+            #expect(ids == ids.sorted() && Set(ids).count == 300)
+            let rows = try await connection.query(Self.copiedRows, [ids])
+            #expect(rows.count == 300)
+            for (n, row) in rows.enumerated() {
+                #expect(try row.decode(Int64.self, "id") == ids[n])
+                #expect(try row.decode(String.self, "args") == #"{"n": \#(n), "note": "tab\there, back\\slash, é"}"#)
+                #expect(try row.decode(Int.self, "priority") == n % 5)
+                #expect(try row.decode(Int?.self, "max_attempts") == (n % 2 == 0 ? 7 : nil))
+                #expect(try row.decode(String.self, "status") == "pending")
+                #expect(try row.decode(Int.self, "num_attempts") == 0)
+                #expect(try row.decode(String?.self, "encryptor") == nil)
+                if n % 3 == 0 {
+                    #expect(try row.decode(Date?.self, "scheduled_at") == later)
+                    #expect(try row.decode(Date.self, "available_at") == later)
+                } else {
+                    #expect(try row.decode(Date?.self, "scheduled_at") == nil)
+                    #expect(abs(try row.decode(Date.self, "available_at").timeIntervalSinceNow) < 60)
+                }
+            }
+            // The committed COPY woke listeners once (the rolled-back one sent nothing).
+            guard case .notification(let notification) = await events.next() else {
+                Issue.record("no notification after the committed batch")
+                return
+            }
+            #expect(notification.channel == "async_task_attempts")
+            run.cancel()
+            await run.value
+
+            // Encrypted through COPY: envelopes marked with the key id, decrypting to each attempt's arguments.
+            let ring = try KeyRing(primary: "k1", base64Keys: ["k1": Data((0..<32).map { UInt8($0) }).base64EncodedString()])
+            let encryptor = AESGCMEncryptor(keyRing: ring)
+            let secretIDs = try await connection.withTransaction { try await AttemptQueue(encryptor: encryptor).enqueue(attempts, on: $0) }
+            for (n, id) in secretIDs.enumerated() {
+                let record = try #require(try await AttemptActions().find(id, on: connection))
+                #expect(record.encryptor == "aes-256-gcm:k1")
+                #expect(!record.methodArgs.contains("back"))
+                let plain = try encryptor.decrypt(Data(record.methodArgs.utf8), id: "aes-256-gcm:k1", target: "OrderClient", method: "fulfill")
+                #expect(String(decoding: plain, as: UTF8.self) == String(decoding: attempts[n].argumentsJSON, as: UTF8.self))
+            }
+        }
+    }
+}
+
 @Suite("Operator actions")
 struct AttemptActionsTests {
     @Test("expire and fail only from pending; retry from failed/expired; invalid transitions name the status")
