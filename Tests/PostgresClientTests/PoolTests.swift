@@ -38,15 +38,26 @@ struct PoolTests {
             let pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 3, acquireTimeout: .milliseconds(300)))
             // Hold all three, then ask for a fourth.
             let release = AsyncStream<Void>.makeStream()
+            let held = AsyncStream<Void>.makeStream()
             let holders = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<3 {
-                        group.addTask { try await pool.withConnection { _ in for await _ in release.stream {} } }
+                        group.addTask {
+                            try await pool.withConnection { _ in
+                                held.continuation.yield()
+                                for await _ in release.stream {}
+                            }
+                        }
                     }
                     try await group.waitForAll()
                 }
             }
-            try await Task.sleep(for: .milliseconds(200))
+            // Connecting takes a while on a loaded machine: wait until all three are really held.
+            var holding = 0
+            for await _ in held.stream {
+                holding += 1
+                if holding == 3 { break }
+            }
             let started = ContinuousClock.now
             let error = await #expect(throws: PostgresError.self) { try await pool.query(Self.backendPID) }
             #expect(error?.code == .poolTimeout)
