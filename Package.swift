@@ -212,7 +212,7 @@ let package = Package(
         // Several real `asynctask worker` processes against the example target.
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport"],
+            dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport", "LoopbackHTTPServer"],
             swiftSettings: swiftSettings
         ),
         // The admin app served on loopback against a real database (HTTP through a real socket).

@@ -68,6 +68,9 @@ public struct Attempt: Sendable, Hashable {
         guard !argumentsJSON.contains(0) else {
             throw AttemptValidationError(field: "method_args", reason: "contains a NUL byte")
         }
+        guard !Self.containsNULCharacter(object) else {
+            throw AttemptValidationError(field: "method_args", reason: "contains \\u0000, which PostgreSQL jsonb cannot store")
+        }
         if let idempotenceToken {
             guard !idempotenceToken.isEmpty else {
                 throw AttemptValidationError(field: "idempotence_token", reason: "is empty; pass nil for no token")
@@ -100,6 +103,16 @@ public struct Attempt: Sendable, Hashable {
         guard value.utf8.count <= 255 else { throw AttemptValidationError(field: field, reason: "is longer than 255 bytes") }
         guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw AttemptValidationError(field: field, reason: "contains control characters")
+        }
+    }
+
+    /// Whether a parsed JSON value holds U+0000 in a string or key (written `\u0000` in the JSON text).
+    private static func containsNULCharacter(_ value: Any) -> Bool {
+        switch value {
+        case let string as String: string.unicodeScalars.contains { $0.value == 0 }
+        case let object as [String: Any]: object.contains { containsNULCharacter($0.key) || containsNULCharacter($0.value) }
+        case let array as [Any]: array.contains { containsNULCharacter($0) }
+        default: false
         }
     }
 

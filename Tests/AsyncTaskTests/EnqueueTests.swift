@@ -13,6 +13,8 @@ struct EnqueueTests {
         ("OrderClient", "fulfill", "\"text\"", "method_args"),
         ("OrderClient", "fulfill", "{not json", "method_args"),
         ("Order\nClient", "fulfill", "{}", "target"),
+        ("OrderClient", "fulfill", #"{"note":"a\u0000b"}"#, "method_args"),
+        ("OrderClient", "fulfill", #"{"deep":[{"k\u0000":1}]}"#, "method_args"),
     ])
     func validation(target: String, method: String, json: String, field: String) {
         let error = #expect(throws: AttemptValidationError.self) {

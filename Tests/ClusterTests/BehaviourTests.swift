@@ -112,3 +112,20 @@ struct BehaviourTests {
         }
     }
 }
+
+@Suite("Claiming across several targets", .serialized)
+struct MultiTargetClaimTests {
+    @Test("a node serving several targets claims for each: one with nothing due never holds the node's slots")
+    func idleTargetDoesNotStarveOthers() async throws {
+        try await Cluster.with { cluster in
+            // `Aardvark` sorts before `OrderClient` and may use every slot of the node (its concurrency is above the
+            // node's), yet has nothing due: the node must still claim OrderClient's attempts.
+            let ids = try await cluster.enqueue(40)
+            try cluster.startWorker(node: ["concurrency: 8"], otherTargets: ["Aardvark: { url: \"\(cluster.targetURL)\", concurrency: 64 }"])
+            try await eventually("OrderClient's attempts succeed", timeout: .seconds(30)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [ids]) == 40
+            }
+            #expect(cluster.workers[0].isRunning)
+        }
+    }
+}

@@ -60,9 +60,11 @@ final class Cluster: @unchecked Sendable {
     /// Starts a worker node; `settings` are YAML lines under `node:` (e.g. `concurrency: 50`), `target` lines
     /// under the `OrderClient` target, `extra` top-level YAML lines (e.g. `retention: { interval: 200ms }`).
     /// Its admin server listens on a free loopback port unless `extra` sets `admin:` (see `adminURL(of:)`).
+    /// `otherTargets` are YAML lines under `targets:` after `OrderClient` (e.g. `Big: { url: http://… }`).
     @discardableResult
     func startWorker(
-        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]
+        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], otherTargets: [String] = [],
+        environment: [String: String] = [:]
     ) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
@@ -80,6 +82,7 @@ final class Cluster: @unchecked Sendable {
                 timeout: 30s
                 backoff: { base: 50ms, max: 200ms }
             \(targetSettings.map { "    \($0)" }.joined(separator: "\n"))
+            \(otherTargets.map { "  \($0)" }.joined(separator: "\n"))
             log: { format: json, level: info }
             \(extra.contains { $0.hasPrefix("admin:") } ? "" : "admin: { listen: \"127.0.0.1:0\" }")
             \(extra.joined(separator: "\n"))

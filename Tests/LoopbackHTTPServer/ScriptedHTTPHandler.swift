@@ -9,9 +9,11 @@ import Synchronization
 /// - `/echo`: 200 with a JSON object `{"method","uri","headers":[[name,value]…],"body"}` of the request.
 /// - `/hang`: never answers.
 /// - `/delay/{ms}`: 200 `done` after `ms` milliseconds.
-/// - `/drip?bytes=N&interval_ms=M`: 200 with `Content-Length: N`, one byte every `M` ms.
-/// - `/big?bytes=N`: 200 with an N-byte body streamed in 64 KiB chunks, respecting back-pressure.
-/// - `/redirect`: 302 to `/echo`.
+/// - `/drip?bytes=N&interval_ms=M` (or `/drip/N/M/…`): 200 with `Content-Length: N`, one byte every `M` ms.
+/// - `/big?bytes=N` (or `/big/N/…`): 200 with an N-byte body streamed in 64 KiB chunks, respecting back-pressure.
+/// - `/redirect`: 302 to `/echo`; `/redirect/{port}/…`: 302 to `http://localhost:{port}/echo` (another host).
+///
+/// The path forms serve targets whose URL may not carry a query (a worker appends `/{method}` to the path).
 /// - `/rpc`: a JSON-RPC 2.0 server whose method name picks the reply: `ok` (result echoes params),
 ///   `not_found` (-32601), `bad_params` (-32602), `internal` (-32603), `not_json`, `wrong_id`, `no_version`.
 final class ScriptedHTTPHandler: ChannelInboundHandler {
@@ -78,14 +80,14 @@ final class ScriptedHTTPHandler: ChannelInboundHandler {
                 self.respond(context: context, status: 200, headers: [], body: Array("done".utf8))
             }
         case "drip":
-            let count = Int(query["bytes"] ?? "") ?? 10
-            let interval = Int64(query["interval_ms"] ?? "") ?? 100
+            let count = Int(query["bytes"] ?? "") ?? Int(Self.segment(1, of: segments)) ?? 10
+            let interval = Int64(query["interval_ms"] ?? "") ?? Int64(Self.segment(2, of: segments)) ?? 100
             var headers = HTTPHeaders()
             headers.add(name: "Content-Length", value: "\(count)")
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
             drip(context: context, remaining: count, interval: interval)
         case "big":
-            bigRemaining = Int(query["bytes"] ?? "") ?? (1 << 20)
+            bigRemaining = Int(query["bytes"] ?? "") ?? Int(Self.segment(1, of: segments)) ?? (1 << 20)
             var headers = HTTPHeaders()
             headers.add(name: "Content-Length", value: "\(bigRemaining)")
             headers.add(name: "Content-Type", value: "application/octet-stream")
@@ -93,7 +95,8 @@ final class ScriptedHTTPHandler: ChannelInboundHandler {
             isStreaming = true
             pump(context: context)
         case "redirect":
-            respond(context: context, status: 302, headers: [("Location", "/echo")], body: Array("moved".utf8))
+            let location = Int(Self.segment(1, of: segments)).map { "http://localhost:\($0)/echo" } ?? "/echo"
+            respond(context: context, status: 302, headers: [("Location", location)], body: Array("moved".utf8))
         case "rpc":
             rpc(context: context, body: body)
         default:
@@ -178,6 +181,11 @@ final class ScriptedHTTPHandler: ChannelInboundHandler {
             }
             context.flush()
         } while bigRemaining > 0 && context.channel.isWritable && context.channel.isActive
+    }
+
+    /// The path segment at `index`, or "" when the path is shorter.
+    private static func segment(_ index: Int, of segments: [String]) -> String {
+        index < segments.count ? segments[index] : ""
     }
 
     private static func split(_ uri: String) -> (path: String, query: [String: String]) {

@@ -5,18 +5,22 @@ import PostgresClient
 struct AttemptClaimer: Sendable {
     // Each target gets its own LIMIT (its free capacity on this node) through a LATERAL subquery, so the
     // per-target caps hold at every moment; SKIP LOCKED lets concurrent nodes claim disjoint rows without
-    // waiting. The claim bumps num_attempts, which fences every later write of this lease.
+    // waiting. The outer LIMIT ($5, the node's free capacity) keeps the most urgent of those across targets:
+    // every target is offered the whole node share, so a target with nothing due never starves the others.
+    // The claim bumps num_attempts, which fences every later write of this lease.
     static let claim = PostgresStatement(name: "claim_attempts", sql: """
         WITH caps AS (
             SELECT c.target, c.n FROM unnest($1::text[], $2::integer[]) AS c(target, n)
         ), picked AS (
             SELECT p.id FROM caps CROSS JOIN LATERAL (
-                SELECT a.id FROM async_task_attempts a
+                SELECT a.id, a.priority, a.available_at FROM async_task_attempts a
                 WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = caps.target
                 ORDER BY a.priority, a.available_at, a.id
                 LIMIT caps.n
                 FOR UPDATE SKIP LOCKED
             ) p
+            ORDER BY p.priority, p.available_at, p.id
+            LIMIT $5
         )
         UPDATE async_task_attempts t
         SET num_attempts = t.num_attempts + 1, locked_by = $3,
@@ -30,11 +34,11 @@ struct AttemptClaimer: Sendable {
     let nodeID: UUID
     let lease: Duration
 
-    /// Claims up to `limit` due attempts of each target.
-    func claim(_ caps: [(target: String, limit: Int)], on connection: PostgresConnection) async throws -> [ClaimedAttempt] {
-        guard !caps.isEmpty else { return [] }
+    /// Claims up to `reservation.total` due attempts, at most each cap's `limit` of its target, most urgent first.
+    func claim(_ reservation: CapacityTracker.Reservation, on connection: PostgresConnection) async throws -> [ClaimedAttempt] {
+        guard !reservation.caps.isEmpty, reservation.total > 0 else { return [] }
         let rows = try await connection.query(Self.claim, [
-            caps.map(\.target), caps.map { Int32($0.limit) }, nodeID, lease.milliseconds,
+            reservation.caps.map(\.target), reservation.caps.map { Int32($0.limit) }, nodeID, lease.milliseconds, Int32(reservation.total),
         ])
         var claimed: [ClaimedAttempt] = []
         claimed.reserveCapacity(rows.count)

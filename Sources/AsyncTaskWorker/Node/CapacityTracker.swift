@@ -26,33 +26,44 @@ final class CapacityTracker: Sendable {
         self.targetLimits = targetLimits
     }
 
-    /// Reserves the slots for the next claim and returns them as per-target limits: each target's free slots,
-    /// together none above the node's free slots or `batch`; targets without free slots are left out. Hand the
-    /// result back to `commit` once the claim returned (or failed).
-    func reserve(batch: Int) -> [(target: String, limit: Int)] {
+    /// Slots reserved for one claim: at most `total` attempts in all, at most `limit` of each target.
+    struct Reservation {
+        /// Each target with free slots, and how many of its attempts the claim may take.
+        var caps: [(target: String, limit: Int)]
+        /// How many attempts the claim may take in all: the node's free slots (at most the batch), at most the caps' sum.
+        var total: Int
+    }
+
+    /// Reserves the slots for the next claim: the node's free slots (at most `batch`) in all, and for each target
+    /// with free slots, up to that many of its own. Every target gets the whole node share as its cap, so a
+    /// target with nothing due never holds slots another target could use; the claim takes the `total` most
+    /// urgent due attempts within the caps. Targets without free slots are left out. Hand the result back to
+    /// `commit` once the claim returned (or failed).
+    func reserve(batch: Int) -> Reservation {
         state.withLock { state in
-            var nodeFree = min(nodeLimit - state.total - state.reservedTotal, batch)
+            let nodeFree = min(nodeLimit - state.total - state.reservedTotal, batch)
             var caps: [(target: String, limit: Int)] = []
-            for target in targetLimits.keys.sorted() where nodeFree > 0 {
+            guard nodeFree > 0 else { return Reservation(caps: [], total: 0) }
+            for target in targetLimits.keys.sorted() {
                 let used = (state.perTarget[target] ?? 0) + (state.reservedPerTarget[target] ?? 0)
                 let free = min(nodeFree, (targetLimits[target] ?? 0) - used)
                 guard free > 0 else { continue }
                 caps.append((target, free))
                 state.reservedPerTarget[target, default: 0] += free
-                state.reservedTotal += free
-                nodeFree -= free
             }
-            return caps
+            let total = min(nodeFree, caps.reduce(0) { $0 + $1.limit })
+            state.reservedTotal += total
+            return Reservation(caps: caps, total: total)
         }
     }
 
     /// Ends a reservation: the claimed attempts become calls in flight, the unused slots are free again.
-    func commit(_ reservation: [(target: String, limit: Int)], claimed attempts: [ClaimedAttempt]) {
+    func commit(_ reservation: Reservation, claimed attempts: [ClaimedAttempt]) {
         state.withLock { state in
-            for cap in reservation {
+            for cap in reservation.caps {
                 state.reservedPerTarget[cap.target, default: 0] -= cap.limit
-                state.reservedTotal -= cap.limit
             }
+            state.reservedTotal -= reservation.total
             for attempt in attempts { state.perTarget[attempt.target, default: 0] += 1 }
             state.total += attempts.count
             state.peak = max(state.peak, state.total)

@@ -175,18 +175,18 @@ public final class WorkerNode: Service, Sendable {
                 await capacityFreed.wait(timeout: poll)
                 continue
             }
-            let caps = capacity.reserve(batch: configuration.node.claimBatch)
-            if caps.isEmpty {
+            let reservation = capacity.reserve(batch: configuration.node.claimBatch)
+            if reservation.caps.isEmpty {
                 await capacityFreed.wait(timeout: poll)
                 continue
             }
             let claimed: [ClaimedAttempt]
             do {
-                claimed = try await pool.withConnection { try await claimer.claim(caps, on: $0) }
-                capacity.commit(caps, claimed: claimed)
+                claimed = try await pool.withConnection { try await claimer.claim(reservation, on: $0) }
+                capacity.commit(reservation, claimed: claimed)
                 failures = 0
             } catch {
-                capacity.commit(caps, claimed: [])
+                capacity.commit(reservation, claimed: [])
                 failures += 1
                 let delay = Duration.milliseconds(min(5000, 100 << min(failures, 6)))
                 if failures == 1 || failures % 20 == 0 {
@@ -210,7 +210,7 @@ public final class WorkerNode: Service, Sendable {
                 }
             }
             // Fewer rows than asked: nothing more is due now. Wait for a NOTIFY or the poll interval.
-            if claimed.count < caps.reduce(0, { $0 + $1.limit }) {
+            if claimed.count < reservation.total {
                 await workAvailable.wait(timeout: poll)
             }
         }
