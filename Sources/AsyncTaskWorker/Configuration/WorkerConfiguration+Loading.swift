@@ -210,7 +210,8 @@ extension WorkerConfiguration {
             do {
                 tree = try Yams.compose(yaml: text)
             } catch {
-                throw ConfigurationError(key: file, reason: "not valid YAML: \(error)")
+                // Position and problem only: Yams' description quotes the file, secrets included.
+                throw ConfigurationError(key: file, reason: "not valid YAML: \(YAMLErrorSummary.describe(error) ?? "unparseable")")
             }
             if let tree {
                 guard tree.mapping != nil else { throw ConfigurationError(key: file, reason: "the top level must be a mapping of keys") }
@@ -219,7 +220,7 @@ extension WorkerConfiguration {
             do {
                 providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
             } catch {
-                throw ConfigurationError(key: file, reason: "cannot load: \(error)")
+                throw ConfigurationError(key: file, reason: "cannot load: \(YAMLErrorSummary.describe(error) ?? "\(error)")")
             }
         }
         return (ConfigValues(reader: ConfigReader(providers: providers), environment: environment), tree)
