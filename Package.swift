@@ -209,10 +209,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Several real `asynctask worker` processes against the example target.
+        // Several real `asynctask worker` processes against the example target (and, for the security suite,
+        // scripted loopback HTTP(S) servers).
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport"],
+            dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport", "LoopbackHTTPServer"],
             swiftSettings: swiftSettings
         ),
         // The admin app served on loopback against a real database (HTTP through a real socket).

@@ -60,14 +60,17 @@ final class Cluster: @unchecked Sendable {
     /// Starts a worker node; `settings` are YAML lines under `node:` (e.g. `concurrency: 50`), `target` lines
     /// under the `OrderClient` target, `extra` top-level YAML lines (e.g. `retention: { interval: 200ms }`).
     /// Its admin server listens on a free loopback port unless `extra` sets `admin:` (see `adminURL(of:)`).
+    /// `databaseURL` and `targetURL` replace the cluster's own (another role or address); `launcher` runs the
+    /// node through a command such as `ip netns exec NS`.
     @discardableResult
     func startWorker(
-        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:]
+        node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], environment: [String: String] = [:],
+        databaseURL: String? = nil, targetURL: String? = nil, launcher: [String] = []
     ) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
         let yaml = """
-            database_url: \(database.url)
+            database_url: \(databaseURL ?? database.url)
             node:
               heartbeat: 300ms
               dead_after: 2s
@@ -76,7 +79,7 @@ final class Cluster: @unchecked Sendable {
             \(settings.map { "  \($0)" }.joined(separator: "\n"))
             targets:
               OrderClient:
-                url: \(targetURL)
+                url: \(targetURL ?? self.targetURL)
                 timeout: 30s
                 backoff: { base: 50ms, max: 200ms }
             \(targetSettings.map { "    \($0)" }.joined(separator: "\n"))
@@ -85,7 +88,8 @@ final class Cluster: @unchecked Sendable {
             \(extra.joined(separator: "\n"))
             """
         try yaml.write(to: config, atomically: true, encoding: .utf8)
-        let worker = try ManagedProcess(name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory)
+        let worker = try ManagedProcess(
+            name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory, launcher: launcher)
         workers.append(worker)
         return worker
     }
