@@ -132,6 +132,13 @@ struct SecretLeakTests {
             try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND num_attempts = 2", [target]) == 1
         }
 
+        // Operator commands with the password in their URL.
+        for arguments in [["stats"], ["nodes"], ["doctor"], ["attempts", "list"]] {
+            let output = try await cli.run(arguments + ["--database-url", url(password: password, port: server.port)])
+            #expect(!output.stdout.isEmpty, "\(arguments): \(output.stderr)")
+            scan(arguments.joined(separator: " "), output.stdout + output.stderr)
+        }
+
         // `config check` of the node's own file prints a summary, never the secrets in it.
         let configFile = cluster.directory.appendingPathComponent("\(worker.name).yaml").path
         let checked = try await cli.run(["config", "check", configFile])
