@@ -14,7 +14,7 @@ struct SecurityTests {
     /// An HTTP/1.1 200 with a small JSON body, then close: what the raw recording servers answer.
     static let okReply = Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}".utf8)
 
-    @Test("rows cannot steer a node: hostile method names fail before any request, unknown or URL-like targets stay unclaimed")
+    @Test("rows cannot steer a node: hostile method names and a CRLF idempotency key fail before any request, unknown or URL-like targets stay unclaimed")
     func rowsCannotSteerCalls() async throws {
         // The configured target and a canary that only a row could name: each counts every TCP connection.
         let configured = try await LoopbackHTTPServer.startRaw(reply: Self.okReply)
@@ -28,6 +28,10 @@ struct SecurityTests {
             for method in hostileMethods {
                 hostileIDs.append(try await insert(cluster, target: "OrderClient", method: method))
             }
+            // A header injection through the idempotency key (sent as `Idempotency-Key`): refused before sending.
+            let injectedKey = Int64(try await cluster.scalar(
+                "INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token) VALUES ('OrderClient', 'fulfill', '{}', $1) RETURNING id",
+                ["k\r\nX-Injected: y"]))
             let unservedTargets = ["Evil", canary.baseURL, "\(canary.baseURL)/rpc", "orderclient", "OrderClient ", "@webhook2"]
             var unservedIDs: [Int64] = []
             for target in unservedTargets {
@@ -43,6 +47,11 @@ struct SecurityTests {
                 WHERE id = ANY($1) AND status = 'failed' AND last_error_kind = 'invalid_method_name' AND last_error LIKE '%is not allowed%'
                   AND num_attempts = 1
                 """, [hostileIDs]) == hostileIDs.count)
+            try await eventually("the row with the injected key has an outcome") {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status <> 'pending'", [injectedKey]) == 1
+            }
+            #expect(try await cluster.scalar(
+                "SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'failed' AND last_error_kind = 'invalid_request'", [injectedKey]) == 1)
             // A few heartbeats later the unserved rows are still untouched: never claimed, never called.
             try await Task.sleep(for: .seconds(1))
             #expect(try await cluster.scalar("""
