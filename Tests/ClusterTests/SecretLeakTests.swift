@@ -78,6 +78,16 @@ struct SecretLeakTests {
             webhook: { url: "http://127.0.0.1:\(closedPort)/hook", secret: "\(webhookSecret)" }
             admin: { token: "\(adminToken)" }
             """.write(toFile: broken, atomically: true, encoding: .utf8)
+        // A valid file whose target URL carries credentials: `config check` lists the target with them masked.
+        let userinfo = cluster.directory.appendingPathComponent("userinfo.yaml").path
+        try """
+            database_url: \(url(password: password, port: server.port))
+            targets:
+              OrderClient: { url: "http://orders:\(webhookSecret)@127.0.0.1:\(closedPort)/rpc" }
+            """.write(toFile: userinfo, atomically: true, encoding: .utf8)
+        let listed = try await cli.run(["config", "check", userinfo])
+        #expect(listed.exitCode == 0 && listed.stdout.contains("OrderClient → http://orders:***@127.0.0.1"), "\(listed.stdout) \(listed.stderr)")
+        scan("config check listing a target with credentials", listed.stdout + listed.stderr)
         for arguments in [["config", "check", broken], ["worker", "--config", broken], ["stats", "--config", broken]] {
             let output = try await cli.run(arguments)
             #expect(output.exitCode == 2 && output.stderr.contains("duplicated key"), "\(arguments): \(output.stderr)")
