@@ -57,6 +57,7 @@ struct SecurityTests {
             #expect(try await cluster.scalar("""
                 SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'pending' AND num_attempts = 0 AND locked_by IS NULL
                 """, [unservedIDs]) == unservedIDs.count)
+            #expect(worker.stderr.contains("no live node serves") && worker.stderr.contains("Evil="), "unserved targets are reported")
             #expect(configured.connectionsAccepted == 0, "a hostile row reached the configured target")
             #expect(canary.connectionsAccepted == 0, "a row sent the node to an address outside its config")
 
