@@ -209,7 +209,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Several real `asynctask worker` processes against the example target.
+        // Several real `asynctask worker` processes against the example target (and, for the security suite,
+        // scripted loopback HTTP(S) servers).
         .testTarget(
             name: "ClusterTests",
             dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport", "LoopbackHTTPServer"],

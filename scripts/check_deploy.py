@@ -16,7 +16,8 @@ Run by scripts/check-deploy.sh (part of `make test`); no Docker engine or cluste
 - every config key in a deploy config and every ASYNCTASK_* variable is in the README's configuration
   reference (ConfigReferenceTests ties that reference to the code's known keys);
 - the Dockerfile builds with scripts/build-release.sh (the script `make release` runs) and nothing else,
-  runs as non-root, has ENTRYPOINT/CMD/HEALTHCHECK/STOPSIGNAL/OCI labels, installs only libpq5, libcurl4 and
+  runs as a numeric non-root uid (and the pods as runAsNonRoot, no container escalating or keeping capabilities),
+  has ENTRYPOINT/CMD/HEALTHCHECK/STOPSIGNAL/OCI labels, installs only libpq5, libcurl4 and
   CA certificates at run time;
 - the container health check script and the Compose webhook receiver work against real loopback sockets.
 """
@@ -217,8 +218,11 @@ def check_kubernetes(docs, reference_keys, reference_envs, grace_default, subcom
         spec = pod["spec"]
         labels = pod["metadata"].get("labels", {})
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
-        if spec.get("securityContext", {}).get("runAsNonRoot") is not True:
+        pod_security = spec.get("securityContext", {})
+        if pod_security.get("runAsNonRoot") is not True:
             fail(where, "the pod does not set securityContext.runAsNonRoot: true")
+        if pod_security.get("runAsUser", 1) == 0 or pod_security.get("runAsGroup", 1) == 0:
+            fail(where, "the pod's securityContext runs as uid or gid 0")
         if kind == "Deployment":
             selector = d["spec"]["selector"]["matchLabels"]
             if not selector.items() <= labels.items():
@@ -238,6 +242,14 @@ def check_kubernetes(docs, reference_keys, reference_envs, grace_default, subcom
                             used_secret_keys.add((ref_name, item["key"]))
         for c in spec["containers"]:
             cwhere = f"{where} container {c['name']}"
+            security = c.get("securityContext", {})
+            if security.get("runAsNonRoot") is False or security.get("runAsUser", 1) == 0 or security.get("privileged") is True:
+                fail(cwhere, "the container's securityContext undoes the pod's non-root setting (runAsNonRoot false, "
+                             "runAsUser 0 or privileged)")
+            if security.get("allowPrivilegeEscalation") is not False:
+                fail(cwhere, "the container does not set securityContext.allowPrivilegeEscalation: false")
+            if "ALL" not in (security.get("capabilities") or {}).get("drop", []):
+                fail(cwhere, "the container does not drop all capabilities (securityContext.capabilities.drop: [ALL])")
             image = c.get("image", "")
             if image.split(":")[0] not in image_names:
                 fail(cwhere, f"image {image} is not one kustomization.yaml's images sets")
@@ -494,8 +506,10 @@ def check_dockerfile():
     if single("STOPSIGNAL") != "SIGTERM":
         fail(path, "STOPSIGNAL SIGTERM missing")
     user = single("USER")
-    if not user or user.split(":")[0] in ("root", "0"):
-        fail(path, f"the runtime stage must switch to a non-root USER (is {user})")
+    # Numeric uid (and gid): a runtime with runAsNonRoot (Kubernetes) can only verify a numeric user, and a name
+    # could map to uid 0 in the image's /etc/passwd.
+    if not user or not re.fullmatch(r"[1-9][0-9]*(:[1-9][0-9]*)?", user):
+        fail(path, f"the runtime stage must switch to a non-root USER given as a numeric uid[:gid] other than 0 (is {user})")
     health = single("HEALTHCHECK") or ""
     if "asynctask-healthcheck" not in health:
         fail(path, "HEALTHCHECK should run asynctask-healthcheck")

@@ -3,9 +3,10 @@
 #   scripts/ensure-deps.sh [extra-package …]
 # Always checks: libpq-dev, libcurl4-openssl-dev, postgresql (server, initdb, pg_ctl, pgbench), python3, openssl,
 # python3-yaml (PyYAML, for scripts/check-deploy.sh), chromium (headless, for the dashboard's browser test), and
-# Python's `cryptography` (the encryption example test runs examples/encrypt_args.py).
+# Python's `cryptography` (the encryption example test runs examples/encrypt_args.py), and iproute2 (`ip netns`,
+# for the network-partition test).
 set -euo pipefail
-want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium "$@")
+want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 "$@")
 missing=()
 # Import check only (cheap): the python3 on PATH (pip) or the system's (apt) with `cryptography` will do; the
 # test tries them in that order.

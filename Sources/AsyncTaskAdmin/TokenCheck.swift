@@ -30,7 +30,9 @@ struct TokenCheck: Sendable {
     }
 
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        // The length difference is a flag of its own: truncating `a.count ^ b.count` to a byte made lengths that
+        // differ by a multiple of 256 look equal, so the token followed by 256 NUL bytes (%00 in a form) passed.
+        var difference: UInt8 = a.count == b.count ? 0 : 1
         for index in 0..<max(a.count, b.count) {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
         }

@@ -19,6 +19,16 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// - Throws: `PostgresError` with code `.invalidConfiguration` when libpq cannot parse it; the message never
     ///   contains the password.
     public init(url: String, applicationName: String = "asynctask") throws(PostgresError) {
+        // An unencoded '@' in the password (postgresql://u:p@ss@host/db) makes libpq read the rest of the password
+        // as the host name, which its error messages then show: refuse it, naming the fix, before libpq sees it.
+        if let scheme = url.range(of: "://"), url.hasPrefix("postgres") {
+            let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
+            if authority.count(where: { $0 == "@" }) > 1 {
+                throw PostgresError(
+                    code: .invalidConfiguration,
+                    message: "invalid database URL \(Self.redact(url)): the user or password holds an unencoded '@' (write it as %40)")
+            }
+        }
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(url, &errorMessage) else {
             let reason = errorMessage.map { String(cString: $0) } ?? "unparseable connection string"

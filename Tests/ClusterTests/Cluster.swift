@@ -61,15 +61,17 @@ final class Cluster: @unchecked Sendable {
     /// under the `OrderClient` target, `extra` top-level YAML lines (e.g. `retention: { interval: 200ms }`).
     /// Its admin server listens on a free loopback port unless `extra` sets `admin:` (see `adminURL(of:)`).
     /// `otherTargets` are YAML lines under `targets:` after `OrderClient` (e.g. `Big: { url: http://… }`).
+    /// `databaseURL` and `targetURL` replace the cluster's own (another role or address); `launcher` runs the
+    /// node through a command such as `ip netns exec NS`.
     @discardableResult
     func startWorker(
         node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], otherTargets: [String] = [],
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], databaseURL: String? = nil, targetURL: String? = nil, launcher: [String] = []
     ) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
         let yaml = """
-            database_url: \(database.url)
+            database_url: \(databaseURL ?? database.url)
             node:
               heartbeat: 300ms
               dead_after: 2s
@@ -78,7 +80,7 @@ final class Cluster: @unchecked Sendable {
             \(settings.map { "  \($0)" }.joined(separator: "\n"))
             targets:
               OrderClient:
-                url: \(targetURL)
+                url: \(targetURL ?? self.targetURL)
                 timeout: 30s
                 backoff: { base: 50ms, max: 200ms }
             \(targetSettings.map { "    \($0)" }.joined(separator: "\n"))
@@ -88,7 +90,8 @@ final class Cluster: @unchecked Sendable {
             \(extra.joined(separator: "\n"))
             """
         try yaml.write(to: config, atomically: true, encoding: .utf8)
-        let worker = try ManagedProcess(name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory)
+        let worker = try ManagedProcess(
+            name: name, arguments: ["worker", "--config", config.path], environment: environment, directory: directory, launcher: launcher)
         workers.append(worker)
         return worker
     }

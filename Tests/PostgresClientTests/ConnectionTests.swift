@@ -162,6 +162,12 @@ struct ConnectionTests {
         let error = #expect(throws: PostgresError.self) { try PostgresConfiguration(url: "postgresql://alice:s3cret@db:notaport/app?bogus_key=1") }
         #expect(error?.code == .invalidConfiguration)
         #expect(error?.description.contains("s3cret") == false)
+        // An unencoded '@' in the password would make libpq take its tail for the host and show it in errors.
+        let unencoded = #expect(throws: PostgresError.self) { try PostgresConfiguration(url: "postgresql://alice:p@ssw0rd@db:5432/app") }
+        #expect(unencoded?.code == .invalidConfiguration)
+        #expect(unencoded?.description.contains("%40") == true)
+        #expect(unencoded?.description.contains("ssw0rd") == false, "\(unencoded?.description ?? "")")
+        #expect(try PostgresConfiguration(url: "postgresql://alice:p%40ssw0rd@db:5432/app").value(of: "password") == "p@ssw0rd")
     }
 
     @Test("a failed connection is one line naming the server, without the password")

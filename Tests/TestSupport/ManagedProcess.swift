@@ -12,12 +12,19 @@ public final class ManagedProcess: @unchecked Sendable {
     /// A label for messages.
     public let name: String
 
-    /// Starts `asynctask <arguments>`.
-    public init(name: String, arguments: [String], environment: [String: String] = [:], directory: URL) throws {
+    /// Starts `asynctask <arguments>`, or `<launcher…> asynctask <arguments>` when `launcher` is given (e.g.
+    /// `["/usr/sbin/ip", "netns", "exec", "NS"]`; a launcher that execs, so the pid is still the node's).
+    public init(name: String, arguments: [String], environment: [String: String] = [:], directory: URL, launcher: [String] = []) throws {
         self.name = name
         process = Process()
-        process.executableURL = try CommandRunner.executableURL()
-        process.arguments = arguments
+        let executable = try CommandRunner.executableURL()
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = launcher.dropFirst() + [executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["ASYNCTASK_DATABASE_URL"] = nil
         env["DATABASE_URL"] = nil

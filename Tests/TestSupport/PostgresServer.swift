@@ -9,22 +9,40 @@ public final class PostgresServer: Sendable {
     public let port: Int
     /// A superuser URL for the `postgres` database.
     public var url: String { "postgresql://asynctask@127.0.0.1:\(port)/postgres" }
+    /// The addresses it accepts TCP connections on (`listen_addresses`).
+    public let listenAddresses: [String]
     private let binaries: String
 
-    private init(directory: String, port: Int, binaries: String) {
+    private init(directory: String, port: Int, binaries: String, listenAddresses: [String]) {
         self.directory = directory
         self.port = port
         self.binaries = binaries
+        self.listenAddresses = listenAddresses
     }
 
     /// Creates and starts a server.
-    public static func start() async throws -> PostgresServer {
+    /// - Parameters:
+    ///   - listenAddresses: where it accepts TCP connections; loopback only by default. Each address must exist
+    ///     on this host when the server starts (e.g. the host side of a test's veth pair).
+    ///   - hbaLines: `pg_hba.conf` lines placed before initdb's, so they win (the first matching line applies):
+    ///     e.g. `host all all 10.213.0.0/16 trust`, or `host all app 127.0.0.1/32 scram-sha-256` for a role that
+    ///     must give its password. initdb's own lines trust every local and loopback connection.
+    public static func start(listenAddresses: [String] = ["127.0.0.1"], hbaLines: [String] = []) async throws -> PostgresServer {
         let binaries = try findBinaries()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-pg-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         if getuid() == 0 { _ = try await run("/bin/chown", ["postgres", directory], asPostgres: false) }
-        let server = PostgresServer(directory: directory, port: try freePort(), binaries: binaries)
+        let server = PostgresServer(directory: directory, port: try freePort(), binaries: binaries, listenAddresses: listenAddresses)
         _ = try await run("\(binaries)/initdb", ["-D", "\(directory)/data", "-U", "asynctask", "--auth=trust", "-E", "UTF8", "--no-locale"], asPostgres: true)
+        if !hbaLines.isEmpty {
+            let hba = "\(directory)/data/pg_hba.conf"
+            let existing = try String(contentsOfFile: hba, encoding: .utf8)
+            // Rewritten in place (not replaced), so the file keeps its owner (postgres) and mode.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: hba))
+            defer { try? handle.close() }
+            try handle.truncate(atOffset: 0)
+            try handle.write(contentsOf: Data((hbaLines.joined(separator: "\n") + "\n" + existing).utf8))
+        }
         try await server.control("start")
         return server
     }
@@ -33,7 +51,7 @@ public final class PostgresServer: Sendable {
     public func control(_ verb: String, mode: String = "fast") async throws {
         var arguments = ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60"]
         if verb != "start" { arguments += ["-m", mode] }
-        arguments += ["-o", "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200", verb]
+        arguments += ["-o", "-p \(port) -k \(directory) -c listen_addresses=\(listenAddresses.joined(separator: ",")) -c fsync=off -c synchronous_commit=off -c max_connections=200", verb]
         _ = try await Self.run("\(binaries)/pg_ctl", arguments, asPostgres: true)
     }
 

@@ -210,7 +210,8 @@ extension WorkerConfiguration {
             do {
                 tree = try Yams.compose(yaml: text)
             } catch {
-                throw ConfigurationError(key: file, reason: "not valid YAML: \(yamlProblem(error))")
+                // Position and problem only: Yams' description quotes the file, secrets included.
+                throw ConfigurationError(key: file, reason: "not valid YAML: \(YAMLErrorSummary.describe(error) ?? "unparseable")")
             }
             guard let tree else {
                 throw ConfigurationError(key: file, reason: "the file is empty (expected keys such as database_url and targets)")
@@ -220,30 +221,10 @@ extension WorkerConfiguration {
             do {
                 providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
             } catch {
-                throw ConfigurationError(key: file, reason: "cannot load: \(yamlProblem(error))")
+                throw ConfigurationError(key: file, reason: "cannot load: \(YAMLErrorSummary.describe(error) ?? "\(error)")")
             }
         }
         return (ConfigValues(reader: ConfigReader(providers: providers), environment: environment), tree)
-    }
-
-    /// One line saying where and what a YAML error is. libyaml's own description spans lines and quotes the
-    /// offending line of the file, which may hold a secret (a header value, a key): that snippet is left out.
-    static func yamlProblem(_ error: any Error) -> String {
-        guard let error = error as? YamlError else {
-            return String(String(describing: error).split(separator: "\n").first ?? "")
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let during = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
-            return "line \(mark.line), column \(mark.column): \(problem)\(during)"
-        case .reader(let problem, let offset, _, _):
-            return problem + (offset.map { " at byte \($0)" } ?? "")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return "duplicate key(s) \(duplicates.sorted().joined(separator: ", ")) near line \(context.mark.line)"
-        default:
-            return String(error.description.split(separator: "\n").first ?? "")
-        }
     }
 
     /// The key ring from `encryption.*`. Key ids are the names under `encryption.keys` in the file, plus any

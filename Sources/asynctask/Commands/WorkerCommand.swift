@@ -94,7 +94,7 @@ struct ConfigCommand: AsyncParsableCommand {
                 throw CLIFailure.badInput(error.description)
             }
             let targets = configuration.targets.values.sorted { $0.name < $1.name }
-                .map { "\($0.name) → \($0.url) (\($0.protocol.rawValue), concurrency \($0.concurrency), max_attempts \($0.maxAttempts))" }
+                .map { "\($0.name) → \(LogRedaction.maskURLPasswords($0.url)) (\($0.protocol.rawValue), concurrency \($0.concurrency), max_attempts \($0.maxAttempts))" }
             print("ok: node concurrency \(configuration.node.concurrency), lease \(configuration.node.lease), \(targets.count) target(s)")
             for line in targets { print("  \(line)") }
             if let keys = configuration.encryption {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncTaskWorker
 import Configuration
 import Foundation
 import PostgresClient
@@ -26,7 +27,8 @@ struct DatabaseOptions: ParsableArguments {
             do {
                 provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile))
             } catch {
-                throw CLIFailure.badInput("config file \(configFile) is not valid YAML: \(error)")
+                // Position and problem only: Yams' description quotes the file, database password included.
+                throw CLIFailure.badInput("config file \(configFile) is not valid YAML: \(YAMLErrorSummary.describe(error) ?? "\(error)")")
             }
             let reader = ConfigReader(provider: provider)
             if let url = reader.string(forKey: "database_url", isSecret: true), !url.isEmpty {
