@@ -92,7 +92,7 @@ let package = Package(
         // The HTTP/RPC contract with targets: configuration, request building, outcome classification.
         .target(
             name: "AsyncTaskTargets",
-            dependencies: ["CurlHTTP"],
+            dependencies: ["AsyncTask", "CurlHTTP"],
             swiftSettings: swiftSettings
         ),
         // The worker node: configuration, claiming, executing, recording, heartbeat.
@@ -194,6 +194,7 @@ let package = Package(
         .testTarget(
             name: "AsyncTaskTargetsTests",
             dependencies: [
+                "AsyncTask",
                 "AsyncTaskTargets",
                 "CurlHTTP",
                 "LoopbackHTTPServer",

@@ -59,6 +59,11 @@ public struct Attempt: Sendable, Hashable {
     ) throws(AttemptValidationError) {
         try Self.validateName(target, field: "target")
         try Self.validateName(method, field: "method_name")
+        guard MethodName.isValid(method) else {
+            throw AttemptValidationError(
+                field: "method_name",
+                reason: "'\(method)' is not a callable method name: [A-Za-z_][A-Za-z0-9_.-], at most \(MethodName.maxLength) characters, no '..'")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: argumentsJSON, options: [.fragmentsAllowed]) else {
             throw AttemptValidationError(field: "method_args", reason: "not valid JSON")
         }

@@ -1,3 +1,4 @@
+import AsyncTask
 public import CurlHTTP
 import Foundation
 

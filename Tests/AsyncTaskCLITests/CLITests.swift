@@ -62,6 +62,7 @@ struct CLITests {
     @Test("bad input exits 2 with one line naming the problem", arguments: [
         (["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", "[1]"], "method_args"),
         (["enqueue", "--target", "", "--method", "fulfill"], "target"),
+        (["enqueue", "--target", "OrderClient", "--method", "../admin", "--args", "{}"], "method_name"),
         (["enqueue", "--target", "T", "--method", "m", "--at", "tomorrow-ish"], "--at"),
         (["enqueue", "--target", "T", "--method", "m", "--priority", "99999"], "priority"),
         (["attempts", "expire", "12; DROP TABLE x"], "not an attempt id"),

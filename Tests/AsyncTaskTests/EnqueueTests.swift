@@ -15,6 +15,15 @@ struct EnqueueTests {
         ("Order\nClient", "fulfill", "{}", "target"),
         ("OrderClient", "fulfill", #"{"note":"a\u0000b"}"#, "method_args"),
         ("OrderClient", "fulfill", #"{"deep":[{"k\u0000":1}]}"#, "method_args"),
+        // Method names the nodes would refuse (DESIGN §4: a row never steers a call to another path).
+        ("OrderClient", "../admin", "{}", "method_name"),
+        ("OrderClient", "a/b", "{}", "method_name"),
+        ("OrderClient", "x?y", "{}", "method_name"),
+        ("OrderClient", "a#b", "{}", "method_name"),
+        ("OrderClient", "%2F", "{}", "method_name"),
+        ("OrderClient", "ful fill", "{}", "method_name"),
+        ("OrderClient", "fulfíll", "{}", "method_name"),
+        ("OrderClient", String(repeating: "a", count: 129), "{}", "method_name"),
     ])
     func validation(target: String, method: String, json: String, field: String) {
         let error = #expect(throws: AttemptValidationError.self) {

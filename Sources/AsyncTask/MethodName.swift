@@ -1,7 +1,8 @@
 /// The rule for method names taken from attempt rows: `[A-Za-z_][A-Za-z0-9_.-]{0,127}` and no `..`.
 ///
 /// Rows are data, not configuration: a name with `/`, `?`, `#`, `%`, whitespace or a dot-dot
-/// segment could otherwise steer the call to another path of the target, or another URL.
+/// segment could otherwise steer the call to another path of the target, or another URL. Producers check it
+/// when they build an `Attempt`; nodes check it again for rows written with plain SQL.
 public enum MethodName {
     /// The longest allowed name, in characters.
     public static let maxLength = 128
