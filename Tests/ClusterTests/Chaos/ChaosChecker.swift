@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import TestSupport
 
 /// Reads what a chaos run left behind (the database, the target's and the webhook receiver's recordings, the
 /// nodes' logs, the fault log) and works out a `ChaosReport`.
@@ -121,7 +122,8 @@ struct ChaosChecker {
         var losses: [(attempt: Try, node: String, at: Double)] = []
         var terminalCount: [Int64: Int] = [:]
         var errorOutcomes: [String] = []
-        for row in try await pool.query(Self.transitions) where try row.decode(String.self, "target") == "OrderClient" {
+        for row in try await pool.query(Self.transitions) {
+            guard try row.decode(String.self, "target") == "OrderClient" else { continue }
             let id = try row.decode(Int64.self, "attempt_id")
             let oldNumber = try row.decode(Int.self, "old_num"), newNumber = try row.decode(Int.self, "new_num")
             let oldHolder = try row.decode(String?.self, "old_locked_by"), newHolder = try row.decode(String?.self, "new_locked_by")
@@ -187,6 +189,16 @@ struct ChaosChecker {
             if nearRestart(loss.at) { return .restart }
             return .none
         }
+        // Leases each killed node held when it died: claimed before the kill, no outcome or loss before it.
+        for (node, killed) in killedAt {
+            let held = claimant.filter { attempt, holder in
+                holder.node == node && holder.at <= killed
+                    && !(outcomes[attempt] ?? []).contains { $0.at <= killed }
+                    && !losses.contains { $0.attempt == attempt && $0.at <= killed }
+            }
+            report.leasesHeldAtKills += held.count
+        }
+        report.claimsPerNode = nodes.map { node in (node.name, claimant.values.filter { $0.node == node.id }.count) }
         report.leaseLosses = losses.count
         for loss in losses {
             switch cause(of: loss) {

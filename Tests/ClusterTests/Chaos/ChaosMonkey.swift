@@ -62,9 +62,9 @@ final class ChaosMonkey: Sendable {
             var kinds: [Event.Kind] = []
             while true {
                 if kinds.isEmpty { kinds = [.kill, .stop, .postgresRestart, .unavailable, .hang].shuffled(using: &random) }
-                let pause = Duration.milliseconds(Int.random(in: 3000...5000, using: &random))
+                let pause = Duration.milliseconds(Int.random(in: 2000...4000, using: &random))
                 let kind = kinds.removeFirst()
-                let length: Duration = kind == .stop ? Self.stopFor : kind == .unavailable || kind == .hang ? Self.burstFor : .seconds(3)
+                let length: Duration = kind == .stop ? Self.stopFor : kind == .unavailable || kind == .hang ? Self.burstFor : .seconds(2)
                 guard ContinuousClock.now + pause + length < end else { break }
                 try await Task.sleep(for: pause)
                 try await play(kind, random: &random)

@@ -51,6 +51,9 @@ struct ChaosReport: Sendable {
     var duplicatesUnexplained = 0
 
     // Leases.
+    /// Leases the killed nodes held at their kill (each must be lost, not kept).
+    var leasesHeldAtKills = 0
+    var claimsPerNode: [(node: String, claims: Int)] = []
     var leaseLosses = 0
     var leaseLossesHolderKilled = 0
     var leaseLossesHolderStopped = 0
@@ -90,6 +93,7 @@ struct ChaosReport: Sendable {
         if webhookMissing != 0 || webhookUnexpected != 0 || webhookEventsDelivered != webhookEventsExpected {
             problems.append("webhook events expected \(webhookEventsExpected), delivered \(webhookEventsDelivered) (missing \(webhookMissing), unexpected \(webhookUnexpected))")
         }
+        if leasesHeldAtKills != leaseLossesHolderKilled { problems.append("leases held at kills \(leasesHeldAtKills) ≠ lost \(leaseLossesHolderKilled)") }
         if pendingAtEnd != 0 { problems.append("pending at the end \(pendingAtEnd)") }
         return problems
     }
@@ -104,7 +108,8 @@ struct ChaosReport: Sendable {
         func row(_ label: String, _ value: String, _ rule: String = "") {
             let padded = label.padding(toLength: 56, withPad: " ", startingAt: 0)
             let number = String(repeating: " ", count: max(0, 14 - value.count)) + value
-            lines.append("\(padded)\(number)   \(rule)".trimmingCharacters(in: .whitespaces))
+            let line = "\(padded)\(number)   \(rule)"
+            lines.append(String(line.reversed().drop { $0 == " " }.reversed()))
         }
         row("check", "value", "rule")
         lines.append(String(repeating: "-", count: 56) + String(repeating: "-", count: 14) + "   " + String(repeating: "-", count: 30))
@@ -127,6 +132,7 @@ struct ChaosReport: Sendable {
         row("  after lease loss: PostgreSQL restart", "\(duplicatesAfterRestart)")
         row("  after a timeout (2xx came too late)", "\(duplicatesAfterTimeout)")
         row("  unexplained", "\(duplicatesUnexplained)", "must be 0")
+        row("leases the killed nodes held when killed", "\(leasesHeldAtKills)", "= losses with the holder killed")
         row("lease losses (released or re-claimed)", "\(leaseLosses)")
         row("  holder killed / stopped / PostgreSQL restart", "\(leaseLossesHolderKilled) / \(leaseLossesHolderStopped) / \(leaseLossesAfterRestart)")
         row("  holder running, no fault", "\(leaseLossesUnexplained)")
@@ -137,6 +143,7 @@ struct ChaosReport: Sendable {
         row("  redeliveries (same event id again)", "\(webhookRedeliveries)")
         row("attempts pending at the end (events included)", "\(pendingAtEnd)", "must be 0")
         lines.append("")
+        lines.append("claims per node: " + claimsPerNode.map { "\($0.node) \($0.claims)" }.joined(separator: ", "))
         lines.append(violations.isEmpty ? "result: PASS" : "result: FAIL: " + violations.joined(separator: "; "))
         return lines.joined(separator: "\n") + "\n"
     }
