@@ -26,6 +26,7 @@ public final class WorkerNode: Service, Sendable {
     private let workAvailable = WakeSignal()
     private let capacityFreed = WakeSignal()
     private let capacity: CapacityTracker
+    private let leases = HeldLeases()
     /// The HTTP engine the node's calls go through (exposed for statistics).
     public let engine: HTTPEngine
 
@@ -64,7 +65,7 @@ public final class WorkerNode: Service, Sendable {
         let recorder = OutcomeRecorder(
             pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
-            metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() })
+            metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() }, onSettled: { [leases] in leases.remove($0) })
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor,
             webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
@@ -183,6 +184,7 @@ public final class WorkerNode: Service, Sendable {
             let claimed: [ClaimedAttempt]
             do {
                 claimed = try await pool.withConnection { try await claimer.claim(caps, on: $0) }
+                leases.insert(claimed)
                 capacity.commit(caps, claimed: claimed)
                 failures = 0
             } catch {
@@ -251,7 +253,7 @@ public final class WorkerNode: Service, Sendable {
                 } else if previous == .dead {
                     logger.warning("another node declared this node dead (it was paused or cut off); its leases were released and its late outcomes will be fenced out")
                 }
-                let renewed = try await registry.renewLeases(on: pool)
+                let renewed = try await registry.renewLeases(leases, on: pool)
                 if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
                 let reaped = try await registry.reapDeadNodes(on: pool)
                 if !reaped.nodes.isEmpty {
