@@ -236,8 +236,14 @@ public final class WorkerNode: Service, Sendable {
         }
     }
 
+    // Reaping judges other nodes by their heartbeat_at, which only says something while the database took
+    // heartbeats: right after an outage every node's is stale, and the first node back would declare the others
+    // dead and release the leases of calls they are still making (each then runs twice). So a node reaps only
+    // once its own heartbeats have gone through for `dead_after` without a failure, time enough for every live
+    // node to beat again.
     private func heartbeatLoop(_ registry: NodeRegistry, pool: PostgresConnectionPool) async {
         var beat = 0
+        var reachableSince: ContinuousClock.Instant? = .now
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.node.heartbeat)
             if Task.isCancelled { return }
@@ -255,7 +261,10 @@ public final class WorkerNode: Service, Sendable {
                 }
                 let renewed = try await registry.renewLeases(leases, on: pool)
                 if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
-                let reaped = try await registry.reapDeadNodes(on: pool)
+                let since = reachableSince ?? .now
+                reachableSince = since
+                let reaped = ContinuousClock.now - since >= configuration.node.deadAfter
+                    ? try await registry.reapDeadNodes(on: pool) : (nodes: [], released: 0)
                 if !reaped.nodes.isEmpty {
                     logger.warning("marked silent nodes dead and released their leases", metadata: [
                         "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
@@ -277,6 +286,7 @@ public final class WorkerNode: Service, Sendable {
                     }
                 }
             } catch {
+                reachableSince = nil
                 logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }

@@ -3,8 +3,8 @@ import PostgresClient
 import Testing
 import TestSupport
 
-@Suite("Lease renewal", .serialized)
-struct LeaseRenewalTests {
+@Suite("Leases: renewal and reaping", .serialized)
+struct LeaseTests {
     /// What a claim leaves when its COMMIT succeeded but the answer never reached the node (the connection broke
     /// in between, e.g. in a PostgreSQL restart): the row leased to the node under the next attempt number.
     static let orphanClaim = PostgresStatement(name: "orphan_claim", sql: """
@@ -43,5 +43,33 @@ struct LeaseRenewalTests {
             }
             #expect(try cluster.recordedCalls().filter { $0.id == id }.map(\.number) == [2])
         }
+    }
+
+    @Test("PostgreSQL down for longer than dead_after: once it is back no node declares the others dead, no call runs twice")
+    func noReapingAfterAnOutage() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            try await Cluster.with(targetArguments: ["--delay-ms", "9000"], server: server.url) { cluster in
+                let ids = try await cluster.enqueue(20)
+                // Two nodes, each with calls in flight (9 s each); dead_after 2 s, lease 30 s.
+                for _ in 0..<2 { try cluster.startWorker(node: ["concurrency: 10"], target: ["concurrency: 10"]) }
+                try await eventually("both nodes hold leases", timeout: .seconds(30), every: .milliseconds(50)) {
+                    try await cluster.scalar("SELECT count(DISTINCT locked_by) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 2
+                }
+                try await server.control("stop", mode: "fast")
+                try await Task.sleep(for: .seconds(4))
+                try await server.control("start")
+                try await eventually("every call finishes", timeout: .seconds(60)) {
+                    (try? await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [ids])) == 20
+                }
+                #expect(try await cluster.scalar("SELECT max(num_attempts) FROM async_task_attempts WHERE id = ANY($1)", [ids]) == 1)
+                #expect(try cluster.recordedCalls().count == 20)
+                #expect(try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'dead'") == 0)
+            }
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
     }
 }
