@@ -119,7 +119,9 @@ struct ChaosChecker {
         // The transition log: claims, outcomes, lease losses, per try.
         var claimant: [Try: (node: String, at: Double)] = [:]
         var outcomes: [Try: [(terminal: Bool, status: String, errorKind: String, at: Double)]] = [:]
-        var losses: [(attempt: Try, node: String, at: Double)] = []
+        // A lease is lost by a takeover (claimed again after it lapsed) or a release (the reaper declared its
+        // holder dead).
+        var losses: [(attempt: Try, node: String, at: Double, takeover: Bool)] = []
         var terminalCount: [Int64: Int] = [:]
         var errorOutcomes: [String] = []
         for row in try await pool.query(Self.transitions) {
@@ -133,7 +135,7 @@ struct ChaosChecker {
             if newNumber == oldNumber + 1, let newHolder {
                 // A claim; taking over a lease someone still held means that lease was lost.
                 claimant[Try(id: id, number: newNumber)] = (newHolder, at)
-                if let oldHolder, oldStatus == "pending" { losses.append((Try(id: id, number: oldNumber), oldHolder, at)) }
+                if let oldHolder, oldStatus == "pending" { losses.append((Try(id: id, number: oldNumber), oldHolder, at, true)) }
             } else if newNumber == oldNumber, oldHolder != nil, newHolder == nil {
                 let attempt = Try(id: id, number: oldNumber)
                 if oldStatus != newStatus || errorChanged {
@@ -144,7 +146,7 @@ struct ChaosChecker {
                     if newStatus == "pending" && errorChanged { errorOutcomes.append("attempt.error:\(id):\(oldNumber)") }
                 } else if let oldHolder {
                     // Released without an outcome: reaped (holder declared dead) or given back.
-                    losses.append((attempt, oldHolder, at))
+                    losses.append((attempt, oldHolder, at, false))
                 }
             }
         }
@@ -177,16 +179,17 @@ struct ChaosChecker {
         func stopped(_ node: String, at time: Double) -> Bool {
             stops.contains { $0.node?.id == node && $0.start - 0.2 <= time && time <= $0.end + 0.5 }
         }
-        func nearRestart(_ time: Double) -> Bool {
-            // Nodes cut off by a restart miss heartbeats; a lease may go while they reconnect.
-            let settle = Double((ChaosCluster.deadAfter + ChaosCluster.lease).components.seconds) + 2
-            return restarts.contains { $0.start - 0.2 <= time && time <= $0.end + settle }
+        // A lease of a running node may lapse while PostgreSQL is down (no renewal gets through) and be claimed
+        // again soon after it is back. The reaper must not release one: the node was only cut off.
+        func lapsedInOutage(_ loss: (attempt: Try, node: String, at: Double, takeover: Bool)) -> Bool {
+            let settle = Double(ChaosCluster.lease.components.seconds) + 2
+            return loss.takeover && restarts.contains { $0.start - 0.2 <= loss.at && loss.at <= $0.end + settle }
         }
         enum Cause { case killed, stopped, restart, none }
-        func cause(of loss: (attempt: Try, node: String, at: Double)) -> Cause {
+        func cause(of loss: (attempt: Try, node: String, at: Double, takeover: Bool)) -> Cause {
             if let killed = killedAt[loss.node], killed <= loss.at { return .killed }
             if stopped(loss.node, at: loss.at) { return .stopped }
-            if nearRestart(loss.at) { return .restart }
+            if lapsedInOutage(loss) { return .restart }
             return .none
         }
         // Leases each killed node held when it died: claimed before the kill, no outcome or loss before it.
@@ -227,7 +230,7 @@ struct ChaosChecker {
                         report.duplicatesAfterKill += 1
                     } else if let loss = lossByTry[call.attempt], loss.node == holder.node, stopped(holder.node, at: loss.at) {
                         report.duplicatesAfterStop += 1
-                    } else if let loss = lossByTry[call.attempt], loss.node == holder.node, nearRestart(loss.at) {
+                    } else if let loss = lossByTry[call.attempt], loss.node == holder.node, lapsedInOutage(loss) {
                         report.duplicatesAfterRestart += 1
                     } else {
                         report.duplicatesUnexplained += 1

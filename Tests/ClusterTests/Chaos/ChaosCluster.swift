@@ -17,8 +17,8 @@ final class ChaosCluster: Sendable {
     }
 
     /// Lease timing of every node: a node SIGSTOPped for longer than `lease` loses its leases.
-    static let lease = Duration.seconds(6)
-    static let deadAfter = Duration.seconds(3)
+    static let lease = Duration.seconds(10)
+    static let deadAfter = Duration.seconds(4)
     static let heartbeat = Duration.milliseconds(500)
     /// The target timeout; a hanging call is held longer than this.
     static let targetTimeout = Duration.seconds(3)

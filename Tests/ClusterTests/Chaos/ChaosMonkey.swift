@@ -7,7 +7,7 @@ import TestSupport
 ///
 /// Until the run's end it repeats, in a shuffled order each round with a few seconds between faults: `kill -9`
 /// of a random node (and a replacement node), `SIGSTOP` of a random node for longer than its lease (then
-/// `SIGCONT`), a PostgreSQL restart, a burst of 503s and a burst of hanging calls from the target. The webhook
+/// `SIGCONT`), PostgreSQL stopped for longer than `dead_after` and started again, a burst of 503s and a burst of hanging calls from the target. The webhook
 /// receiver goes down for 20 s at 15 % and at 55 % of the run.
 final class ChaosMonkey: Sendable {
     /// One fault and when it happened (Unix seconds, the clock the target's record and PostgreSQL use too).
@@ -15,7 +15,7 @@ final class ChaosMonkey: Sendable {
         enum Kind: String, Sendable, CaseIterable {
             case kill = "kill -9 a node"
             case stop = "SIGSTOP a node past its lease"
-            case postgresRestart = "restart PostgreSQL"
+            case postgresRestart = "PostgreSQL down and restarted"
             case webhookDown = "webhook receiver down 20 s"
             case unavailable = "target 503 burst"
             case hang = "target timeout burst"
@@ -36,6 +36,9 @@ final class ChaosMonkey: Sendable {
     static let stopFor = ChaosCluster.lease + .seconds(2)
     static let burstFor = Duration.seconds(5)
     static let webhookDownFor = Duration.seconds(20)
+    /// How long PostgreSQL stays down in a restart: longer than `dead_after` (every node misses heartbeats for
+    /// longer than the reaper allows), shorter than the time left on any renewed lease (half a lease at least).
+    static let postgresDownFor = ChaosCluster.deadAfter + .milliseconds(500)
 
     private let cluster: ChaosCluster
     private let log = Mutex<[Event]>([])
@@ -64,7 +67,12 @@ final class ChaosMonkey: Sendable {
                 if kinds.isEmpty { kinds = [.kill, .stop, .postgresRestart, .unavailable, .hang].shuffled(using: &random) }
                 let pause = Duration.milliseconds(Int.random(in: 2000...4000, using: &random))
                 let kind = kinds.removeFirst()
-                let length: Duration = kind == .stop ? Self.stopFor : kind == .unavailable || kind == .hang ? Self.burstFor : .seconds(2)
+                let length: Duration = switch kind {
+                case .stop: Self.stopFor
+                case .unavailable, .hang: Self.burstFor
+                case .postgresRestart: Self.postgresDownFor + .seconds(2)
+                case .kill, .webhookDown: .seconds(2)
+                }
                 guard ContinuousClock.now + pause + length < end else { break }
                 try await Task.sleep(for: pause)
                 try await play(kind, random: &random)
@@ -91,7 +99,9 @@ final class ChaosMonkey: Sendable {
             node.process.send(SIGCONT)
             record(Event(kind: kind, node: node, start: stopped, end: Date().timeIntervalSince1970))
         case .postgresRestart:
-            try await cluster.server.control("restart", mode: "fast")
+            try await cluster.server.control("stop", mode: "fast")
+            try await Task.sleep(for: Self.postgresDownFor)
+            try await cluster.server.control("start")
             record(Event(kind: kind, node: nil, start: start, end: Date().timeIntervalSince1970))
         case .unavailable, .hang:
             var body: [String: Any] = ["fault": kind == .hang ? "hang" : "unavailable", "seconds": Double(Self.burstFor.components.seconds)]

@@ -58,7 +58,8 @@ struct ChaosReport: Sendable {
     var leaseLossesHolderKilled = 0
     var leaseLossesHolderStopped = 0
     var leaseLossesAfterRestart = 0
-    /// Leases lost by a node that was running and not stopped, away from any restart.
+    /// Leases lost by a node that was running and not stopped: released by the reaper, or lapsed away from any
+    /// database outage.
     var leaseLossesUnexplained = 0
     var fencedRejectsCounted = 0
     var fencedRejectsLogged = 0
@@ -94,6 +95,7 @@ struct ChaosReport: Sendable {
             problems.append("webhook events expected \(webhookEventsExpected), delivered \(webhookEventsDelivered) (missing \(webhookMissing), unexpected \(webhookUnexpected))")
         }
         if leasesHeldAtKills != leaseLossesHolderKilled { problems.append("leases held at kills \(leasesHeldAtKills) ≠ lost \(leaseLossesHolderKilled)") }
+        if leaseLossesUnexplained != 0 { problems.append("leases lost by running nodes \(leaseLossesUnexplained)") }
         if pendingAtEnd != 0 { problems.append("pending at the end \(pendingAtEnd)") }
         return problems
     }
@@ -129,13 +131,13 @@ struct ChaosReport: Sendable {
         row("duplicate deliveries to the target (2xx twice)", "\(duplicateDeliveries)", "each explained")
         row("  after kill -9 of the caller", "\(duplicatesAfterKill)")
         row("  after lease loss: caller SIGSTOPped", "\(duplicatesAfterStop)")
-        row("  after lease loss: PostgreSQL restart", "\(duplicatesAfterRestart)")
+        row("  after lease loss: lapsed while PostgreSQL was down", "\(duplicatesAfterRestart)")
         row("  after a timeout (2xx came too late)", "\(duplicatesAfterTimeout)")
         row("  unexplained", "\(duplicatesUnexplained)", "must be 0")
         row("leases the killed nodes held when killed", "\(leasesHeldAtKills)", "= losses with the holder killed")
         row("lease losses (released or re-claimed)", "\(leaseLosses)")
-        row("  holder killed / stopped / PostgreSQL restart", "\(leaseLossesHolderKilled) / \(leaseLossesHolderStopped) / \(leaseLossesAfterRestart)")
-        row("  holder running, no fault", "\(leaseLossesUnexplained)")
+        row("  holder killed / stopped / lapsed while PostgreSQL down", "\(leaseLossesHolderKilled) / \(leaseLossesHolderStopped) / \(leaseLossesAfterRestart)")
+        row("  holder running (reaped while alive, or no fault)", "\(leaseLossesUnexplained)", "must be 0")
         row("fenced writes rejected (node counters / log lines)", "\(fencedRejectsCounted) / \(fencedRejectsLogged)")
         row("error outcomes recorded (each makes an event)", "\(errorOutcomes)")
         row("webhook events expected / delivered", "\(webhookEventsExpected) / \(webhookEventsDelivered)", "must match, by event id")
