@@ -9,6 +9,21 @@ import TestSupport
 /// trigger that writes one row per claim, outcome and lease release of every attempt (who held the lease, the
 /// attempt number, when). With it each call the target recorded has a claimant node, each try (attempt id,
 /// attempt number) its outcomes, and each lost lease its time, which the fault log then explains.
+///
+/// Definitions (a "try" is one claim: attempt id and attempt number, the lease's fencing token):
+/// - *lost*: a committed order without its attempt, a committed attempt still pending after the drain, or a
+///   success the target never answered 2xx.
+/// - *double outcome*: an attempt with more than one pending → succeeded/failed transition, or a try with more
+///   than one outcome written (success, failure, or retry with an error).
+/// - *executed for a rolled-back transaction*: a recorded call whose order number is not in the committed
+///   orders table, or whose attempt id the database does not hold.
+/// - *duplicate delivery*: each 2xx the target gave an attempt beyond the first. Each 2xx whose try has no
+///   success recorded must be explained: the try's outcome is a timeout (the 2xx came after the caller gave
+///   up), or the try has no outcome and its lease was lost (taken over after it lapsed, or released by the
+///   reaper) because its holder was `kill -9`ed before the loss, was SIGSTOPped at the loss, or — a takeover
+///   only — PostgreSQL was down within a lease before the loss. Anything else is unexplained.
+/// - *lease loss of a running node*: a loss with none of those causes (a reaper release of a node that was
+///   running, or a lapse away from any outage); must be 0.
 struct ChaosChecker {
     /// The transition log and the orders table, installed after the migrations.
     static let observer = """
@@ -213,8 +228,8 @@ struct ChaosChecker {
         }
 
         // Duplicate deliveries: every 2xx beyond the first per attempt. Each 2xx whose try has no success
-        // recorded needs a reason: its caller was killed, or lost the lease (stopped, or cut off by a restart),
-        // or gave up on a slow answer (timeout).
+        // recorded needs a reason: its caller gave up on a slow answer (timeout), or its lease was lost for a
+        // reason the fault log gives (killed, stopped, lapsed while PostgreSQL was down).
         let lossByTry = Dictionary(losses.map { ($0.attempt, $0) }, uniquingKeysWith: { first, _ in first })
         for (_, group) in Dictionary(grouping: successfulCalls, by: \.attempt.id) where group.count > 1 {
             report.duplicateDeliveries += group.count - 1
@@ -225,15 +240,15 @@ struct ChaosChecker {
             for call in unrecorded {
                 if (outcomes[call.attempt] ?? []).contains(where: { $0.errorKind == "timeout" }) {
                     report.duplicatesAfterTimeout += 1
-                } else if outcomes[call.attempt] == nil, let holder = claimant[call.attempt] {
-                    if let killed = killedAt[holder.node], killed >= holder.at {
-                        report.duplicatesAfterKill += 1
-                    } else if let loss = lossByTry[call.attempt], loss.node == holder.node, stopped(holder.node, at: loss.at) {
-                        report.duplicatesAfterStop += 1
-                    } else if let loss = lossByTry[call.attempt], loss.node == holder.node, lapsedInOutage(loss) {
-                        report.duplicatesAfterRestart += 1
-                    } else {
-                        report.duplicatesUnexplained += 1
+                } else if outcomes[call.attempt] == nil, let holder = claimant[call.attempt], let loss = lossByTry[call.attempt],
+                    loss.node == holder.node
+                {
+                    // The caller's outcome never made it: its lease went, for the reason the lease loss has.
+                    switch cause(of: loss) {
+                    case .killed: report.duplicatesAfterKill += 1
+                    case .stopped: report.duplicatesAfterStop += 1
+                    case .restart: report.duplicatesAfterRestart += 1
+                    case .none: report.duplicatesUnexplained += 1
                     }
                 } else {
                     report.duplicatesUnexplained += 1
