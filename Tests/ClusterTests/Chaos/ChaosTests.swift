@@ -101,7 +101,7 @@ struct ChaosTests {
             produced: produced)
         try await checker.check(into: &report)
         await checkPool.close()
-        report.faultLog = monkey.events.map { String(format: "+%6.1f s  ", $0.start - started) + $0.description }
+        report.faultLog = monkey.events.sorted { $0.start < $1.start }.map { String(format: "+%6.1f s  ", $0.start - started) + $0.description }
         return report
     }
 
