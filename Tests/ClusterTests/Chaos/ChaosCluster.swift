@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import PostgresClient
 import Synchronization
 import TestSupport
 
@@ -40,6 +41,19 @@ final class ChaosCluster: Sendable {
 
     /// Nodes whose process is running (a stopped one counts as running).
     var liveNodes: [Node] { nodes.filter { $0.process.isRunning } }
+
+    /// Running nodes that hold leases now (calls in flight), so a kill or a stop hits work; all running nodes
+    /// when none does or the database cannot say.
+    func nodesHoldingLeases() async -> [Node] {
+        let live = liveNodes
+        let statement = PostgresStatement(name: "chaos_holders", sql: """
+            SELECT DISTINCT locked_by::text AS node FROM async_task_attempts WHERE locked_by IS NOT NULL AND status = 'pending'
+            """)
+        guard let rows = try? await cluster.pool.query(statement) else { return live }
+        let holders = Set(rows.compactMap { try? $0.decode(String.self, "node") })
+        let busy = live.filter { holders.contains($0.id) }
+        return busy.isEmpty ? live : busy
+    }
 
     /// The receiver's port (fixed once it first listened).
     var receiverPort: Int { state.withLock { $0.receiverPort } }

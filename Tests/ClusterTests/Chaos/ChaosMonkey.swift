@@ -6,7 +6,8 @@ import TestSupport
 /// which the checker uses to explain every duplicate delivery.
 ///
 /// Until the run's end it repeats, in a shuffled order each round with a few seconds between faults: `kill -9`
-/// of a random node (and a replacement node), `SIGSTOP` of a random node for longer than its lease (then
+/// of a random node (one holding leases, and a replacement node), `SIGSTOP` of a random node holding leases
+/// for longer than its lease (then
 /// `SIGCONT`), PostgreSQL stopped for longer than `dead_after` and started again, a burst of 503s and a burst of hanging calls from the target. The webhook
 /// receiver goes down for 20 s at 15 % and at 55 % of the run.
 final class ChaosMonkey: Sendable {
@@ -85,14 +86,14 @@ final class ChaosMonkey: Sendable {
         let start = Date().timeIntervalSince1970
         switch kind {
         case .kill:
-            guard let node = cluster.liveNodes.randomElement(using: &random) else { return }
+            guard let node = await cluster.nodesHoldingLeases().randomElement(using: &random) else { return }
             node.process.send(SIGKILL)
             let killed = Date().timeIntervalSince1970
             _ = await node.process.waitForExit(timeout: .seconds(10))
             record(Event(kind: kind, node: node, start: killed, end: killed))
             try cluster.startNode()
         case .stop:
-            guard let node = cluster.liveNodes.randomElement(using: &random) else { return }
+            guard let node = await cluster.nodesHoldingLeases().randomElement(using: &random) else { return }
             node.process.send(SIGSTOP)
             let stopped = Date().timeIntervalSince1970
             try await Task.sleep(for: Self.stopFor)

@@ -144,6 +144,7 @@ struct ChaosTests {
         #expect(report.executed == report.attemptsCommitted)
         #expect(report.retriesRecorded > 0 && report.failed > 0)
         #expect(report.leasesHeldAtKills > 0, "the kills caught no node holding leases")
+        #expect(report.leaseLossesHolderStopped > 0, "the stops caught no node holding leases")
         #expect(report.leaseLossesHolderKilled == report.leasesHeldAtKills, "every lease a killed node held is given up")
     }
 
