@@ -207,12 +207,12 @@ struct ChaosChecker {
             if lapsedInOutage(loss) { return .restart }
             return .none
         }
-        // Leases each killed node held when it died: claimed before the kill, no outcome or loss before it.
+        // Leases each killed node held when it died: its tries that never got an outcome (one in transit at the
+        // kill may still be written) and were not lost before the kill (during an earlier stop). Times are
+        // compared only where they cannot race the kill: a claim sent just before it may commit just after.
         for (node, killed) in killedAt {
             let held = claimant.filter { attempt, holder in
-                holder.node == node && holder.at <= killed
-                    && !(outcomes[attempt] ?? []).contains { $0.at <= killed }
-                    && !losses.contains { $0.attempt == attempt && $0.at <= killed }
+                holder.node == node && outcomes[attempt] == nil && !losses.contains { $0.attempt == attempt && $0.node == node && $0.at < killed }
             }
             report.leasesHeldAtKills += held.count
         }

@@ -8,7 +8,8 @@ import TestSupport
 /// receiver, while `ChaosMonkey` kills, stops and restarts things. Afterwards `ChaosChecker` reads the database
 /// and the recordings and the report's promises are checked one by one.
 ///
-/// `CHAOS_SECONDS` sets the length of the fault phase (default 150; the whole test takes about 30 s more),
+/// `CHAOS_SECONDS` sets the length of the fault phase (default 150, at least 60; the whole test takes 10–20 s
+/// more),
 /// `CHAOS_SEED` repeats a run's choices, `CHAOS_REPORT` is where the table goes besides stdout (default
 /// `artifacts/chaos-report.txt`).
 @Suite("Chaos: kills, stops, restarts and outages under load", .serialized)
