@@ -35,10 +35,8 @@ final class HeldLeases: Sendable {
     /// The attempt ids and numbers held now, for the renewal statement.
     var snapshot: (ids: [Int64], numbers: [Int32]) {
         leases.withLock { leases in
-            (leases.map(\.id), leases.map { Int32(clamping: $0.attemptNumber) })
+            let ordered = Array(leases)
+            return (ordered.map(\.id), ordered.map { Int32(clamping: $0.attemptNumber) })
         }
     }
-
-    /// How many leases are held.
-    var count: Int { leases.withLock { $0.count } }
 }
