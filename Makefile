@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test run release image bench bench-enqueue bench-http bench-drain
+.PHONY: deps build test chaos run release image bench bench-enqueue bench-http bench-drain
 
 deps:
 	@scripts/ensure-deps.sh
@@ -12,6 +12,12 @@ build: deps
 
 test: deps
 	scripts/with-postgres.sh scripts/run-tests.sh
+
+# The chaos suite alone: 5 nodes under kills, SIGSTOPs, PostgreSQL restarts, a webhook outage and a flaky target,
+# then a checker's table (stdout and artifacts/chaos-report.txt). CHAOS_SECONDS=600 for a longer run (default 150);
+# CHAOS_SEED repeats a run's choices.
+chaos: deps
+	scripts/with-postgres.sh bash -c 'swift build --build-tests && swift test --skip-build --filter ChaosTests'
 
 # The release binary (static Swift runtime) in dist/: the same script the Dockerfile's build stage runs.
 release: deps

@@ -39,12 +39,17 @@ struct NodeRegistry: Sendable {
         WHERE id = $1
         """)
 
-    // Only leases that would lapse within half a lease are extended: one statement for all of them.
+    // Only the leases the node knows it holds (attempt id and number, from `HeldLeases`), and of those only the
+    // ones that would lapse within half a lease, are extended: one statement for all of them. A row leased to
+    // this node that it does not know about (a claim whose answer was lost) is left to lapse, so it runs again.
+    // Planned each time, like the outcome flush: a generic plan cannot know the arrays' length.
     static let renewLeases = PostgresStatement(name: "renew_leases", sql: """
-        UPDATE async_task_attempts
+        UPDATE async_task_attempts a
         SET available_at = now() + $2 * interval '1 millisecond'
-        WHERE locked_by = $1 AND status = 'pending' AND available_at < now() + $3 * interval '1 millisecond'
-        """)
+        FROM unnest($4::bigint[], $5::integer[]) AS h(id, num_attempts)
+        WHERE a.id = ANY($4::bigint[]) AND a.id = h.id AND a.num_attempts = h.num_attempts
+          AND a.locked_by = $1 AND a.status = 'pending' AND a.available_at < now() + $3 * interval '1 millisecond'
+        """, isPrepared: false)
 
     static let reapDeadNodes = PostgresStatement(name: "reap_dead_nodes", sql: """
         WITH dead AS (
@@ -105,9 +110,13 @@ struct NodeRegistry: Sendable {
         try await pool.query(Self.setStatus, [node.id, status.rawValue])
     }
 
-    /// Extends the leases that would lapse within half a lease; returns how many.
-    func renewLeases(on pool: PostgresConnectionPool) async throws -> Int {
-        try await pool.query(Self.renewLeases, [node.id, node.lease.milliseconds, (node.lease / 2).milliseconds]).affectedRows
+    /// Extends those of `held` that would lapse within half a lease; returns how many.
+    func renewLeases(_ held: HeldLeases, on pool: PostgresConnectionPool) async throws -> Int {
+        let leases = held.snapshot
+        guard !leases.ids.isEmpty else { return 0 }
+        return try await pool.query(Self.renewLeases, [
+            node.id, node.lease.milliseconds, (node.lease / 2).milliseconds, leases.ids, leases.numbers,
+        ]).affectedRows
     }
 
     /// Marks silent nodes dead and releases their leases.

@@ -26,6 +26,7 @@ public final class WorkerNode: Service, Sendable {
     private let workAvailable = WakeSignal()
     private let capacityFreed = WakeSignal()
     private let capacity: CapacityTracker
+    private let leases = HeldLeases()
     /// The HTTP engine the node's calls go through (exposed for statistics).
     public let engine: HTTPEngine
 
@@ -64,7 +65,7 @@ public final class WorkerNode: Service, Sendable {
         let recorder = OutcomeRecorder(
             pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
-            metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() })
+            metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() }, onSettled: { [leases] in leases.remove($0) })
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor,
             webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
@@ -183,6 +184,7 @@ public final class WorkerNode: Service, Sendable {
             let claimed: [ClaimedAttempt]
             do {
                 claimed = try await pool.withConnection { try await claimer.claim(reservation, on: $0) }
+                leases.insert(claimed)
                 capacity.commit(reservation, claimed: claimed)
                 failures = 0
             } catch {
@@ -234,8 +236,14 @@ public final class WorkerNode: Service, Sendable {
         }
     }
 
+    // Reaping judges other nodes by their heartbeat_at, which only says something while the database took
+    // heartbeats: right after an outage every node's is stale, and the first node back would declare the others
+    // dead and release the leases of calls they are still making (each then runs twice). So a node reaps only
+    // once its own heartbeats have gone through for `dead_after` without a failure, time enough for every live
+    // node to beat again.
     private func heartbeatLoop(_ registry: NodeRegistry, pool: PostgresConnectionPool) async {
         var beat = 0
+        var reachableSince: ContinuousClock.Instant? = .now
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.node.heartbeat)
             if Task.isCancelled { return }
@@ -251,9 +259,12 @@ public final class WorkerNode: Service, Sendable {
                 } else if previous == .dead {
                     logger.warning("another node declared this node dead (it was paused or cut off); its leases were released and its late outcomes will be fenced out")
                 }
-                let renewed = try await registry.renewLeases(on: pool)
+                let renewed = try await registry.renewLeases(leases, on: pool)
                 if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
-                let reaped = try await registry.reapDeadNodes(on: pool)
+                let since = reachableSince ?? .now
+                reachableSince = since
+                let reaped = ContinuousClock.now - since >= configuration.node.deadAfter
+                    ? try await registry.reapDeadNodes(on: pool) : (nodes: [], released: 0)
                 if !reaped.nodes.isEmpty {
                     logger.warning("marked silent nodes dead and released their leases", metadata: [
                         "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
@@ -275,6 +286,7 @@ public final class WorkerNode: Service, Sendable {
                     }
                 }
             } catch {
+                reachableSince = nil
                 logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }

@@ -55,10 +55,14 @@ final class OutcomeRecorder: Sendable {
     private let logger: Logger
     /// Called after each flush, so the claimer can use freed capacity at once.
     private let onFlushed: @Sendable () -> Void
+    /// Called with the attempts of each batch that is done with: written, fenced out or dropped (not one put
+    /// back after an outage), so the node stops renewing their leases.
+    private let onSettled: @Sendable ([ClaimedAttempt]) -> Void
 
     init(
         pool: PostgresConnectionPool, nodeID: UUID, flushInterval: Duration, flushBatch: Int, maxBuffered: Int,
-        metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable () -> Void
+        metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable () -> Void,
+        onSettled: @escaping @Sendable ([ClaimedAttempt]) -> Void = { _ in }
     ) {
         self.pool = pool
         self.nodeID = nodeID
@@ -68,6 +72,7 @@ final class OutcomeRecorder: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.onFlushed = onFlushed
+        self.onSettled = onSettled
     }
 
     /// Outcomes waiting to be written.
@@ -159,6 +164,7 @@ final class OutcomeRecorder: Sendable {
                 "error": "\(error)", "outcomes": "\(batch.count)",
             ])
             state.withLock { $0.writing -= batch.count }
+            onSettled(batch.map(\.attempt))
             throw error
         } catch {
             // An outage: keep the batch, first in line for the next flush.
@@ -168,6 +174,7 @@ final class OutcomeRecorder: Sendable {
             }
             throw error
         }
+        onSettled(batch.map(\.attempt))
         for outcome in batch where !accepted.contains(outcome.attempt.id) {
             metrics.count(.fencedRejects)
             logger.warning("outcome rejected by the lease fence: the attempt was re-claimed or changed meanwhile", metadata: [

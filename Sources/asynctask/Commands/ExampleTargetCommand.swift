@@ -9,8 +9,10 @@ import Synchronization
 /// and the cluster tests.
 ///
 /// It answers 200 `{"ok":true}`, fails a configurable fraction with 503, and can record every call (attempt id,
-/// attempt number, method, idempotency key) as JSON lines. Arguments may steer a single call, for tests:
-/// `"_status": 503`, `"_retry_after": "2"`, `"_delay_ms": 200`.
+/// attempt number, method, idempotency key, the status it answers with, and the fault if one was in force) as
+/// JSON lines. Arguments may steer a single call, for tests: `"_status": 503`, `"_retry_after": "2"`,
+/// `"_delay_ms": 200`. With `--control`, `POST /_control` switches bursts of 503s or hanging calls on and off
+/// (see `ExampleTargetFault`).
 struct ExampleTargetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "example-target",
@@ -23,6 +25,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
     @Option(help: "Append one JSON line per call to this file.") var record: String?
     @Option(name: .customLong("webhook-record"), help: "Also receive webhooks on POST /webhook, appending one JSON line (headers and body) per delivery to this file.")
     var webhookRecord: String?
+    @Flag(help: "Accept POST /_control to switch on bursts of 503s or hanging calls, e.g. {\"fault\":\"hang\",\"seconds\":5,\"hang_ms\":4000}.")
+    var control = false
 
     func validate() throws {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
@@ -34,7 +38,20 @@ struct ExampleTargetCommand: AsyncParsableCommand {
         let webhookRecorder = try webhookRecord.map(CallRecorder.init(path:))
         let stats = TargetStats()
         let failRate = self.failRate, delay = self.delayMilliseconds
+        let faults = ExampleTargetFaultSwitch()
         let router = Router()
+        if control {
+            router.post("_control") { request, _ -> Response in
+                let body = try await request.body.collect(upTo: 64 << 10)
+                do {
+                    faults.set(try ExampleTargetFault.parse(Data(body.readableBytesView)))
+                    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+                } catch let error as ExampleTargetFault.BadControl {
+                    let json = try JSONSerialization.data(withJSONObject: ["error": error.description])
+                    return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+                }
+            }
+        }
         router.get("healthz") { _, _ in "ok" }
         router.get("stats") { _, _ -> Response in
             let json = try JSONSerialization.data(withJSONObject: stats.snapshot, options: [.sortedKeys])
@@ -61,18 +78,36 @@ struct ExampleTargetCommand: AsyncParsableCommand {
             let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
             stats.begin()
             defer { stats.end() }
+            // The answer is decided when the call arrives, and recorded with it.
+            let fault = faults.current()
+            let status: Int
+            if fault != nil {
+                status = 503
+            } else if let scripted = args["_status"] as? Int {
+                status = scripted
+            } else if failRate > 0, Double.random(in: 0..<1) < failRate {
+                status = 503
+            } else {
+                status = 200
+            }
             var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
-                                       "at": Date().timeIntervalSince1970]
+                                       "at": Date().timeIntervalSince1970, "status": status]
             if let order = args["order_number"] { line["order_number"] = order }
+            if let fault { line["fault"] = fault.kind.rawValue }
             recorder?.append(line)
+            if let fault {
+                if fault.kind == .hang { try await Task.sleep(for: fault.hang) }
+                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
+            }
             let wait = (args["_delay_ms"] as? Int) ?? delay
             if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
-            if let status = args["_status"] as? Int {
+            if args["_status"] is Int {
                 var headers: HTTPFields = [.contentType: "application/json"]
                 if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
                 return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
             }
-            if failRate > 0, Double.random(in: 0..<1) < failRate {
+            if status == 503 {
                 return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
                                 body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
             }
