@@ -6,5 +6,7 @@ swift build --build-tests
 # cluster tests' worker processes cannot delay them on a 2-core machine; then everything else in parallel.
 swift test --skip-build --filter CurlHTTPTests
 swift test --skip-build --skip CurlHTTPTests
+# The fuzz targets, briefly (their own build in Fuzz/.build; `make fuzz` runs them longer).
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
 scripts/check-deploy.sh
 scripts/check-release.sh
