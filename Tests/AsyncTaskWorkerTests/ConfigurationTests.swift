@@ -119,6 +119,21 @@ struct ConfigurationTests {
         #expect(unknown?.key == "node.concurency")
     }
 
+    // Found by Fuzz/FuzzConfig: an empty key name (here an anchor on an empty key) gave an error whose key was "".
+    @Test("an empty key name is an error that still names where it is", arguments: [
+        ("&-a: 25\n", "(top level)"),
+        ("\"\": 1\n", "(top level)"),
+        ("database_url: x\nnode: { \"\": 4 }\ntargets: { A: { url: http://a } }", "node"),
+        ("? [a, b]\n: 1\n", "(top level)"),
+    ])
+    func emptyKeyNames(yaml: String, key: String) throws {
+        let error = #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.load(yaml: yaml, environment: [:])
+        }
+        #expect(error?.key == key, "\(String(describing: error))")
+        #expect(error?.reason == "keys must be non-empty strings")
+    }
+
     static let key1 = Data(repeating: 1, count: 32).base64EncodedString()
     static let key2 = Data(repeating: 2, count: 32).base64EncodedString()
 

@@ -298,7 +298,10 @@ extension WorkerConfiguration {
             return
         }
         for (name, child) in mapping {
-            guard let name = name.string else { throw ConfigurationError(key: path.joined(separator: "."), reason: "keys must be strings") }
+            // An empty name (`"": 1`, or `&a: 1`, an anchor on an empty key) would make an error name no key at all.
+            guard let name = name.string, !name.isEmpty else {
+                throw ConfigurationError(key: path.isEmpty ? "(top level)" : path.joined(separator: "."), reason: "keys must be non-empty strings")
+            }
             let childPath = path + [name]
             let key = childPath.joined(separator: ".")
             // A mapping is fine when some known key continues below it.
