@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of Fuzz/ and runs each for FUZZ_SECONDS (issue 8: config parser, encryption envelope,
 # JSON-RPC response, Retry-After, durations). `make test` runs it briefly; `make fuzz` for longer.
 #
-#   FUZZ_SECONDS   seconds per target (default 10)
+#   FUZZ_SECONDS   seconds per target (default 10; 0 only replays the seed corpora)
 #   FUZZ_TARGETS   space-separated subset (default: all five)
 #   FUZZ_JOBS      targets run at once (default 2)
 #   FUZZ_SANITIZE  swiftc -sanitize= list (default "fuzzer"; "fuzzer,address" adds ASan, a slower build and run)
@@ -45,7 +45,8 @@ if ! swift build --package-path "$fuzz" --scratch-path "$fuzz/.build" -c debug \
     exit 1
 fi
 bin=$(swift build --package-path "$fuzz" --scratch-path "$fuzz/.build" -c debug --show-bin-path)
-echo "fuzz: built in $(( $(date +%s) - start ))s; running each target for ${seconds}s, $jobs at a time"
+if (( seconds > 0 )); then what="running each target for ${seconds}s, $jobs at a time"; else what="replaying the corpora"; fi
+echo "fuzz: built in $(( $(date +%s) - start ))s; $what"
 
 logs=$fuzz/.build/logs
 mkdir -p "$logs"
@@ -58,9 +59,11 @@ run_one() {
     mkdir -p "$corpus" "$artifacts"
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: a parser must not balloon on a 4 KiB input.
     # The first corpus dir receives new inputs; the committed seeds stay as they are.
-    local status=0
+    local status=0 budget=(-max_total_time="$seconds")
+    # libFuzzer reads -max_total_time=0 as "forever"; 0 here means: run the corpora once and stop.
+    (( seconds > 0 )) || budget=(-runs=0)
     ("$bin/$target" "$corpus" "$fuzz/Corpus/$target" \
-        -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=10 -rss_limit_mb=2048 \
+        "${budget[@]}" -max_len="$(max_len "$target")" -timeout=10 -rss_limit_mb=2048 \
         -dict="$fuzz/Dictionaries/$(dict "$target")" -artifact_prefix="$artifacts/" -print_final_stats=1) \
         >"$logs/$target.log" 2>&1 || status=$?
     echo "$status" >"$logs/$target.status"
