@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test chaos run release image bench bench-enqueue bench-http bench-drain
+.PHONY: deps build test chaos run release image bench bench-enqueue bench-http bench-drain fuzz
 
 deps:
 	@scripts/ensure-deps.sh
@@ -50,3 +50,8 @@ bench-drain: deps
 	@scripts/ensure-deps.sh nginx-light
 	$(SWIFT) build -c release --product asynctask
 	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-drain.sh
+
+# The libFuzzer targets of Fuzz/ (config, envelope, JSON-RPC, Retry-After, durations), 5 minutes each;
+# `make test` runs them for 10 s each.
+fuzz: deps
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} scripts/fuzz.sh

@@ -8,5 +8,7 @@ swift build --build-tests
 swift test --skip-build --filter CurlHTTPTests
 swift test --skip-build --skip CurlHTTPTests --skip ChaosTests
 swift test --skip-build --filter ChaosTests
+# The fuzz targets, briefly (their own build in Fuzz/.build; `make fuzz` runs them longer).
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
 scripts/check-deploy.sh
 scripts/check-release.sh

@@ -37,7 +37,9 @@ public enum RetryAfterParser {
         default:
             return nil
         }
-        guard let day, let month, let year, let time, (1...31).contains(day), year >= 1970 else { return nil }
+        // The year is 4 digits in RFC 9110 (2 in RFC 850): a longer one is not a date, and would overflow the
+        // arithmetic below (a hostile `Retry-After: Wed, 21 Oct 2999999999 07:28:00 GMT` trapped the node).
+        guard let day, let month, let year, let time, (1...31).contains(day), (1970...9999).contains(year) else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + time.0 * 3600 + time.1 * 60 + time.2))
     }

@@ -112,6 +112,16 @@ struct RetryAfterParserTests {
         #expect(RetryAfterParser.parse("Wed, 32 Oct 2015 07:28:00 GMT", now: now) == nil)
         #expect(RetryAfterParser.parse("", now: now) == nil)
     }
+
+    // Found by Fuzz/FuzzRetryAfter: a year past 4 digits overflowed the delay's conversion to milliseconds (a trap
+    // in the worker, on a header any target can send). Every form now reads only years 1970 through 9999.
+    @Test func yearsBeyondFourDigitsAreNotDates() {
+        #expect(RetryAfterParser.parse("Wed, 21 Oct 2999999999 07:28:0 GMT", now: now) == nil)
+        #expect(RetryAfterParser.parse("Sun Nov  6 08:49:37 19999994", now: now) == nil)
+        #expect(RetryAfterParser.parse("Sunday, 06-Nov-9999999999999 08:49:37 GMT", now: now) == nil)
+        #expect(RetryAfterParser.httpDate("Fri, 31 Dec 9999 23:59:59 GMT") == Date(timeIntervalSince1970: 253_402_300_799))
+        #expect(RetryAfterParser.parse("Fri, 31 Dec 9999 23:59:59 GMT", now: now) == .seconds(253_402_300_799 - 1_445_412_400))
+    }
 }
 
 struct MethodNameAndExcerptTests {

@@ -99,6 +99,41 @@ struct ConfigurationTests {
         #expect(error?.key.contains(key) == true, "\(String(describing: error))")
     }
 
+    @Test("YAML text loads exactly as the same text in a file; errors about the text as a whole name its source")
+    func loadsText() async throws {
+        let environment = ["DB_PASSWORD": "pw", "ORDERS_TOKEN": "tok"]
+        let fromFile = try await WorkerConfiguration.load(file: try write(Self.valid), environment: environment)
+        let fromText = try WorkerConfiguration.load(yaml: Self.valid, environment: environment)
+        #expect(fromText.databaseURL == fromFile.databaseURL)
+        #expect(fromText.node.lease == fromFile.node.lease && fromText.node.heartbeat == fromFile.node.heartbeat)
+        #expect(fromText.targets.keys.sorted() == fromFile.targets.keys.sorted())
+        #expect(fromText.targets["OrderClient"]?.headers == fromFile.targets["OrderClient"]?.headers)
+        #expect(fromText.targets["OrderClient"]?.timeout == .milliseconds(2500))
+        let notMapping = #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.load(yaml: "- a\n- b\n", source: "orders.yaml", environment: [:])
+        }
+        #expect(notMapping?.key == "orders.yaml")
+        let unknown = #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.load(yaml: "database_url: x\nnode: { concurency: 4 }\ntargets: { A: { url: http://a } }", environment: [:])
+        }
+        #expect(unknown?.key == "node.concurency")
+    }
+
+    // Found by Fuzz/FuzzConfig: an empty key name (here an anchor on an empty key) gave an error whose key was "".
+    @Test("an empty key name is an error that still names where it is", arguments: [
+        ("&-a: 25\n", "(top level)"),
+        ("\"\": 1\n", "(top level)"),
+        ("database_url: x\nnode: { \"\": 4 }\ntargets: { A: { url: http://a } }", "node"),
+        ("? [a, b]\n: 1\n", "(top level)"),
+    ])
+    func emptyKeyNames(yaml: String, key: String) throws {
+        let error = #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.load(yaml: yaml, environment: [:])
+        }
+        #expect(error?.key == key, "\(String(describing: error))")
+        #expect(error?.reason == "keys must be non-empty strings")
+    }
+
     static let key1 = Data(repeating: 1, count: 32).base64EncodedString()
     static let key2 = Data(repeating: 2, count: 32).base64EncodedString()
 

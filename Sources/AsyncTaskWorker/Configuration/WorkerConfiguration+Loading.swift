@@ -3,7 +3,6 @@ import AsyncTaskTargets
 import Configuration
 public import Foundation
 import Logging
-import SystemPackage
 import Yams
 
 extension WorkerConfiguration {
@@ -34,7 +33,20 @@ extension WorkerConfiguration {
     /// in `environment`; `${VAR}` in values is expanded from `environment`.
     /// - Throws: `ConfigurationError` naming the first bad key.
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> WorkerConfiguration {
-        let (values, tree) = try await reader(file: file, environment: environment)
+        try load(text: try file.map(readFile), source: file ?? "", environment: environment)
+    }
+
+    /// Reads and validates the configuration from YAML `text`, exactly as `load(file:environment:)` reads a file
+    /// holding it (that one reads the file and calls this). `source` stands for the file path in errors about the
+    /// text as a whole (not YAML, top level not a mapping).
+    /// - Throws: `ConfigurationError` naming the first bad key.
+    public static func load(yaml text: String, source: String = "<config>", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> WorkerConfiguration {
+        try load(text: text, source: source, environment: environment)
+    }
+
+    /// `text` nil: the environment alone.
+    private static func load(text: String?, source: String, environment: [String: String]) throws(ConfigurationError) -> WorkerConfiguration {
+        let (values, tree) = try reader(text: text, source: source, environment: environment)
 
         guard let databaseURL = try values.string("database_url", secret: true) else {
             throw ConfigurationError(key: "database_url", reason: "is required (set it in the file or as ASYNCTASK_DATABASE_URL)")
@@ -186,12 +198,22 @@ extension WorkerConfiguration {
     /// - Returns: nil when no keys are configured.
     /// - Throws: `ConfigurationError` naming the bad key, e.g. `encryption.keys.k2` (never the key's value).
     public static func loadKeyRing(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> KeyRing? {
-        let (values, tree) = try await reader(file: file, environment: environment)
+        let (values, tree) = try reader(text: try file.map(readFile), source: file ?? "", environment: environment)
         return try keyRing(values, tree: tree, environment: environment)
     }
 
-    /// The YAML `file` (optional) under `ASYNCTASK_*` variables, with its tree for enumerating names.
-    private static func reader(file: String?, environment: [String: String]) async throws(ConfigurationError) -> (ConfigValues, Yams.Node?) {
+    /// The text of a config file.
+    private static func readFile(_ file: String) throws(ConfigurationError) -> String {
+        do {
+            return try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(key: file, reason: "cannot read the config file: \(error.localizedDescription)")
+        }
+    }
+
+    /// The YAML `text` (optional; `source` names it in errors) under `ASYNCTASK_*` variables, with its tree for
+    /// enumerating names.
+    private static func reader(text: String?, source: String, environment: [String: String]) throws(ConfigurationError) -> (ConfigValues, Yams.Node?) {
         var providers: [any ConfigProvider] = []
         // Environment first: it wins over the file.
         var prefixed: [String: String] = [:]
@@ -200,28 +222,22 @@ extension WorkerConfiguration {
         }
         providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL", "ADMIN_TOKEN"])))
         var tree: Yams.Node?
-        if let file {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
-            } catch {
-                throw ConfigurationError(key: file, reason: "cannot read the config file: \(error.localizedDescription)")
-            }
+        if let text {
             do {
                 tree = try Yams.compose(yaml: text)
             } catch {
                 // Position and problem only: Yams' description quotes the file, secrets included.
-                throw ConfigurationError(key: file, reason: "not valid YAML: \(YAMLErrorSummary.describe(error) ?? "unparseable")")
+                throw ConfigurationError(key: source, reason: "not valid YAML: \(YAMLErrorSummary.describe(error) ?? "unparseable")")
             }
             guard let tree else {
-                throw ConfigurationError(key: file, reason: "the file is empty (expected keys such as database_url and targets)")
+                throw ConfigurationError(key: source, reason: "the file is empty (expected keys such as database_url and targets)")
             }
-            guard tree.mapping != nil else { throw ConfigurationError(key: file, reason: "the top level must be a mapping of keys") }
+            guard tree.mapping != nil else { throw ConfigurationError(key: source, reason: "the top level must be a mapping of keys") }
             try checkKeys(tree, path: [])
             do {
-                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(file)))
+                providers.append(try YAMLTextProvider(text: text, source: source))
             } catch {
-                throw ConfigurationError(key: file, reason: "cannot load: \(YAMLErrorSummary.describe(error) ?? "\(error)")")
+                throw ConfigurationError(key: source, reason: "cannot load: \(YAMLErrorSummary.describe(error) ?? "\(error)")")
             }
         }
         return (ConfigValues(reader: ConfigReader(providers: providers), environment: environment), tree)
@@ -284,7 +300,10 @@ extension WorkerConfiguration {
             return
         }
         for (name, child) in mapping {
-            guard let name = name.string else { throw ConfigurationError(key: path.joined(separator: "."), reason: "keys must be strings") }
+            // An empty name (`"": 1`, or `&a: 1`, an anchor on an empty key) would make an error name no key at all.
+            guard let name = name.string, !name.isEmpty else {
+                throw ConfigurationError(key: path.isEmpty ? "(top level)" : path.joined(separator: "."), reason: "keys must be non-empty strings")
+            }
             let childPath = path + [name]
             let key = childPath.joined(separator: ".")
             // A mapping is fine when some known key continues below it.
