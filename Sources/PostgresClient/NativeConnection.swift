@@ -198,6 +198,19 @@ final class NativeConnection: @unchecked Sendable {
 
     /// Runs `COPY … FROM STDIN` and streams `data` (COPY text format) to it; the rows carry the affected count.
     func copyIn(_ statement: PostgresStatement, data: [UInt8]) throws(PostgresError) -> PostgresRows {
+        var pending = data
+        return try copyIn(statement) { (chunk: inout [UInt8]) throws(PostgresError) -> Bool in
+            swap(&chunk, &pending)
+            return false
+        }
+    }
+
+    /// Runs `COPY … FROM STDIN`, sending each chunk `next` writes (COPY text format) until it returns false.
+    ///
+    /// `next` runs on this connection's thread between sends, so encoding the next chunk overlaps the server
+    /// parsing the previous one. When `next` throws, the COPY is aborted (nothing is inserted) and its error
+    /// is rethrown.
+    func copyIn(_ statement: PostgresStatement, next: (inout [UInt8]) throws(PostgresError) -> Bool) throws(PostgresError) -> PostgresRows {
         guard let connection, !closed.load(ordering: .acquiring) else {
             throw PostgresError(code: .connectionClosed, message: "the connection was closed", queryName: statement.name)
         }
@@ -210,19 +223,24 @@ final class NativeConnection: @unchecked Sendable {
             throw PostgresError(code: .protocolViolation, message: "the statement is not COPY … FROM STDIN", queryName: statement.name)
         }
         PQclear(started)
-        // Chunks of 256 KiB: libpq buffers each and sends it; the server parses as the data arrives.
-        let chunk = 256 * 1024
-        var sent = true
-        data.withUnsafeBufferPointer { buffer in
-            var offset = 0
-            while offset < buffer.count, sent {
-                let length = min(chunk, buffer.count - offset)
-                let pointer = UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
-                sent = PQputCopyData(connection, pointer, Int32(length)) == 1
-                offset += length
+        var chunk: [UInt8] = []
+        var more = true
+        while more {
+            chunk.removeAll(keepingCapacity: true)
+            do {
+                more = try next(&chunk)
+            } catch {
+                // Abort: the server discards everything sent and answers with an error we replace by ours.
+                _ = PQputCopyEnd(connection, "aborted by the client: the rows could not be encoded")
+                Self.drainResults(connection)
+                throw error
+            }
+            guard Self.put(chunk, on: connection) else {
+                Self.drainResults(connection)
+                throw connectionError(queryName: statement.name)
             }
         }
-        if !sent || PQputCopyEnd(connection, nil) != 1 {
+        guard PQputCopyEnd(connection, nil) == 1 else {
             Self.drainResults(connection)
             throw connectionError(queryName: statement.name)
         }
@@ -230,6 +248,20 @@ final class NativeConnection: @unchecked Sendable {
         let result = PQgetResult(connection)
         defer { Self.drainResults(connection) }
         return try rows(from: result, queryName: statement.name)
+    }
+
+    /// Hands `bytes` to libpq in pieces of at most 256 KiB (a blocking connection sends each before returning).
+    private static func put(_ bytes: [UInt8], on connection: OpaquePointer) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let length = min(256 * 1024, buffer.count - offset)
+                let pointer = UnsafeRawPointer(buffer.baseAddress! + offset).assumingMemoryBound(to: CChar.self)
+                guard PQputCopyData(connection, pointer, Int32(length)) == 1 else { return false }
+                offset += length
+            }
+            return true
+        }
     }
 
     /// Reads and frees results until libpq reports none, so the connection is ready for the next command.

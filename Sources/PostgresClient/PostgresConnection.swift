@@ -96,6 +96,41 @@ public final class PostgresConnection: Sendable {
         }.affectedRows
     }
 
+    /// Streams `count` rows into a table with `statement` (`COPY table (columns…) FROM STDIN`), asking `row`
+    /// for each row's values as the data goes out, and returns the number of rows the server inserted.
+    ///
+    /// The rows are encoded on the connection's thread in chunks of about 64 KiB while the server parses the
+    /// chunks already sent, so a large batch costs little more than the server's own work. Runs inside the
+    /// caller's transaction when there is one.
+    /// - Throws: `PostgresError`: a row that cannot be encoded (a NUL byte, another number of values) aborts the
+    ///   COPY with SQLSTATE 22P04 naming the row; a constraint or type error from the server names the line.
+    @discardableResult
+    public func copy(
+        _ statement: PostgresStatement, count: Int, row: @escaping @Sendable (Int) -> [any PostgresEncodable]
+    ) async throws(PostgresError) -> Int {
+        let native = self.native
+        return try await withCancellableCall(honourCancellation: true, queryName: statement.name) { () throws(PostgresError) -> PostgresRows in
+            var index = 0
+            var columns: Int?
+            return try native.copyIn(statement) { (chunk: inout [UInt8]) throws(PostgresError) -> Bool in
+                while index < count, chunk.count < 64 * 1024 {
+                    let values = row(index)
+                    do throws(PostgresCopyError) {
+                        if let columns, columns != values.count {
+                            throw PostgresCopyError(row: index + 1, message: "has \(values.count) values; the first row had \(columns)")
+                        }
+                        try PostgresCopyRows.encode(values, row: index + 1, into: &chunk)
+                    } catch {
+                        throw PostgresError(code: .server, sqlState: .badCopyFileFormat, message: error.description, queryName: statement.name)
+                    }
+                    columns = values.count
+                    index += 1
+                }
+                return index < count
+            }
+        }.affectedRows
+    }
+
     /// Runs a semicolon-separated script without parameters (migrations, session settings).
     /// - Parameter name: identifies the script in errors.
     public func execute(script: String, name: String) async throws(PostgresError) {

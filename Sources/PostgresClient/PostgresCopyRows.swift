@@ -23,6 +23,14 @@ public struct PostgresCopyRows: Sendable {
         if let columnCount, columnCount != values.count {
             throw PostgresCopyError(row: count + 1, message: "has \(values.count) values; the first row had \(columnCount)")
         }
+        try Self.encode(values, row: count + 1, into: &bytes)
+        columnCount = values.count
+        count += 1
+    }
+
+    /// Writes one row in COPY text format at the end of `bytes`; on error `bytes` is left as it was.
+    /// - Parameter row: the row's 1-based number, for errors.
+    static func encode(_ values: [any PostgresEncodable], row: Int, into bytes: inout [UInt8]) throws(PostgresCopyError) {
         let start = bytes.count
         for (column, value) in values.enumerated() {
             if column > 0 { bytes.append(UInt8(ascii: "\t")) }
@@ -34,16 +42,16 @@ public struct PostgresCopyRows: Sendable {
             if bind.isBinary {
                 guard bind.oid == PostgresTypeOID.bytea else {
                     bytes.removeSubrange(start...)
-                    throw PostgresCopyError(row: count + 1, message: "value \(column + 1) is binary of type OID \(bind.oid), which text COPY cannot carry")
+                    throw PostgresCopyError(row: row, message: "value \(column + 1) is binary of type OID \(bind.oid), which text COPY cannot carry")
                 }
-                Self.appendHex(encoded, to: &bytes)
+                appendHex(encoded, to: &bytes)
                 continue
             }
             for byte in encoded {
                 switch byte {
                 case 0:
                     bytes.removeSubrange(start...)
-                    throw PostgresCopyError(row: count + 1, message: "value \(column + 1) contains a NUL byte, which PostgreSQL text cannot hold")
+                    throw PostgresCopyError(row: row, message: "value \(column + 1) contains a NUL byte, which PostgreSQL text cannot hold")
                 case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
                 case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
                 case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
@@ -53,12 +61,10 @@ public struct PostgresCopyRows: Sendable {
             }
         }
         bytes.append(UInt8(ascii: "\n"))
-        columnCount = values.count
-        count += 1
     }
 
     /// `bytea` in hex form (`\x0a1b…`), its backslash escaped for COPY.
-    private static func appendHex(_ data: [UInt8], to bytes: inout [UInt8]) {
+    static func appendHex(_ data: [UInt8], to bytes: inout [UInt8]) {
         let digits = Array("0123456789abcdef".utf8)
         bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\"), UInt8(ascii: "x")])
         for byte in data {

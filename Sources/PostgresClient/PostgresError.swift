@@ -87,6 +87,8 @@ public struct SQLState: RawRepresentable, Sendable, Hashable, CustomStringConver
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
+    /// `bad_copy_file_format`: a COPY row the client could not encode (a NUL byte, a wrong number of values).
+    public static let badCopyFileFormat = SQLState(rawValue: "22P04")
     /// `23505`: a unique index rejected the row.
     public static let uniqueViolation = SQLState(rawValue: "23505")
     /// `23503`

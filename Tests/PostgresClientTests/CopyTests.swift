@@ -94,4 +94,42 @@ struct CopyTests {
             }
         }
     }
+
+    @Test("rows made while streaming: several 64 KiB chunks arrive whole; a row that cannot be encoded aborts the COPY naming it")
+    func streamedRows() async throws {
+        try await TestDatabase.with { database throws in
+            try await database.withConnection { connection throws in
+                try await connection.execute(script: Self.createTable, name: "create")
+                // About 2 MiB: 32 chunks, with tabs, newlines and backslashes straddling the chunk edges.
+                let label = String(repeating: "x\t\\\n", count: 50)
+                let inserted = try await connection.copy(Self.copy, count: 10_000) { index in
+                    [Int64(index), "\(index) \(label)", PostgresBind.null, PostgresBind.null, PostgresBind.null, Int16(index % 100)]
+                }
+                #expect(inserted == 10_000)
+                let check = PostgresStatement(name: "check_streamed", sql: """
+                    SELECT count(*) AS n, count(*) FILTER (WHERE label = id || ' ' || $1) AS intact FROM copied
+                    """)
+                let row = try await connection.query(check, [label]).single()
+                #expect(try row.decode(Int.self, "n") == 10_000)
+                #expect(try row.decode(Int.self, "intact") == 10_000)
+
+                try await connection.execute(script: "TRUNCATE copied", name: "truncate")
+                let error = await #expect(throws: PostgresError.self) {
+                    try await connection.copy(Self.copy, count: 5_000) { index in
+                        [Int64(index), index == 4_321 ? "bad\u{0}" : "ok", PostgresBind.null, PostgresBind.null, PostgresBind.null, Int16(0)]
+                    }
+                }
+                #expect(error?.sqlState == .badCopyFileFormat)
+                #expect(error?.description.contains("row 4322") == true)
+                #expect(try await connection.query(Self.count).single().decode(Int.self, "n") == 0)
+                let width = await #expect(throws: PostgresError.self) {
+                    try await connection.copy(Self.copy, count: 3) { index in
+                        index == 2 ? [Int64(index)] : [Int64(index), "ok", PostgresBind.null, PostgresBind.null, PostgresBind.null, Int16(0)]
+                    }
+                }
+                #expect(width?.description.contains("row 3 has 1 values; the first row had 6") == true)
+                #expect(try await connection.query(Self.count).single().decode(Int.self, "n") == 0)
+            }
+        }
+    }
 }
