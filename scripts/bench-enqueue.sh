@@ -30,4 +30,12 @@ for producers in 1 8; do
   echo "single enqueue, $producers producer(s): asynctask=${a} tx/s  pgbench=${p} tx/s  ratio=$(awk -v a="$a" -v p="$p" 'BEGIN { printf "%.2f", a / p }')"
 done
 b=$(ours --producers 1 --batch-size 10000)
-echo "batch enqueue (10000 per statement, 1 producer): asynctask=${b} rows/s  goal=200000 rows/s"
+# The same rows through psql's \copy (30 COPYs of 10000 rows in one session, each its own transaction, from a
+# file): the server's bulk-load rate with ids drawn row by row, as a plain-SQL producer would get it.
+for i in $(seq 0 9999); do printf 'OrderClient\tfulfill\t{"customer_token":"c_1","order_number":%d}\n' "$i"; done >"$tmp/rows.tsv"
+chmod 644 "$tmp/rows.tsv"; chmod 755 "$tmp"
+copies=30; start=$(date +%s.%N)
+for _ in $(seq 1 "$copies"); do echo "\\copy async_task_attempts (target, method_name, method_args) FROM '$tmp/rows.tsv'"; done \
+  | psql -qAtX -d bench_enqueue
+c=$(awk -v n="$copies" -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%d", n * 10000 / (e - s) }')
+echo "batch enqueue (10000 per statement, 1 producer): asynctask=${b} rows/s  psql \\copy=${c} rows/s  ratio=$(awk -v a="$b" -v p="$c" 'BEGIN { printf "%.2f", a / p }')  goal=200000 rows/s"
