@@ -198,6 +198,7 @@ let package = Package(
                 "AsyncTaskTargets",
                 "CurlHTTP",
                 "LoopbackHTTPServer",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

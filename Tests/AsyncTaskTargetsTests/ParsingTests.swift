@@ -2,6 +2,7 @@ import AsyncTask
 import AsyncTaskTargets
 import Foundation
 import Testing
+import TestSupport
 
 struct DurationParserTests {
     @Test(arguments: [
@@ -49,17 +50,6 @@ struct EnvironmentExpansionTests {
 }
 
 struct BackoffTests {
-    /// A deterministic generator (SplitMix64).
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test func ceilingDoublesFromBaseUpToMax() {
         let backoff = Backoff(base: .seconds(1), max: .seconds(3600))
@@ -74,8 +64,8 @@ struct BackoffTests {
 
     @Test func fullJitterStaysWithinTheCeilingAndIsDeterministicWithASeed() {
         let backoff = Backoff(base: .milliseconds(500), max: .seconds(60))
-        var first = SeededGenerator(state: 42)
-        var second = SeededGenerator(state: 42)
+        var first = SeededRandom(seed: 42)
+        var second = SeededRandom(seed: 42)
         var delays: [Duration] = []
         for attempt in 1...20 {
             let delay = backoff.delay(afterAttempt: attempt, using: &first)

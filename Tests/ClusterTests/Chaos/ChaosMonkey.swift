@@ -53,7 +53,7 @@ final class ChaosMonkey: Sendable {
 
     /// Plays faults until `duration` has passed (a fault never starts unless it can end in time).
     func run(for duration: Duration, seed: UInt64) async throws {
-        var random = ChaosRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         let end = ContinuousClock.now + duration
         let seconds = Double(duration.components.seconds)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -82,7 +82,7 @@ final class ChaosMonkey: Sendable {
         }
     }
 
-    private func play(_ kind: Event.Kind, random: inout ChaosRandom) async throws {
+    private func play(_ kind: Event.Kind, random: inout SeededRandom) async throws {
         let start = Date().timeIntervalSince1970
         switch kind {
         case .kill:

@@ -1,6 +1,7 @@
 import AsyncTask
 import Foundation
 import PostgresClient
+import TestSupport
 
 /// The application side of a chaos run: creates orders, each with its `OrderClient.fulfill` attempt in the
 /// same transaction, and rolls about a fifth of them back (payment declined), through every fault of the run.
@@ -32,7 +33,7 @@ struct ChaosProducer: Sendable {
 
     /// Produces orders until `duration` has passed.
     func run(for duration: Duration, seed: UInt64) async -> Result {
-        var random = ChaosRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         struct PaymentDeclined: Error {}
         let pool = PostgresConnectionPool(configuration: configuration, options: .init(maxConnections: 2, acquireTimeout: .seconds(2)))
         var result = Result()
