@@ -31,16 +31,21 @@ struct ClusterTests {
 
     @Test("kill -9 with 200 calls in flight: marked dead, its attempts restart within dead_after + 2 s, all succeed")
     func killNine() async throws {
-        try await Cluster.with(targetArguments: ["--delay-ms", "1500"]) { cluster in
+        try await Cluster.with(targetArguments: ["--delay-ms", "8000"]) { cluster in
             let victim = try cluster.startWorker(node: ["concurrency: 200"], target: ["concurrency: 200"])
             _ = try await cluster.enqueue(200)
             try await eventually("the victim holds 200 leases", timeout: .seconds(30), every: .milliseconds(20)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 200
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // The survivor is part of a running cluster: up, with its heartbeats going through for dead_after (a node
+            // reaps others only then, so that it never mistakes its own outage for theirs).
+            try cluster.startWorker(node: ["concurrency: 200"], target: ["concurrency: 200"])
+            try await eventually("the survivor is up", timeout: .seconds(30), every: .milliseconds(20)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active'") == 2
+            }
+            try await Task.sleep(for: .seconds(2.5))
             victim.send(SIGKILL)
             let killedAt = ContinuousClock.now
-            try cluster.startWorker(node: ["concurrency: 200"], target: ["concurrency: 200"])
             // dead_after is 2 s; the lease is 30 s, so only reaping explains a fast restart.
             try await eventually("every attempt is re-claimed by the survivor", timeout: .seconds(30), every: .milliseconds(50)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE num_attempts >= 2") == 200
