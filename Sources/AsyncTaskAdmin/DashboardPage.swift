@@ -55,7 +55,7 @@ enum DashboardPage {
                 }
                 html += "<tr><td><a href=\"/attempts?target=\(HTML.queryValue(row.target))\">\(target)</a></td>"
                 html += cell("pending", String(row.pending)) + cell("due", String(row.due)) + cell("running", String(row.running))
-                html += cell("lag", HTML.age(row.lagSeconds)) + cell("succeeded", String(row.succeededLastHour))
+                html += cell("lag", ElapsedTimeText.describe(row.lagSeconds)) + cell("succeeded", String(row.succeededLastHour))
                 html += cell("failed", String(row.failedLastHour)) + cell("rate", String(format: "%.2f", row.ratePerSecond)) + "</tr>"
             }
             html += "</table>"
@@ -111,7 +111,7 @@ enum DashboardPage {
             let id = node.id.uuidString.lowercased()
             html += "<tr data-node=\"\(id)\"><td>\(id.prefix(8))</td><td>\(HTML.escape(node.hostname)) (pid \(node.pid))</td>"
             html += "<td class=\"\(node.live ? "ok" : "problem")\">\(node.live ? "live" : "not live") · \(HTML.escape(node.status))</td>"
-            html += "<td>\(HTML.age(node.heartbeatAgeSeconds)) ago</td><td class=\"n\">\(node.inFlight)/\(node.concurrency)</td><td class=\"n\">\(node.leases)</td>"
+            html += "<td>\(ElapsedTimeText.describe(node.heartbeatAgeSeconds)) ago</td><td class=\"n\">\(node.inFlight)/\(node.concurrency)</td><td class=\"n\">\(node.leases)</td>"
             html += "<td>\(HTML.escape(node.targets.joined(separator: ", ")))</td><td>\(HTML.escape(node.version))</td></tr>"
         }
         return html + "</table>"

@@ -110,23 +110,17 @@ public final class PostgresConnection: Sendable {
     ) async throws(PostgresError) -> Int {
         let native = self.native
         return try await withCancellableCall(honourCancellation: true, queryName: statement.name) { () throws(PostgresError) -> PostgresRows in
-            var index = 0
-            var columns: Int?
+            var rows = PostgresCopyRows()
             return try native.copyIn(statement) { (chunk: inout [UInt8]) throws(PostgresError) -> Bool in
-                while index < count, chunk.count < 64 * 1024 {
-                    let values = row(index)
+                while rows.count < count, rows.bytes.count < 64 * 1024 {
                     do throws(PostgresCopyError) {
-                        if let columns, columns != values.count {
-                            throw PostgresCopyError(row: index + 1, message: "has \(values.count) values; the first row had \(columns)")
-                        }
-                        try PostgresCopyRows.encode(values, row: index + 1, into: &chunk)
+                        try rows.append(row(rows.count))
                     } catch {
                         throw PostgresError(code: .server, sqlState: .badCopyFileFormat, message: error.description, queryName: statement.name)
                     }
-                    columns = values.count
-                    index += 1
                 }
-                return index < count
+                swap(&chunk, &rows.bytes)
+                return rows.count < count
             }
         }.affectedRows
     }

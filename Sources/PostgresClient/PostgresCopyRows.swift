@@ -4,8 +4,8 @@
 /// parse, so inserting thousands of rows this way is about twice as fast as one `INSERT … SELECT FROM unnest`.
 /// Values are encoded exactly as they are for bind parameters (`PostgresEncodable`), then escaped for COPY.
 public struct PostgresCopyRows: Sendable {
-    /// The encoded rows, ready to stream to the server.
-    public private(set) var bytes: [UInt8] = []
+    /// The encoded rows, ready to stream to the server. A streaming COPY takes them chunk by chunk.
+    public internal(set) var bytes: [UInt8] = []
     /// The number of rows appended.
     public private(set) var count = 0
     /// The number of values every row has (set by the first row).
@@ -30,7 +30,7 @@ public struct PostgresCopyRows: Sendable {
 
     /// Writes one row in COPY text format at the end of `bytes`; on error `bytes` is left as it was.
     /// - Parameter row: the row's 1-based number, for errors.
-    static func encode(_ values: [any PostgresEncodable], row: Int, into bytes: inout [UInt8]) throws(PostgresCopyError) {
+    private static func encode(_ values: [any PostgresEncodable], row: Int, into bytes: inout [UInt8]) throws(PostgresCopyError) {
         let start = bytes.count
         for (column, value) in values.enumerated() {
             if column > 0 { bytes.append(UInt8(ascii: "\t")) }
@@ -64,7 +64,7 @@ public struct PostgresCopyRows: Sendable {
     }
 
     /// `bytea` in hex form (`\x0a1b…`), its backslash escaped for COPY.
-    static func appendHex(_ data: [UInt8], to bytes: inout [UInt8]) {
+    private static func appendHex(_ data: [UInt8], to bytes: inout [UInt8]) {
         let digits = Array("0123456789abcdef".utf8)
         bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\"), UInt8(ascii: "x")])
         for byte in data {

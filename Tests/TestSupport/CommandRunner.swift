@@ -24,17 +24,23 @@ public struct CommandRunner: Sendable {
 
     public init() {}
 
+    /// This process's environment without the database variables (tests choose the database explicitly),
+    /// with `environment` added on top.
+    static func childEnvironment(adding environment: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["ASYNCTASK_DATABASE_URL"] = nil
+        env["DATABASE_URL"] = nil
+        env.merge(environment) { $1 }
+        return env
+    }
+
     /// Runs `asynctask <arguments>` with `environment` added to (and overriding) this process's environment.
     /// `ASYNCTASK_DATABASE_URL` and `DATABASE_URL` are removed unless given, so tests control the lookup.
     public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Output {
         let process = Process()
         process.executableURL = try Self.executableURL()
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["ASYNCTASK_DATABASE_URL"] = nil
-        env["DATABASE_URL"] = nil
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = Self.childEnvironment(adding: environment)
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr

@@ -25,11 +25,7 @@ public final class ManagedProcess: @unchecked Sendable {
             process.executableURL = executable
             process.arguments = arguments
         }
-        var env = ProcessInfo.processInfo.environment
-        env["ASYNCTASK_DATABASE_URL"] = nil
-        env["DATABASE_URL"] = nil
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = CommandRunner.childEnvironment(adding: environment)
         stdoutFile = directory.appendingPathComponent("\(name).out")
         stderrFile = directory.appendingPathComponent("\(name).err")
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)

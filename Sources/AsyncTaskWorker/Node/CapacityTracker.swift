@@ -21,9 +21,13 @@ final class CapacityTracker: Sendable {
     let nodeLimit: Int
     let targetLimits: [String: Int]
 
+    /// The targets in the order reservations visit them (sorted once, not per claim).
+    private let targets: [String]
+
     init(nodeLimit: Int, targetLimits: [String: Int]) {
         self.nodeLimit = nodeLimit
         self.targetLimits = targetLimits
+        self.targets = targetLimits.keys.sorted()
     }
 
     /// Slots reserved for one claim: at most `total` attempts in all, at most `limit` of each target.
@@ -44,7 +48,7 @@ final class CapacityTracker: Sendable {
             let nodeFree = min(nodeLimit - state.total - state.reservedTotal, batch)
             var caps: [(target: String, limit: Int)] = []
             guard nodeFree > 0 else { return Reservation(caps: [], total: 0) }
-            for target in targetLimits.keys.sorted() {
+            for target in targets {
                 let used = (state.perTarget[target] ?? 0) + (state.reservedPerTarget[target] ?? 0)
                 let free = min(nodeFree, (targetLimits[target] ?? 0) - used)
                 guard free > 0 else { continue }

@@ -34,7 +34,7 @@ struct NodesCommand: AsyncParsableCommand {
             rows: nodes.map { node in
                 [
                     node.id.uuidString.lowercased(), node.hostname, String(node.pid), node.live ? "live" : "not live", node.status,
-                    OutputFormat.age(node.heartbeatAgeSeconds) + " ago", "\(node.inFlight)/\(node.concurrency)", String(node.leases),
+                    ElapsedTimeText.describe(node.heartbeatAgeSeconds) + " ago", "\(node.inFlight)/\(node.concurrency)", String(node.leases),
                     node.targets.joined(separator: ","), node.version,
                 ]
             })

@@ -21,7 +21,7 @@ struct StatsCommand: AsyncParsableCommand {
             rows: stats.map { row in
                 [
                     row.target, String(row.pending), String(row.due), String(row.running), String(row.succeededLastHour),
-                    String(row.failedLastHour), OutputFormat.age(row.lagSeconds), String(format: "%.2f", row.ratePerSecond),
+                    String(row.failedLastHour), ElapsedTimeText.describe(row.lagSeconds), String(format: "%.2f", row.ratePerSecond),
                 ]
             })
     }
