@@ -113,6 +113,14 @@ struct OperationsTests {
         }
     }
 
+    /// Backends of this database waiting on a lock held by the pruner's DELETE.
+    static let blockedByPrunerSQL = """
+        SELECT count(*) FROM pg_stat_activity w
+        WHERE w.datname = current_database() AND EXISTS (
+            SELECT 1 FROM pg_stat_activity b
+            WHERE b.pid = ANY(pg_blocking_pids(w.pid)) AND b.query LIKE '%DELETE FROM async_task_attempts%')
+        """
+
     @Test("retention prunes 30,000 old attempts in batches while two nodes keep claiming without being blocked")
     func pruningUnderLoad() async throws {
         try await Cluster.with { cluster in
@@ -134,7 +142,10 @@ struct OperationsTests {
             for _ in 0..<2 { try cluster.startWorker(node: ["concurrency: 50"], extra: [retention]) }
 
             // Meanwhile, a producer keeps enqueuing and a claim-shaped query keeps taking rows; neither may wait.
+            // "Wait" is checked where it happens: no backend is ever blocked by the pruner's DELETE (sampled after
+            // every probe), and, more loosely, no probe takes long (a busy 2-core machine stretches any latency).
             var worst = Duration.zero
+            var blockedByPruner = 0
             var produced = 0
             let clock = ContinuousClock()
             while try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at < now() - interval '7 days'") > 0 {
@@ -149,11 +160,13 @@ struct OperationsTests {
                 }
                 produced += 1
                 worst = max(worst, elapsed)
+                blockedByPruner = max(blockedByPruner, try await cluster.scalar(Self.blockedByPrunerSQL))
                 try await Task.sleep(for: .milliseconds(20))
                 #expect(produced < 2000, "retention never finished")
                 if produced >= 2000 { break }
             }
-            #expect(worst < .milliseconds(750), "a claim or an enqueue waited \(worst) while pruning ran")
+            #expect(blockedByPruner == 0, "\(blockedByPruner) backends waited on a lock the pruner held")
+            #expect(worst < .seconds(3), "a claim or an enqueue waited \(worst) while pruning ran")
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at < now() - interval '7 days'") == 0)
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at BETWEEN now() - interval '2 days' AND now() - interval '12 hours'") == 100,
                     "attempts within their retention are kept")
