@@ -68,7 +68,11 @@ struct PartitionTests {
         }
         let takeover = ContinuousClock.now - cutAt
         #expect(takeover < .seconds(15), "the others took over after \(takeover)")
-        #expect(try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'dead'") == 1)
+        // The cut node (the first started) is the one declared dead. The others are judged on what they did (one
+        // call each per id, below), not on their status at this instant: on a loaded machine a 1.7 s stall of
+        // one of them is enough for its peer to reap it too, and it comes back at its next heartbeat.
+        let statuses = try await cluster.nodeCounters().map(\.status)
+        #expect(statuses.first == "dead", "node statuses in start order: \(statuses)")
         try await eventually("the others finish all 20", timeout: .seconds(30)) { try await cluster.statusCounts()["succeeded"] == 20 }
         // The partitioned node's own calls have answered by now (3 s each, target path intact): it holds 20
         // outcomes it cannot write.
