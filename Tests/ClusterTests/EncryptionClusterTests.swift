@@ -174,7 +174,7 @@ struct EncryptionClusterTests {
     func pythonEnvelope() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/encrypt_args.py")
-        let envelope = try Self.runPython(script: script.path, arguments: [
+        let envelope = try await Self.runPython(script: script.path, arguments: [
             "--kid", "k2", "--target", "OrderClient", "--method", "fulfill", #"{"customer_token": "c_py", "order_number": 9001}"#,
         ], environment: ["ASYNCTASK_KEY": keys["k2"]!])
         try await Cluster.with { cluster in
@@ -192,22 +192,13 @@ struct EncryptionClusterTests {
 
     /// Runs the example with the first Python that has `cryptography` (PATH's, then the system's, as
     /// scripts/ensure-deps.sh installs it) and returns its stdout.
-    static func runPython(script: String, arguments: [String], environment: [String: String]) throws -> String {
+    static func runPython(script: String, arguments: [String], environment: [String: String]) async throws -> String {
         var failures: [String] = []
         for python in ["python3", "/usr/bin/python3"] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [python, script] + arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            let stdout = Pipe(), stderr = Pipe()
-            process.standardOutput = stdout
-            process.standardError = stderr
-            try process.run()
-            let out = stdout.fileHandleForReading.readDataToEndOfFile()
-            let err = stderr.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            if process.terminationStatus == 0 { return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-            failures.append("\(python): exit \(process.terminationStatus): \(String(decoding: err, as: UTF8.self).suffix(500))")
+            let output = try await ChildProcess.run(
+                ["/usr/bin/env", python, script] + arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+            if output.exitCode == 0 { return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+            failures.append("\(python): exit \(output.exitCode): \(output.stderr.suffix(500))")
         }
         throw TestSetupError("examples/encrypt_args.py failed (run scripts/ensure-deps.sh to install python3-cryptography): \(failures.joined(separator: "; "))")
     }

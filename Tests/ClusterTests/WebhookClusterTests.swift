@@ -95,15 +95,9 @@ struct WebhookClusterTests {
                 let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                     .deletingLastPathComponent().appendingPathComponent("examples/verify_webhook.sh").path
                 for (secret, expected) in [(Self.secrets[0], "valid"), (Self.secrets[1], "valid"), ("wrong-secret-0123456789", "INVALID")] {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                    process.arguments = [script, bodyFile.path]
-                    process.environment = ["SIG": header, "WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"]
-                    let output = Pipe()
-                    process.standardOutput = output
-                    try process.run()
-                    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+                    let output = try await ChildProcess.run(
+                        ["/bin/sh", script, bodyFile.path], environment: ["SIG": header, "WEBHOOK_SECRET": secret, "PATH": "/usr/bin:/bin"])
+                    let text = output.stdout
                     #expect(text.trimmingCharacters(in: .whitespacesAndNewlines) == expected)
                 }
             }

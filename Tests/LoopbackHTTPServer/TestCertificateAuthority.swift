@@ -54,12 +54,26 @@ public struct TestCertificateAuthority: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["openssl"] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let errors = Pipe()
+        // stderr to a file and the exit polled: a pipe could be held open by a child another test starts at
+        // this moment, and waitUntilExit() on a concurrency thread can wait for good (see TestSupport's
+        // ChildProcess). openssl takes milliseconds, so polling from this synchronous call is brief.
+        let errorsFile = URL(fileURLWithPath: directory).appendingPathComponent("openssl-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorsFile) }
+        let errors = try FileHandle(forWritingTo: errorsFile)
+        defer { try? errors.close() }
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw OpenSSLError(description: "openssl \(arguments.first ?? "") did not finish within 30 s")
+            }
+            usleep(2_000)
+        }
+        let stderr = (try? Data(contentsOf: errorsFile)) ?? Data()
         guard process.terminationStatus == 0 else {
             throw OpenSSLError(description: "openssl \(arguments.first ?? "") failed: \(String(decoding: stderr, as: UTF8.self))")
         }

@@ -3,11 +3,7 @@ public import Foundation
 /// Runs the built `asynctask` executable as a child process and captures its output, as a user's shell would.
 public struct CommandRunner: Sendable {
     /// What a finished command produced.
-    public struct Output: Sendable {
-        public let exitCode: Int32
-        public let stdout: String
-        public let stderr: String
-    }
+    public typealias Output = ChildProcess.Output
 
     /// The executable: `$ASYNCTASK_BIN`, else `asynctask` next to the test bundle (SwiftPM puts both in the
     /// same build folder).
@@ -37,26 +33,7 @@ public struct CommandRunner: Sendable {
     /// Runs `asynctask <arguments>` with `environment` added to (and overriding) this process's environment.
     /// `ASYNCTASK_DATABASE_URL` and `DATABASE_URL` are removed unless given, so tests control the lookup.
     public func run(_ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> Output {
-        let process = Process()
-        process.executableURL = try Self.executableURL()
-        process.arguments = arguments
-        process.environment = Self.childEnvironment(adding: environment)
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Read both pipes concurrently so a chatty child cannot fill one and block.
-        async let out = Task.detached { stdout.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { stderr.fileHandleForReading.readDataToEndOfFile() }.value
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                throw TestSetupError("asynctask \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        return Output(exitCode: process.terminationStatus, stdout: String(decoding: await out, as: UTF8.self), stderr: String(decoding: await err, as: UTF8.self))
+        try await ChildProcess.run(
+            [try Self.executableURL().path] + arguments, environment: Self.childEnvironment(adding: environment), timeout: timeout)
     }
 }

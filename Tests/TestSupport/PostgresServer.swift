@@ -86,30 +86,13 @@ public final class PostgresServer: Sendable {
 
     @discardableResult
     private static func run(_ executable: String, _ arguments: [String], asPostgres: Bool) async throws -> String {
-        // Through bash, closing every inherited descriptor above stderr first: Foundation's Process watches a
-        // descriptor of its own to see the child exit, and a server forked by pg_ctl would otherwise keep it
-        // open forever, so the child would never look finished.
-        let closeInherited = #"for fd in /proc/$$/fd/*; do n=${fd##*/}; if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@""#
+        // Closing inherited descriptors: a server forked by pg_ctl would otherwise keep Foundation's exit watch
+        // for pg_ctl open for good, and pg_ctl would never look finished. Output goes to files, not pipes.
         var command = [executable] + arguments
         if asPostgres && getuid() == 0 { command = ["/sbin/runuser", "-u", "postgres", "--"] + command }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", closeInherited, "bash"] + command
-        // Output goes to a file, not a pipe: a server started by pg_ctl could inherit a pipe and keep it open.
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-pgctl-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let handle = try FileHandle(forWritingTo: log)
-        defer { try? handle.close() }
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Poll with Task.sleep: waitUntilExit() (or a blocking poll) can wait forever on a concurrency thread,
-        // since Foundation notices the child's exit on a thread of its own.
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
+        let output = try await ChildProcess.run(command, timeout: .seconds(120), closingInheritedDescriptors: true)
+        let text = output.stdout + output.stderr
+        guard output.exitCode == 0 else {
             throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed: \(text)")
         }
         return text
