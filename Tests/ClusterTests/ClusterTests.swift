@@ -101,15 +101,17 @@ struct ClusterTests {
         try await Cluster.with(targetArguments: ["--delay-ms", "20000"]) { cluster in
             let worker = try cluster.startWorker(node: ["concurrency: 5", "shutdown_grace: 60s"])
             _ = try await cluster.enqueue(5)
-            try await eventually("5 in flight", timeout: .seconds(30), every: .milliseconds(20)) {
-                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 5
+            // In flight means the target holds the calls (it records each on arrival), not only that the rows
+            // are leased: a lease is taken before the call starts.
+            try await eventually("the target holds 5 calls", timeout: .seconds(30), every: .milliseconds(20)) {
+                try cluster.recordedCalls().count == 5
             }
             worker.send(SIGTERM)
             try await Task.sleep(for: .milliseconds(500))
-            #expect(worker.isRunning, "the first signal drains and waits for the calls")
+            #expect(worker.isRunning, "the first signal drains and waits for the calls; the node's log:\n\(worker.stderr.suffix(3000))")
             worker.send(SIGTERM)
             let status = await worker.waitForExit(timeout: .seconds(5))
-            #expect(status != nil && status != 0)
+            #expect(status != nil && status != 0, "exit status \(status.map(String.init) ?? "none"); the node's log:\n\(worker.stderr.suffix(3000))")
         }
     }
 
