@@ -62,11 +62,13 @@ final class Cluster: @unchecked Sendable {
     /// Its admin server listens on a free loopback port unless `extra` sets `admin:` (see `adminURL(of:)`).
     /// `otherTargets` are YAML lines under `targets:` after `OrderClient` (e.g. `Big: { url: http://… }`).
     /// `databaseURL` and `targetURL` replace the cluster's own (another role or address); `launcher` runs the
-    /// node through a command such as `ip netns exec NS`.
+    /// node through a command such as `ip netns exec NS`. `deadAfter` is the node's `dead_after` (2 s by default,
+    /// so reaping tests are quick).
     @discardableResult
     func startWorker(
         node settings: [String] = [], target targetSettings: [String] = [], extra: [String] = [], otherTargets: [String] = [],
-        environment: [String: String] = [:], databaseURL: String? = nil, targetURL: String? = nil, launcher: [String] = []
+        environment: [String: String] = [:], databaseURL: String? = nil, targetURL: String? = nil, launcher: [String] = [],
+        deadAfter: String = "2s"
     ) throws -> ManagedProcess {
         let name = "worker\(workers.count + 1)"
         let config = directory.appendingPathComponent("\(name).yaml")
@@ -74,7 +76,7 @@ final class Cluster: @unchecked Sendable {
             database_url: \(databaseURL ?? database.url)
             node:
               heartbeat: 300ms
-              dead_after: 2s
+              dead_after: \(deadAfter)
               lease: 30s
               poll_interval: 200ms
             \(settings.map { "  \($0)" }.joined(separator: "\n"))

@@ -60,17 +60,18 @@ struct PartitionTests {
 
         try await namespace.cut(databaseLink)
         let cutAt = ContinuousClock.now
-        try cluster.startWorker(node: ["concurrency: 20"], target: ["concurrency: 20"])
-        try cluster.startWorker(node: ["concurrency: 20"], target: ["concurrency: 20"])
-        // dead_after is 2 s and the lease 30 s: only the reaping of the silent node explains a prompt takeover.
+        // The others judge with dead_after 5 s (not the usual 2 s): on a loaded machine a 2 s stall of one of them
+        // would let its peer reap it too and re-run its calls. The lease is 30 s: only the reaping of the silent
+        // node explains a takeover within 20 s of the cut.
+        try cluster.startWorker(node: ["concurrency: 20"], target: ["concurrency: 20"], deadAfter: "5s")
+        try cluster.startWorker(node: ["concurrency: 20"], target: ["concurrency: 20"], deadAfter: "5s")
         try await eventually("the others re-claim all 20", timeout: .seconds(30), every: .milliseconds(50)) {
             try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE num_attempts >= 2") == 20
         }
         let takeover = ContinuousClock.now - cutAt
-        #expect(takeover < .seconds(15), "the others took over after \(takeover)")
-        // The cut node (the first started) is the one declared dead. The others are judged on what they did (one
-        // call each per id, below), not on their status at this instant: on a loaded machine a 1.7 s stall of
-        // one of them is enough for its peer to reap it too, and it comes back at its next heartbeat.
+        #expect(takeover < .seconds(20), "the others took over after \(takeover)")
+        // The cut node (the first started) is declared dead. The others are judged by what they did (exactly one
+        // call per id each, below) rather than by their status at this instant.
         let statuses = try await cluster.nodeCounters().map(\.status)
         #expect(statuses.first == "dead", "node statuses in start order: \(statuses)")
         try await eventually("the others finish all 20", timeout: .seconds(30)) { try await cluster.statusCounts()["succeeded"] == 20 }
