@@ -36,7 +36,7 @@ bench-enqueue: deps
 
 # The libcurl engine against wrk on a loopback nginx (needs nginx-light and wrk).
 bench-http:
-	@scripts/ensure-deps.sh nginx-light wrk
+	@scripts/ensure-deps.sh nginx-light wrk gcc
 	$(SWIFT) build -c release --product asynctask
 	scripts/bench-http.sh
 

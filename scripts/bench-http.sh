@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks the libcurl engine against wrk on the same loopback nginx, in one run.
+# Benchmarks the libcurl engine against wrk on the same loopback nginx, in one run, and beside both bare libcurl
+# in C running the engine's loop on one thread (scripts/bench/curl-multi-loop.c): what libcurl itself allows.
 #   DURATION=10 CONCURRENCY=64 ASYNCTASK_BIN=.build/release/asynctask scripts/bench-http.sh
 # nginx (nginx-light) runs as the current user from a temp dir on a free 127.0.0.1 port and is
 # stopped however the script ends. Prints wrk's and the engine's figures and the ratio.
@@ -8,8 +9,8 @@ DURATION="${DURATION:-10}"
 CONCURRENCY="${CONCURRENCY:-64}"
 ASYNCTASK_BIN="${ASYNCTASK_BIN:-.build/release/asynctask}"
 NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
-for tool in "$NGINX" wrk python3; do
-  command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install nginx-light wrk python3)" >&2; exit 1; }
+for tool in "$NGINX" wrk python3 cc; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install nginx-light wrk python3 gcc)" >&2; exit 1; }
 done
 [ -x "$ASYNCTASK_BIN" ] || { echo "error: $ASYNCTASK_BIN not built (swift build -c release --product asynctask)" >&2; exit 1; }
 
@@ -62,14 +63,22 @@ wrk_out="$(wrk -t2 -c"$CONCURRENCY" -d"${DURATION}s" --latency "$url")"
 echo "$wrk_out"
 wrk_rps="$(echo "$wrk_out" | awk '/Requests\/sec:/ {print $2}')"
 
+here="$(cd "$(dirname "$0")" && pwd)"
+cc -O2 -o "$dir/curl-multi-loop" "$here/bench/curl-multi-loop.c" -lcurl
+echo "== bare libcurl in C, one thread, curl_multi_perform + curl_multi_poll (scripts/bench/curl-multi-loop.c)"
+c_out="$("$dir/curl-multi-loop" "$url" "$CONCURRENCY" "$DURATION")"
+echo "$c_out"
+c_rps="$(echo "$c_out" | tr ' ' '\n' | awk -F= '$1=="requests_per_s" {print $2}')"
+
 echo "== asynctask bench http --concurrency ${CONCURRENCY} --duration ${DURATION}"
 engine_out="$("$ASYNCTASK_BIN" bench http --url "$url" --concurrency "$CONCURRENCY" --duration "$DURATION")"
 echo "$engine_out"
 engine_rps="$(echo "$engine_out" | tr ' ' '\n' | awk -F= '$1=="requests_per_s" {print $2}')"
 
-python3 - "$wrk_rps" "$engine_rps" <<'PY'
+python3 - "$wrk_rps" "$engine_rps" "$c_rps" <<'PY'
 import sys
-wrk, engine = float(sys.argv[1]), float(sys.argv[2])
+wrk, engine, bare = (float(v) for v in sys.argv[1:4])
 ratio = engine / wrk if wrk else 0.0
 print(f"wrk_requests_per_s={wrk:.0f} engine_requests_per_s={engine:.0f} ratio={ratio:.2f} goal=0.70 {'PASS' if ratio >= 0.70 else 'BELOW-GOAL'}")
+print(f"bare_libcurl_requests_per_s={bare:.0f} bare_libcurl_to_wrk={bare / wrk if wrk else 0:.2f} engine_to_bare_libcurl={engine / bare if bare else 0:.2f}")
 PY
