@@ -29,8 +29,8 @@ struct NetworkNamespace: Sendable {
     static let isPermitted: Bool = {
         guard getuid() == 0, let ip else { return false }
         let probe = "asynctask-probe-\(getpid())"
-        guard (try? runBlocking(ip, ["netns", "add", probe])) != nil else { return false }
-        _ = try? runBlocking(ip, ["netns", "del", probe])
+        guard succeedsBlocking(ip, ["netns", "add", probe]) else { return false }
+        _ = succeedsBlocking(ip, ["netns", "del", probe])
         return true
     }()
 
@@ -85,43 +85,26 @@ struct NetworkNamespace: Sendable {
         _ = try? await Self.run(ip, ["netns", "del", name])
     }
 
-    /// Runs a command to its end, polling (an async test must not block in `waitUntilExit`).
+    /// Runs a command to its end (ChildProcess: output in files, exit polled); throws with its output on failure.
     @discardableResult
     private static func run(_ executable: String, _ arguments: [String]) async throws -> String {
-        let (process, output) = try launch(executable, arguments)
-        while process.isRunning { try await Task.sleep(for: .milliseconds(5)) }
-        return try finish(process, output, executable, arguments)
+        let output = try await ChildProcess.run([executable] + arguments)
+        guard output.exitCode == 0 else {
+            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed (\(output.exitCode)): \(output.stdout)\(output.stderr)")
+        }
+        return output.stdout
     }
 
-    /// The same, blocking the calling thread: only for the one-off probe in ``isPermitted``.
-    @discardableResult
-    private static func runBlocking(_ executable: String, _ arguments: [String]) throws -> String {
-        let (process, output) = try launch(executable, arguments)
-        while process.isRunning { usleep(5_000) }
-        return try finish(process, output, executable, arguments)
-    }
-
-    private static func launch(_ executable: String, _ arguments: [String]) throws -> (Process, URL) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-ip-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: output)
-        defer { try? handle.close() }
+    /// Whether a command succeeds, blocking the calling thread: only for the one-off probe in ``isPermitted``.
+    private static func succeedsBlocking(_ executable: String, _ arguments: [String]) -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.standardOutput = handle
-        process.standardError = handle
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return (process, output)
-    }
-
-    private static func finish(_ process: Process, _ output: URL, _ executable: String, _ arguments: [String]) throws -> String {
-        defer { try? FileManager.default.removeItem(at: output) }
-        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw TestSetupError("\(executable) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(text)")
-        }
-        return text
+        guard (try? process.run()) != nil else { return false }
+        while process.isRunning { usleep(5_000) }
+        return process.terminationStatus == 0
     }
 }
