@@ -5,8 +5,8 @@ import CCurlShims
 ///
 /// Reused across requests to spare an allocation and libcurl's per-handle setup on every call;
 /// connections live in the multi handle's cache either way. A handle that ran a request
-/// successfully keeps that request's options (``configuration``), so that the same request
-/// again needs no `curl_easy_reset` and no option setting beyond the per-transfer pointers.
+/// successfully keeps that request's options (``configuration``), so that a request that differs
+/// only in its header lines or body needs no `curl_easy_reset`, only those two options set again.
 final class CurlEasyHandle {
     let handle: UnsafeMutableRawPointer
     /// libcurl's `CURLOPT_ERRORBUFFER` (`CURL_ERROR_SIZE` bytes): written by libcurl during a

@@ -81,7 +81,7 @@ final class EngineLoop {
             id: submission.id,
             easy: easy,
             continuation: submission.continuation,
-            maxResponseBytes: submission.request.maxResponseBytes
+            maxResponseBytes: submission.request.request.maxResponseBytes
         )
         do {
             try transfer.configure(submission.request, engine: core.configuration)

@@ -78,10 +78,12 @@ public final class HTTPEngine: Service, Sendable {
     ///   timeout, cancellation, shutdown, an invalid URL or request, or a broken connection.
     public func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
         let core = self.core
+        // Checked and turned into header lines here, on the caller's thread, to keep the engine thread free.
+        let prepared = try PreparedRequest(request, userAgent: core.configuration.userAgent)
         let id = core.makeID()
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: ResponseContinuation) in
-                core.submit(EngineCore.Submission(id: id, request: request, continuation: continuation))
+                core.submit(EngineCore.Submission(id: id, request: prepared, continuation: continuation))
             }
         } onCancel: {
             core.cancel(id)

@@ -4,27 +4,40 @@ import CCurlShims
 /// The continuation through which a caller of ``HTTPEngine/execute(_:)`` waits.
 typealias ResponseContinuation = CheckedContinuation<Result<CompletedResponse, HTTPClientError>, Never>
 
-/// The parts of a request that decide an easy handle's options (everything but the
-/// per-transfer pointers and the body cap, which libcurl never sees).
-struct EasyConfiguration: Equatable {
+/// The options of a request that a reused easy handle can only change through a reset: everything
+/// but the header lines and the body.
+struct EasyOptions: Equatable {
     var method: HTTPMethod
     var url: String
-    var headers: HTTPHeaders
-    var body: [UInt8]
     var connectTimeout: Duration
     var timeout: Duration
     var tls: TLSOptions
     var httpVersion: HTTPVersionPreference
+    /// Whether a body is sent: it decides between `CURLOPT_HTTPGET` and a POST body for `GET`.
+    var hasBody: Bool
 
     init(_ request: HTTPRequest) {
         method = request.method
         url = request.url
-        headers = request.headers
-        body = request.body
         connectTimeout = request.connectTimeout
         timeout = request.timeout
         tls = request.tls
         httpVersion = request.httpVersion
+        hasBody = !request.body.isEmpty
+    }
+}
+
+/// Everything of a request that libcurl holds in an easy handle (the per-transfer pointers and the
+/// body cap aside): kept with the handle so that the next request only sets what differs.
+struct EasyConfiguration: Equatable {
+    var options: EasyOptions
+    var headerLines: [String]
+    var body: [UInt8]
+
+    init(_ prepared: PreparedRequest) {
+        options = EasyOptions(prepared.request)
+        headerLines = prepared.headerLines
+        body = prepared.request.body
     }
 }
 
@@ -103,16 +116,21 @@ final class Transfer {
 
     // MARK: Options
 
-    /// Sets every option of `request` on the easy handle, or only the per-transfer pointers
-    /// when the handle still holds the options of an equal request.
-    func configure(_ request: HTTPRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
-        let wanted = EasyConfiguration(request)
-        if easy.configuration != wanted {
+    /// Sets the options of `prepared` on the easy handle. A handle that still holds the options of
+    /// a request to the same URL with the same method, timeouts, TLS and version only gets the header
+    /// lines and body that differ (requests of one target differ in little else); any other handle
+    /// is reset and set up in full. The per-transfer pointers are set either way.
+    func configure(_ prepared: PreparedRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
+        let wanted = EasyConfiguration(prepared)
+        if let current = easy.configuration, current.options == wanted.options {
+            if current.headerLines != wanted.headerLines { try configureHeaders(wanted.headerLines) }
+            if current.body != wanted.body { try configureBody(prepared.request) }
+        } else {
             if easy.configuration != nil { easy.reset() }
-            try RequestValidator.validate(request)
-            try configureOptions(request, engine: configuration)
-            easy.configuration = wanted
+            try configureOptions(prepared, engine: configuration)
         }
+        // A failure above leaves the handle half set up; the engine loop resets it then.
+        easy.configuration = wanted
         let context = Unmanaged.passUnretained(self).toOpaque()
         try easy.set(CURLOPT_PRIVATE, pointer: context)
         try easy.set(CURLOPT_WRITEDATA, pointer: context)
@@ -129,7 +147,8 @@ final class Transfer {
         _ = try? easy.set(CURLOPT_HEADERDATA, pointer: nil)
     }
 
-    private func configureOptions(_ request: HTTPRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
+    private func configureOptions(_ prepared: PreparedRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
+        let request = prepared.request
         try easy.set(CURLOPT_URL, request.url)
         try easy.set(CURLOPT_PROTOCOLS_STR, "http,https")
         try easy.set(CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
@@ -158,8 +177,9 @@ final class Transfer {
         }
 
         try configureTLS(request.tls)
-        try configureMethodAndBody(request)
-        try configureHeaders(request, userAgent: configuration.userAgent)
+        try configureMethod(request)
+        try configureBody(request)
+        try configureHeaders(prepared.headerLines)
     }
 
     private func configureTLS(_ tls: TLSOptions) throws(HTTPClientError) {
@@ -170,52 +190,44 @@ final class Transfer {
         if let keyFile = tls.keyFile { try easy.set(CURLOPT_SSLKEY, keyFile) }
     }
 
-    private func configureMethodAndBody(_ request: HTTPRequest) throws(HTTPClientError) {
+    private func configureMethod(_ request: HTTPRequest) throws(HTTPClientError) {
         switch request.method {
         case .get where request.body.isEmpty:
             try easy.set(CURLOPT_HTTPGET, 1)
         case .head:
             try easy.set(CURLOPT_NOBODY, 1)
+        case .post:
+            break  // set by the body
         default:
-            // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE first, so binary bodies keep their length).
-            try easy.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(request.body.count))
-            let code = request.body.withUnsafeBytes { bytes in
-                // An empty body still needs a valid pointer.
-                let base = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
-                return ccurl_easy_setopt_pointer(easy.handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
-            }
-            if code != CURLE_OK {
-                throw HTTPClientError(code: .other, curlCode: Int(code.rawValue), detail: "cannot copy the request body")
-            }
-            if request.method != .post {
-                try easy.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
-            }
+            try easy.set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
         }
     }
 
-    private func configureHeaders(_ request: HTTPRequest, userAgent: String?) throws(HTTPClientError) {
-        var lines: [String] = []
-        lines.reserveCapacity(request.headers.count + 3)
-        for field in request.headers {
-            // "Name;" is libcurl's spelling of a header with an empty value ("Name:" would remove it).
-            lines.append(field.value.isEmpty ? "\(field.name);" : "\(field.name): \(field.value)")
+    /// Sets the body for every method but `HEAD` and a `GET` without one (whose options
+    /// ``EasyOptions/hasBody`` and the method already fix).
+    private func configureBody(_ request: HTTPRequest) throws(HTTPClientError) {
+        if request.method == .head || (request.method == .get && request.body.isEmpty) { return }
+        // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE first, so binary bodies keep their length).
+        try easy.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(request.body.count))
+        let code = request.body.withUnsafeBytes { bytes in
+            // An empty body still needs a valid pointer.
+            let base = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+            return ccurl_easy_setopt_pointer(easy.handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
         }
-        // libcurl would otherwise wait for a 100-continue on bodies over 1 KiB, costing a round trip.
-        if !request.headers.contains(name: "Expect") { lines.append("Expect:") }
-        if !request.headers.contains(name: "Content-Type"), !request.body.isEmpty || request.method == .post {
-            // Instead of libcurl's default application/x-www-form-urlencoded.
-            lines.append("Content-Type:")
+        if code != CURLE_OK {
+            throw HTTPClientError(code: .other, curlCode: Int(code.rawValue), detail: "cannot copy the request body")
         }
-        if !request.headers.contains(name: "User-Agent"), let userAgent {
-            lines.append("User-Agent: \(userAgent)")
-        }
+    }
+
+    /// Replaces the handle's header list; the one it replaces is freed only after libcurl holds the new one.
+    private func configureHeaders(_ lines: [String]) throws(HTTPClientError) {
         let headerList = CurlHeaderList()
         for line in lines where !headerList.append(line) {
             throw HTTPClientError(code: .other, detail: "out of memory building the header list")
         }
-        // Kept by the handle: libcurl points into the list until the handle is reset.
-        easy.headerList = headerList
         try easy.set(CURLOPT_HTTPHEADER, list: headerList)
+        // Kept by the handle: libcurl points into the list until the handle is reset or given another.
+        easy.headerList = headerList
     }
 
     /// Whole milliseconds, at least 1 (0 means "no timeout" to libcurl).

@@ -60,6 +60,23 @@ struct HTTPEngineTests {
                 #expect(head.status == 200)
                 #expect(head.body.isEmpty)
             }
+            // Requests that differ only in header lines and body (as two calls of one target do) reuse the
+            // handle without a reset: each must carry exactly its own headers and body, none of the previous.
+            let calls: [(headers: HTTPHeaders, body: String)] = [
+                (["X-Attempt": "1", "X-Only-First": "yes"], #"{"n":1}"#),
+                (["X-Attempt": "2"], #"{"n":22}"#),
+                (["X-Attempt": "3", "Content-Type": "application/json"], "x"),
+                (["X-Attempt": "3", "Content-Type": "application/json"], "x"),
+            ]
+            for (index, call) in calls.enumerated() {
+                let echo = try Echo.decode(try await engine.execute(
+                    HTTPRequest(method: .post, url: url, headers: call.headers, body: Array(call.body.utf8))))
+                #expect(echo.method == "POST", "call \(index)")
+                #expect(echo.body == call.body, "call \(index)")
+                #expect(echo.header("X-Attempt") == call.headers["X-Attempt"], "call \(index)")
+                #expect(echo.header("X-Only-First") == call.headers["X-Only-First"], "call \(index)")
+                #expect(echo.header("Content-Type") == call.headers["Content-Type"], "call \(index)")
+            }
             // A failed transfer resets its handle; the next equal request still works.
             let refused = HTTPRequest(url: "http://127.0.0.1:1/", connectTimeout: .seconds(2))
             #expect(await failure(of: refused, on: engine) != nil)

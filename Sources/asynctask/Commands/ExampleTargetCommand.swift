@@ -132,7 +132,7 @@ final class CallRecorder: Sendable {
     private let handle: Mutex<FileHandle>
 
     init(path: String) throws {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else {
             throw CLIFailure.badInput("cannot open --record file \(path)")
         }
