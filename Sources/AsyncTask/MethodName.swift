@@ -9,14 +9,18 @@ public enum MethodName {
 
     /// Whether `name` may be called.
     public static func isValid(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
+        // On the UTF-8 bytes, without copying or substring search: nodes check every call.
+        let bytes = name.utf8
         guard let first = bytes.first, bytes.count <= maxLength, isLetter(first) || first == UInt8(ascii: "_") else { return false }
+        var previous = first
         for byte in bytes.dropFirst() {
             guard isLetter(byte) || isDigit(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") else {
                 return false
             }
+            if byte == UInt8(ascii: "."), previous == UInt8(ascii: ".") { return false }
+            previous = byte
         }
-        return !name.contains("..")
+        return true
     }
 
     private static func isLetter(_ byte: UInt8) -> Bool {

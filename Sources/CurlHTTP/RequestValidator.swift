@@ -17,21 +17,44 @@ enum RequestValidator {
     }
 
     /// Only absolute `http`/`https` URLs without whitespace or control characters.
+    ///
+    /// Works on the UTF-8 bytes without copying: every request is checked.
     static func validateURL(_ url: String) throws(HTTPClientError) {
-        guard url.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+        let bytes = url.utf8
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
             throw HTTPClientError(code: .invalidURL, detail: "the URL holds whitespace or a control character")
         }
-        guard let schemeEnd = url.firstRange(of: "://") else {
+        guard let schemeLength = schemeLength(bytes) else {
             throw HTTPClientError(code: .invalidURL, detail: "the URL has no scheme")
         }
-        let scheme = url[url.startIndex..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "http" || scheme == "https" else {
-            throw HTTPClientError(code: .unsupportedScheme, detail: "scheme '\(scheme.prefix(16))' is not http or https")
+        let scheme = bytes.prefix(schemeLength)
+        // ASCII case folding: the only bytes that fold onto these letters are the letters themselves.
+        func isScheme(_ name: StaticString) -> Bool {
+            let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+            return scheme.elementsEqual(expected) { $0 | 0x20 == $1 }
         }
-        let rest = url[schemeEnd.upperBound...]
-        guard let first = rest.first, first != "/", first != "?", first != "#" else {
+        guard isScheme("http") || isScheme("https") else {
+            let text = String(decoding: scheme, as: UTF8.self).lowercased()
+            throw HTTPClientError(code: .unsupportedScheme, detail: "scheme '\(text.prefix(16))' is not http or https")
+        }
+        guard let first = bytes.dropFirst(schemeLength + 3).first,
+              first != UInt8(ascii: "/"), first != UInt8(ascii: "?"), first != UInt8(ascii: "#") else {
             throw HTTPClientError(code: .invalidURL, detail: "the URL has no host")
         }
+    }
+
+    /// The number of bytes before the first `://`, or `nil` when there is none.
+    private static func schemeLength(_ bytes: String.UTF8View) -> Int? {
+        var matched = 0  // how many bytes of "://" end at the current one
+        for (offset, byte) in bytes.enumerated() {
+            switch (matched, byte) {
+            case (1, UInt8(ascii: "/")): matched = 2
+            case (2, UInt8(ascii: "/")): return offset - 2
+            case (_, UInt8(ascii: ":")): matched = 1
+            default: matched = 0
+            }
+        }
+        return nil
     }
 
     /// RFC 9110 `token`.

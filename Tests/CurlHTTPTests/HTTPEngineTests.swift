@@ -84,6 +84,22 @@ struct HTTPEngineTests {
         }
     }
 
+    @Test(arguments: [
+        ("http://h", nil), ("HTTPS://h/x", nil), ("hTtP://h:1/a?b#c", nil), ("http://[::1]:8/x", nil),
+        ("http://", HTTPClientError.Code.invalidURL), ("http:///x", .invalidURL), ("http://?q", .invalidURL),
+        ("http:/h", .invalidURL), ("h", .invalidURL), ("http:h//x", .invalidURL),
+        ("://h", .unsupportedScheme), ("htt://h", .unsupportedScheme), ("httpx://h", .unsupportedScheme),
+        ("a:b://h", .unsupportedScheme), ("http:://h", .unsupportedScheme), ("ftp://h", .unsupportedScheme),
+    ] as [(String, HTTPClientError.Code?)])
+    func validatesURLs(url: String, expected: HTTPClientError.Code?) {
+        do throws(HTTPClientError) {
+            try RequestValidator.validateURL(url)
+            #expect(expected == nil, "\(url) was accepted")
+        } catch {
+            #expect(error.code == expected, "\(url): \(error)")
+        }
+    }
+
     @Test func parsesResponseHeaderBlocks() {
         let block = Array("Content-Type:  text/plain \r\nX-Empty:\r\nno colon here\r\nX-Tab:\tv\t\r\n\r\n".utf8)
         let headers = HTTPHeaders(parsingHeaderBlock: block)

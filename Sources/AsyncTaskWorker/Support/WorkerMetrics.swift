@@ -13,6 +13,8 @@ final class WorkerMetrics: Sendable {
 
     private let counters: [Event: Counter]
     private let tally = Mutex<[Event: Int]>([:])
+    /// One timer per target, made once: every call records into it, and making one asks the backend's factory.
+    private let callDurations = Mutex<[String: Timer]>([:])
     let inFlight = Gauge(label: "asynctask_in_flight")
     let claimBatchSize = Recorder(label: "asynctask_claim_batch_size", aggregate: true)
 
@@ -41,7 +43,12 @@ final class WorkerMetrics: Sendable {
 
     /// Call duration per target.
     func callDuration(target: String) -> Timer {
-        Timer(label: "asynctask_call_duration_seconds", dimensions: [("target", target)], preferredDisplayUnit: .seconds)
+        callDurations.withLock { timers in
+            if let timer = timers[target] { return timer }
+            let timer = Timer(label: "asynctask_call_duration_seconds", dimensions: [("target", target)], preferredDisplayUnit: .seconds)
+            timers[target] = timer
+            return timer
+        }
     }
 
     /// Seconds the oldest due attempt of `target` has waited (now − its available_at).
