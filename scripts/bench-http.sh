@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the libcurl engine against wrk on the same loopback nginx, in one run, and beside both bare libcurl
-# in C running the engine's loop on one thread (scripts/bench/curl-multi-loop.c): what libcurl itself allows.
+# in C running the engine's loop on one thread (scripts/bench/curl-multi-loop.c): what libcurl itself allows;
+# and the same C program driving libcurl through its event API (socket_action + epoll) instead.
 #   DURATION=10 CONCURRENCY=64 ASYNCTASK_BIN=.build/release/asynctask scripts/bench-http.sh
 # nginx (nginx-light) runs as the current user from a temp dir on a free 127.0.0.1 port and is
 # stopped however the script ends. Prints wrk's and the engine's figures and the ratio.
@@ -66,19 +67,24 @@ wrk_rps="$(echo "$wrk_out" | awk '/Requests\/sec:/ {print $2}')"
 here="$(cd "$(dirname "$0")" && pwd)"
 cc -O2 -o "$dir/curl-multi-loop" "$here/bench/curl-multi-loop.c" -lcurl
 echo "== bare libcurl in C, one thread, curl_multi_perform + curl_multi_poll (scripts/bench/curl-multi-loop.c)"
-c_out="$("$dir/curl-multi-loop" "$url" "$CONCURRENCY" "$DURATION")"
+c_out="$("$dir/curl-multi-loop" "$url" "$CONCURRENCY" "$DURATION" poll)"
 echo "$c_out"
 c_rps="$(echo "$c_out" | tr ' ' '\n' | awk -F= '$1=="requests_per_s" {print $2}')"
+echo "== the same with libcurl's event API: curl_multi_socket_action + epoll"
+socket_out="$("$dir/curl-multi-loop" "$url" "$CONCURRENCY" "$DURATION" socket)"
+echo "$socket_out"
+socket_rps="$(echo "$socket_out" | tr ' ' '\n' | awk -F= '$1=="requests_per_s" {print $2}')"
 
 echo "== asynctask bench http --concurrency ${CONCURRENCY} --duration ${DURATION}"
 engine_out="$("$ASYNCTASK_BIN" bench http --url "$url" --concurrency "$CONCURRENCY" --duration "$DURATION")"
 echo "$engine_out"
 engine_rps="$(echo "$engine_out" | tr ' ' '\n' | awk -F= '$1=="requests_per_s" {print $2}')"
 
-python3 - "$wrk_rps" "$engine_rps" "$c_rps" <<'PY'
+python3 - "$wrk_rps" "$engine_rps" "$c_rps" "$socket_rps" <<'PY'
 import sys
-wrk, engine, bare = (float(v) for v in sys.argv[1:4])
+wrk, engine, bare, socket = (float(v) for v in sys.argv[1:5])
 ratio = engine / wrk if wrk else 0.0
 print(f"wrk_requests_per_s={wrk:.0f} engine_requests_per_s={engine:.0f} ratio={ratio:.2f} goal=0.70 {'PASS' if ratio >= 0.70 else 'BELOW-GOAL'}")
 print(f"bare_libcurl_requests_per_s={bare:.0f} bare_libcurl_to_wrk={bare / wrk if wrk else 0:.2f} engine_to_bare_libcurl={engine / bare if bare else 0:.2f}")
+print(f"bare_libcurl_socket_action_requests_per_s={socket:.0f} socket_action_to_wrk={socket / wrk if wrk else 0:.2f}")
 PY
