@@ -54,7 +54,7 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // Typed, non-variadic wrappers for curl_easy_setopt / curl_easy_getinfo / curl_multi_setopt,
-        // which Swift cannot call directly.
+        // which Swift cannot call directly, and the engine thread's naming (a GNU extension).
         .target(
             name: "CCurlShims",
             dependencies: ["CCurl"]

@@ -5,6 +5,9 @@ import Logging
 /// The engine thread's side: the multi handle, the transfers in flight and the idle easy
 /// handles. Created, used and destroyed on the engine thread only.
 final class EngineLoop {
+    /// The engine thread's OS name (`top -H`, `ps -L`, perf, debuggers).
+    static let threadName = "asynctask-http"
+
     private let core: EngineCore
     private let multi: CurlMultiHandle
     private var active: [UInt64: Transfer] = [:]
@@ -27,6 +30,8 @@ final class EngineLoop {
 
     /// Runs until a stop request is done with; then fails whatever is left.
     func run() {
+        // Otherwise it shows under the name of whichever pool thread started it.
+        _ = ccurl_name_current_thread(EngineLoop.threadName)
         core.attachThread(multi: multi.handle)
         core.logger.debug("HTTP engine thread started")
         loop()

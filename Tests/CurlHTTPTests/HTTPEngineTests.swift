@@ -100,6 +100,20 @@ struct HTTPEngineTests {
         }
     }
 
+    /// The engine thread carries its own name, so `top -H` and perf tell it from the pool's threads.
+    @Test func theEngineThreadIsNamed() async throws {
+        let server = try await LoopbackHTTPServer.start()
+        defer { Task { try await server.stop() } }
+        try await withRunningEngine { engine in
+            // One answered request proves the thread is up (and named: it names itself before taking work).
+            #expect(try await engine.execute(HTTPRequest(url: server.baseURL + "/echo")).status == 200)
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")
+            let names = tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            #expect(names.contains("asynctask-http"), "thread names: \(Set(names).sorted())")
+        }
+    }
+
     @Test func parsesResponseHeaderBlocks() {
         let block = Array("Content-Type:  text/plain \r\nX-Empty:\r\nno colon here\r\nX-Tab:\tv\t\r\n\r\n".utf8)
         let headers = HTTPHeaders(parsingHeaderBlock: block)

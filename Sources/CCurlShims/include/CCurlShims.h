@@ -66,4 +66,11 @@ static inline CURLcode ccurl_msg_result(const CURLMsg *message) {
     return message->data.result;
 }
 
+// MARK: The engine thread
+
+// Names the calling thread (at most 15 bytes are kept on Linux), as `top -H`, `ps -L`, perf and debuggers
+// show it. pthread_setname_np is a GNU extension that Swift's Glibc module does not export; defined in shim.c,
+// which asks for it. Returns 0 on success, an errno value otherwise.
+int ccurl_name_current_thread(const char *name);
+
 #endif
