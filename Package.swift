@@ -163,6 +163,7 @@ let package = Package(
         .target(
             name: "LoopbackHTTPServer",
             dependencies: [
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -34,7 +34,7 @@ final class EngineCore: Sendable {
     /// A request handed to the engine thread.
     struct Submission: Sendable {
         let id: UInt64
-        let request: PreparedRequest
+        let prepared: PreparedRequest
         let continuation: ResponseContinuation
     }
 

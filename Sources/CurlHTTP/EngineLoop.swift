@@ -86,10 +86,10 @@ final class EngineLoop {
             id: submission.id,
             easy: easy,
             continuation: submission.continuation,
-            maxResponseBytes: submission.request.request.maxResponseBytes
+            maxResponseBytes: submission.prepared.request.maxResponseBytes
         )
         do {
-            try transfer.configure(submission.request, engine: core.configuration)
+            try transfer.configure(submission.prepared, engine: core.configuration)
         } catch {
             finish(transfer, .failure(error))
             return

@@ -83,7 +83,7 @@ public final class HTTPEngine: Service, Sendable {
         let id = core.makeID()
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: ResponseContinuation) in
-                core.submit(EngineCore.Submission(id: id, request: prepared, continuation: continuation))
+                core.submit(EngineCore.Submission(id: id, prepared: prepared, continuation: continuation))
             }
         } onCancel: {
             core.cancel(id)

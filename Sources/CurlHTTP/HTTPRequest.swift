@@ -48,3 +48,14 @@ public struct HTTPRequest: Sendable {
         self.httpVersion = httpVersion
     }
 }
+
+extension HTTPRequest {
+    /// Whether the request goes out with a body: every method but `HEAD`, and `GET` only when it has one.
+    var sendsBody: Bool {
+        switch method {
+        case .head: false
+        case .get: !body.isEmpty
+        default: true
+        }
+    }
+}

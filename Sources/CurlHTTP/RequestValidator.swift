@@ -29,10 +29,7 @@ enum RequestValidator {
         }
         let scheme = bytes.prefix(schemeLength)
         // ASCII case folding: the only bytes that fold onto these letters are the letters themselves.
-        func isScheme(_ name: StaticString) -> Bool {
-            let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-            return scheme.elementsEqual(expected) { $0 | 0x20 == $1 }
-        }
+        func isScheme(_ name: String) -> Bool { scheme.elementsEqual(name.utf8) { $0 | 0x20 == $1 } }
         guard isScheme("http") || isScheme("https") else {
             let text = String(decoding: scheme, as: UTF8.self).lowercased()
             throw HTTPClientError(code: .unsupportedScheme, detail: "scheme '\(text.prefix(16))' is not http or https")

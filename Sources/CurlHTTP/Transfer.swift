@@ -13,8 +13,8 @@ struct EasyOptions: Equatable {
     var timeout: Duration
     var tls: TLSOptions
     var httpVersion: HTTPVersionPreference
-    /// Whether a body is sent: it decides between `CURLOPT_HTTPGET` and a POST body for `GET`.
-    var hasBody: Bool
+    /// ``HTTPRequest/sendsBody``: for `GET` it decides between `CURLOPT_HTTPGET` and a body.
+    var sendsBody: Bool
 
     init(_ request: HTTPRequest) {
         method = request.method
@@ -23,7 +23,7 @@ struct EasyOptions: Equatable {
         timeout = request.timeout
         tls = request.tls
         httpVersion = request.httpVersion
-        hasBody = !request.body.isEmpty
+        sendsBody = request.sendsBody
     }
 }
 
@@ -192,10 +192,10 @@ final class Transfer {
 
     private func configureMethod(_ request: HTTPRequest) throws(HTTPClientError) {
         switch request.method {
-        case .get where request.body.isEmpty:
-            try easy.set(CURLOPT_HTTPGET, 1)
         case .head:
             try easy.set(CURLOPT_NOBODY, 1)
+        case .get where !request.sendsBody:
+            try easy.set(CURLOPT_HTTPGET, 1)
         case .post:
             break  // set by the body
         default:
@@ -203,10 +203,9 @@ final class Transfer {
         }
     }
 
-    /// Sets the body for every method but `HEAD` and a `GET` without one (whose options
-    /// ``EasyOptions/hasBody`` and the method already fix).
+    /// Sets the body of a request that ``HTTPRequest/sendsBody``; nothing for the others.
     private func configureBody(_ request: HTTPRequest) throws(HTTPClientError) {
-        if request.method == .head || (request.method == .get && request.body.isEmpty) { return }
+        guard request.sendsBody else { return }
         // COPYPOSTFIELDS copies the bytes (POSTFIELDSIZE first, so binary bodies keep their length).
         try easy.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: Int64(request.body.count))
         let code = request.body.withUnsafeBytes { bytes in

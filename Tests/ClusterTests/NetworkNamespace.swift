@@ -97,14 +97,6 @@ struct NetworkNamespace: Sendable {
 
     /// Whether a command succeeds, blocking the calling thread: only for the one-off probe in ``isPermitted``.
     private static func succeedsBlocking(_ executable: String, _ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        while process.isRunning { usleep(5_000) }
-        return process.terminationStatus == 0
+        (try? ChildProcess.runBlocking([executable] + arguments))?.exitCode == 0
     }
 }

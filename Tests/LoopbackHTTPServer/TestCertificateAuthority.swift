@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A throwaway CA with a server certificate for 127.0.0.1/localhost and a client certificate,
 /// made with the `openssl` command-line tool in a temporary directory.
@@ -50,32 +51,10 @@ public struct TestCertificateAuthority: Sendable {
     }
 
     private static func run(_ arguments: [String], in directory: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        // stderr to a file and the exit polled: a pipe could be held open by a child another test starts at
-        // this moment, and waitUntilExit() on a concurrency thread can wait for good (see TestSupport's
-        // ChildProcess). openssl takes milliseconds, so polling from this synchronous call is brief.
-        let errorsFile = URL(fileURLWithPath: directory).appendingPathComponent("openssl-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errorsFile) }
-        let errors = try FileHandle(forWritingTo: errorsFile)
-        defer { try? errors.close() }
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                process.terminate()
-                throw OpenSSLError(description: "openssl \(arguments.first ?? "") did not finish within 30 s")
-            }
-            usleep(2_000)
-        }
-        let stderr = (try? Data(contentsOf: errorsFile)) ?? Data()
-        guard process.terminationStatus == 0 else {
-            throw OpenSSLError(description: "openssl \(arguments.first ?? "") failed: \(String(decoding: stderr, as: UTF8.self))")
+        // Synchronous: certificates are made in test setup; openssl takes milliseconds.
+        let output = try ChildProcess.runBlocking(["/usr/bin/env", "openssl"] + arguments, directory: URL(fileURLWithPath: directory))
+        guard output.exitCode == 0 else {
+            throw OpenSSLError(description: "openssl \(arguments.first ?? "") failed: \(output.stderr)")
         }
     }
 }

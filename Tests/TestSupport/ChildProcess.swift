@@ -33,38 +33,80 @@ public enum ChildProcess {
         _ command: [String], environment: [String: String]? = nil, directory: URL? = nil, timeout: Duration = .seconds(60),
         closingInheritedDescriptors: Bool = false
     ) async throws -> Output {
-        let files = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-child-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: files) }
-        let outFile = files.appendingPathComponent("stdout"), errFile = files.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outFile), err = try FileHandle(forWritingTo: errFile)
-        defer {
-            try? out.close()
-            try? err.close()
-        }
-        let process = Process()
-        let argv = closingInheritedDescriptors ? closingInherited(command) : command
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        if let environment { process.environment = environment }
-        if let directory { process.currentDirectoryURL = directory }
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let launched = try Launched(
+            closingInheritedDescriptors ? closingInherited(command) : command, environment: environment, directory: directory)
+        defer { launched.removeFiles() }
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                throw TestSetupError("\(command.joined(separator: " ")) did not finish within \(timeout)")
-            }
+        while launched.process.isRunning {
+            try launched.killIfPast(deadline, command: command, timeout: timeout)
             try await Task.sleep(for: .milliseconds(10))
         }
-        return Output(
-            exitCode: process.terminationStatus,
-            stdout: String(decoding: (try? Data(contentsOf: outFile)) ?? Data(), as: UTF8.self),
-            stderr: String(decoding: (try? Data(contentsOf: errFile)) ?? Data(), as: UTF8.self))
+        return launched.output()
+    }
+
+    /// The same for synchronous test setup (outside async code): polls by sleeping the calling thread, so only
+    /// for commands that take milliseconds (openssl, `ip`).
+    public static func runBlocking(
+        _ command: [String], environment: [String: String]? = nil, directory: URL? = nil, timeout: Duration = .seconds(30)
+    ) throws -> Output {
+        let launched = try Launched(command, environment: environment, directory: directory)
+        defer { launched.removeFiles() }
+        let deadline = ContinuousClock.now + timeout
+        while launched.process.isRunning {
+            try launched.killIfPast(deadline, command: command, timeout: timeout)
+            usleep(2_000)
+        }
+        return launched.output()
+    }
+
+    /// A started command whose stdout and stderr go to files in a directory of their own.
+    private struct Launched {
+        let process = Process()
+        let files: URL
+
+        init(_ argv: [String], environment: [String: String]?, directory: URL?) throws {
+            files = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-child-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+            do {
+                _ = FileManager.default.createFile(atPath: files.appendingPathComponent("stdout").path, contents: nil)
+                _ = FileManager.default.createFile(atPath: files.appendingPathComponent("stderr").path, contents: nil)
+                let out = try FileHandle(forWritingTo: files.appendingPathComponent("stdout"))
+                let err = try FileHandle(forWritingTo: files.appendingPathComponent("stderr"))
+                // The child has its own copies once it runs.
+                defer {
+                    try? out.close()
+                    try? err.close()
+                }
+                process.executableURL = URL(fileURLWithPath: argv[0])
+                process.arguments = Array(argv.dropFirst())
+                if let environment { process.environment = environment }
+                if let directory { process.currentDirectoryURL = directory }
+                process.standardOutput = out
+                process.standardError = err
+                process.standardInput = FileHandle.nullDevice
+                try process.run()
+            } catch {
+                removeFiles()
+                throw error
+            }
+        }
+
+        func killIfPast(_ deadline: ContinuousClock.Instant, command: [String], timeout: Duration) throws {
+            guard ContinuousClock.now > deadline else { return }
+            kill(process.processIdentifier, SIGKILL)
+            throw TestSetupError("\(command.joined(separator: " ")) did not finish within \(timeout)")
+        }
+
+        /// The exit code and the output files' text; call after the exit.
+        func output() -> Output {
+            func text(_ name: String) -> String {
+                String(decoding: (try? Data(contentsOf: files.appendingPathComponent(name))) ?? Data(), as: UTF8.self)
+            }
+            return Output(exitCode: process.terminationStatus, stdout: text("stdout"), stderr: text("stderr"))
+        }
+
+        func removeFiles() {
+            try? FileManager.default.removeItem(at: files)
+        }
     }
 }
