@@ -28,8 +28,14 @@ public struct AttemptQueue: Sendable {
         RETURNING id
         """)
 
+    // Only after a conflict (the common, created case is the one statement above). A plaintext producer passes
+    // its arguments as $4 and plaintext rows compare as jsonb here; an encrypting producer passes NULL (its
+    // plaintext never goes to the server) and gets the stored text back to decrypt and compare itself.
     static let findByToken = PostgresStatement(name: "find_attempt_by_token", sql: """
-        SELECT id FROM async_task_attempts
+        SELECT id, encryptor,
+               CASE WHEN encryptor IS NULL AND $4::jsonb IS NOT NULL THEN method_args = $4::jsonb END AS same_arguments,
+               CASE WHEN encryptor IS NOT NULL OR $4::jsonb IS NULL THEN method_args::text END AS stored_arguments
+        FROM async_task_attempts
         WHERE target = $1 AND method_name = $2 AND idempotence_token = $3
         """)
 
@@ -76,24 +82,81 @@ public struct AttemptQueue: Sendable {
     ///
     /// When an attempt with the same idempotence token already exists for the same target and method, nothing
     /// is inserted and the existing attempt's id is returned: the new arguments, schedule and priority are
-    /// discarded and the existing row is left exactly as it is (whatever its status).
+    /// discarded and the existing row is left exactly as it is (whatever its status). Use
+    /// `enqueueReporting(_:on:)` to learn whether that happened and whether the arguments differed.
     /// - Parameter connection: the caller's connection, normally inside `withTransaction`.
     /// - Throws: `EncryptionError` when the arguments cannot be encrypted; `PostgresError` from the insert (e.g. a
     ///   check constraint), with the statement's name.
     public func enqueue(_ attempt: Attempt, on connection: PostgresConnection) async throws -> Int64 {
+        try await enqueueReporting(attempt, on: connection).id
+    }
+
+    /// Inserts one attempt, as `enqueue(_:on:)` does, and reports whether it was created or already existed.
+    ///
+    /// A new row costs the same single statement as `enqueue(_:on:)`. Only when the token already exists is the
+    /// existing row read, and its arguments compared with `attempt`'s: as `jsonb` in PostgreSQL for plaintext
+    /// rows; for encrypted rows (or an encrypting queue) by decrypting the stored envelope here and comparing the
+    /// parsed JSON values, so plaintext arguments of an encrypting producer never reach the server. Stored
+    /// arguments under a key this queue's encryptor cannot open come back as `.notComparable`.
+    /// - Throws: as `enqueue(_:on:)`.
+    public func enqueueReporting(_ attempt: Attempt, on connection: PostgresConnection) async throws -> EnqueueResult {
         let arguments = try encryptor.encrypt(attempt.argumentsJSON, target: attempt.target, method: attempt.methodName)
         let rows = try await connection.query(Self.insertOne, [
             attempt.target, attempt.methodName, PostgresBind.jsonb(arguments), attempt.idempotenceToken,
             attempt.scheduledAt, attempt.priority, attempt.maxAttempts, encryptor.id,
         ])
-        if let row = rows.first { return try row.decode(Int64.self, "id") }
+        if let row = rows.first { return EnqueueResult(id: try row.decode(Int64.self, "id"), created: true, arguments: nil) }
         // The token exists: in READ COMMITTED this new statement sees the committed row that won the race.
+        let plaintext: PostgresBind? = encryptor.id == nil ? PostgresBind.jsonb(attempt.argumentsJSON) : nil
         guard let token = attempt.idempotenceToken,
-            let existing = try await connection.query(Self.findByToken, [attempt.target, attempt.methodName, token]).first
+            let existing = try await connection.query(Self.findByToken, [attempt.target, attempt.methodName, token, plaintext]).first
         else {
             throw PostgresError(code: .server, message: "enqueue inserted nothing and found no attempt with the same token", queryName: Self.insertOne.name)
         }
-        return try existing.decode(Int64.self, "id")
+        let id = try existing.decode(Int64.self, "id")
+        if let same = try existing.decode(Bool?.self, "same_arguments") {
+            return EnqueueResult(id: id, created: false, arguments: same ? .same : .different)
+        }
+        let stored = Data(try existing.decode(String.self, "stored_arguments").utf8)
+        let storedPlaintext: Data
+        if let storedEncryptor = try existing.decode(String?.self, "encryptor") {
+            do {
+                storedPlaintext = try encryptor.decrypt(stored, id: storedEncryptor, target: attempt.target, method: attempt.methodName)
+            } catch {
+                return EnqueueResult(id: id, created: false, arguments: .notComparable(
+                    reason: "the stored arguments are encrypted (\(storedEncryptor)) and this queue cannot decrypt them: \(error.description)"))
+            }
+        } else {
+            storedPlaintext = stored
+        }
+        return EnqueueResult(id: id, created: false, arguments: Self.sameJSON(storedPlaintext, attempt.argumentsJSON) ? .same : .different)
+    }
+
+    /// Whether two JSON texts hold equal values (key order and spacing aside; numbers by value), the way
+    /// `jsonb` equality sees them. Used only for arguments the server must not see in plaintext.
+    static func sameJSON(_ left: Data, _ right: Data) -> Bool {
+        guard let a = try? JSONSerialization.jsonObject(with: left, options: [.fragmentsAllowed]),
+            let b = try? JSONSerialization.jsonObject(with: right, options: [.fragmentsAllowed])
+        else { return left == right }
+        return sameValue(a, b)
+    }
+
+    /// Equality of two values from `JSONSerialization`: objects by keys, arrays in order, numbers by value.
+    private static func sameValue(_ a: Any, _ b: Any) -> Bool {
+        switch (a, b) {
+        case let (x as [String: Any], y as [String: Any]):
+            x.count == y.count && x.allSatisfy { key, value in y[key].map { sameValue(value, $0) } ?? false }
+        case let (x as [Any], y as [Any]):
+            x.count == y.count && zip(x, y).allSatisfy { sameValue($0, $1) }
+        case let (x as String, y as String):
+            x == y
+        case (is NSNull, is NSNull):
+            true
+        case let (x as NSNumber, y as NSNumber):
+            x.isEqual(to: y)
+        default:
+            false
+        }
     }
 
     /// Inserts many attempts in one statement and returns their ids in input order.

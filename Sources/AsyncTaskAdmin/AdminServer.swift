@@ -2,6 +2,7 @@ public import AsyncTask
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 public import Logging
 public import PostgresClient
 public import Prometheus
@@ -70,6 +71,11 @@ public final class AdminServer: Service, Sendable {
             try await app.run()
         } catch {
             await pool.close()
+            // The bind error alone names neither the key nor the address.
+            if let io = error as? IOError, io.errnoCode == EADDRINUSE || io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EACCES {
+                let problem = io.errnoCode == EADDRINUSE ? "is already in use" : io.errnoCode == EACCES ? "is not permitted (a port below 1024 needs privileges)" : "is not an address of this host"
+                throw AdminListenError(host: configuration.host, port: configuration.port, problem: problem)
+            }
             throw error
         }
         await pool.close()
@@ -115,7 +121,7 @@ public final class AdminServer: Service, Sendable {
             }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: registry.emitToString())))
+                body: .init(byteBuffer: ByteBuffer(string: MetricsHelp.annotate(registry.emitToString()))))
         }
     }
 

@@ -76,15 +76,16 @@ struct CLITests {
         #expect(!output.stderr.contains("pw@"))
     }
 
-    @Test("an unreachable database is one line with the password masked, exit 1")
+    @Test("an unreachable database is one line with the password masked, exit 1; no database given, exit 2")
     func unreachableDatabase() async throws {
         let output = try await cli.run(["migrate", "--database-url", "postgresql://alice:hunter2@127.0.0.1:1/app"])
         #expect(output.exitCode == 1)
         #expect(output.stderr.hasPrefix("error: database unreachable"))
         #expect(output.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1)
         #expect(!output.stderr.contains("hunter2"))
+        // No database given at all is bad usage (exit 2), not a runtime failure.
         let none = try await cli.run(["migrate"])
-        #expect(none.exitCode == 1)
+        #expect(none.exitCode == 2)
         #expect(none.stderr.contains("no database given"))
     }
 

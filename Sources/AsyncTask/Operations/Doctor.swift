@@ -147,11 +147,15 @@ public struct Doctor: Sendable {
         let deadAfter = configuration.deadAfter.milliseconds
 
         let unserved = try await connection.query(Self.unserved, [deadAfter])
+        let served = unserved.isEmpty ? nil : try await ServedTargets(deadAfter: configuration.deadAfter).snapshot(on: connection)
         for row in unserved {
             let target = try row.decode(String.self, "target")
+            // A name close to a served one is most likely a producer's typo or wrong case, not a missing node.
+            let hint = served.flatMap { NearestName.nearest(to: target, in: $0.targets) }
+                .map { "; live nodes serve \($0): did the producer mean \($0)? (target names are case-sensitive)" } ?? ""
             findings.append(Finding(
                 check: "unserved_targets", severity: .problem,
-                message: "\(try row.decode(Int.self, "pending")) due attempt(s) for target \(target) (oldest waiting \(Self.age(try row.decode(Double.self, "oldest")))) but no live node serves it: start a node configured with \(target)"))
+                message: "\(try row.decode(Int.self, "pending")) due attempt(s) for target \(target) (oldest waiting \(Self.age(try row.decode(Double.self, "oldest")))) but no live node serves it: start a node configured with \(target)\(hint)"))
         }
         if unserved.isEmpty { findings.append(Finding(check: "unserved_targets", severity: .ok, message: "every target with due work has a live node")) }
 

@@ -54,7 +54,7 @@ extension WorkerConfiguration {
         let defaults = Node()
         var node = Node()
         if let id = try values.string("node.id") {
-            guard let uuid = UUID(uuidString: id) else { throw ConfigurationError(key: "node.id", reason: "'\(id)' is not a UUID") }
+            guard let uuid = UUID(uuidString: id) else { throw ConfigurationError(key: "node.id", reason: "'\(id)' is not a UUID: node ids are UUIDs (e.g. 3f2b9c1e-8a4d-4c6e-9b1a-2d5e7f9a0c3b, as `uuidgen` prints); leave node.id unset for a random one per process") }
             node.id = uuid
         }
         node.hostname = try values.string("node.hostname") ?? defaults.hostname
@@ -77,9 +77,7 @@ extension WorkerConfiguration {
         }
 
         var targetNames = Set(tree?.mapping?["targets"]?.mapping?.keys.compactMap(\.string) ?? [])
-        if let listed = environment[environmentPrefix + "TARGETS"] {
-            targetNames.formUnion(listed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-        }
+        targetNames.formUnion(listed(environment[environmentPrefix + "TARGETS"]))
         guard !targetNames.isEmpty else {
             throw ConfigurationError(key: "targets", reason: "no target configured: a node needs at least one target to serve")
         }
@@ -215,12 +213,6 @@ extension WorkerConfiguration {
     /// enumerating names.
     private static func reader(text: String?, source: String, environment: [String: String]) throws(ConfigurationError) -> (ConfigValues, Yams.Node?) {
         var providers: [any ConfigProvider] = []
-        // Environment first: it wins over the file.
-        var prefixed: [String: String] = [:]
-        for (name, value) in environment where name.hasPrefix(environmentPrefix) {
-            prefixed[String(name.dropFirst(environmentPrefix.count))] = value
-        }
-        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL", "ADMIN_TOKEN"])))
         var tree: Yams.Node?
         if let text {
             do {
@@ -234,6 +226,12 @@ extension WorkerConfiguration {
             }
             guard tree.mapping != nil else { throw ConfigurationError(key: source, reason: "the top level must be a mapping of keys") }
             try checkKeys(tree, path: [])
+        }
+        // Environment first: it wins over the file. Every ASYNCTASK_* variable must name a key (or be one the
+        // tools read), so the file's tree is needed to know its targets, headers and key ids.
+        let prefixed = try environmentOverrides(environment, tree: tree, fileText: text)
+        providers.append(EnvironmentVariablesProvider(environmentVariables: prefixed, secretsSpecifier: .specific(["DATABASE_URL", "ADMIN_TOKEN"])))
+        if let text {
             do {
                 providers.append(try YAMLTextProvider(text: text, source: source))
             } catch {
@@ -247,9 +245,7 @@ extension WorkerConfiguration {
     /// listed in `ASYNCTASK_ENCRYPTION_KEY_IDS` (comma-separated) for environment-only setups.
     private static func keyRing(_ values: ConfigValues, tree: Yams.Node?, environment: [String: String]) throws(ConfigurationError) -> KeyRing? {
         var ids = Set(tree?.mapping?["encryption"]?.mapping?["keys"]?.mapping?.keys.compactMap(\.string) ?? [])
-        if let listed = environment[environmentPrefix + "ENCRYPTION_KEY_IDS"] {
-            ids.formUnion(listed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-        }
+        ids.formUnion(listed(environment[environmentPrefix + "ENCRYPTION_KEY_IDS"]))
         let primary = try values.string("encryption.primary")
         guard !ids.isEmpty else {
             if primary != nil { throw ConfigurationError(key: "encryption.keys", reason: "encryption.primary is set but no keys are configured") }

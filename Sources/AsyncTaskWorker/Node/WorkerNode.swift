@@ -133,7 +133,7 @@ public final class WorkerNode: Service, Sendable {
             do {
                 let released = try await registry.releaseLeases(on: pool)
                 try await registry.setStatus(.stopped, on: pool)
-                logger.info("node stopped", metadata: ["released_leases": "\(released)", "counters": "\(metrics.totals)"])
+                logger.info("node stopped", metadata: ["released_leases": "\(released)", "counters": .dictionary(metrics.totals.mapValues { .stringConvertible($0) })])
             } catch {
                 logger.error("could not mark the node stopped; its leases expire on their own", metadata: ["error": "\(error)"])
             }
@@ -244,6 +244,8 @@ public final class WorkerNode: Service, Sendable {
     private func heartbeatLoop(_ registry: NodeRegistry, pool: PostgresConnectionPool) async {
         var beat = 0
         var reachableSince: ContinuousClock.Instant? = .now
+        // Set at the first failed heartbeat; the next one that goes through logs one "reachable again" line.
+        var failingSince: ContinuousClock.Instant?
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.node.heartbeat)
             if Task.isCancelled { return }
@@ -263,6 +265,11 @@ public final class WorkerNode: Service, Sendable {
                 if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
                 let since = reachableSince ?? .now
                 reachableSince = since
+                if let failed = failingSince {
+                    failingSince = nil
+                    let seconds = Double((ContinuousClock.now - failed).components.seconds)
+                    logger.notice("database reachable again", metadata: ["unreachable_seconds": .stringConvertible(seconds)])
+                }
                 let reaped = ContinuousClock.now - since >= configuration.node.deadAfter
                     ? try await registry.reapDeadNodes(on: pool) : (nodes: [], released: 0)
                 if !reaped.nodes.isEmpty {
@@ -287,6 +294,7 @@ public final class WorkerNode: Service, Sendable {
                 }
             } catch {
                 reachableSince = nil
+                if failingSince == nil { failingSince = .now }
                 logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }

@@ -18,7 +18,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Method to call on the target, e.g. fulfill.")
     var method: String
 
-    @Option(help: "Arguments as a JSON object (encrypted when the --config file has encryption keys).")
+    @Option(help: "Arguments as a JSON object, @FILE to read them from a file, or - for standard input (encrypted when the --config file has encryption keys).")
     var args: String = "{}"
 
     @Option(help: "Idempotence token: a second enqueue with the same target, method and token returns the first id.")
@@ -27,7 +27,8 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Not before this time: ISO 8601 (2026-12-01T09:00:00Z) or a delay from now (+30s, +5m, +2h).")
     var at: String?
 
-    @Option(help: "Priority, lower runs first (-32768…32767).")
+    // Unconditional: the next word is the value even when it starts with '-' (`--priority -1`).
+    @Option(parsing: .unconditional, help: "Priority, lower runs first (-32768…32767).")
     var priority: Int16 = 0
 
     @Option(name: .customLong("max-attempts"), help: "Tries before the attempt fails (overrides the target's setting).")
@@ -38,24 +39,80 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let scheduledAt = try at.map(TimeArgument.parse)
+        let argumentsJSON = try ArgumentsText.read(args)
         let attempt: Attempt
         do {
             attempt = try Attempt(
-                target: target, method: method, argumentsJSON: Data(args.utf8), idempotenceToken: token,
+                target: target, method: method, argumentsJSON: argumentsJSON, idempotenceToken: token,
                 scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts)
         } catch {
             throw CLIFailure.badInput(error.description)
         }
         let queue = AttemptQueue(encryptor: try await KeysCommand.keyRing(database).map { AESGCMEncryptor(keyRing: $0) } ?? NullEncryptor())
-        let id = try await database.withConnection { connection in
-            try await connection.withTransaction { connection in
-                try await queue.enqueue(attempt, on: connection)
+        let (result, served) = try await database.withConnection { connection in
+            let result = try await connection.withTransaction { connection in
+                try await queue.enqueueReporting(attempt, on: connection)
             }
+            // Advice only: the attempt is committed either way, so a failed look-up prints nothing.
+            return (result, try? await ServedTargets().snapshot(on: connection))
+        }
+        for line in Self.notices(result, attempt: attempt) + (served?.warning(forTarget: target).map { ["warning: \($0)"] } ?? []) {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         if json {
-            try OutputFormat.printJSON(["id": id])
+            try OutputFormat.printJSON(Output(result))
         } else {
-            print(id)
+            print(result.id)
+        }
+    }
+
+    /// The stderr lines for an attempt that already existed: one notice, and a loud warning when the
+    /// arguments differ (the new ones were discarded).
+    static func notices(_ result: EnqueueResult, attempt: Attempt) -> [String] {
+        guard !result.created, let token = attempt.idempotenceToken else { return [] }
+        var lines = ["notice: attempt \(result.id) already existed for token \(token) (\(attempt.target).\(attempt.methodName)); nothing was enqueued"]
+        switch result.arguments {
+        case .different:
+            lines.append("WARNING: attempt \(result.id) has DIFFERENT arguments from --args; the new arguments were DISCARDED (use a new token to enqueue them)")
+        case .notComparable(let reason):
+            lines.append("warning: cannot tell whether attempt \(result.id) has the same arguments: \(reason)")
+        case .same, nil:
+            break
+        }
+        return lines
+    }
+
+    /// `--json`: `{"id":4,"created":false,"arguments":"different"}`; `arguments` only for an existing attempt.
+    struct Output: Encodable {
+        let id: Int64
+        let created: Bool
+        let arguments: String?
+
+        init(_ result: EnqueueResult) {
+            id = result.id
+            created = result.created
+            switch result.arguments {
+            case .same: arguments = "same"
+            case .different: arguments = "different"
+            case .notComparable: arguments = "not_comparable"
+            case nil: arguments = nil
+            }
+        }
+    }
+}
+
+/// `--args` values: JSON text, `@FILE` (read from a file) or `-` (read from standard input), for arguments too
+/// large for a command line.
+enum ArgumentsText {
+    static func read(_ value: String) throws -> Data {
+        if value == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
+        guard value.hasPrefix("@") else { return Data(value.utf8) }
+        let path = String(value.dropFirst())
+        guard !path.isEmpty else { throw CLIFailure.badInput("--args @: give a file name after @ (--args @args.json)") }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw CLIFailure.badInput("--args @\(path): cannot read the file: \(error.localizedDescription)")
         }
     }
 }

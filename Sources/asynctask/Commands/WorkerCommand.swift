@@ -69,7 +69,11 @@ struct WorkerCommand: AsyncParsableCommand {
             }
         }
         defer { escalation.cancel() }
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as AdminListenError {
+            throw CLIFailure.badInput(error.description)
+        }
     }
 }
 
@@ -93,14 +97,44 @@ struct ConfigCommand: AsyncParsableCommand {
             } catch {
                 throw CLIFailure.badInput(error.description)
             }
-            let targets = configuration.targets.values.sorted { $0.name < $1.name }
-                .map { "\($0.name) → \(LogRedaction.maskURLPasswords($0.url)) (\($0.protocol.rawValue), concurrency \($0.concurrency), max_attempts \($0.maxAttempts))" }
-            print("ok: node concurrency \(configuration.node.concurrency), lease \(configuration.node.lease), \(targets.count) target(s)")
-            for line in targets { print("  \(line)") }
-            if let keys = configuration.encryption {
-                print("  encryption: primary \(keys.primaryID), keys \(keys.keyIDs.joined(separator: ", "))")
-            }
+            for line in Self.summary(configuration) { print(line) }
         }
+    }
+}
+
+extension ConfigCommand.Check {
+    /// One line per validated section (secrets never shown: URLs masked, tokens and keys only counted), so an
+    /// operator sees what the node will actually use, defaults included.
+    static func summary(_ configuration: WorkerConfiguration) -> [String] {
+        let node = configuration.node
+        let targets = configuration.targets.values.sorted { $0.name < $1.name }
+        var lines = ["ok: node concurrency \(node.concurrency), lease \(node.lease), \(targets.count) target(s)"]
+        lines.append("  database: \(LogRedaction.maskURLPasswords(configuration.databaseURL)) (pool_size \(configuration.databasePoolSize))")
+        lines.append("  node: heartbeat \(node.heartbeat), dead_after \(node.deadAfter), poll_interval \(node.pollInterval), claim_batch \(node.claimBatch), claimers \(node.claimers), shutdown_grace \(node.shutdownGrace)")
+        for target in targets {
+            lines.append("  target \(target.name) → \(LogRedaction.maskURLPasswords(target.url)) (\(target.protocol.rawValue), concurrency \(target.concurrency), max_attempts \(target.maxAttempts))")
+        }
+        if let webhook = configuration.webhook {
+            lines.append("  webhook: \(LogRedaction.maskURLPasswords(webhook.target.url)), events \(webhook.events.map(\.rawValue).sorted().joined(separator: ", ")), \(webhook.secrets.count) secret(s), include_args \(webhook.includeArgs)")
+        } else {
+            lines.append("  webhook: none (no failure events are posted)")
+        }
+        let admin = configuration.admin
+        if admin.enabled {
+            let address = admin.host.contains(":") ? "[\(admin.host)]:\(admin.port)" : "\(admin.host):\(admin.port)"
+            lines.append("  admin: listen \(address), token \(admin.token == nil ? "not set (actions refused)" : "set")")
+        } else {
+            lines.append("  admin: off")
+        }
+        if let keys = configuration.encryption {
+            lines.append("  encryption: primary \(keys.primaryID), keys \(keys.keyIDs.joined(separator: ", "))")
+        } else {
+            lines.append("  encryption: none (arguments stored as plain JSON)")
+        }
+        let retention = configuration.retention
+        lines.append("  retention: succeeded \(retention.succeeded), failed \(retention.failed), interval \(retention.interval)")
+        lines.append("  log: level \(configuration.logLevel.rawValue), format \(configuration.logFormat.rawValue)")
+        return lines
     }
 }
 

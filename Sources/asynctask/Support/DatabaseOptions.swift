@@ -35,7 +35,8 @@ struct DatabaseOptions: ParsableArguments {
                 return (url, "database_url in \(configFile)")
             }
         }
-        throw CLIFailure.runtime(
+        // Bad usage (exit 2): the command was not told where the database is.
+        throw CLIFailure.badInput(
             "no database given: pass --database-url, set ASYNCTASK_DATABASE_URL or DATABASE_URL, or give --config with database_url")
     }
 

@@ -1,0 +1,120 @@
+import AsyncTask
+import Foundation
+import Yams
+
+extension WorkerConfiguration {
+    /// `ASYNCTASK_*` variables that are not configuration keys but are read by asynctask's own tools (the test
+    /// harness, the scripts, the deploy files, examples/encrypt_args.py), so they may be set beside a node.
+    public static let nonConfigurationVariables: Set<String> = [
+        "ASYNCTASK_TARGETS", "ASYNCTASK_ENCRYPTION_KEY_IDS",
+        "ASYNCTASK_BIN", "ASYNCTASK_IMAGE", "ASYNCTASK_KEY", "ASYNCTASK_UPDATE_GOLDEN",
+        "ASYNCTASK_TEST_DATABASE_URL", "ASYNCTASK_TEST_PGDATA", "ASYNCTASK_TEST_PGCTL",
+    ]
+
+    /// The environment variable that overrides `key` (`targets.OrderClient.url` → `ASYNCTASK_TARGETS_ORDER_CLIENT_URL`):
+    /// swift-configuration's rule, each dotted component with an underscore where a lower-case letter meets an
+    /// upper-case one, upper-cased, anything but letters and digits made `_`. `splitWords: false` gives the
+    /// spelling users also write for a CamelCase name (`ASYNCTASK_TARGETS_ORDERCLIENT_URL`), accepted as well.
+    public static func environmentName(forKey key: String, splitWords: Bool = true) -> String {
+        let components = key.split(separator: ".", omittingEmptySubsequences: false).map { component -> String in
+            var text = ""
+            var previous: Character?
+            for character in component {
+                if splitWords, let previous, previous.isLowercase, character.isUppercase { text.append("_") }
+                text.append(character)
+                previous = character
+            }
+            return String(text.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        }
+        return environmentPrefix + components.joined(separator: "_")
+    }
+
+    /// The `ASYNCTASK_*` variables of `environment` as swift-configuration's environment provider reads them
+    /// (prefix dropped), after checking each one: a variable that overrides no key of this configuration (with
+    /// its targets, headers and key ids) and that asynctask does not read otherwise is an error naming it and the
+    /// nearest known name, so a typo never falls back to a default. An unsplit CamelCase spelling of a name
+    /// (`…_ORDERCLIENT_URL`) is rewritten to the split one the provider reads.
+    static func environmentOverrides(_ environment: [String: String], tree: Yams.Node?, fileText: String?) throws(ConfigurationError) -> [String: String] {
+        let names = environment.keys.filter { $0.hasPrefix(environmentPrefix) }
+        guard !names.isEmpty else { return [:] }
+        let mapping = tree?.mapping
+        var targets = Set(mapping?["targets"]?.mapping?.keys.compactMap(\.string) ?? [])
+        targets.formUnion(listed(environment[environmentPrefix + "TARGETS"]))
+        var keyIDs = Set(mapping?["encryption"]?.mapping?["keys"]?.mapping?.keys.compactMap(\.string) ?? [])
+        keyIDs.formUnion(listed(environment[environmentPrefix + "ENCRYPTION_KEY_IDS"]))
+        func headers(_ node: Yams.Node?) -> [String] { node?.mapping?["headers"]?.mapping?.keys.compactMap(\.string) ?? [] }
+
+        var keys: [String] = []
+        for pattern in knownKeys {
+            let parts = pattern.split(separator: ".").map(String.init)
+            if parts.first == "targets" {
+                for target in targets {
+                    let header = headers(mapping?["targets"]?.mapping?[target])
+                    keys += expand(parts, target: target, wildcards: header)
+                }
+            } else if pattern.hasPrefix("webhook.headers.") {
+                keys += headers(mapping?["webhook"]).map { "webhook.headers.\($0)" }
+            } else if pattern.hasPrefix("encryption.keys.") {
+                keys += keyIDs.map { "encryption.keys.\($0)" }
+            } else {
+                keys.append(pattern)
+            }
+        }
+        var canonical = Set<String>()
+        var aliases: [String: String] = [:]
+        for key in keys {
+            let name = environmentName(forKey: key)
+            canonical.insert(name)
+            let plain = environmentName(forKey: key, splitWords: false)
+            if plain != name { aliases[plain] = name }
+        }
+        // Variables the file or other variables refer to as ${ASYNCTASK_…} are the user's own, not overrides.
+        var referenced = Set<String>()
+        for text in [fileText ?? ""] + environment.values where text.contains("${") {
+            referenced.formUnion(text.matches(of: /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/).map { String($0.output.1) })
+        }
+
+        var overrides: [String: String] = [:]
+        for name in names.sorted() {
+            guard let value = environment[name] else { continue }
+            if canonical.contains(name) {
+                overrides[String(name.dropFirst(environmentPrefix.count))] = value
+            } else if let split = aliases[name] {
+                if let other = environment[split], other != value {
+                    throw ConfigurationError(key: name, reason: "is set and so is \(split), to another value: they name the same key; set one")
+                }
+                overrides[String(split.dropFirst(environmentPrefix.count))] = value
+            } else if !nonConfigurationVariables.contains(name) && !referenced.contains(name) {
+                throw unknownVariable(name, known: canonical.union(aliases.keys).union(nonConfigurationVariables), targets: targets)
+            }
+        }
+        return overrides
+    }
+
+    /// The error for an `ASYNCTASK_*` variable that matches nothing.
+    private static func unknownVariable(_ name: String, known: Set<String>, targets: Set<String>) -> ConfigurationError {
+        var reason = "unknown environment variable: it overrides no configuration key"
+        if let near = NearestName.nearest(to: name, in: known.sorted()) { reason += "; did you mean \(near)?" }
+        if name.hasPrefix(environmentPrefix + "TARGETS_") {
+            reason += " A target's variables are ASYNCTASK_TARGETS_<NAME>_<KEY> for a target declared in the file or in ASYNCTASK_TARGETS"
+                + " (declared: \(targets.isEmpty ? "none" : targets.sorted().joined(separator: ", "))), <NAME> upper-cased with CamelCase"
+                + " split into words or not (OrderClient → ORDER_CLIENT or ORDERCLIENT); headers can be overridden, not added."
+        } else {
+            reason += " (the README's configuration reference lists every variable)."
+        }
+        return ConfigurationError(key: name, reason: reason)
+    }
+
+    /// `targets.*.…` with `*` the target and a trailing `*` each of `wildcards` (header names).
+    private static func expand(_ parts: [String], target: String, wildcards: [String]) -> [String] {
+        var parts = parts
+        parts[1] = target
+        guard parts.last == "*" else { return [parts.joined(separator: ".")] }
+        return wildcards.map { (parts.dropLast() + [$0]).joined(separator: ".") }
+    }
+
+    /// A comma-separated list from the environment.
+    static func listed(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
