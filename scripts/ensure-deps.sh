@@ -6,7 +6,7 @@
 # Python's `cryptography` (the encryption example test runs examples/encrypt_args.py), and iproute2 (`ip netns`,
 # for the network-partition test).
 set -euo pipefail
-want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 "$@")
+want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 ruby ruby-activerecord ruby-pg ruby-enumerize "$@")
 missing=()
 # Import check only (cheap): the python3 on PATH (pip) or the system's (apt) with `cryptography` will do; the
 # test tries them in that order.
