@@ -85,6 +85,8 @@ let package = Package(
             dependencies: [
                 "PostgresClient",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The async_task gem's YAML arguments (GemArgumentsDecoder), for adopted tables.
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

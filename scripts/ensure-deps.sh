@@ -7,7 +7,7 @@
 # for the network-partition test), and promtool (Debian's prometheus package, for the /metrics lint test) unless
 # a promtool is already on PATH.
 set -euo pipefail
-want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 "$@")
+want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 ruby ruby-activerecord ruby-pg ruby-enumerize "$@")
 missing=()
 # Import check only (cheap): the python3 on PATH (pip) or the system's (apt) with `cryptography` will do; the
 # test tries them in that order.

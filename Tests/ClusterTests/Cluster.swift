@@ -28,13 +28,14 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Runs `body` with a fresh cluster; stops every process and drops the database afterwards.
-    static func with(targetArguments: [String] = [], server: String? = nil, _ body: (Cluster) async throws -> Void) async throws {
+    /// `migrate: false` leaves the database empty (for tests that create the table another way, e.g. adoption).
+    static func with(targetArguments: [String] = [], server: String? = nil, migrate: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
         let database = try await TestDatabase.create(on: server)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-cluster-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let cluster: Cluster
         do {
-            try await database.withConnection { try await Migrator().migrate(on: $0) }
+            if migrate { try await database.withConnection { try await Migrator().migrate(on: $0) } }
             let recordFile = directory.appendingPathComponent("calls.jsonl")
             let target = try ManagedProcess(
                 name: "target", arguments: ["example-target", "--port", "0", "--record", recordFile.path] + targetArguments, directory: directory)

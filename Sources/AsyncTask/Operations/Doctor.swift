@@ -177,6 +177,8 @@ public struct Doctor: Sendable {
             findings.append(Finding(check: "stuck_leases", severity: .ok, message: "no attempt is stuck past its lease"))
         }
 
+        findings += try await gemRowFindings(on: connection)
+
         var bloated = false
         for row in try await connection.query(Self.tableBloat) {
             let name = try row.decode(String.self, "name")

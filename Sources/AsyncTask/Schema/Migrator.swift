@@ -47,9 +47,18 @@ public struct Migrator: Sendable {
     /// - Throws: `PostgresError` from the failing migration, named by its version; nothing is applied then.
     @discardableResult
     public func migrate(on connection: PostgresConnection) async throws -> [Int] {
+        // A table the gem generated (or anyone else) stops here with a message, before v1's CREATE TABLE fails.
+        try await migrate(on: connection, preparing: GemTableAdoption.refuseUnadopted)
+    }
+
+    /// Applies every pending migration in one transaction, after `prepare` ran in it under the migrators' lock
+    /// (`GemTableAdoption` turns the gem's table into schema v1 there and records version 1).
+    @discardableResult
+    func migrate(on connection: PostgresConnection, preparing prepare: (PostgresConnection) async throws -> Void) async throws -> [Int] {
         try await connection.withTransaction { connection in
             try await connection.query(Self.lock, [Self.lockKey])
             try await connection.execute(script: Self.createTable, name: "migrations_table")
+            try await prepare(connection)
             let done = Set(try await connection.query(Self.applied).map { row throws(PostgresError) in try row.decode(Int.self, "version") })
             var applied: [Int] = []
             for migration in migrations where !done.contains(migration.version) {

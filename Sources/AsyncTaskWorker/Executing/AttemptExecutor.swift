@@ -28,7 +28,18 @@ struct AttemptExecutor: Sendable {
                            message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome", status: nil)
         }
         var arguments = Array(attempt.methodArgs.utf8)
-        if attempt.target != Schema.webhookTarget, let scheme = attempt.encryptor {
+        var scheme = attempt.encryptor
+        if scheme == GemArgumentsDecoder.nullEncryptor {
+            // Inserted by the unchanged async_task gem into an adopted table: never sent unless its YAML decodes.
+            do {
+                arguments = Array(try GemArgumentsDecoder().json(fromStored: attempt.methodArgs).utf8)
+                scheme = nil
+            } catch {
+                return failure(attempt, .failed, kind: GemArgumentsDecoder.errorKind,
+                               message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`", status: nil)
+            }
+        }
+        if attempt.target != Schema.webhookTarget, let scheme {
             do {
                 arguments = Array(try encryptor.decrypt(Data(arguments), id: scheme, target: attempt.target, method: attempt.methodName))
             } catch {

@@ -1,0 +1,105 @@
+# frozen_string_literal: true
+
+# Producer transactions through this gem's model (AsyncTaskCluster::BaseAttempt, reached as the async_task gem's
+# AsyncTask::BaseAttempt), for Tests/ClusterTests/RailsClusterTests.swift. Prints one JSON object of what it did.
+#
+#   DATABASE_URL=… ASYNCTASK_KEY_K1=<base64 32 bytes> ruby library_app.rb produce | verify BODY HEADER SECRET
+$LOAD_PATH.unshift(File.expand_path('../lib', __dir__))
+require 'async_task_cluster'
+$stdout.sync = true
+
+ActiveRecord::Base.establish_connection(ENV.fetch('DATABASE_URL')) if ENV['DATABASE_URL']
+ActiveRecord::Base.logger = nil
+
+module AsyncTask
+  class Attempt < ActiveRecord::Base
+    include AsyncTask::BaseAttempt # the gem's model, unchanged: the constant is this library's concern
+  end
+
+  class SealedAttempt < ActiveRecord::Base
+    include AsyncTaskCluster::BaseAttempt
+    self.async_task_encryptor = AsyncTaskCluster::AesGcmEncryptor.new(primary: 'k1', keys: { 'k1' => ENV.fetch('ASYNCTASK_KEY_K1', '') }) if ENV['ASYNCTASK_KEY_K1']
+  end
+end
+
+class OrderClient; end
+
+def produce
+  out = { committed: {}, rolled_back: [], errors: {} }
+  record = ->(attempt, number) { out[:committed][attempt.id.to_s] = number }
+  create = lambda do |number, **extra|
+    AsyncTask::Attempt.create!(target: OrderClient, method_name: :fulfill,
+                               method_args: { customer_token: "c_#{number}", order_number: number, placed_at: Time.utc(2026, 12, 2) }, **extra)
+  end
+
+  AsyncTask::Attempt.transaction { record.call(create.call(1, idempotence_token: 'order-1'), 1) }
+  AsyncTask::Attempt.transaction do
+    create.call(2)
+    raise ActiveRecord::Rollback
+  end
+  out[:rolled_back] << 2
+  AsyncTask::Attempt.transaction do
+    record.call(create.call(3), 3)
+    AsyncTask::Attempt.transaction(requires_new: true) do
+      create.call(4)
+      raise ActiveRecord::Rollback
+    end
+    out[:rolled_back] << 4
+    # The same token again, inside a savepoint: the duplicate is refused and the outer transaction goes on.
+    begin
+      AsyncTask::Attempt.transaction(requires_new: true) { create.call(5, idempotence_token: 'order-1') }
+    rescue ActiveRecord::RecordNotUnique
+      out[:duplicate_refused] = true
+    end
+    out[:rolled_back] << 5
+    record.call(create.call(6, priority: -5, max_attempts: 2), 6)
+  end
+  scheduled = create.call(7, scheduled_at: 2.seconds.from_now)
+  record.call(scheduled, 7)
+  out[:scheduled] = scheduled.id
+  sealed = AsyncTask::SealedAttempt.create!(target: 'OrderClient', method_name: 'fulfill', method_args: { order_number: 8, secret: 's3cr3t' })
+  record.call(sealed, 8)
+  out[:sealed] = sealed.id
+  out[:sealed_encryptor] = sealed.reload.encryptor
+  out[:sealed_reads_back] = sealed.method_args
+  out[:sealed_stored_has_plaintext] = sealed.read_attribute_before_type_cast('method_args').to_s.include?('s3cr3t')
+
+  # Operator actions with the cluster's rules.
+  expired = create.call(9)
+  expired.expire!
+  out[:expired] = [expired.id, expired.status, expired.expired?, AsyncTask::Attempt.expired.where(id: expired.id).exists?]
+  begin
+    expired.fail!('too late')
+  rescue AsyncTask::InvalidStateError => e
+    out[:errors][:fail_expired] = e.message
+  end
+  failed = create.call(10)
+  failed.fail!('cancelled by support')
+  out[:failed] = [failed.id, failed.status, failed.last_error]
+  retried = create.call(11)
+  retried.expire!
+  retried.retry!
+  record.call(retried, 11)
+  out[:retried] = [retried.id, retried.status, retried.max_attempts]
+  begin
+    create.call(12, method_args: [1, 2])
+  rescue ActiveRecord::RecordInvalid => e
+    out[:errors][:array_args] = e.message
+  end
+  out[:plain_args] = AsyncTask::Attempt.find(out[:committed].keys.first).method_args
+  puts JSON.generate(out)
+end
+
+def verify(body, header, secret)
+  event = AsyncTaskCluster::Webhook.verify!(body, header, [secret])
+  puts JSON.generate(verified: event['event'])
+rescue AsyncTaskCluster::Webhook::SignatureError => e
+  puts JSON.generate(refused: e.message)
+  exit 3
+end
+
+case ARGV[0]
+when 'produce' then produce
+when 'verify' then verify(ARGV.fetch(1), ARGV.fetch(2), ARGV.fetch(3))
+else abort 'usage: library_app.rb produce | verify BODY HEADER SECRET'
+end
