@@ -1,5 +1,5 @@
 public import Crypto
-public import Foundation
+import Foundation
 
 /// The AES-256 keys a deployment holds, by id, and which one new rows are written with.
 ///

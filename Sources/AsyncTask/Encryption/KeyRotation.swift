@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import PostgresClient
 
 /// Re-encrypts pending attempts from older keys to the key ring's primary key, online (`asynctask keys rotate`).
