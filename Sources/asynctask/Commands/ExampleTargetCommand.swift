@@ -87,50 +87,50 @@ struct ExampleTargetCommand: AsyncParsableCommand {
             router.post("rpc") { request, _ in try await answer(request, .jsonrpc, "") }
             router.post("rpc/:method") { request, context in try await answer(request, .http, context.parameters.get("method") ?? "") }
         } else {
-        router.post("rpc/:method") { request, context -> Response in
-            let method = context.parameters.get("method") ?? ""
-            let body = try await request.body.collect(upTo: 16 << 20)
-            let args = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
-            let attemptID = request.headers[HTTPField.Name("AsyncTask-Attempt-Id")!].flatMap { Int64($0) } ?? -1
-            let attemptNumber = request.headers[HTTPField.Name("AsyncTask-Attempt-Number")!].flatMap { Int($0) } ?? -1
-            let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
-            stats.begin()
-            defer { stats.end() }
-            // The answer is decided when the call arrives, and recorded with it.
-            let fault = faults.current()
-            let status: Int
-            if fault != nil {
-                status = 503
-            } else if let scripted = args["_status"] as? Int {
-                status = scripted
-            } else if failRate > 0, Double.random(in: 0..<1) < failRate {
-                status = 503
-            } else {
-                status = 200
+            router.post("rpc/:method") { request, context -> Response in
+                let method = context.parameters.get("method") ?? ""
+                let body = try await request.body.collect(upTo: 16 << 20)
+                let args = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+                let attemptID = request.headers[HTTPField.Name("AsyncTask-Attempt-Id")!].flatMap { Int64($0) } ?? -1
+                let attemptNumber = request.headers[HTTPField.Name("AsyncTask-Attempt-Number")!].flatMap { Int($0) } ?? -1
+                let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
+                stats.begin()
+                defer { stats.end() }
+                // The answer is decided when the call arrives, and recorded with it.
+                let fault = faults.current()
+                let status: Int
+                if fault != nil {
+                    status = 503
+                } else if let scripted = args["_status"] as? Int {
+                    status = scripted
+                } else if failRate > 0, Double.random(in: 0..<1) < failRate {
+                    status = 503
+                } else {
+                    status = 200
+                }
+                var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
+                                           "at": Date().timeIntervalSince1970, "status": status]
+                if let order = args["order_number"] { line["order_number"] = order }
+                if let fault { line["fault"] = fault.kind.rawValue }
+                recorder?.append(line)
+                if let fault {
+                    if fault.kind == .hang { try await Task.sleep(for: fault.hang) }
+                    return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
+                }
+                let wait = (args["_delay_ms"] as? Int) ?? delay
+                if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
+                if args["_status"] is Int {
+                    var headers: HTTPFields = [.contentType: "application/json"]
+                    if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
+                    return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
+                }
+                if status == 503 {
+                    return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
+                }
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
             }
-            var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
-                                       "at": Date().timeIntervalSince1970, "status": status]
-            if let order = args["order_number"] { line["order_number"] = order }
-            if let fault { line["fault"] = fault.kind.rawValue }
-            recorder?.append(line)
-            if let fault {
-                if fault.kind == .hang { try await Task.sleep(for: fault.hang) }
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
-            }
-            let wait = (args["_delay_ms"] as? Int) ?? delay
-            if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
-            if args["_status"] is Int {
-                var headers: HTTPFields = [.contentType: "application/json"]
-                if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
-            }
-            if status == 503 {
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
-        }
         }
         var logger = Logger(label: "asynctask.example-target")
         logger.logLevel = .warning
