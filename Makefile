@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test chaos run release image bench bench-enqueue bench-http bench-drain fuzz
+.PHONY: deps build test chaos run release image bench bench-enqueue bench-http bench-drain bench-batch fuzz
 
 deps:
 	@scripts/ensure-deps.sh
@@ -28,7 +28,7 @@ image:
 	docker build -t asynctask:local .
 
 # Every throughput figure of the README's Capacity section.
-bench: bench-enqueue bench-http bench-drain
+bench: bench-enqueue bench-http bench-drain bench-batch
 
 bench-enqueue: deps
 	$(SWIFT) build -c release --product asynctask
@@ -50,6 +50,11 @@ bench-drain: deps
 	@scripts/ensure-deps.sh nginx-light
 	$(SWIFT) build -c release --product asynctask
 	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-drain.sh
+
+# Batched delivery (max 100) with 2 nodes beside the bare-SQL ceiling, on a durable PostgreSQL; where the time goes.
+bench-batch: deps
+	$(SWIFT) build -c release --product asynctask
+	PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" scripts/with-postgres.sh scripts/bench-batch.sh
 
 # The libFuzzer targets of Fuzz/ (config, envelope, JSON-RPC, Retry-After, durations), 5 minutes each;
 # `make test` runs them for 10 s each.

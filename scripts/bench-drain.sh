@@ -9,6 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/pg-env.sh"
+. "$here/scripts/bench-lib.sh"
 bin="${ASYNCTASK_BIN:-$here/.build/release/asynctask}"
 attempts="${ATTEMPTS:-200000}"
 ceiling="${CEILING:-$here/../shared/bench/sql-ceiling.sh}"
@@ -41,13 +42,8 @@ http {
 CONF
 nginx -c "$tmp/nginx.conf"
 
-echo "== bare-SQL ceiling (sql-ceiling.sh, batches of 100, 4 clients, ${DURATION:-15} s) =="
-ceiling_rate=$(DURATION="${DURATION:-15}" PRELOAD="${PRELOAD:-1500000}" "$ceiling" | sed -n 's/^sql_ceiling_jobs_per_s=//p')
-echo "sql_ceiling_jobs_per_s=$ceiling_rate"
-
-db_url="${url%/*}/bench_drain"
-psql -qAtX -c "DROP DATABASE IF EXISTS bench_drain" -c "CREATE DATABASE bench_drain"
-"$bin" migrate --database-url "$db_url" >/dev/null
+bench_ceiling
+bench_database bench_drain
 
 worker_config() { # $1 file, $2 target url, $3 concurrency
   cat >"$1" <<YAML
@@ -63,19 +59,8 @@ YAML
 worker_config "$tmp/nginx.yaml" "http://127.0.0.1:$nginx_port/rpc" 1024
 
 drain() { # $1 nodes
-  psql -qAtX -d bench_drain -c "TRUNCATE async_task_attempts; DELETE FROM async_task_nodes"
-  psql -qAtX -d bench_drain -c "INSERT INTO async_task_attempts (target, method_name, method_args) SELECT 'OrderClient', 'fulfill', jsonb_build_object('order_number', g) FROM generate_series(1, $attempts) g"
-  psql -qAtX -d bench_drain -c "VACUUM ANALYZE async_task_attempts"
-  local started; started=$(date +%s.%N)
-  local node_pids=()
-  for n in $(seq 1 "$1"); do "$bin" worker --config "$tmp/nginx.yaml" 2>>"$tmp/worker.log" & node_pids+=($!); pids+=($!); done
-  # The end is the last completion the nodes recorded, not when this loop noticed it, so the probe can be
-  # rare: each one scans the table (~20-40 ms of the server's CPU) while the drain it measures runs.
-  while [ "$(psql -qAtX -d bench_drain -c "SELECT EXISTS (SELECT 1 FROM async_task_attempts WHERE status = 'pending')")" = t ]; do sleep 1; done
-  local finished; finished=$(psql -qAtX -d bench_drain -c "SELECT extract(epoch FROM max(completed_at)) FROM async_task_attempts")
-  for pid in "${node_pids[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
-  local rate; rate=$(awk -v n="$attempts" -v a="$started" -v b="$finished" 'BEGIN { printf "%d", n / (b - a) }')
-  echo "drain nodes=$1 attempts=$attempts attempts_per_s=$rate ratio_to_ceiling=$(awk -v r="$rate" -v c="$ceiling_rate" 'BEGIN { printf "%.2f", r / c }')"
+  bench_fill "$attempts"
+  bench_drain "$1" "$tmp/nginx.yaml"
 }
 echo "== drain of $attempts attempts (target: nginx on loopback) =="
 drain 1

@@ -2,7 +2,8 @@
 # `make run`: a local AsyncTask cluster on an embedded, throwaway PostgreSQL (or $DATABASE_URL when set):
 # migrate, the example OrderClient target, 3 worker nodes, and a producer that commits and rolls back order
 # transactions, with live progress and a summary. Ctrl-C stops everything cleanly.
-# Env: ORDERS (2000), RATE (200 orders/s), ROLLBACK_RATE (0.2), FAIL_RATE (0.1: target answers 503), NODES (3).
+# Env: ORDERS (2000), RATE (200 orders/s), ROLLBACK_RATE (0.2), FAIL_RATE (0.1: target answers 503), NODES (3),
+# BATCH (unset; 1: the target serves batches and the nodes send up to 100 attempts per request, README "Batched delivery").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 here=$(pwd)
@@ -48,7 +49,7 @@ fi
 
 target_port=$(free_port)
 rm -f "$state/calls.jsonl"
-"$bin" example-target --port "$target_port" --fail-rate "${FAIL_RATE:-0.1}" --delay-ms 5 --record "$state/calls.jsonl" \
+"$bin" example-target ${BATCH:+--batch} --port "$target_port" --fail-rate "${FAIL_RATE:-0.1}" --delay-ms 5 --record "$state/calls.jsonl" \
   >"$state/logs/example-target.log" 2>&1 &
 pids+=($!)
 
@@ -62,6 +63,7 @@ targets:
     max_attempts: 5
     backoff: { base: 200ms, max: 2s }
     concurrency: 32
+${BATCH:+    batch: { max: 100, linger: 5ms \}}
 log: { format: json, level: info }
 YAML
 for n in $(seq 1 "${NODES:-3}"); do

@@ -16,8 +16,11 @@ public enum CallErrorKind: String, Sendable, Hashable, CaseIterable {
     case `protocol`
     /// A JSON-RPC reply carried an `error` member.
     case jsonrpcError = "jsonrpc_error"
-    /// A 2xx reply that is not a valid JSON-RPC response (or too large to check).
+    /// A 2xx reply that is not a valid JSON-RPC response (or too large to check), or a batch reply without a
+    /// usable result for the attempt.
     case invalidResponse = "invalid_response"
+    /// The attempt's element of an `http` batch reply said `retry` or `fail`.
+    case batchResult = "batch_result"
     /// The attempt's method name is not allowed (it could steer the call elsewhere).
     case invalidMethodName = "invalid_method_name"
     /// The attempt's arguments are not the JSON the protocol needs.

@@ -26,10 +26,16 @@ public struct OutcomeClassifier: Sendable {
     public func classify(_ response: HTTPResponse, protocol: TargetProtocol, attemptID: Int64, now: Date) -> CallOutcome {
         let excerpt = ResponseExcerpt.make(response.body, maxBytes: excerptBytes)
         let status = response.status
+        guard (200...299).contains(status) else { return classifyStatus(response, excerpt: excerpt, now: now) }
+        guard `protocol` == .jsonrpc else { return .succeeded(status: status, excerpt: excerpt) }
+        return classifyJSONRPC(response, attemptID: attemptID, excerpt: excerpt)
+    }
+
+    /// The rule for a response that is not 2xx, whatever was asked (one call or a batch): retryable for 408,
+    /// 425, 429 and 5xx with the `Retry-After` delay, permanent otherwise.
+    func classifyStatus(_ response: HTTPResponse, excerpt: String, now: Date) -> CallOutcome {
+        let status = response.status
         switch status {
-        case 200...299:
-            guard `protocol` == .jsonrpc else { return .succeeded(status: status, excerpt: excerpt) }
-            return classifyJSONRPC(response, attemptID: attemptID, excerpt: excerpt)
         case 408, 425, 429, 500...599:
             let retryAfter = response.retryAfter.flatMap { RetryAfterParser.parse($0, now: now) }
             return .retryable(kind: .httpStatus, message: "HTTP status \(status)", httpStatus: status, retryAfter: retryAfter, excerpt: excerpt)
@@ -79,16 +85,27 @@ public struct OutcomeClassifier: Sendable {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] else {
             return invalid("the body is not a JSON object")
         }
+        return classifyJSONRPC(object: object, attemptID: attemptID, status: status, excerpt: excerpt)
+    }
+
+    /// The rule for one JSON-RPC response object (a whole reply, or one element of a batch reply) to the
+    /// request of `attemptID`; `nil` as the id accepts only an error with a null id (a batch refused whole).
+    func classifyJSONRPC(object: [String: Any], attemptID: Int64?, status: Int, excerpt: String) -> CallOutcome {
+        func invalid(_ why: String) -> CallOutcome {
+            .permanent(kind: .invalidResponse, message: "not a valid JSON-RPC response: \(why)", httpStatus: status, excerpt: excerpt)
+        }
+        func idMatches(_ id: Any?) -> Bool { attemptID.map { Self.idMatches(id, $0) } ?? false }
+        let attemptText = attemptID.map(String.init) ?? "null"
         guard object["jsonrpc"] as? String == "2.0" else { return invalid("\"jsonrpc\" is not \"2.0\"") }
         let hasResult = object.keys.contains("result")
         let errorMember = object["error"]
         guard hasResult != (errorMember != nil) else { return invalid("it must have exactly one of \"result\" and \"error\"") }
         if hasResult {
-            guard Self.idMatches(object["id"], attemptID) else { return invalid("the id is not \(attemptID)") }
+            guard idMatches(object["id"]) else { return invalid("the id is not \(attemptText)") }
             return .succeeded(status: status, excerpt: excerpt)
         }
         // An error may carry a null id (when the server could not read the request's id).
-        guard object["id"] is NSNull || Self.idMatches(object["id"], attemptID) else { return invalid("the id is not \(attemptID)") }
+        guard object["id"] is NSNull || idMatches(object["id"]) else { return invalid("the id is not \(attemptText)") }
         guard let error = errorMember as? [String: Any], let code = (error["code"] as? NSNumber)?.intValue else {
             return invalid("\"error\" has no integer \"code\"")
         }
@@ -100,7 +117,8 @@ public struct OutcomeClassifier: Sendable {
         return .retryable(kind: .jsonrpcError, message: message, httpStatus: status, retryAfter: nil, excerpt: excerpt)
     }
 
-    private static func idMatches(_ id: Any?, _ attemptID: Int64) -> Bool {
+    /// Whether a JSON-RPC `id` (a number or a string of digits) is `attemptID`.
+    static func idMatches(_ id: Any?, _ attemptID: Int64) -> Bool {
         if let number = id as? NSNumber {
             return number.int64Value == attemptID && number.doubleValue == Double(attemptID)
         }

@@ -51,6 +51,29 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         }
     }
 
+    /// The `batch` block: present (even empty) means the target takes batched requests.
+    public struct RawBatch: Sendable, Hashable, Decodable {
+        /// `max`: attempts per request (default 100).
+        public var max: Int?
+        /// `linger`, e.g. `5ms` (default 5ms).
+        public var linger: String?
+
+        /// Creates a raw batch block.
+        public init(max: Int? = nil, linger: String? = nil) {
+            self.max = max
+            self.linger = linger
+        }
+
+        /// Decodes `linger` written as a string or a number of seconds.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            max = try container.decodeIfPresent(Int.self, forKey: .max)
+            linger = try container.decodeDurationText(forKey: .linger)
+        }
+
+        enum CodingKeys: String, CodingKey { case max, linger }
+    }
+
     /// `url` (required).
     public var url: String?
     /// `protocol`: `http` (default) or `jsonrpc`.
@@ -71,6 +94,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
     public var tls: RawTLS?
     /// `max_response_bytes` (default 1 MiB).
     public var maxResponseBytes: Int?
+    /// `batch` (default: none, one request per attempt).
+    public var batch: RawBatch?
 
     /// Creates raw settings.
     public init(
@@ -83,7 +108,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         backoff: RawBackoff? = nil,
         concurrency: Int? = nil,
         tls: RawTLS? = nil,
-        maxResponseBytes: Int? = nil
+        maxResponseBytes: Int? = nil,
+        batch: RawBatch? = nil
     ) {
         self.url = url
         self.protocol = `protocol`
@@ -95,6 +121,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         self.concurrency = concurrency
         self.tls = tls
         self.maxResponseBytes = maxResponseBytes
+        self.batch = batch
     }
 
     /// Decodes the file's keys; durations may be strings or numbers.
@@ -110,11 +137,13 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         concurrency = try container.decodeIfPresent(Int.self, forKey: .concurrency)
         tls = try container.decodeIfPresent(RawTLS.self, forKey: .tls)
         maxResponseBytes = try container.decodeIfPresent(Int.self, forKey: .maxResponseBytes)
+        batch = try container.decodeIfPresent(RawBatch.self, forKey: .batch)
     }
 
     enum CodingKeys: String, CodingKey {
         case url, `protocol`, timeout, connectTimeout = "connect_timeout", headers, maxAttempts = "max_attempts"
         case backoff, concurrency, tls, maxResponseBytes = "max_response_bytes"
+        case batch
     }
 }
 

@@ -33,6 +33,8 @@ public struct TargetConfiguration: Sendable, Hashable {
     public let tls: TLSOptions
     /// The most response-body bytes read from a call.
     public let maxResponseBytes: Int
+    /// Batched delivery (`batch`), or `nil` to send one request per attempt.
+    public let batch: BatchSettings?
 
     /// Validates typed values.
     /// - Throws: ``TargetConfigurationError`` naming this target and the first bad field.
@@ -47,7 +49,8 @@ public struct TargetConfiguration: Sendable, Hashable {
         backoff: Backoff = Backoff(),
         concurrency: Int = TargetConfiguration.defaultConcurrency,
         tls: TLSOptions = TLSOptions(),
-        maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
+        maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes,
+        batch: BatchSettings? = nil
     ) throws(TargetConfigurationError) {
         func fail(_ field: String, _ code: TargetConfigurationError.Code, _ reason: String) -> TargetConfigurationError {
             TargetConfigurationError(target: name, field: field, code: code, reason: reason)
@@ -91,6 +94,7 @@ public struct TargetConfiguration: Sendable, Hashable {
         self.concurrency = concurrency
         self.tls = tls
         self.maxResponseBytes = maxResponseBytes
+        self.batch = batch
     }
 
     /// Validates the config file's values: parses durations and expands `${VAR}` in the URL,
@@ -154,8 +158,22 @@ public struct TargetConfiguration: Sendable, Hashable {
             ),
             concurrency: raw.concurrency ?? Self.defaultConcurrency,
             tls: tls,
-            maxResponseBytes: raw.maxResponseBytes ?? HTTPRequest.defaultMaxResponseBytes
+            maxResponseBytes: raw.maxResponseBytes ?? HTTPRequest.defaultMaxResponseBytes,
+            batch: try raw.batch.map { (batch) throws(TargetConfigurationError) in try Self.batchSettings(batch, target: name) }
         )
+    }
+
+    /// `batch.max` and `batch.linger` (zero allowed: send what has gathered by the next turn of the scheduler).
+    private static func batchSettings(_ raw: RawTargetConfiguration.RawBatch, target: String) throws(TargetConfigurationError) -> BatchSettings {
+        var linger = BatchSettings.defaultLinger
+        if let text = raw.linger {
+            do {
+                linger = try DurationParser.parse(text)
+            } catch {
+                throw TargetConfigurationError(target: target, field: "batch.linger", code: .invalidDuration, reason: error.description)
+            }
+        }
+        return try BatchSettings(max: raw.max ?? BatchSettings.defaultMax, linger: linger, target: target)
     }
 
     private static func validateURL(

@@ -24,7 +24,7 @@ public enum TargetRequestBuilder {
     /// Headers the builder sets on every call; static headers may not replace them.
     public static let reservedHeaders: Set<String> = [
         "content-type", "content-length", "host", "transfer-encoding", "idempotency-key",
-        "asynctask-attempt-id", "asynctask-attempt-number", "traceparent",
+        "asynctask-attempt-id", "asynctask-attempt-number", "traceparent", "asynctask-batch-size",
     ]
 
     /// The request for `call`: `POST {url}/{method}` (http) or `POST {url}` with a JSON-RPC 2.0
@@ -32,32 +32,17 @@ public enum TargetRequestBuilder {
     /// - Throws: ``TargetRequestBuilder/Error`` for a method name that ``MethodName`` rejects,
     ///   arguments that are not JSON (an object or array for jsonrpc), or an unusable idempotency key.
     public static func makeRequest(for call: TargetCall, to target: TargetConfiguration) throws(TargetRequestBuilder.Error) -> HTTPRequest {
-        guard MethodName.isValid(call.methodName) else {
-            throw Error(kind: .invalidMethodName, message: "method name '\(call.methodName.prefix(64))' is not allowed (\(MethodName.maxLength) characters of A-Z a-z 0-9 _ . - at most, no '..')")
-        }
-        let key = call.effectiveIdempotencyKey
-        guard !key.isEmpty, key.utf8.count <= 1024, key.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
-            throw Error(kind: .invalidRequest, message: "the idempotency key is empty, longer than 1024 bytes or holds control characters")
-        }
-        if let traceparent = call.traceparent, !traceparent.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            throw Error(kind: .invalidRequest, message: "the traceparent is not printable ASCII")
-        }
-        let arguments = call.arguments.isEmpty ? Array("{}".utf8) : call.arguments
-        let parsed = try? JSONSerialization.jsonObject(with: Data(arguments), options: [.fragmentsAllowed])
-        guard let parsed else {
-            throw Error(kind: .invalidArguments, message: "the arguments are not valid JSON")
-        }
+        try checkMethodName(call.methodName)
+        let (key, arguments, parsed) = try checkedParts(of: call)
 
         let url: String
         let body: [UInt8]
         switch target.protocol {
         case .http:
-            url = target.url.hasSuffix("/") ? target.url + call.methodName : target.url + "/" + call.methodName
+            url = methodURL(of: target, call.methodName)
             body = arguments
         case .jsonrpc:
-            guard parsed is [String: Any] || parsed is [Any] else {
-                throw Error(kind: .invalidArguments, message: "JSON-RPC params must be a JSON object or array")
-            }
+            try checkJSONRPCParams(parsed)
             url = target.url
             // The method name is plain ASCII without quotes or backslashes (checked above), so it needs no escaping.
             body = Array(#"{"jsonrpc":"2.0","method":""#.utf8) + Array(call.methodName.utf8)
@@ -83,5 +68,43 @@ public enum TargetRequestBuilder {
             tls: target.tls,
             maxResponseBytes: target.maxResponseBytes
         )
+    }
+
+    /// The method-name rule of every request, one or batched.
+    /// - Throws: ``TargetRequestBuilder/Error`` of kind ``CallErrorKind/invalidMethodName``.
+    static func checkMethodName(_ methodName: String) throws(TargetRequestBuilder.Error) {
+        guard MethodName.isValid(methodName) else {
+            throw Error(kind: .invalidMethodName, message: "method name '\(methodName.prefix(64))' is not allowed (\(MethodName.maxLength) characters of A-Z a-z 0-9 _ . - at most, no '..')")
+        }
+    }
+
+    /// The per-call checks of every request, one or batched: the idempotency key, the traceparent and the
+    /// arguments. Returns the key, the argument bytes (`{}` for none) and the parsed arguments.
+    static func checkedParts(of call: TargetCall) throws(TargetRequestBuilder.Error) -> (key: String, arguments: [UInt8], parsed: Any) {
+        let key = call.effectiveIdempotencyKey
+        guard !key.isEmpty, key.utf8.count <= 1024, key.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else {
+            throw Error(kind: .invalidRequest, message: "the idempotency key is empty, longer than 1024 bytes or holds control characters")
+        }
+        if let traceparent = call.traceparent, !traceparent.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            throw Error(kind: .invalidRequest, message: "the traceparent is not printable ASCII")
+        }
+        let arguments = call.arguments.isEmpty ? Array("{}".utf8) : call.arguments
+        let parsed = try? JSONSerialization.jsonObject(with: Data(arguments), options: [.fragmentsAllowed])
+        guard let parsed else {
+            throw Error(kind: .invalidArguments, message: "the arguments are not valid JSON")
+        }
+        return (key, arguments, parsed)
+    }
+
+    /// `{url}/{method}` of an `http` target (the method name is checked first).
+    static func methodURL(of target: TargetConfiguration, _ methodName: String) -> String {
+        target.url.hasSuffix("/") ? target.url + methodName : target.url + "/" + methodName
+    }
+
+    /// The JSON-RPC rule on params: an object or an array.
+    static func checkJSONRPCParams(_ parsed: Any) throws(TargetRequestBuilder.Error) {
+        guard parsed is [String: Any] || parsed is [Any] else {
+            throw Error(kind: .invalidArguments, message: "JSON-RPC params must be a JSON object or array")
+        }
     }
 }

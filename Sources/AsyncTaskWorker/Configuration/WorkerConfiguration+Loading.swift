@@ -19,7 +19,7 @@ extension WorkerConfiguration {
         "targets.*.url", "targets.*.protocol", "targets.*.timeout", "targets.*.connect_timeout", "targets.*.headers.*",
         "targets.*.max_attempts", "targets.*.backoff.base", "targets.*.backoff.max", "targets.*.concurrency",
         "targets.*.tls.ca_file", "targets.*.tls.cert_file", "targets.*.tls.key_file", "targets.*.tls.insecure_skip_verify",
-        "targets.*.max_response_bytes",
+        "targets.*.max_response_bytes", "targets.*.batch.max", "targets.*.batch.linger",
         "webhook.url", "webhook.secret", "webhook.secrets", "webhook.events", "webhook.include_args", "webhook.timeout",
         "webhook.max_attempts", "webhook.backoff.base", "webhook.backoff.max", "webhook.concurrency", "webhook.headers.*",
         "webhook.tls.ca_file", "webhook.tls.cert_file", "webhook.tls.key_file", "webhook.tls.insecure_skip_verify",
@@ -103,7 +103,8 @@ extension WorkerConfiguration {
                 tls: .init(
                     caFile: try values.raw("\(prefix).tls.ca_file"), certFile: try values.raw("\(prefix).tls.cert_file"),
                     keyFile: try values.raw("\(prefix).tls.key_file"), insecureSkipVerify: try values.bool("\(prefix).tls.insecure_skip_verify")),
-                maxResponseBytes: try values.optionalInt("\(prefix).max_response_bytes"))
+                maxResponseBytes: try values.optionalInt("\(prefix).max_response_bytes"),
+                batch: try batchBlock(prefix, given: tree?.mapping?["targets"]?.mapping?[name]?.mapping?["batch"] != nil, values))
             do {
                 targets[name] = try TargetConfiguration(name: name, raw: raw, environment: environment)
             } catch {
@@ -201,6 +202,14 @@ extension WorkerConfiguration {
     }
 
     /// The text of a config file.
+    /// A target's `batch` block: present when the file has it (even `batch: {}`) or the environment sets one of its keys.
+    private static func batchBlock(_ prefix: String, given: Bool, _ values: ConfigValues) throws(ConfigurationError) -> RawTargetConfiguration.RawBatch? {
+        let max = try values.optionalInt("\(prefix).batch.max")
+        let linger = try values.raw("\(prefix).batch.linger")
+        guard given || max != nil || linger != nil else { return nil }
+        return .init(max: max, linger: linger)
+    }
+
     private static func readFile(_ file: String) throws(ConfigurationError) -> String {
         do {
             return try String(contentsOfFile: file, encoding: .utf8)

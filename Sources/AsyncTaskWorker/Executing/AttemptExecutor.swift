@@ -9,6 +9,8 @@ import Logging
 struct AttemptExecutor: Sendable {
     let targets: [String: TargetConfiguration]
     let caller: TargetCaller
+    /// Gathers the calls of targets with `batch` into batched requests.
+    let batches: BatchDispatcher
     /// Opens rows whose `encryptor` is set; `NullEncryptor` when the node has no keys.
     let encryptor: any Encryptor
     /// Delivers event rows of the reserved `@webhook` target, when a webhook is configured.
@@ -56,7 +58,11 @@ struct AttemptExecutor: Sendable {
             let call = TargetCall(
                 attemptID: attempt.id, attemptNumber: attempt.attemptNumber, methodName: attempt.methodName,
                 arguments: arguments, idempotencyKey: attempt.idempotenceToken)
-            outcome = await caller.call(call, to: target)
+            if let batch = target.batch {
+                outcome = await batches.call(call, to: target, settings: batch)
+            } else {
+                outcome = await caller.call(call, to: target)
+            }
         }
         let elapsed = ContinuousClock.now - started
         metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)

@@ -67,7 +67,8 @@ public final class WorkerNode: Service, Sendable {
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
             metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() }, onSettled: { [leases] in leases.remove($0) })
         let executor = AttemptExecutor(
-            targets: configuration.targets, caller: TargetCaller(engine: engine), encryptor: configuration.encryptor,
+            targets: configuration.targets, caller: TargetCaller(engine: engine),
+            batches: BatchDispatcher(caller: TargetCaller(engine: engine), logger: logger), encryptor: configuration.encryptor,
             webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 

@@ -12,7 +12,7 @@ import Synchronization
 /// attempt number, method, idempotency key, the status it answers with, and the fault if one was in force) as
 /// JSON lines. Arguments may steer a single call, for tests: `"_status": 503`, `"_retry_after": "2"`,
 /// `"_delay_ms": 200`. With `--control`, `POST /_control` switches bursts of 503s or hanging calls on and off
-/// (see `ExampleTargetFault`).
+/// (see `ExampleTargetFault`). With `--batch` it serves batched requests instead (see `ExampleBatchReply`).
 struct ExampleTargetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "example-target",
@@ -27,6 +27,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
     var webhookRecord: String?
     @Flag(help: "Accept POST /_control to switch on bursts of 503s or hanging calls, e.g. {\"fault\":\"hang\",\"seconds\":5,\"hang_ms\":4000}.")
     var control = false
+    @Flag(help: "Serve batched requests: {\"attempts\":[…]} on POST /rpc/{method} and JSON-RPC 2.0 batch arrays on POST /rpc (README \"Batched delivery\").")
+    var batch = false
 
     func validate() throws {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
@@ -69,49 +71,66 @@ struct ExampleTargetCommand: AsyncParsableCommand {
             ])
             return Response(status: .noContent)
         }
-        router.post("rpc/:method") { request, context -> Response in
-            let method = context.parameters.get("method") ?? ""
-            let body = try await request.body.collect(upTo: 16 << 20)
-            let args = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
-            let attemptID = request.headers[HTTPField.Name("AsyncTask-Attempt-Id")!].flatMap { Int64($0) } ?? -1
-            let attemptNumber = request.headers[HTTPField.Name("AsyncTask-Attempt-Number")!].flatMap { Int($0) } ?? -1
-            let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
-            stats.begin()
-            defer { stats.end() }
-            // The answer is decided when the call arrives, and recorded with it.
-            let fault = faults.current()
-            let status: Int
-            if fault != nil {
-                status = 503
-            } else if let scripted = args["_status"] as? Int {
-                status = scripted
-            } else if failRate > 0, Double.random(in: 0..<1) < failRate {
-                status = 503
-            } else {
-                status = 200
+        if batch {
+            let answer: @Sendable (Request, ExampleBatchReply.Kind, String) async throws -> Response = { request, kind, method in
+                let body = try await request.body.collect(upTo: 64 << 20)
+                let fault = faults.current()
+                let reply = ExampleBatchReply(
+                    body: Data(body.readableBytesView), kind: kind, method: method, failRate: failRate, delay: delay, fault: fault != nil)
+                for _ in reply.records { stats.begin() }
+                defer { for _ in reply.records { stats.end() } }
+                for line in reply.records { recorder?.append(line) }
+                if let fault, fault.kind == .hang { try await Task.sleep(for: fault.hang) }
+                if reply.delayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(reply.delayMilliseconds)) }
+                return Response(status: .init(code: reply.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
             }
-            var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
-                                       "at": Date().timeIntervalSince1970, "status": status]
-            if let order = args["order_number"] { line["order_number"] = order }
-            if let fault { line["fault"] = fault.kind.rawValue }
-            recorder?.append(line)
-            if let fault {
-                if fault.kind == .hang { try await Task.sleep(for: fault.hang) }
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
+            router.post("rpc") { request, _ in try await answer(request, .jsonrpc, "") }
+            router.post("rpc/:method") { request, context in try await answer(request, .http, context.parameters.get("method") ?? "") }
+        } else {
+            router.post("rpc/:method") { request, context -> Response in
+                let method = context.parameters.get("method") ?? ""
+                let body = try await request.body.collect(upTo: 16 << 20)
+                let args = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
+                let attemptID = request.headers[HTTPField.Name("AsyncTask-Attempt-Id")!].flatMap { Int64($0) } ?? -1
+                let attemptNumber = request.headers[HTTPField.Name("AsyncTask-Attempt-Number")!].flatMap { Int($0) } ?? -1
+                let key = request.headers[HTTPField.Name("Idempotency-Key")!] ?? ""
+                stats.begin()
+                defer { stats.end() }
+                // The answer is decided when the call arrives, and recorded with it.
+                let fault = faults.current()
+                let status: Int
+                if fault != nil {
+                    status = 503
+                } else if let scripted = args["_status"] as? Int {
+                    status = scripted
+                } else if failRate > 0, Double.random(in: 0..<1) < failRate {
+                    status = 503
+                } else {
+                    status = 200
+                }
+                var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
+                                           "at": Date().timeIntervalSince1970, "status": status]
+                if let order = args["order_number"] { line["order_number"] = order }
+                if let fault { line["fault"] = fault.kind.rawValue }
+                recorder?.append(line)
+                if let fault {
+                    if fault.kind == .hang { try await Task.sleep(for: fault.hang) }
+                    return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
+                }
+                let wait = (args["_delay_ms"] as? Int) ?? delay
+                if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
+                if args["_status"] is Int {
+                    var headers: HTTPFields = [.contentType: "application/json"]
+                    if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
+                    return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
+                }
+                if status == 503 {
+                    return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
+                }
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
             }
-            let wait = (args["_delay_ms"] as? Int) ?? delay
-            if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
-            if args["_status"] is Int {
-                var headers: HTTPFields = [.contentType: "application/json"]
-                if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
-                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
-            }
-            if status == 503 {
-                return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
-            }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
         }
         var logger = Logger(label: "asynctask.example-target")
         logger.logLevel = .warning

@@ -1,0 +1,105 @@
+import Foundation
+
+/// The example target's answer to one batched request (`example-target --batch`, README "Batched delivery"):
+/// an `http` batch (`{"attempts":[…]}` on `POST /rpc/{method}`) or a JSON-RPC 2.0 batch array (`POST /rpc`).
+///
+/// Each element is decided as an unbatched call would be (its `_status`, else `--fail-rate`, else 200) and
+/// answered `ok`/`retry`/`fail` (a JSON-RPC `result`, or an error: -32000 retryable, -32602 permanent). Arguments
+/// may also steer the reply, for tests: `"_retry_after"` (the element's delay), `"_omit": true` (no element),
+/// `"_duplicate": true` (the element twice), `"_unknown_id": true` (an extra element for an id not asked),
+/// `"_batch_status": 503` (the whole request answered with that status), `"_batch_reply": "object"` (a reply
+/// that is not the documented shape), `"_delay_ms"` (the reply waits the longest of them).
+struct ExampleBatchReply {
+    /// The HTTP status of the reply.
+    var status = 200
+    /// The reply body.
+    var body = Data()
+    /// How long to wait before answering, in milliseconds.
+    var delayMilliseconds = 0
+    /// One record line per element received.
+    var records: [[String: Any]] = []
+
+    /// Whether the request is a JSON-RPC batch (else an `http` one).
+    enum Kind { case http, jsonrpc }
+
+    /// Decides the reply to `body`; `method` is the path's method (`http`), `failRate` and `delay` the target's.
+    init(body: Data, kind: Kind, method: String, failRate: Double, delay: Int, fault: Bool) {
+        delayMilliseconds = delay
+        let parsed = try? JSONSerialization.jsonObject(with: body)
+        let elements: [[String: Any]]? = kind == .http
+            ? ((parsed as? [String: Any])?["attempts"] as? [Any])?.compactMap { $0 as? [String: Any] }
+            : (parsed as? [Any])?.compactMap { $0 as? [String: Any] }
+        guard let elements else {
+            status = 400
+            self.body = Data(#"{"error":"not a batch"}"#.utf8)
+            return
+        }
+        var results: [[String: Any]] = []
+        var batchStatus: Int?
+        var objectReply = false
+        let now = Date().timeIntervalSince1970
+        for element in elements {
+            let id = (element["id"] as? NSNumber)?.int64Value ?? -1
+            let args = (kind == .http ? element["args"] : element["params"]) as? [String: Any] ?? [:]
+            let meta = kind == .http ? element : (element["asynctask"] as? [String: Any] ?? [:])
+            let elementStatus: Int
+            if fault {
+                elementStatus = 503
+            } else if let scripted = args["_status"] as? Int {
+                elementStatus = scripted
+            } else if failRate > 0, Double.random(in: 0..<1) < failRate {
+                elementStatus = 503
+            } else {
+                elementStatus = 200
+            }
+            if let wanted = args["_batch_status"] as? Int { batchStatus = wanted }
+            if args["_batch_reply"] as? String == "object" { objectReply = true }
+            if let wait = args["_delay_ms"] as? Int { delayMilliseconds = max(delayMilliseconds, wait) }
+            var line: [String: Any] = [
+                "attempt_id": id, "attempt_number": (meta["attempt_number"] as? NSNumber)?.intValue ?? -1,
+                "method": kind == .http ? method : (element["method"] as? String ?? ""),
+                "idempotency_key": meta["idempotency_key"] as? String ?? "", "at": now, "status": elementStatus,
+                "batch_size": elements.count,
+            ]
+            if let order = args["order_number"] { line["order_number"] = order }
+            records.append(line)
+            if args["_omit"] as? Bool == true { continue }
+            let retryable = elementStatus == 408 || elementStatus == 425 || elementStatus == 429 || elementStatus >= 500
+            var result: [String: Any]
+            switch kind {
+            case .http:
+                result = ["id": id, "status": elementStatus < 300 ? "ok" : retryable ? "retry" : "fail"]
+                if elementStatus >= 300 { result["error"] = "status \(elementStatus)" }
+                if let retryAfter = args["_retry_after"] { result["retry_after"] = retryAfter }
+            case .jsonrpc:
+                result = ["jsonrpc": "2.0", "id": id]
+                if elementStatus < 300 {
+                    result["result"] = ["ok": true]
+                } else {
+                    var error: [String: Any] = ["code": retryable ? -32000 : -32602, "message": "status \(elementStatus)"]
+                    if let retryAfter = args["_retry_after"] { error["data"] = ["retry_after": retryAfter] }
+                    result["error"] = error
+                }
+            }
+            results.append(result)
+            if args["_duplicate"] as? Bool == true { results.append(result) }
+            if args["_unknown_id"] as? Bool == true {
+                var stranger = result
+                stranger["id"] = Int64(999_999_999_999)
+                results.append(stranger)
+            }
+        }
+        if let batchStatus {
+            status = batchStatus
+            self.body = Data(#"{"error":"scripted batch status"}"#.utf8)
+        } else if fault {
+            status = 503
+            self.body = Data(#"{"error":"fault"}"#.utf8)
+        } else if objectReply {
+            self.body = Data(#"{"ok":true}"#.utf8)
+        } else {
+            let reply: Any = kind == .http ? ["results": results] : results
+            self.body = (try? JSONSerialization.data(withJSONObject: reply)) ?? Data()
+        }
+    }
+}
