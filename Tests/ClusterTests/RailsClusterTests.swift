@@ -62,7 +62,7 @@ struct RailsClusterTests {
             // An application server booted before the adoption, inserting the gem's way all along.
             let stopFile = cluster.directory.appendingPathComponent("stop-loop")
             let loopOut = cluster.directory.appendingPathComponent("loop.out")
-            FileManager.default.createFile(atPath: loopOut.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: loopOut.path, contents: nil)
             let loop = Process()
             loop.executableURL = URL(fileURLWithPath: Self.ruby)
             loop.arguments = ["gem_app.rb", "loop", stopFile.path]
@@ -99,7 +99,7 @@ struct RailsClusterTests {
             try cluster.startWorker(node: ["concurrency: 400"])
             let fence = try await Self.runRuby(["gem_app.rb", "fence"], environment: env)
             #expect(fence.exitCode == 0, "\(fence.output.stderr)")
-            FileManager.default.createFile(atPath: stopFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: stopFile.path, contents: nil)
             try await eventually("the gem app to stop", timeout: .seconds(30)) { !loop.isRunning }
             let lines = loopLines()
             #expect(lines.last == "done")
