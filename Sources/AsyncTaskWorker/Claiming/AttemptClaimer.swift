@@ -31,6 +31,17 @@ struct AttemptClaimer: Sendable {
                   t.max_attempts, t.idempotence_token
         """, isPrepared: false)
 
+    // Gives back claimed attempts that never started (the prefetch buffer of a draining node): due again at
+    // once, and the claim's count undone, so a try that never ran does not count against max_attempts. Fenced
+    // like an outcome: only this node's lease under the claimed number.
+    static let releaseUnstarted = PostgresStatement(name: "release_unstarted", sql: """
+        UPDATE async_task_attempts a
+        SET locked_by = NULL, available_at = now(), num_attempts = a.num_attempts - 1, updated_at = now()
+        FROM unnest($2::bigint[], $3::integer[]) AS u(id, num_attempts)
+        WHERE a.id = ANY($2::bigint[]) AND a.id = u.id AND a.num_attempts = u.num_attempts
+          AND a.locked_by = $1 AND a.status = 'pending'
+        """, isPrepared: false)
+
     let nodeID: UUID
     let lease: Duration
 
@@ -54,6 +65,14 @@ struct AttemptClaimer: Sendable {
                 idempotenceToken: try row.decode(String?.self, "idempotence_token")))
         }
         return claimed
+    }
+
+    /// Releases attempts this node claimed and never started; returns how many leases were given back.
+    func release(_ attempts: [ClaimedAttempt], on connection: PostgresConnection) async throws -> Int {
+        guard !attempts.isEmpty else { return 0 }
+        return try await connection.query(Self.releaseUnstarted, [
+            nodeID, attempts.map(\.id), attempts.map { Int32(clamping: $0.attemptNumber) },
+        ]).affectedRows
     }
 }
 
