@@ -134,8 +134,8 @@ drain() { # $1 label, $2 nodes, $3 config, $4 binary
 echo "== drain of $attempts attempts (target: nginx on loopback); default = the node's and target's default settings =="
 for nodes in 1 2; do
   for kind in ${DRAINS:-default tuned}; do drain "$kind" "$nodes" "$tmp/$kind.yaml" "$bin"; done
-  [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ] && drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"
-  [ -n "${BASELINE_BIN:-}" ] && drain "baseline-default" "$nodes" "$tmp/default.yaml" "$BASELINE_BIN"
+  if [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ]; then drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"; fi
+  if [ -n "${BASELINE_BIN:-}" ]; then drain "baseline-default" "$nodes" "$tmp/default.yaml" "$BASELINE_BIN"; fi
 done
 if [ -n "${rate_default_1:-}" ] && [ -n "${rate_tuned_1:-}" ]; then
   echo "one node, default settings / tuned: $(awk -v a="$rate_default_1" -v b="$rate_tuned_1" 'BEGIN { printf "%.2f", a / b }')"
@@ -148,14 +148,14 @@ target_port=$(free_port)
 worker_config "$tmp/example.yaml" "http://127.0.0.1:$target_port/rpc" default
 "$bin" worker --config "$tmp/example.yaml" 2>>"$tmp/worker.log" & worker_pid=$!; pids+=($!)
 sleep 2
-"$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --record "$tmp/calls.jsonl" --lease 60s
-[ -n "${BASELINE_BIN:-}" ] && {
+"$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/calls.jsonl" --lease 60s
+if [ -n "${BASELINE_BIN:-}" ]; then
   kill -TERM "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
   "$BASELINE_BIN" worker --config "$tmp/example.yaml" 2>>"$tmp/worker.log" & worker_pid=$!; pids+=($!)
   sleep 2
   echo "baseline binary ($BASELINE_BIN):"
-  "$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --record "$tmp/calls.jsonl" --lease 60s
-}
+  "$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/calls.jsonl" --lease 60s
+fi
 kill -TERM "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
 
 echo "== node RSS with 1000 calls in flight (target answers after 2 s) =="
