@@ -27,12 +27,15 @@ release: deps
 image:
 	docker build -t asynctask:local .
 
-# Every throughput figure of the README's Capacity section.
+# Every throughput figure of the README's Capacity section, on a durable PostgreSQL (fsync, full_page_writes and
+# synchronous_commit on, as users run it). `make bench NONDURABLE=1` runs with durability off instead; every
+# figure is then labelled NOT DURABLE. pg_stat_statements is loaded to count claim and flush statements.
+BENCH_PG_SETTINGS = $(if $(NONDURABLE),-c fsync=off -c synchronous_commit=off -c full_page_writes=off,-c fsync=on -c synchronous_commit=on -c full_page_writes=on) -c shared_preload_libraries=pg_stat_statements
 bench: bench-enqueue bench-http bench-drain bench-batch
 
 bench-enqueue: deps
 	$(SWIFT) build -c release --product asynctask
-	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-enqueue.sh
+	PG_SETTINGS="$(BENCH_PG_SETTINGS)" scripts/with-postgres.sh scripts/bench-enqueue.sh
 
 # The libcurl engine against wrk on a loopback nginx (needs nginx-light and wrk).
 bench-http:
@@ -45,16 +48,17 @@ run: deps
 	$(SWIFT) build --product asynctask
 	scripts/run-local.sh
 
-# The worker benchmark: drain 200k attempts with 1 and 2 nodes beside the bare-SQL ceiling, pickup latency, RSS.
+# The worker benchmark: drain 200k attempts with 1 and 2 nodes (default and tuned settings) beside the bare-SQL
+# ceiling, pickup latency, RSS. BASELINE_BIN=path also runs another build with default settings, in the same run.
 bench-drain: deps
 	@scripts/ensure-deps.sh nginx-light
 	$(SWIFT) build -c release --product asynctask
-	PG_SETTINGS="-c synchronous_commit=off" scripts/with-postgres.sh scripts/bench-drain.sh
+	PG_SETTINGS="$(BENCH_PG_SETTINGS)" scripts/with-postgres.sh scripts/bench-drain.sh
 
 # Batched delivery (max 100) with 2 nodes beside the bare-SQL ceiling, on a durable PostgreSQL; where the time goes.
 bench-batch: deps
 	$(SWIFT) build -c release --product asynctask
-	PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on" scripts/with-postgres.sh scripts/bench-batch.sh
+	PG_SETTINGS="$(BENCH_PG_SETTINGS)" scripts/with-postgres.sh scripts/bench-batch.sh
 
 # The libFuzzer targets of Fuzz/ (config, envelope, JSON-RPC, Retry-After, durations), 5 minutes each;
 # `make test` runs them for 10 s each.

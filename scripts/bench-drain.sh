@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# `make bench`: the worker benchmark of the nodes issue, side by side with the bare-SQL ceiling on the same server.
-#   scripts/with-postgres.sh scripts/bench-drain.sh
+# `make bench-drain`: the worker benchmark, side by side with the bare-SQL ceiling on the same server, in one run.
+#   scripts/with-postgres.sh scripts/bench-drain.sh      (make bench-drain runs it on a durable PostgreSQL)
+# 0. The server's durability settings, the machine's load, and the commit latency of a one-row UPDATE (pgbench).
 # 1. ../shared/bench/sql-ceiling.sh (claim+complete batches of 100 with pgbench): the ceiling.
-# 2. Drain ATTEMPTS (200000) pre-enqueued attempts with 1 node, then with 2 nodes; target = nginx returning 200.
-# 3. Pickup latency (commit → call start) at a steady 1000 attempts/s (target = the example target, recording).
+# 2. Drain ATTEMPTS (200000) pre-enqueued attempts, target = nginx returning 200: 1 node and 2 nodes, each with
+#    the node's and target's default settings and tuned (claim_batch and flush_batch 1000, concurrency 1024);
+#    with BASELINE_BIN (another build of asynctask) also that binary with default settings, in the same run.
+#    Each line: attempts/s, ratio to the ceiling, commits per 100 attempts (pg_stat_database), claim and flush
+#    statements per 100 attempts and their mean execution time (pg_stat_statements).
+# 3. Pickup latency (commit → call start) at a steady 1000 attempts/s, default settings (target = the example
+#    target, recording), split into commit → claim and claim → call.
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
-# Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of sql-ceiling.sh).
+# Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
+# sql-ceiling.sh), BASELINE_BIN, DRAINS (which drains: default "default tuned"), PREFETCH_OFF=1 (also one node
+# with default settings but node.prefetch 0: no claimed attempts ahead of the slots).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/pg-env.sh"
@@ -24,6 +32,20 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+durability=$(psql -qAtX -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')")
+case "$durability" in
+  "fsync=on full_page_writes=on synchronous_commit=on") echo "== PostgreSQL: durable ($durability) ==" ;;
+  *) echo "== PostgreSQL: NOT DURABLE ($durability): figures not comparable with a durable run ==" ;;
+esac
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start (shared machine: compare within this run)"
+cat >"$tmp/commit.sql" <<'SQL'
+UPDATE bench_commit SET n = n + 1 WHERE id = 1;
+SQL
+psql -qAtX -c "DROP TABLE IF EXISTS bench_commit" -c "CREATE TABLE bench_commit (id int PRIMARY KEY, n bigint)" -c "INSERT INTO bench_commit VALUES (1, 0)"
+commit_ms=$(pgbench -n -M prepared -c 1 -T 5 -f "$tmp/commit.sql" 2>&1 | awk '/latency average/ { print $4 }')
+psql -qAtX -c "DROP TABLE bench_commit"
+echo "commit_latency_ms=$commit_ms (one-row UPDATE, one client, pgbench, 5 s)"
 
 # nginx on loopback answering every POST with 200.
 nginx_port=$(free_port)
@@ -45,35 +67,90 @@ nginx -c "$tmp/nginx.conf"
 bench_ceiling
 bench_database bench_drain
 
-worker_config() { # $1 file, $2 target url, $3 concurrency
+psql -qAtX -d bench_drain -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null || true
+has_pgss=$(psql -qAtX -d bench_drain -c "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
+
+worker_config() { # $1 file, $2 target url, $3 settings (tuned | default | in_flight N)
+  local node target
+  case "$3" in
+    tuned) node="concurrency: 1024, claim_batch: 1000, flush_batch: 1000, "; target="concurrency: 1024, " ;;
+    default) node=""; target="" ;;
+    prefetch-off) node="prefetch: 0, "; target="" ;;
+    *) node="concurrency: $3, "; target="concurrency: $3, " ;;
+  esac
   cat >"$1" <<YAML
 database_url: $db_url
-node: { concurrency: $3, claim_batch: 1000, flush_batch: 1000, heartbeat: 2s, lease: 60s }
-database: { pool_size: 8 }
+node: { ${node}lease: 60s }
 targets:
-  OrderClient: { url: $2, concurrency: $3, timeout: 30s }
+  OrderClient: { url: $2, ${target}timeout: 30s }
 log: { format: json, level: warning }
 admin: { listen: "127.0.0.1:0" }
 YAML
 }
-worker_config "$tmp/nginx.yaml" "http://127.0.0.1:$nginx_port/rpc" 1024
+nginx_url="http://127.0.0.1:$nginx_port/rpc"
+worker_config "$tmp/tuned.yaml" "$nginx_url" tuned
+worker_config "$tmp/default.yaml" "$nginx_url" default
+worker_config "$tmp/prefetch-off.yaml" "$nginx_url" prefetch-off
 
-drain() { # $1 nodes
-  bench_fill "$attempts"
-  bench_drain "$1" "$tmp/nginx.yaml"
+commits() { psql -qAtX -d bench_drain -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'bench_drain'"; }
+statement_stats() { # calls and mean ms of the claim and the outcome flush since the reset
+  [ "$has_pgss" = 1 ] || { echo "(pg_stat_statements not loaded)"; return; }
+  psql -qAtX -d bench_drain -F ' ' -c "
+    SELECT coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%'), 0),
+           coalesce(round((sum(total_exec_time) FILTER (WHERE query LIKE 'WITH caps AS%') / nullif(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%'), 0))::numeric, 2), 0),
+           coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH o AS%'), 0),
+           coalesce(round((sum(total_exec_time) FILTER (WHERE query LIKE 'WITH o AS%') / nullif(sum(calls) FILTER (WHERE query LIKE 'WITH o AS%'), 0))::numeric, 2), 0)
+    FROM pg_stat_statements" | awk -v n="$attempts" '{ printf "claims_per_100=%.2f claim_ms=%s flushes_per_100=%.2f flush_ms=%s", $1 * 100 / n, $2, $3 * 100 / n, $4 }'
 }
-echo "== drain of $attempts attempts (target: nginx on loopback) =="
-drain 1
-drain 2
+
+drain() { # $1 label, $2 nodes, $3 config, $4 binary
+  bench_fill "$attempts"
+  psql -qAtX -d bench_drain -c "CHECKPOINT"
+  [ "$has_pgss" = 1 ] && psql -qAtX -d bench_drain -c "SELECT pg_stat_statements_reset()" >/dev/null
+  local before; before=$(commits)
+  local started; started=$(date +%s.%N)
+  local node_pids=()
+  for n in $(seq 1 "$2"); do "$4" worker --config "$3" 2>>"$tmp/worker.log" & node_pids+=($!); pids+=($!); done
+  # The end is the last completion the nodes recorded, not when this loop noticed it, so the probe can be
+  # rare: each one scans the table (~20-40 ms of the server's CPU) while the drain it measures runs.
+  local probes=0
+  while [ "$(psql -qAtX -d bench_drain -c "SELECT EXISTS (SELECT 1 FROM async_task_attempts WHERE status = 'pending')")" = t ]; do sleep 1; probes=$((probes + 1)); done
+  local finished; finished=$(psql -qAtX -d bench_drain -c "SELECT extract(epoch FROM max(completed_at)) FROM async_task_attempts")
+  local after; after=$(commits)
+  local stats; stats=$(statement_stats)
+  for pid in "${node_pids[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+  local rate; rate=$(awk -v n="$attempts" -v a="$started" -v b="$finished" 'BEGIN { printf "%d", n / (b - a) }')
+  # The probe's own transactions (one a second, plus the two reads here) are not the nodes'.
+  local per100; per100=$(awk -v c="$((after - before - probes - 3))" -v n="$attempts" 'BEGIN { printf "%.2f", c * 100 / n }')
+  printf "drain %-16s nodes=%d attempts=%d attempts_per_s=%d ratio_to_ceiling=%.2f commits_per_100=%s %s\n" \
+    "$1" "$2" "$attempts" "$rate" "$(awk -v r="$rate" -v c="$ceiling_rate" 'BEGIN { print r / c }')" "$per100" "$stats"
+  eval "rate_${1//[^a-z0-9]/_}_$2=$rate"
+}
+echo "== drain of $attempts attempts (target: nginx on loopback); default = the node's and target's default settings =="
+for nodes in 1 2; do
+  for kind in ${DRAINS:-default tuned}; do drain "$kind" "$nodes" "$tmp/$kind.yaml" "$bin"; done
+  if [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ]; then drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"; fi
+  if [ -n "${BASELINE_BIN:-}" ]; then drain "baseline-default" "$nodes" "$tmp/default.yaml" "$BASELINE_BIN"; fi
+done
+if [ -n "${rate_default_1:-}" ] && [ -n "${rate_tuned_1:-}" ]; then
+  echo "one node, default settings / tuned: $(awk -v a="$rate_default_1" -v b="$rate_tuned_1" 'BEGIN { printf "%.2f", a / b }')"
+fi
 
 echo "== pickup latency at 1000 attempts/s (target: example-target, recording) =="
 psql -qAtX -d bench_drain -c "TRUNCATE async_task_attempts; DELETE FROM async_task_nodes"
 target_port=$(free_port)
 "$bin" example-target --port "$target_port" --record "$tmp/calls.jsonl" >/dev/null 2>&1 & pids+=($!)
-worker_config "$tmp/example.yaml" "http://127.0.0.1:$target_port/rpc" 256
+worker_config "$tmp/example.yaml" "http://127.0.0.1:$target_port/rpc" default
 "$bin" worker --config "$tmp/example.yaml" 2>>"$tmp/worker.log" & worker_pid=$!; pids+=($!)
 sleep 2
-"$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --record "$tmp/calls.jsonl"
+"$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/calls.jsonl" --lease 60s
+if [ -n "${BASELINE_BIN:-}" ]; then
+  kill -TERM "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
+  "$BASELINE_BIN" worker --config "$tmp/example.yaml" 2>>"$tmp/worker.log" & worker_pid=$!; pids+=($!)
+  sleep 2
+  echo "baseline binary ($BASELINE_BIN):"
+  "$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/calls.jsonl" --lease 60s
+fi
 kill -TERM "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
 
 echo "== node RSS with 1000 calls in flight (target answers after 2 s) =="

@@ -72,6 +72,7 @@ struct ConfigReferenceTests {
             "node.flush_interval": Self.text(node.flushInterval),
             "node.flush_batch": "\(node.flushBatch)",
             "node.max_buffered_outcomes": "\(node.maxBufferedOutcomes)",
+            "node.prefetch": "\(node.prefetch)",
             "targets.*.protocol": target.protocol.rawValue,
             "targets.*.timeout": Self.text(target.timeout),
             "targets.*.max_attempts": "\(target.maxAttempts)",

@@ -144,7 +144,8 @@ struct EncryptionClusterTests {
 
     @Test("`keys rotate` re-encrypts pending rows from k1 to k2 while a node drains them; every attempt succeeds with its arguments")
     func rotationWhileRunning() async throws {
-        try await Cluster.with(targetArguments: ["--delay-ms", "25"]) { cluster in
+        // Calls of 60 ms at 8 slots: a drain of at least 15 s, so the rotation overlaps it on a loaded machine.
+        try await Cluster.with(targetArguments: ["--delay-ms", "60"]) { cluster in
             let count = 2000
             let ids = try await enqueue(cluster, count, with: try encryptor(primary: "k1", ["k1"]))
             try cluster.startWorker(

@@ -8,6 +8,12 @@ struct AttemptClaimer: Sendable {
     // waiting. The outer LIMIT ($5, the node's free capacity) keeps the most urgent of those across targets:
     // every target is offered the whole node share, so a target with nothing due never starves the others.
     // The claim bumps num_attempts, which fences every later write of this lease.
+    // The claim's commit does not wait for its WAL to reach the disk (synchronous_commit off for this statement's
+    // transaction only, set in the statement so it costs no round trip): on a durable server that wait is the
+    // whole pickup latency and more (one fsync, 0.4 ms on an idle disk, 28 ms on a busy one). Nothing depends on a
+    // claim surviving a server crash: one lost in a crash leaves the attempt pending with its earlier
+    // num_attempts, so it runs again (at-least-once), and the outcome of the call made under the lost claim is
+    // fenced out by its number. The enqueue and the outcome stay durable.
     static let claim = PostgresStatement(name: "claim_attempts", sql: """
         WITH caps AS (
             SELECT c.target, c.n FROM unnest($1::text[], $2::integer[]) AS c(target, n)
@@ -26,9 +32,20 @@ struct AttemptClaimer: Sendable {
         SET num_attempts = t.num_attempts + 1, locked_by = $3,
             available_at = now() + $4 * interval '1 millisecond', updated_at = now()
         FROM picked
-        WHERE t.id = picked.id
+        WHERE t.id = picked.id AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
         RETURNING t.id, t.target, t.method_name, t.method_args::text AS method_args, t.encryptor, t.num_attempts,
                   t.max_attempts, t.idempotence_token
+        """, isPrepared: false)
+
+    // Gives back claimed attempts that never started (the prefetch buffer of a draining node): due again at
+    // once, and the claim's count undone, so a try that never ran does not count against max_attempts. Fenced
+    // like an outcome: only this node's lease under the claimed number.
+    static let releaseUnstarted = PostgresStatement(name: "release_unstarted", sql: """
+        UPDATE async_task_attempts a
+        SET locked_by = NULL, available_at = now(), num_attempts = a.num_attempts - 1, updated_at = now()
+        FROM unnest($2::bigint[], $3::integer[]) AS u(id, num_attempts)
+        WHERE a.id = ANY($2::bigint[]) AND a.id = u.id AND a.num_attempts = u.num_attempts
+          AND a.locked_by = $1 AND a.status = 'pending'
         """, isPrepared: false)
 
     let nodeID: UUID
@@ -54,6 +71,14 @@ struct AttemptClaimer: Sendable {
                 idempotenceToken: try row.decode(String?.self, "idempotence_token")))
         }
         return claimed
+    }
+
+    /// Releases attempts this node claimed and never started; returns how many leases were given back.
+    func release(_ attempts: [ClaimedAttempt], on connection: PostgresConnection) async throws -> Int {
+        guard !attempts.isEmpty else { return 0 }
+        return try await connection.query(Self.releaseUnstarted, [
+            nodeID, attempts.map(\.id), attempts.map { Int32(clamping: $0.attemptNumber) },
+        ]).affectedRows
     }
 }
 

@@ -15,7 +15,7 @@ extension WorkerConfiguration {
         "database_url", "database.pool_size",
         "node.id", "node.hostname", "node.concurrency", "node.lease", "node.heartbeat", "node.dead_after",
         "node.poll_interval", "node.shutdown_grace", "node.claim_batch", "node.claimers", "node.flush_interval", "node.flush_batch",
-        "node.max_buffered_outcomes",
+        "node.max_buffered_outcomes", "node.prefetch",
         "targets.*.url", "targets.*.protocol", "targets.*.timeout", "targets.*.connect_timeout", "targets.*.headers.*",
         "targets.*.max_attempts", "targets.*.backoff.base", "targets.*.backoff.max", "targets.*.concurrency",
         "targets.*.tls.ca_file", "targets.*.tls.cert_file", "targets.*.tls.key_file", "targets.*.tls.insecure_skip_verify",
@@ -69,6 +69,7 @@ extension WorkerConfiguration {
         node.flushInterval = try values.duration("node.flush_interval", default: defaults.flushInterval, minimum: .zero)
         node.flushBatch = try values.int("node.flush_batch", default: defaults.flushBatch, in: 1...50_000)
         node.maxBufferedOutcomes = try values.int("node.max_buffered_outcomes", default: defaults.maxBufferedOutcomes, in: 1...10_000_000)
+        node.prefetch = try values.int("node.prefetch", default: defaults.prefetch, in: 0...100_000)
         guard node.heartbeat < node.deadAfter else {
             throw ConfigurationError(key: "node.dead_after", reason: "must be longer than node.heartbeat (\(node.heartbeat))")
         }

@@ -37,13 +37,16 @@ public struct WorkerConfiguration: Sendable {
         public var flushBatch: Int
         /// Outcomes kept in memory at most while the database is unreachable.
         public var maxBufferedOutcomes: Int
+        /// Attempts claimed at most ahead of free slots (the prefetch buffer, sized from the observed call rate
+        /// up to this), so a slot that frees starts its next call without waiting for a claim; 0 turns it off.
+        public var prefetch: Int
 
         /// Defaults as documented in the README's configuration reference.
         public init(
             id: UUID = UUID(), hostname: String = ProcessInfo.processInfo.hostName, concurrency: Int = 512,
             lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = .seconds(10),
             pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(25), claimBatch: Int = 256, claimers: Int = 2,
-            flushInterval: Duration = .milliseconds(5), flushBatch: Int = 500, maxBufferedOutcomes: Int = 100_000
+            flushInterval: Duration = .milliseconds(10), flushBatch: Int = 500, maxBufferedOutcomes: Int = 100_000, prefetch: Int = 256
         ) {
             self.id = id
             self.hostname = hostname
@@ -58,6 +61,7 @@ public struct WorkerConfiguration: Sendable {
             self.flushInterval = flushInterval
             self.flushBatch = flushBatch
             self.maxBufferedOutcomes = maxBufferedOutcomes
+            self.prefetch = prefetch
         }
     }
 

@@ -1,97 +1,105 @@
 import Synchronization
 
-/// Counts the calls in flight on this node, in total and per target, so claims never exceed
-/// `node.concurrency` or a target's `concurrency`.
+/// The node's slots and its prefetch buffer, shared by the claim loops and the running calls: a lock around a
+/// `PrefetchBuffer` (the decisions) and a `PrefetchSizing` per target (its depth from its observed rate), so
+/// claims never exceed `node.concurrency` + `node.prefetch`, calls never exceed `node.concurrency` or a target's
+/// `concurrency`, and a call that ends hands its slot straight to the next buffered attempt.
 ///
-/// Claim loops reserve capacity before they claim (`reserve`) and turn the reservation into calls in flight
-/// after (`commit`), so several loops claiming at once still never exceed a cap; executions remove as they
-/// finish.
+/// Claim loops reserve room before they claim (`reserve`) and hand the reservation back after (`commit`), so
+/// several loops claiming at once still never exceed a bound.
 final class CapacityTracker: Sendable {
     private struct State {
-        var total = 0
-        var perTarget: [String: Int] = [:]
-        var reservedTotal = 0
-        var reservedPerTarget: [String: Int] = [:]
-        var peak = 0
+        var buffer: PrefetchBuffer
+        var sizing: [String: PrefetchSizing]
         var idleWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     let nodeLimit: Int
     let targetLimits: [String: Int]
+    let prefetch: Int
 
-    /// The targets in the order reservations visit them (sorted once, not per claim).
-    private let targets: [String]
-
-    init(nodeLimit: Int, targetLimits: [String: Int]) {
+    /// - Parameter prefetch: `node.prefetch`, the most attempts claimed ahead of free slots (0: none).
+    init(nodeLimit: Int, targetLimits: [String: Int], prefetch: Int = 0) {
         self.nodeLimit = nodeLimit
         self.targetLimits = targetLimits
-        self.targets = targetLimits.keys.sorted()
+        self.prefetch = prefetch
+        self.state = Mutex(State(
+            buffer: PrefetchBuffer(nodeLimit: nodeLimit, targetLimits: targetLimits),
+            sizing: targetLimits.mapValues { _ in PrefetchSizing(maximum: prefetch) }))
     }
 
-    /// Slots reserved for one claim: at most `total` attempts in all, at most `limit` of each target.
+    /// Room reserved for one claim: at most `total` attempts in all, at most `limit` of each target.
     struct Reservation {
-        /// Each target with free slots, and how many of its attempts the claim may take.
+        /// Each target due a claim, and how many of its attempts the claim may take.
         var caps: [(target: String, limit: Int)]
-        /// How many attempts the claim may take in all: the node's free slots (at most the batch), at most the caps' sum.
+        /// How many attempts the claim may take in all.
         var total: Int
+        /// The buffer's count of wake-ups when the room was reserved.
+        var wakes = 0
     }
 
-    /// Reserves the slots for the next claim: the node's free slots (at most `batch`) in all, and for each target
-    /// with free slots, up to that many of its own. Every target gets the whole node share as its cap, so a
-    /// target with nothing due never holds slots another target could use; the claim takes the `total` most
-    /// urgent due attempts within the caps. Targets without free slots are left out. Hand the result back to
-    /// `commit` once the claim returned (or failed).
-    func reserve(batch: Int) -> Reservation {
-        state.withLock { state in
-            let nodeFree = min(nodeLimit - state.total - state.reservedTotal, batch)
-            var caps: [(target: String, limit: Int)] = []
-            guard nodeFree > 0 else { return Reservation(caps: [], total: 0) }
-            for target in targets {
-                let used = (state.perTarget[target] ?? 0) + (state.reservedPerTarget[target] ?? 0)
-                let free = min(nodeFree, (targetLimits[target] ?? 0) - used)
-                guard free > 0 else { continue }
-                caps.append((target, free))
-                state.reservedPerTarget[target, default: 0] += free
+    /// Reserves the room of the next claim (empty when no claim is due now), at most `batch` attempts.
+    func reserve(batch: Int, at now: ContinuousClock.Instant = .now) -> Reservation {
+        let limits = targetLimits
+        return state.withLock { state in
+            for (target, completed) in state.buffer.completed {
+                state.sizing[target]?.observeCompletions(total: completed, at: now)
             }
-            let total = min(nodeFree, caps.reduce(0) { $0 + $1.limit })
-            state.reservedTotal += total
-            return Reservation(caps: caps, total: total)
+            let sizing = state.sizing
+            return state.buffer.reserve(
+                batch: batch, depths: { sizing[$0]?.depth(concurrency: limits[$0] ?? 0) ?? 0 }, nodeDepth: prefetch)
         }
     }
 
-    /// Ends a reservation: the claimed attempts become calls in flight, the unused slots are free again.
-    func commit(_ reservation: Reservation, claimed attempts: [ClaimedAttempt]) {
+    /// Ends a reservation after a claim that took `duration`: the claimed attempts join the buffer; returns
+    /// those that start now (in flight from here on; run each and call `finish` when it ends).
+    func commit(_ reservation: Reservation, claimed attempts: [ClaimedAttempt], took duration: Duration? = nil) -> [ClaimedAttempt] {
         state.withLock { state in
-            for cap in reservation.caps {
-                state.reservedPerTarget[cap.target, default: 0] -= cap.limit
+            if let duration {
+                for cap in reservation.caps { state.sizing[cap.target]?.observeClaim(duration) }
             }
-            state.reservedTotal -= reservation.total
-            for attempt in attempts { state.perTarget[attempt.target, default: 0] += 1 }
-            state.total += attempts.count
-            state.peak = max(state.peak, state.total)
+            return state.buffer.commit(reservation, claimed: attempts)
         }
     }
 
-    /// One attempt of `target` finished.
-    func remove(target: String) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.total -= 1
-            state.perTarget[target, default: 1] -= 1
-            guard state.total == 0 else { return [] }
+    /// One call of `target` ended: returns the attempt to run next in its slot, if one is buffered and fits the
+    /// caps, and whether a claim is now due.
+    func finish(target: String) -> (next: ClaimedAttempt?, refill: Bool) {
+        let (result, waiters) = state.withLock { state -> ((next: ClaimedAttempt?, refill: Bool), [CheckedContinuation<Void, Never>]) in
+            let depth = state.sizing[target]?.depth(concurrency: targetLimits[target] ?? 0) ?? 0
+            let result = state.buffer.finish(target: target, depth: depth)
+            guard state.buffer.inFlight == 0 else { return (result, []) }
             defer { state.idleWaiters = [:] }
-            return Array(state.idleWaiters.values)
+            return (result, Array(state.idleWaiters.values))
         }
         for waiter in waiters { waiter.resume() }
+        return result
     }
 
+    /// Up to `limit` buffered attempts of `target` that may start now, counted in flight.
+    func take(target: String, limit: Int) -> [ClaimedAttempt] {
+        state.withLock { $0.buffer.take(target: target, limit: limit) }
+    }
+
+    /// New work may be due: targets whose last claim came back short are claimed for again.
+    func wake() { state.withLock { $0.buffer.wake() } }
+
+    /// Stops starting buffered attempts and reserving; returns the buffered ones (never started) for release.
+    func close() -> [ClaimedAttempt] { state.withLock { $0.buffer.close() } }
+
+    /// After `close()`, attempts a claim under way brought in late, for release.
+    func closedClaims() -> [ClaimedAttempt] { state.withLock { $0.buffer.closedClaims() } }
+
     /// Calls in flight now.
-    var inFlight: Int { state.withLock { $0.total } }
+    var inFlight: Int { state.withLock { $0.buffer.inFlight } }
+    /// Attempts claimed ahead of free slots now.
+    var buffered: Int { state.withLock { $0.buffer.buffered } }
     /// Highest count of calls in flight since start.
-    var peak: Int { state.withLock { $0.peak } }
+    var peak: Int { state.withLock { $0.buffer.peak } }
     /// Calls in flight per target.
-    var perTarget: [String: Int] { state.withLock { $0.perTarget } }
+    var perTarget: [String: Int] { state.withLock { $0.buffer.inFlightPerTarget } }
 
     /// Returns once nothing is in flight, or when the task is cancelled.
     func waitUntilIdle() async {
@@ -102,7 +110,7 @@ final class CapacityTracker: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let idle = state.withLock { state -> Bool in
-                    if state.total == 0 || Task.isCancelled { return true }
+                    if state.buffer.inFlight == 0 || Task.isCancelled { return true }
                     state.idleWaiters[id] = continuation
                     return false
                 }

@@ -23,8 +23,9 @@ public final class WorkerNode: Service, Sendable {
     private let logger: Logger
     private let metrics = WorkerMetrics()
     private let draining = Atomic<Bool>(false)
-    private let workAvailable = WakeSignal()
-    private let capacityFreed = WakeSignal()
+    /// Wakes the claim loops: new work announced (NOTIFY), a target's buffer fell to its refill mark, outcomes
+    /// flushed (room in a full recorder), or the node drains.
+    private let claimDue = WakeSignal()
     private let capacity: CapacityTracker
     private let leases = HeldLeases()
     /// The HTTP engine the node's calls go through (exposed for statistics).
@@ -37,7 +38,7 @@ public final class WorkerNode: Service, Sendable {
         self.logger = logger
         self.capacity = CapacityTracker(
             nodeLimit: configuration.node.concurrency,
-            targetLimits: configuration.servedTargets.mapValues(\.concurrency))
+            targetLimits: configuration.servedTargets.mapValues(\.concurrency), prefetch: configuration.node.prefetch)
         // In-flight calls may run until the node's own grace ends; the node cancels them after that.
         self.engine = HTTPEngine(
             configuration: .init(
@@ -61,11 +62,11 @@ public final class WorkerNode: Service, Sendable {
         let pool = PostgresConnectionPool(
             configuration: postgres, options: .init(maxConnections: configuration.databasePoolSize, acquireTimeout: .seconds(10)), logger: logger)
         let registry = NodeRegistry(node: configuration.node, targets: configuration.servedTargets.keys.sorted(), version: version, logger: logger)
-        let capacityFreed = self.capacityFreed
+        let claimDue = self.claimDue
         let recorder = OutcomeRecorder(
             pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
-            metrics: metrics, logger: logger, onFlushed: { capacityFreed.signal() }, onSettled: { [leases] in leases.remove($0) })
+            metrics: metrics, logger: logger, onFlushed: { claimDue.signal() }, onSettled: { [leases] in leases.remove($0) })
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine),
             batches: BatchDispatcher(caller: TargetCaller(engine: engine), logger: logger), encryptor: configuration.encryptor,
@@ -87,8 +88,11 @@ public final class WorkerNode: Service, Sendable {
                 do { try await engine.run() } catch { logger.error("HTTP engine stopped", metadata: ["error": "\(error)"]) }
             }
             background.addTask { await listener.run() }
-            background.addTask { [workAvailable] in
-                for await _ in listener.events { workAvailable.signal() }
+            background.addTask { [claimDue, capacity] in
+                for await _ in listener.events {
+                    capacity.wake()
+                    claimDue.signal()
+                }
             }
             background.addTask { await recorder.run() }
             background.addTask { [self] in await heartbeatLoop(registry, pool: pool) }
@@ -106,7 +110,11 @@ public final class WorkerNode: Service, Sendable {
                     for index in 0..<configuration.node.claimers {
                         claimers.addTask { [self] in
                             await withDiscardingTaskGroup { executions in
-                                await claimLoop(pool: pool, executor: executor, recorder: recorder, executions: &executions)
+                                let claimer = AttemptClaimer(nodeID: id, lease: configuration.node.lease)
+                                await claimLoop(pool: pool, claimer: claimer, executor: executor, recorder: recorder, executions: &executions)
+                                // Attempts claimed ahead and never started go back at once, so other nodes run them
+                                // while this one's calls finish (a loop still claiming brings its rows here too).
+                                await releaseUnstarted(capacity.close(), claimer: claimer, pool: pool)
                                 if index == 0 {
                                     logger.info("draining: no more claims; waiting for in-flight calls", metadata: [
                                         "in_flight": "\(capacity.inFlight)", "grace": "\(configuration.node.shutdownGrace)",
@@ -122,8 +130,7 @@ public final class WorkerNode: Service, Sendable {
                 }
             } onGracefulShutdown: { [self] in
                 draining.store(true, ordering: .releasing)
-                workAvailable.signal()
-                capacityFreed.signal()
+                claimDue.signal()
             }
 
             recorder.stop()
@@ -167,56 +174,86 @@ public final class WorkerNode: Service, Sendable {
     }
 
     private func claimLoop(
-        pool: PostgresConnectionPool, executor: AttemptExecutor, recorder: OutcomeRecorder, executions: inout DiscardingTaskGroup
+        pool: PostgresConnectionPool, claimer: AttemptClaimer, executor: AttemptExecutor, recorder: OutcomeRecorder,
+        executions: inout DiscardingTaskGroup
     ) async {
-        let claimer = AttemptClaimer(nodeID: id, lease: configuration.node.lease)
         let poll = configuration.node.pollInterval
         var failures = 0
+        // Targets whose claim came back short are left alone until a NOTIFY or, for scheduled and retried
+        // attempts, until the poll interval passes.
+        var lastPoll = ContinuousClock.now
         while !isDraining && !Task.isCancelled {
+            if ContinuousClock.now - lastPoll >= poll {
+                capacity.wake()
+                lastPoll = .now
+            }
             if recorder.isFull {
-                await capacityFreed.wait(timeout: poll)
+                await claimDue.wait(timeout: poll)
                 continue
             }
             let reservation = capacity.reserve(batch: configuration.node.claimBatch)
             if reservation.caps.isEmpty {
-                await capacityFreed.wait(timeout: poll)
+                // Nothing due a claim: the buffer is deep enough, the slots are full, or every target is quiet.
+                await claimDue.wait(timeout: max(.milliseconds(1), lastPoll + poll - ContinuousClock.now))
                 continue
             }
             let claimed: [ClaimedAttempt]
+            let started = ContinuousClock.now
             do {
                 claimed = try await pool.withConnection { try await claimer.claim(reservation, on: $0) }
                 leases.insert(claimed)
-                capacity.commit(reservation, claimed: claimed)
                 failures = 0
             } catch {
-                capacity.commit(reservation, claimed: [])
+                _ = capacity.commit(reservation, claimed: [])
                 failures += 1
                 let delay = Duration.milliseconds(min(5000, 100 << min(failures, 6)))
                 if failures == 1 || failures % 20 == 0 {
                     logger.warning("claim failed; pausing claims", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 }
-                await workAvailable.wait(timeout: delay)
+                await claimDue.wait(timeout: delay)
+                capacity.wake()
                 continue
             }
+            let starting = capacity.commit(reservation, claimed: claimed, took: ContinuousClock.now - started)
             metrics.claimBatchSize.record(claimed.count)
-            if !claimed.isEmpty {
-                metrics.count(.claimed, claimed.count)
-                metrics.inFlight.record(capacity.inFlight)
-                for attempt in claimed {
-                    executions.addTask { [capacity, capacityFreed, metrics] in
-                        let outcome = await executor.execute(attempt)
-                        recorder.add(outcome)
-                        capacity.remove(target: attempt.target)
-                        metrics.inFlight.record(capacity.inFlight)
-                        capacityFreed.signal()
-                    }
-                }
-            }
-            // Fewer rows than asked: nothing more is due now. Wait for a NOTIFY or the poll interval.
-            if claimed.count < reservation.total {
-                await workAvailable.wait(timeout: poll)
+            if !claimed.isEmpty { metrics.count(.claimed, claimed.count) }
+            for attempt in starting {
+                executions.addTask { [self] in await runSlot(attempt, executor: executor, recorder: recorder) }
             }
         }
+    }
+
+    /// Runs calls in one slot: the attempt given, then, as each call ends, the next buffered attempt the caps
+    /// let start, until the buffer has none. The outcome goes to the recorder, which writes it later: the slot
+    /// never waits for a database round trip.
+    private func runSlot(_ first: ClaimedAttempt, executor: AttemptExecutor, recorder: OutcomeRecorder) async {
+        var attempt = first
+        metrics.inFlight.record(capacity.inFlight)
+        while true {
+            let outcome = await executor.execute(attempt)
+            recorder.add(outcome)
+            let (next, refill) = capacity.finish(target: attempt.target)
+            if refill { claimDue.signal() }
+            guard let next else { break }
+            attempt = next
+        }
+        metrics.inFlight.record(capacity.inFlight)
+    }
+
+    /// Gives back the leases of attempts claimed and never started (a draining node's prefetch buffer).
+    private func releaseUnstarted(_ attempts: [ClaimedAttempt], claimer: AttemptClaimer, pool: PostgresConnectionPool) async {
+        guard !attempts.isEmpty else { return }
+        do {
+            let released = try await pool.withConnection { try await claimer.release(attempts, on: $0) }
+            metrics.count(.released, released)
+            logger.info("draining: released the attempts claimed ahead and not started", metadata: ["released": "\(released)"])
+        } catch {
+            // Not renewed from here on: their leases lapse and they run elsewhere (or the stop releases them).
+            logger.warning("could not release the attempts claimed ahead; their leases will lapse", metadata: [
+                "error": "\(error)", "attempts": "\(attempts.count)",
+            ])
+        }
+        leases.remove(attempts)
     }
 
     private func waitForIdle(upTo grace: Duration) async -> Bool {

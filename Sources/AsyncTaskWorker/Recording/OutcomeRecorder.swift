@@ -107,9 +107,10 @@ final class OutcomeRecorder: Sendable {
             // Let a few more outcomes join unless a full batch is already waiting.
             if (backlog < flushBatch) && (flushInterval > .zero) { try? await Task.sleep(for: flushInterval) }
             do {
-                while backlog > 0 {
-                    try await flushOnce()
-                }
+                // Full batches go back to back; a partial one waits for the next interval to fill. (Flushing
+                // whatever arrived during the last flush made batches of one round trip's outcomes: a commit for
+                // every few attempts at high rates.)
+                repeat { try await flushOnce() } while backlog >= flushBatch
                 failures = 0
             } catch {
                 failures += 1

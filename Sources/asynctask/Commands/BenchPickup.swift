@@ -15,6 +15,14 @@ struct BenchPickup: AsyncParsableCommand {
     @Option(help: "Seconds to enqueue.") var duration = 10.0
     @Option(help: "The example target's call record (JSON lines).") var record: String
     @Option(help: "Concurrent producer connections.") var producers = 4
+    @Option(help: "The nodes' node.lease (e.g. 60s): the claim time of a succeeded attempt is its available_at minus the lease, which splits the latency into commit → claim and claim → call.")
+    var lease: String?
+
+    // A succeeded attempt keeps the available_at its claim set (now() + lease), so the claim's time is recoverable.
+    static let claimTimes = PostgresStatement(name: "bench_claim_times", sql: """
+        SELECT id, extract(epoch FROM available_at)::float8 AS leased_until FROM async_task_attempts
+        WHERE id = ANY($1) AND status = 'succeeded'
+        """, isPrepared: false)
 
     func run() async throws {
         let (url, _) = try await database.resolveURL()
@@ -45,9 +53,11 @@ struct BenchPickup: AsyncParsableCommand {
         let committedAt = Dictionary(commits, uniquingKeysWith: { first, _ in first })
         // Wait for the calls to arrive.
         var latencies: [Double] = []
+        var callAt: [Int64: Double] = [:]
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             latencies = []
+            callAt = [:]
             var seen = Set<Int64>()
             let text = (try? String(contentsOfFile: record, encoding: .utf8)) ?? ""
             for line in text.split(separator: "\n") {
@@ -56,17 +66,37 @@ struct BenchPickup: AsyncParsableCommand {
                     let commit = committedAt[id], seen.insert(id).inserted
                 else { continue }
                 latencies.append(max(0, at - commit) * 1000)
+                callAt[id] = at
             }
             if latencies.count >= committedAt.count { break }
             try await Task.sleep(for: .milliseconds(200))
         }
         latencies.sort()
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return .nan }
-            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        func percentile(_ p: Double, of values: [Double]? = nil) -> Double {
+            let values = values ?? latencies
+            guard !values.isEmpty else { return .nan }
+            return values[min(values.count - 1, Int(Double(values.count) * p))]
         }
         let achieved = Double(commits.count) / (Date().timeIntervalSince1970 - wallStart)
         print(String(format: "pickup_latency rate=%.0f achieved_enqueue_rate=%.0f samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f",
                      rate, min(achieved, rate), latencies.count, percentile(0.50), percentile(0.99), latencies.last ?? .nan))
+        if let lease {
+            guard let leaseSeconds = DurationText.seconds(lease) else { throw ValidationError("--lease: '\(lease)' is not a duration (e.g. 60s)") }
+            let connection = try await PostgresConnection.connect(configuration)
+            let rows = try await connection.query(Self.claimTimes, [Array(committedAt.keys)])
+            var toClaim: [Double] = [], toCall: [Double] = []
+            for row in rows {
+                let id = try row.decode(Int64.self, "id")
+                guard let commit = committedAt[id], let at = callAt[id] else { continue }
+                let claimed = try row.decode(Double.self, "leased_until") - leaseSeconds
+                toClaim.append((claimed - commit) * 1000)
+                toCall.append((at - claimed) * 1000)
+            }
+            await connection.close()
+            toClaim.sort()
+            toCall.sort()
+            print(String(format: "pickup_split commit_to_claim_p50_ms=%.2f p99_ms=%.2f claim_to_call_p50_ms=%.2f p99_ms=%.2f",
+                         percentile(0.5, of: toClaim), percentile(0.99, of: toClaim), percentile(0.5, of: toCall), percentile(0.99, of: toCall)))
+        }
     }
 }
