@@ -84,9 +84,10 @@ struct OperatorViewsTests {
         try await TestDatabase.with { database in
             try await database.withConnection { try await Migrator().migrate(on: $0) }
             try await AdminHarness.with(database: database, token: Self.token, readToken: Self.readToken) { admin in
-                let page = try await admin.request("/")
-                #expect(page.status == 401 && page.headers["www-authenticate"]?.hasPrefix("Basic") == true)
-                #expect(!page.body.contains("Queues"))
+                // curl, not URLSession: FoundationNetworking does not hand a Basic challenge's 401 back to the caller.
+                let page = try await ChildProcess.run(["/usr/bin/curl", "-sS", "-i", admin.baseURL + "/"], timeout: .seconds(20))
+                #expect(page.stdout.hasPrefix("HTTP/1.1 401") && page.stdout.lowercased().contains("www-authenticate: basic"), "\(page.stdout)")
+                #expect(!page.stdout.contains("Queues"))
                 #expect(try await admin.request("/api/attempts").status == 401)
                 #expect(try await admin.request("/api/attempts", headers: ["Authorization": "Bearer \(Self.readToken)x"]).status == 401)
                 #expect(try await admin.request("/api/attempts", headers: ["Authorization": "Bearer \(Self.readToken)"]).status == 200)

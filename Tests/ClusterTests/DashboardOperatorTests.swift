@@ -153,8 +153,9 @@ struct DashboardOperatorTests {
             ])
             let admin = try await cluster.adminURL(of: worker)
             // Without the read token the pages are refused (the browser is asked for Basic credentials); probes are open.
-            let refused = try await get(admin + "/")
-            #expect(refused.status == 401 && refused.headers["www-authenticate"]?.hasPrefix("Basic") == true)
+            // curl, not URLSession: FoundationNetworking does not hand a Basic challenge's 401 back to the caller.
+            let refused = try await ChildProcess.run(["/usr/bin/curl", "-sS", "-i", admin + "/"], timeout: .seconds(20))
+            #expect(refused.stdout.hasPrefix("HTTP/1.1 401") && refused.stdout.lowercased().contains("www-authenticate: basic"), "\(refused.stdout)")
             #expect(try await get(admin + "/healthz").status == 200)
             #expect(try await get(admin + "/api/stats").status == 401)
             #expect(try await get(admin + "/api/stats", headers: ["Authorization": "Bearer \(Self.readToken)"]).status == 200)

@@ -18,6 +18,10 @@ public enum OperatorJSON {
 
     /// `date` as the JSON writes it.
     public static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        // Rounded to the millisecond by hand: the format style truncates, and .678 is stored as .67799….
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let fraction = ((millis % 1000) + 1000) % 1000
+        let whole = Date(timeIntervalSince1970: Double((millis - fraction) / 1000)).formatted(Date.ISO8601FormatStyle())
+        return whole.dropLast() + "." + String(repeating: "0", count: fraction < 10 ? 2 : fraction < 100 ? 1 : 0) + String(fraction) + "Z"
     }
 }
