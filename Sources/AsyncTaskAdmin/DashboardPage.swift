@@ -129,7 +129,7 @@ enum DashboardPage {
                                     style: .stackedBars, incompleteBefore: series.completeFrom) { count($0) } + "</figure>"
             html += "<figure><figcaption>Pickup lag (first try's start − due time) · \(SVGChart.legend(lag))</figcaption>"
             html += SVGChart.render(label: "\(target) pickup lag", buckets: buckets, bucketSeconds: window.bucketSeconds, series: lag,
-                                    style: .lines, incompleteBefore: series.completeFrom) { ElapsedTimeText.describe($0) } + "</figure>"
+                                    style: .lines, incompleteBefore: series.completeFrom) { $0 < 10 ? milliseconds($0 * 1000) : ElapsedTimeText.describe($0) } + "</figure>"
             html += "<figure><figcaption>Call latency (finishing try): mean <span data-figure=\"chart-latency\" data-target=\"\(escaped)\">\(latencyMean)</span> · \(SVGChart.legend(latency))</figcaption>"
             html += SVGChart.render(label: "\(target) call latency", buckets: buckets, bucketSeconds: window.bucketSeconds, series: latency,
                                     style: .lines, incompleteBefore: series.completeFrom) { milliseconds($0) } + "</figure></div>"
