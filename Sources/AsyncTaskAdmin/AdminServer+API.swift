@@ -17,6 +17,17 @@ extension AdminServer {
     struct StatsBody: Encodable {
         var targets: [ClusterStats.TargetStats]
         var throughput: [ClusterStats.ThroughputPoint]
+        /// The charts' series over `?window=` (1h or 24h).
+        var series: ClusterStats.Series
+    }
+
+    /// `POST /api/bulk/{action}` body.
+    struct BulkBody: Encodable {
+        var action: String
+        /// How many attempts the action applies to now (with `dry_run`).
+        var matching: Int?
+        /// How many it changed.
+        var changed: Int?
     }
 
     /// `GET /api/nodes` body.
@@ -28,33 +39,69 @@ extension AdminServer {
     /// An operator action the API and the dashboard offer.
     enum ActionName: String, CaseIterable {
         case retry, expire, fail
+
+        /// The bulk form of the action; `reason` is a fail's, `tries` a retry's extra tries.
+        func bulk(reason: String?, tries: Int = 1) -> BulkAttemptActions.Action {
+            switch self {
+            case .retry: .retry(extraTries: tries)
+            case .expire: .expire
+            case .fail: .fail(reason: reason.flatMap { $0.isEmpty ? nil : $0 })
+            }
+        }
     }
 
-    func addAPIRoutes(to router: Router<BasicRequestContext>, pool: PostgresConnectionPool) {
+    func addAPIRoutes(to router: Router<BasicRequestContext>, database: AdminDatabase) {
         let api = router.group("api")
         api.get("attempts") { request, _ -> Response in
             let query = request.uri.queryParameters
             let filter: AttemptFilter
             let limit: Int
             do {
-                filter = try FilterParser.filter(
-                    status: query.get("status"), target: query.get("target"), method: query.get("method"),
-                    since: query.get("since"), before: query.get("before"))
+                filter = try FilterParser.filter { query.get($0) }
                 limit = try FilterParser.limit(query.get("limit"))
             } catch let error as FilterParser.Error {
                 return Self.jsonError(error.description, status: .badRequest)
             }
-            let records = try await pool.withConnection { try await AttemptQueries().list(filter, limit: limit, on: $0) }
-            return try Self.json(AttemptList(attempts: records.map(AttemptView.init), nextBefore: records.count == limit ? records.last?.id : nil))
+            let views = try await database.withConnection { try await AttemptQueries().views(filter, limit: limit, on: $0) }
+            return try Self.json(AttemptList(attempts: views, nextBefore: views.count == limit ? views.last?.id : nil))
         }
         api.get("attempts/:id") { _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self), id > 0 else {
                 return Self.jsonError("not an attempt id", status: .badRequest)
             }
-            guard let record = try await pool.withConnection({ try await AttemptActions().find(id, on: $0) }) else {
+            guard let view = try await database.withConnection({ try await AttemptQueries().detail(id, on: $0) }) else {
                 return Self.jsonError("attempt \(id) not found", status: .notFound)
             }
-            return try Self.json(AttemptView(record))
+            return try Self.json(view)
+        }
+        // Bulk: `ids=1,2,3` or the listing's filter parameters (internal targets only when asked); `dry_run=true`
+        // only counts. The same batched statements as `asynctask attempts retry --status …`.
+        api.post("bulk/:action") { [tokenCheck, logger] request, context -> Response in
+            guard let action = context.parameters.get("action").flatMap(ActionName.init(rawValue:)) else {
+                return Self.jsonError("unknown action: use retry, expire or fail", status: .notFound)
+            }
+            do {
+                try tokenCheck.verify(TokenCheck.bearer(request.headers[.authorization]))
+            } catch let error as TokenCheck.Refusal {
+                return Self.refusal(error)
+            }
+            let query = request.uri.queryParameters
+            let selection: BulkSelection
+            let dryRun: Bool
+            do {
+                selection = try BulkSelection.parse { query.get($0) }
+                dryRun = try FilterParser.flag(query.get("dry_run"), field: "dry_run")
+            } catch let error as FilterParser.Error {
+                return Self.jsonError(error.description, status: .badRequest)
+            }
+            let bulk = action.bulk(reason: query.get("reason"))
+            if dryRun {
+                let matching = try await database.withConnection { try await selection.count(bulk, on: $0) }
+                return try Self.json(BulkBody(action: action.rawValue, matching: matching))
+            }
+            let changed = try await database.withConnection { try await selection.apply(bulk, on: $0) }
+            logger.notice("admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": "\(changed.count)", "via": "api"])
+            return try Self.json(BulkBody(action: action.rawValue, changed: changed.count))
         }
         api.post("attempts/:id/:action") { [tokenCheck, logger] request, context -> Response in
             guard let action = context.parameters.get("action").flatMap(ActionName.init(rawValue:)) else {
@@ -69,7 +116,7 @@ extension AdminServer {
                 return Self.refusal(error)
             }
             let reason = request.uri.queryParameters.get("reason")
-            switch await Self.perform(action, id: id, reason: reason, pool: pool) {
+            switch await Self.perform(action, id: id, reason: reason, database: database) {
             case .success(let record):
                 logger.notice("admin action", metadata: ["action": "\(action.rawValue)", "attempt_id": "\(id)", "via": "api"])
                 return try Self.json(AttemptView(record))
@@ -78,20 +125,30 @@ extension AdminServer {
             }
         }
         api.get("nodes") { [node, configuration] _, _ -> Response in
-            let nodes = try await pool.withConnection { try await ClusterNodes(deadAfter: configuration.deadAfter).list(on: $0) }
+            let nodes = try await database.withConnection { try await ClusterNodes(deadAfter: configuration.deadAfter).list(on: $0) }
             return try Self.json(NodesBody(nodes: nodes, thisNode: node.id.uuidString.lowercased()))
         }
         api.get("stats") { request, _ -> Response in
-            let minutes = (request.uri.queryParameters.get("minutes", as: Int.self)).map { min(max($0, 1), 1440) } ?? 60
-            let body = try await pool.withConnection { connection in
+            let query = request.uri.queryParameters
+            let minutes = (query.get("minutes", as: Int.self)).map { min(max($0, 1), 1440) } ?? 60
+            let includeInternal: Bool
+            let window: ClusterStats.Window
+            do {
+                includeInternal = try FilterParser.flag(query.get("include_internal"), field: "include_internal")
+                window = try Self.window(query.get("window"))
+            } catch let error as FilterParser.Error {
+                return Self.jsonError(error.description, status: .badRequest)
+            }
+            let body = try await database.withConnection { connection in
                 StatsBody(
-                    targets: try await ClusterStats().perTarget(on: connection),
-                    throughput: try await ClusterStats().throughput(minutes: minutes, on: connection))
+                    targets: try await ClusterStats().perTarget(includeInternal: includeInternal, on: connection),
+                    throughput: try await ClusterStats().throughput(minutes: minutes, includeInternal: includeInternal, on: connection),
+                    series: try await ClusterStats().series(window, includeInternal: includeInternal, on: connection))
             }
             return try Self.json(body)
         }
         api.get("doctor") { [configuration] _, _ -> Response in
-            let findings = try await pool.withConnection {
+            let findings = try await database.withConnection {
                 try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: $0)
             }
             return try Self.json(["findings": findings])
@@ -105,9 +162,9 @@ extension AdminServer {
     }
 
     /// Runs an operator action, mapping refusals to 404 / 409.
-    static func perform(_ action: ActionName, id: Int64, reason: String?, pool: PostgresConnectionPool) async -> Result<AttemptRecord, ActionFailure> {
+    static func perform(_ action: ActionName, id: Int64, reason: String?, database: AdminDatabase) async -> Result<AttemptRecord, ActionFailure> {
         do {
-            let record = try await pool.withConnection { connection in
+            let record = try await database.withConnection { connection in
                 switch action {
                 case .retry: try await AttemptActions().retry(id, on: connection)
                 case .expire: try await AttemptActions().expire(id, on: connection)
@@ -123,6 +180,15 @@ extension AdminServer {
         } catch {
             return .failure(ActionFailure(status: .serviceUnavailable, message: "database: \(error)"))
         }
+    }
+
+    /// A chart window from `?window=` (`1h`, the default, or `24h`).
+    static func window(_ text: String?) throws(FilterParser.Error) -> ClusterStats.Window {
+        guard let text, !text.isEmpty else { return .hour }
+        guard let window = ClusterStats.Window(rawValue: text) else {
+            throw FilterParser.Error(field: "window", reason: "'\(text)' is not one of \(ClusterStats.Window.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return window
     }
 
     static func refusal(_ refusal: TokenCheck.Refusal) -> Response {

@@ -10,15 +10,30 @@ extension AdminServer {
     // No scripts at all; styles and images inline; forms only back to this server.
     static let contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
 
-    func addDashboardRoutes(to router: Router<BasicRequestContext>, pool: PostgresConnectionPool) {
-        router.get("/") { [node, configuration] _, _ -> Response in
+    /// Rows a dashboard listing shows per page.
+    static let pageSize = 100
+
+    func addDashboardRoutes(to router: Router<BasicRequestContext>, database: AdminDatabase) {
+        router.get("/") { [configuration] request, _ -> Response in
+            let query = request.uri.queryParameters
+            let window: ClusterStats.Window
+            let includeInternal: Bool
+            do {
+                window = try Self.window(query.get("window"))
+                includeInternal = try FilterParser.flag(query.get("include_internal"), field: "include_internal")
+            } catch let error as FilterParser.Error {
+                return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
+            }
             let now = Date()
-            let body = try await pool.withConnection { connection in
-                DashboardPage.overview(
-                    stats: try await ClusterStats().perTarget(on: connection),
-                    throughput: try await ClusterStats().throughput(minutes: 60, on: connection),
+            let body = try await database.withConnection { connection in
+                let all = try await ClusterStats().perTarget(includeInternal: true, on: connection)
+                return DashboardPage.overview(
+                    stats: all.filter { !$0.target.hasPrefix(Schema.internalTargetPrefix) },
+                    webhooks: all.filter { $0.target.hasPrefix(Schema.internalTargetPrefix) },
+                    series: try await ClusterStats().series(window, includeInternal: includeInternal, on: connection),
+                    includeInternal: includeInternal,
                     nodes: try await ClusterNodes(deadAfter: configuration.deadAfter).list(on: connection),
-                    failures: try await AttemptQueries().list(AttemptFilter(statuses: [.failed]), limit: 10, on: connection).map(AttemptView.init),
+                    failures: try await AttemptQueries().views(AttemptFilter(statuses: [.failed]), limit: 10, on: connection),
                     findings: try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: connection).filter { $0.severity != .ok },
                     now: now)
             }
@@ -28,25 +43,27 @@ extension AdminServer {
             let query = request.uri.queryParameters
             let filter: AttemptFilter
             do {
-                filter = try FilterParser.filter(
-                    status: query.get("status"), target: query.get("target"), method: query.get("method"),
-                    since: query.get("since"), before: query.get("before"))
+                filter = try FilterParser.filter { query.get($0) }
             } catch let error as FilterParser.Error {
                 return Self.html(self.page("Bad search", DashboardPage.message(error.description, alert: true)), status: .badRequest)
             }
-            let limit = 100
-            let records = try await pool.withConnection { try await AttemptQueries().list(filter, limit: limit, on: $0) }
-            var body = DashboardPage.searchForm(filter)
-            body += "<section><h2>\(records.count == limit ? "Newest \(limit)" : "\(records.count)") attempt(s)</h2>"
-            body += DashboardPage.attemptsTable(records.map(AttemptView.init), showError: true)
-            if records.count == limit, let last = records.last {
-                var next = "/attempts?before=\(last.id)"
-                for name in ["status", "target", "method", "since"] {
-                    if let value = query.get(name), !value.isEmpty { next += "&\(name)=\(HTML.queryValue(value))" }
-                }
-                body += "<p><a href=\"\(HTML.escape(next))\" id=\"next\">Older</a></p>"
+            let limit = Self.pageSize
+            let (views, internalCount) = try await database.withConnection { connection in
+                let views = try await AttemptQueries().views(filter, limit: limit, on: connection)
+                // How many @webhook deliveries the same criteria leave out, so the listing can say so.
+                var internalOnly = filter
+                internalOnly.target = Schema.webhookTarget
+                internalOnly.beforeID = nil
+                let hidden = filter.matchesInternal ? 0 : try await AttemptQueries().count(internalOnly, on: connection)
+                return (views, hidden)
             }
-            return Self.html(self.page("Attempts", body + "</section>"))
+            let done = query.get("done").flatMap(ActionName.init(rawValue:))
+            let notice = done.map { "\($0.rawValue) applied to \(query.get("changed") ?? "?") attempt(s)." }
+            let nextBefore = views.count == limit ? views.last?.id : nil
+            let body = DashboardPage.attemptsPage(
+                views, filter: filter, hiddenInternal: internalCount, nextBefore: nextBefore, notice: notice,
+                actionsEnabled: self.tokenCheck.expected.map { !$0.isEmpty } ?? false)
+            return Self.html(self.page("Attempts", body))
         }
         router.get("attempts/find") { request, _ -> Response in
             guard let id = request.uri.queryParameters.get("id", as: Int64.self), id > 0 else {
@@ -58,13 +75,49 @@ extension AdminServer {
             guard let id = context.parameters.get("id", as: Int64.self), id > 0 else {
                 return Self.html(self.page("Bad id", DashboardPage.message("not an attempt id", alert: true)), status: .badRequest)
             }
-            guard let record = try await pool.withConnection({ try await AttemptActions().find(id, on: $0) }) else {
+            guard let view = try await database.withConnection({ try await AttemptQueries().detail(id, on: $0) }) else {
                 return Self.html(self.page("Not found", DashboardPage.message("attempt \(id) not found", alert: true)), status: .notFound)
             }
             let done = request.uri.queryParameters.get("done").flatMap(ActionName.init(rawValue:))
-            let notice = done.map { "\($0.rawValue) applied: the attempt is now \(record.status)." }
+            let notice = done.map { "\($0.rawValue) applied: the attempt is now \(view.status)." }
             let enabled = tokenCheck.expected.map { !$0.isEmpty } ?? false
-            return Self.html(self.page("Attempt \(id)", DashboardPage.detail(AttemptView(record), notice: notice, actionsEnabled: enabled)))
+            return Self.html(self.page("Attempt \(id)", DashboardPage.detail(view, notice: notice, actionsEnabled: enabled, now: Date())))
+        }
+        // Bulk, step 1: count what the chosen action would change and ask for confirmation. Reads only.
+        router.post("attempts/bulk") { request, _ -> Response in
+            let form = try await Self.form(request)
+            guard let action = form.value("action").flatMap(ActionName.init(rawValue:)) else {
+                return Self.html(self.page("Bad request", DashboardPage.message("choose retry, expire or fail", alert: true)), status: .badRequest)
+            }
+            let selection: BulkSelection
+            do {
+                selection = try Self.bulkSelection(form)
+            } catch let error as FilterParser.Error {
+                return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
+            }
+            let count = try await database.withConnection { try await selection.count(action.bulk(reason: nil), on: $0) }
+            return Self.html(self.page("Confirm \(action.rawValue)", DashboardPage.bulkConfirmation(
+                action: action.rawValue, appliesTo: action.bulk(reason: nil).appliesTo, selection: selection, count: count,
+                actionsEnabled: self.tokenCheck.expected.map { !$0.isEmpty } ?? false)))
+        }
+        // Bulk, step 2: the confirmed form, with the admin token typed by the operator.
+        router.post("attempts/bulk/apply") { [tokenCheck, logger] request, _ -> Response in
+            let form = try await Self.form(request)
+            guard let action = form.value("action").flatMap(ActionName.init(rawValue:)) else {
+                return Self.html(self.page("Bad request", DashboardPage.message("choose retry, expire or fail", alert: true)), status: .badRequest)
+            }
+            if let refusal = self.formRefusal(tokenCheck, form.value("token")) { return refusal }
+            let selection: BulkSelection
+            do {
+                selection = try Self.bulkSelection(form)
+            } catch let error as FilterParser.Error {
+                return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
+            }
+            let changed = try await database.withConnection { try await selection.apply(action.bulk(reason: form.value("reason")), on: $0) }
+            logger.notice("admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": "\(changed.count)", "via": "dashboard"])
+            var back = "/attempts?done=\(action.rawValue)&changed=\(changed.count)"
+            if case .filter(let filter) = selection { back += "&" + DashboardPage.query(filter) }
+            return Response(status: .seeOther, headers: [.location: back])
         }
         // The dashboard's buttons: plain form POSTs carrying the token typed by the operator. The token is never
         // stored in a cookie, so another site cannot make a browser act (no ambient credentials to ride on).
@@ -74,17 +127,9 @@ extension AdminServer {
             else {
                 return Self.html(self.page("Bad request", DashboardPage.message("unknown action or attempt id", alert: true)), status: .notFound)
             }
-            let body = try await request.body.collect(upTo: 64 << 10)
-            let fields = HTML.formFields(String(buffer: body))
-            do {
-                try tokenCheck.verify(fields["token"])
-            } catch let error as TokenCheck.Refusal {
-                let message = error == .notConfigured
-                    ? "Actions are disabled on this node: set admin.token in its config."
-                    : "Wrong or missing admin token: nothing was changed."
-                return Self.html(self.page("Refused", DashboardPage.message(message, alert: true)), status: error == .notConfigured ? .forbidden : .unauthorized)
-            }
-            switch await Self.perform(action, id: id, reason: fields["reason"], pool: pool) {
+            let form = try await Self.form(request)
+            if let refusal = self.formRefusal(tokenCheck, form.value("token")) { return refusal }
+            switch await Self.perform(action, id: id, reason: form.value("reason"), database: database) {
             case .success:
                 logger.notice("admin action", metadata: ["action": "\(action.rawValue)", "attempt_id": "\(id)", "via": "dashboard"])
                 return Response(status: .seeOther, headers: [.location: "/attempts/\(id)?done=\(action.rawValue)"])
@@ -94,18 +139,55 @@ extension AdminServer {
         }
     }
 
+    /// A submitted form's fields, in order (a field may repeat, as the listing's `id` checkboxes do).
+    struct Form {
+        var pairs: [(String, String)]
+
+        /// The last value of `name`.
+        func value(_ name: String) -> String? { pairs.last { $0.0 == name }?.1 }
+        /// Every value of `name`.
+        func values(_ name: String) -> [String] { pairs.filter { $0.0 == name }.map(\.1) }
+    }
+
+    static func form(_ request: Request) async throws -> Form {
+        let body = try await request.body.collect(upTo: 1 << 20)
+        return Form(pairs: HTML.formPairs(String(buffer: body)))
+    }
+
+    /// The ids the operator ticked (`scope=selected`), or the filter the form carries (`scope=filter`).
+    static func bulkSelection(_ form: Form) throws(FilterParser.Error) -> BulkSelection {
+        if form.value("scope") == "selected" {
+            let ids = form.values("id")
+            guard !ids.isEmpty else { throw FilterParser.Error(field: "selection", reason: "no attempt was ticked") }
+            return try BulkSelection.parse({ _ in nil }, pickedIDs: ids)
+        }
+        return try BulkSelection.parse { form.value($0) }
+    }
+
+    /// The refusal page for a form whose admin token does not verify, or nil when it does.
+    func formRefusal(_ tokenCheck: TokenCheck, _ token: String?) -> Response? {
+        do {
+            try tokenCheck.verify(token)
+            return nil
+        } catch {
+            let message = error == .notConfigured
+                ? "Actions are disabled on this node: set admin.token in its config."
+                : "Wrong or missing admin token: nothing was changed."
+            return Self.html(self.page("Refused", DashboardPage.message(message, alert: true)), status: error == .notConfigured ? .forbidden : .unauthorized)
+        }
+    }
+
     /// The page chrome with this node's id and draining state.
     func page(_ title: String, refresh: Int? = nil, _ body: String) -> String {
         DashboardPage.page(title: title, nodeID: node.id.uuidString.lowercased(), draining: node.isDraining, refresh: refresh, body: body)
     }
 
-    static func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [
-                .contentType: "text/html; charset=utf-8", .contentSecurityPolicy: contentSecurityPolicy,
-                .cacheControl: "no-store", HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
+    static func html(_ text: String, status: HTTPResponse.Status = .ok, extraHeaders: HTTPFields = [:]) -> Response {
+        var headers: HTTPFields = [
+            .contentType: "text/html; charset=utf-8", .contentSecurityPolicy: contentSecurityPolicy,
+            .cacheControl: "no-store", HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        ]
+        headers.append(contentsOf: extraHeaders)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

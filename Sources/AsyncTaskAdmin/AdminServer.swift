@@ -25,6 +25,7 @@ public final class AdminServer: Service, Sendable {
     let logger: Logger
     let onListening: @Sendable (String, Int) -> Void
     let tokenCheck: TokenCheck
+    let readAccess: ReadAccess
     let queueMetrics: QueueMetrics
 
     /// Creates the server; nothing listens until `run()`.
@@ -44,6 +45,7 @@ public final class AdminServer: Service, Sendable {
         self.logger = logger
         self.onListening = onListening
         self.tokenCheck = TokenCheck(expected: configuration.token)
+        self.readAccess = ReadAccess(readToken: configuration.readToken, adminToken: configuration.token)
         self.queueMetrics = QueueMetrics(registry: registry, refresh: configuration.metricsRefresh, deadAfter: configuration.deadAfter)
     }
 
@@ -51,10 +53,12 @@ public final class AdminServer: Service, Sendable {
     public func run() async throws {
         let pool = PostgresConnectionPool(
             configuration: databaseConfiguration, options: .init(maxConnections: 2, acquireTimeout: .seconds(5)), logger: logger)
+        let database = AdminDatabase(pool: pool)
         let router = Router(context: BasicRequestContext.self)
-        addHealthRoutes(to: router, pool: pool)
-        addAPIRoutes(to: router, pool: pool)
-        addDashboardRoutes(to: router, pool: pool)
+        router.add(middleware: AdminGuard(server: self))
+        addHealthRoutes(to: router, database: database)
+        addAPIRoutes(to: router, database: database)
+        addDashboardRoutes(to: router, database: database)
         let onListening = self.onListening
         let logger = self.logger
         let app = Application(
@@ -92,7 +96,7 @@ public final class AdminServer: Service, Sendable {
         var migrations: String
     }
 
-    func addHealthRoutes(to router: Router<BasicRequestContext>, pool: PostgresConnectionPool) {
+    func addHealthRoutes(to router: Router<BasicRequestContext>, database: AdminDatabase) {
         router.get("healthz") { _, _ -> Response in
             Self.text("ok\n")
         }
@@ -100,7 +104,7 @@ public final class AdminServer: Service, Sendable {
             var readiness = Readiness(ready: true, nodeID: node.id.uuidString.lowercased(), draining: node.isDraining, database: "ok", migrations: "current")
             if readiness.draining { readiness.ready = false }
             do {
-                let current = try await pool.withConnection { try await Migrator().isCurrent(on: $0) }
+                let current = try await database.withConnection { try await Migrator().isCurrent(on: $0) }
                 if !current {
                     readiness.migrations = "pending: run `asynctask migrate`"
                     readiness.ready = false
@@ -114,7 +118,7 @@ public final class AdminServer: Service, Sendable {
         }
         router.get("metrics") { [registry, queueMetrics, logger] _, _ -> Response in
             do {
-                try await queueMetrics.update(pool: pool)
+                try await queueMetrics.update(database: database)
             } catch {
                 // The worker's own metrics are still worth serving; the queue gauges keep their last values.
                 logger.warning("metrics: could not read queue figures", metadata: ["error": "\(error)"])
@@ -131,13 +135,9 @@ public final class AdminServer: Service, Sendable {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// Key-sorted, snake_case JSON with ISO 8601 dates, as the CLI's `--json`.
+    /// Key-sorted, snake_case JSON with ISO 8601 dates to the millisecond, as the CLI's `--json`.
     static func makeEncoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return encoder
+        OperatorJSON.encoder()
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -21,6 +21,10 @@ enum DashboardPage {
         .chart{display:flex;gap:24px;flex-wrap:wrap}.chart figure{margin:0}.chart figcaption{font-weight:600;margin-bottom:4px}
         .notice{padding:8px 12px;border-radius:4px;background:#e7f4ea;border:1px solid #b7dfc0}.alert{background:#fdecea;border-color:#f3b9b3}
         dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dt{color:#5a6272}dd{margin:0}
+        .tabs a{margin-right:14px}.tabs a.on{font-weight:700;text-decoration:none;color:#1d2330}
+        .key{margin-right:12px;font-size:12px;color:#4a5262}.key i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
+        .chartrow{display:flex;gap:18px;flex-wrap:wrap;margin-bottom:14px}.chartrow figure{margin:0}.chartrow figcaption{font-size:12px;margin-bottom:2px}
+        .muted{color:#7a8292}
         """
 
     /// Wraps `body` in the page chrome.
@@ -32,42 +36,26 @@ enum DashboardPage {
         \(refresh.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? "")
         <style>\(style)</style></head>
         <body><header><h1>asynctask</h1><a href="/">Overview</a><a href="/attempts">Attempts</a>
-        <a href="/attempts?status=failed">Failures</a><a href="/metrics">Metrics</a>
+        <a href="/attempts?status=failed">Failures</a><a href="/attempts?state=scheduled">Scheduled</a>
+        <a href="/attempts?state=retrying">Retrying</a><a href="/metrics">Metrics</a>
         <span style="margin-left:auto;color:#9aa3b2">node \(HTML.escape(nodeID))\(draining ? " · <b>draining</b>" : "")</span></header>
         <main>\(body)</main></body></html>
         """
     }
 
-    /// The overview: per-target figures, throughput charts, nodes, doctor findings, recent failures, search.
+    /// The overview: per-target figures, charts over 1 h or 24 h, nodes, doctor findings, recent failures, search.
+    /// Internal deliveries (`@webhook`) have a table of their own and join the charts only when asked.
     static func overview(
-        stats: [ClusterStats.TargetStats], throughput: [ClusterStats.ThroughputPoint], nodes: [ClusterNodes.NodeInfo],
-        failures: [AttemptView], findings: [Doctor.Finding], now: Date
+        stats: [ClusterStats.TargetStats], webhooks: [ClusterStats.TargetStats], series: ClusterStats.Series, includeInternal: Bool,
+        nodes: [ClusterNodes.NodeInfo], failures: [AttemptView], findings: [Doctor.Finding], now: Date
     ) -> String {
         var html = "<section><h2>Queues</h2>"
-        if stats.isEmpty {
-            html += "<p>No pending attempts and none finished in the last hour.</p>"
-        } else {
-            html += "<table id=\"queues\"><tr><th>Target</th><th>Pending</th><th>Due</th><th>Running</th><th>Lag</th><th>Succeeded (1 h)</th><th>Failed (1 h)</th><th>Rate (/s, 5 min)</th></tr>"
-            for row in stats {
-                let target = HTML.escape(row.target)
-                func cell(_ figure: String, _ value: String) -> String {
-                    "<td class=\"n\" data-figure=\"\(figure)\" data-target=\"\(target)\">\(value)</td>"
-                }
-                html += "<tr><td><a href=\"/attempts?target=\(HTML.queryValue(row.target))\">\(target)</a></td>"
-                html += cell("pending", String(row.pending)) + cell("due", String(row.due)) + cell("running", String(row.running))
-                html += cell("lag", ElapsedTimeText.describe(row.lagSeconds)) + cell("succeeded", String(row.succeededLastHour))
-                html += cell("failed", String(row.failedLastHour)) + cell("rate", String(format: "%.2f", row.ratePerSecond)) + "</tr>"
-            }
-            html += "</table>"
-        }
+        html += stats.isEmpty ? "<p>No pending attempts and none finished in the last hour.</p>" : queuesTable(stats, id: "queues")
         html += "</section>"
-        html += "<section><h2>Throughput, last 60 minutes (succeeded green, failed red, per minute)</h2><div class=\"chart\">"
-        let byTarget = Dictionary(grouping: throughput, by: \.target)
-        if byTarget.isEmpty { html += "<p>Nothing finished in the last hour.</p>" }
-        for target in byTarget.keys.sorted() {
-            html += chart(target: target, points: byTarget[target] ?? [], now: now)
-        }
-        html += "</div></section>"
+        html += "<section><h2>Webhook deliveries (internal target, not user attempts)</h2>"
+        html += webhooks.isEmpty ? "<p id=\"internal-none\">No webhook deliveries pending or finished in the last hour.</p>" : queuesTable(webhooks, id: "internal-queues")
+        html += "<p><a href=\"/attempts?target=\(HTML.queryValue(Schema.webhookTarget))\">List webhook deliveries</a></p></section>"
+        html += charts(series, includeInternal: includeInternal, now: now)
         html += "<section><h2>Nodes</h2>" + nodesTable(nodes) + "</section>"
         html += "<section><h2>Doctor</h2>"
         if findings.isEmpty { html += "<p class=\"ok\" id=\"doctor-ok\">Every check passes.</p>" }
@@ -76,32 +64,88 @@ enum DashboardPage {
             html += "<tr><td class=\"\(finding.severity.rawValue)\">\(finding.severity.rawValue)</td><td>\(HTML.escape(finding.check))</td><td>\(HTML.escape(finding.message))</td></tr>"
         }
         html += "</table></section>"
-        html += "<section><h2>Recent failures</h2>" + attemptsTable(failures, showError: true) + "</section>"
+        html += "<section><h2>Recent failures</h2>" + attemptsTable(failures, showError: true, selectable: false) + "</section>"
         html += searchForm(AttemptFilter())
         return html
     }
 
-    /// Bars per minute for one target: succeeded stacked under failed, scaled to the busiest minute.
-    static func chart(target: String, points: [ClusterStats.ThroughputPoint], now: Date) -> String {
-        let width = 360.0, height = 90.0, bar = width / 60
-        let currentMinute = floor(now.timeIntervalSince1970 / 60) * 60
-        let peak = max(1, points.map { $0.succeeded + $0.failed }.max() ?? 1)
-        var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height) + 14)\" role=\"img\" aria-label=\"throughput of \(HTML.escape(target))\">"
-        svg += "<rect x=\"0\" y=\"0\" width=\"\(Int(width))\" height=\"\(Int(height))\" fill=\"#f3f5f8\"/>"
-        for point in points {
-            let slot = 59 - Int((currentMinute - point.minute.timeIntervalSince1970) / 60)
-            guard (0..<60).contains(slot) else { continue }
-            let x = Double(slot) * bar
-            let okHeight = height * Double(point.succeeded) / Double(peak)
-            let failHeight = height * Double(point.failed) / Double(peak)
-            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2e9e57\"><title>%d succeeded</title></rect>", x, height - okHeight, bar - 1, okHeight, point.succeeded)
-            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#d0443a\"><title>%d failed</title></rect>", x, height - okHeight - failHeight, bar - 1, failHeight, point.failed)
+    static func queuesTable(_ stats: [ClusterStats.TargetStats], id: String) -> String {
+        var html = "<table id=\"\(id)\"><tr><th>Target</th><th>Pending</th><th>Due</th><th>Running</th><th>Lag</th><th>Succeeded (1 h)</th><th>Failed (1 h)</th><th>Rate (/s, 5 min)</th></tr>"
+        for row in stats {
+            let target = HTML.escape(row.target)
+            func cell(_ figure: String, _ value: String) -> String {
+                "<td class=\"n\" data-figure=\"\(figure)\" data-target=\"\(target)\">\(value)</td>"
+            }
+            html += "<tr><td><a href=\"/attempts?target=\(HTML.queryValue(row.target))\">\(target)</a></td>"
+            html += cell("pending", String(row.pending)) + cell("due", String(row.due)) + cell("running", String(row.running))
+            html += cell("lag", ElapsedTimeText.describe(row.lagSeconds)) + cell("succeeded", String(row.succeededLastHour))
+            html += cell("failed", String(row.failedLastHour)) + cell("rate", String(format: "%.2f", row.ratePerSecond)) + "</tr>"
         }
-        svg += "<text x=\"0\" y=\"\(Int(height) + 12)\" font-size=\"10\" fill=\"#5a6272\">-60 min</text>"
-        svg += "<text x=\"\(Int(width) - 24)\" y=\"\(Int(height) + 12)\" font-size=\"10\" fill=\"#5a6272\">now</text>"
-        svg += "<text x=\"\(Int(width) - 4)\" y=\"10\" font-size=\"10\" fill=\"#5a6272\" text-anchor=\"end\">peak \(peak)/min</text></svg>"
-        let total = points.reduce(0) { $0 + $1.succeeded }, failed = points.reduce(0) { $0 + $1.failed }
-        return "<figure><figcaption>\(HTML.escape(target)) · <span data-figure=\"chart-succeeded\" data-target=\"\(HTML.escape(target))\">\(total)</span> ok · <span data-figure=\"chart-failed\" data-target=\"\(HTML.escape(target))\">\(failed)</span> failed</figcaption>\(svg)</figure>"
+        return html + "</table>"
+    }
+
+    /// Per target: finished attempts (succeeded and failed, stacked), pickup lag and call latency per bucket.
+    static func charts(_ series: ClusterStats.Series, includeInternal: Bool, now: Date) -> String {
+        let window = series.window
+        let bucketName = window.bucketSeconds == 60 ? "minute" : "\(window.bucketSeconds / 60) minutes"
+        var html = "<section id=\"charts\"><h2>Last \(window == .hour ? "hour" : "24 hours") per target, per \(bucketName)</h2><p class=\"tabs\">"
+        for option in ClusterStats.Window.allCases {
+            let link = "/?window=\(option.rawValue)\(includeInternal ? "&include_internal=1" : "")"
+            html += "<a href=\"\(HTML.escape(link))\"\(option == window ? " class=\"on\"" : "") id=\"window-\(option.rawValue)\">\(option.rawValue)</a>"
+        }
+        let toggle = "/?window=\(window.rawValue)\(includeInternal ? "" : "&include_internal=1")"
+        html += "<a href=\"\(HTML.escape(toggle))\" id=\"toggle-internal\">\(includeInternal ? "hide" : "include") webhook deliveries</a></p>"
+        if let from = series.completeFrom {
+            html += "<p class=\"notice alert\" id=\"charts-partial\">More than \(series.rowCap) attempts of one status finished in this window: the charts count the newest only, from \(HTML.time(from)) (the shaded part is incomplete).</p>"
+        }
+        let buckets = SVGChart.buckets(count: window.buckets, seconds: window.bucketSeconds, now: now)
+        let byTarget = Dictionary(grouping: series.points, by: \.target)
+        if byTarget.isEmpty { html += "<p id=\"charts-empty\">Nothing finished in this window.</p>" }
+        for target in byTarget.keys.sorted() {
+            var points = [ClusterStats.SeriesPoint?](repeating: nil, count: buckets.count)
+            for point in byTarget[target] ?? [] {
+                let index = Int((point.bucket.timeIntervalSince(buckets[0]) / Double(window.bucketSeconds)).rounded())
+                if points.indices.contains(index) { points[index] = point }
+            }
+            let escaped = HTML.escape(target)
+            let succeeded = points.reduce(0) { $0 + ($1?.succeeded ?? 0) }, failed = points.reduce(0) { $0 + ($1?.failed ?? 0) }
+            let finished = [
+                SVGChart.Series(name: "succeeded", color: "#2e9e57", values: points.map { $0.map { Double($0.succeeded) } ?? 0 }),
+                SVGChart.Series(name: "failed", color: "#d0443a", values: points.map { $0.map { Double($0.failed) } ?? 0 }),
+            ]
+            let lag = [
+                SVGChart.Series(name: "mean", color: "#2455a4", values: points.map { $0?.lagAvgSeconds }),
+                SVGChart.Series(name: "max", color: "#9bb5e0", values: points.map { $0?.lagMaxSeconds }),
+            ]
+            let latency = [
+                SVGChart.Series(name: "mean", color: "#8a4fbf", values: points.map { $0?.latencyAvgMs }),
+                SVGChart.Series(name: "p95", color: "#cfa6ee", values: points.map { $0?.latencyP95Ms }),
+            ]
+            let latencyValues = points.compactMap { $0?.latencyAvgMs }
+            let latencyMean = latencyValues.isEmpty ? "–" : milliseconds(latencyValues.reduce(0, +) / Double(latencyValues.count))
+            html += "<h3 style=\"font-size:14px;margin:6px 0\">\(escaped)</h3><div class=\"chartrow\" data-chart-target=\"\(escaped)\">"
+            html += "<figure><figcaption>Finished per \(bucketName): <span data-figure=\"chart-succeeded\" data-target=\"\(escaped)\">\(succeeded)</span> succeeded, <span data-figure=\"chart-failed\" data-target=\"\(escaped)\">\(failed)</span> failed · \(SVGChart.legend(finished))</figcaption>"
+            html += SVGChart.render(label: "\(target) finished per \(bucketName)", buckets: buckets, bucketSeconds: window.bucketSeconds, series: finished,
+                                    style: .stackedBars, incompleteBefore: series.completeFrom) { count($0) } + "</figure>"
+            html += "<figure><figcaption>Pickup lag (first try's start − due time) · \(SVGChart.legend(lag))</figcaption>"
+            html += SVGChart.render(label: "\(target) pickup lag", buckets: buckets, bucketSeconds: window.bucketSeconds, series: lag,
+                                    style: .lines, incompleteBefore: series.completeFrom) { $0 < 10 ? milliseconds($0 * 1000) : ElapsedTimeText.describe($0) } + "</figure>"
+            html += "<figure><figcaption>Call latency (finishing try): mean <span data-figure=\"chart-latency\" data-target=\"\(escaped)\">\(latencyMean)</span> · \(SVGChart.legend(latency))</figcaption>"
+            html += SVGChart.render(label: "\(target) call latency", buckets: buckets, bucketSeconds: window.bucketSeconds, series: latency,
+                                    style: .lines, incompleteBefore: series.completeFrom) { milliseconds($0) } + "</figure></div>"
+        }
+        return html + "</section>"
+    }
+
+    /// A count for an axis: whole numbers as such, else one decimal.
+    static func count(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+    }
+
+    /// `12 ms`, `1.5 s`.
+    static func milliseconds(_ value: Double) -> String {
+        if value >= 1000 { return String(format: "%.1f s", value / 1000) }
+        return value >= 10 || value == 0 ? "\(Int(value.rounded())) ms" : String(format: "%.1f ms", value)
     }
 
     static func nodesTable(_ nodes: [ClusterNodes.NodeInfo]) -> String {
@@ -115,62 +159,6 @@ enum DashboardPage {
             html += "<td>\(HTML.escape(node.targets.joined(separator: ", ")))</td><td>\(HTML.escape(node.version))</td></tr>"
         }
         return html + "</table>"
-    }
-
-    static func attemptsTable(_ attempts: [AttemptView], showError: Bool) -> String {
-        guard !attempts.isEmpty else { return "<p>None.</p>" }
-        var html = "<table id=\"attempts\"><tr><th>ID</th><th>Status</th><th>Target</th><th>Method</th><th>Tries</th><th>Created</th><th>Completed</th>\(showError ? "<th>Last error</th>" : "")</tr>"
-        for attempt in attempts {
-            html += "<tr data-attempt=\"\(attempt.id)\"><td><a href=\"/attempts/\(attempt.id)\">\(attempt.id)</a></td>"
-            html += "<td class=\"\(attempt.status)\">\(attempt.status)</td><td>\(HTML.escape(attempt.target))</td><td>\(HTML.escape(attempt.methodName))</td>"
-            html += "<td class=\"n\">\(attempt.numAttempts)</td><td>\(HTML.time(attempt.createdAt))</td><td>\(HTML.time(attempt.completedAt))</td>"
-            if showError { html += "<td class=\"err\">\(HTML.escape(attempt.lastError ?? ""))</td>" }
-            html += "</tr>"
-        }
-        return html + "</table>"
-    }
-
-    static func searchForm(_ filter: AttemptFilter) -> String {
-        let selected = Set((filter.statuses ?? []).map(\.rawValue))
-        var html = "<section><h2>Find attempts</h2><form method=\"get\" action=\"/attempts\" id=\"search\">"
-        html += "<select name=\"status\"><option value=\"\">any status</option>"
-        for status in AttemptStatus.allCases {
-            html += "<option\(selected.contains(status.rawValue) && selected.count == 1 ? " selected" : "")>\(status.rawValue)</option>"
-        }
-        html += "</select> <input name=\"target\" placeholder=\"target\" value=\"\(HTML.escape(filter.target ?? ""))\">"
-        html += " <input name=\"method\" placeholder=\"method\" value=\"\(HTML.escape(filter.method ?? ""))\">"
-        html += " <input name=\"since\" placeholder=\"since (2h, 7d, ISO time)\">"
-        html += " <button>Search</button></form>"
-        html += "<form method=\"get\" action=\"/attempts/find\" class=\"inline\" style=\"margin-top:8px\"><input name=\"id\" placeholder=\"attempt id\" size=\"10\"> <button>Open</button></form></section>"
-        return html
-    }
-
-    /// An attempt's fields, and the action forms that apply to its status.
-    static func detail(_ attempt: AttemptView, notice: String?, actionsEnabled: Bool) -> String {
-        var html = ""
-        if let notice { html += "<p class=\"notice\" id=\"notice\">\(HTML.escape(notice))</p>" }
-        html += "<section><h2>Attempt \(attempt.id)</h2><dl id=\"fields\">"
-        for (name, value) in attempt.fields(time: { HTML.time($0) }) {
-            html += "<dt>\(name)</dt><dd data-field=\"\(name)\"\(name == "last_error" ? " class=\"err\"" : "")>\(HTML.escape(value))</dd>"
-        }
-        html += "</dl><p>Arguments are never shown here.</p></section>"
-        let actions: [(String, String)] = switch attempt.status {
-        case "pending": [("expire", "Expire"), ("fail", "Fail")]
-        case "failed", "expired": [("retry", "Retry")]
-        default: []
-        }
-        if !actions.isEmpty {
-            html += "<section><h2>Actions</h2>"
-            if !actionsEnabled { html += "<p class=\"notice alert\">Actions are disabled on this node: set admin.token in its config.</p>" }
-            for (action, label) in actions {
-                html += "<form method=\"post\" action=\"/attempts/\(attempt.id)/\(action)\" class=\"inline\" id=\"\(action)-form\">"
-                html += "<input type=\"password\" name=\"token\" placeholder=\"admin token\" autocomplete=\"current-password\" required> "
-                if action == "fail" { html += "<input name=\"reason\" placeholder=\"reason (optional)\"> " }
-                html += "<button type=\"submit\" id=\"\(action)-button\"\(actionsEnabled ? "" : " disabled")>\(label)</button></form>"
-            }
-            html += "</section>"
-        }
-        return html
     }
 
     /// A one-message page (refusals, not found).

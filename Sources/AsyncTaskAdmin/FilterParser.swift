@@ -20,12 +20,22 @@ public enum FilterParser {
     ///   - status: comma-separated statuses (`failed,expired`).
     ///   - since: an ISO 8601 time, or a duration ago (`15m`, `2h`, `7d`).
     ///   - before: an attempt id; only smaller ids match.
+    ///   - state: a pending phase (`scheduled`, `retrying`, `running`).
+    ///   - includeInternal: `true`/`1` to include `@webhook` deliveries.
     ///   - now: the time `since` durations count back from.
     /// - Throws: `FilterParser.Error`.
     public static func filter(
-        status: String?, target: String?, method: String?, since: String?, before: String? = nil, now: Date = Date()
+        status: String?, target: String?, method: String?, since: String?, before: String? = nil, state: String? = nil,
+        includeInternal: String? = nil, now: Date = Date()
     ) throws(FilterParser.Error) -> AttemptFilter {
         var filter = AttemptFilter()
+        if let state, !state.isEmpty {
+            guard let phase = AttemptFilter.Phase(rawValue: state.lowercased()) else {
+                throw Error(field: "state", reason: "'\(state)' is not one of \(AttemptFilter.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            filter.phase = phase
+        }
+        filter.includeInternal = try flag(includeInternal, field: "include_internal")
         if let status, !status.isEmpty {
             var statuses: [AttemptStatus] = []
             for name in status.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !name.isEmpty {
@@ -44,6 +54,25 @@ public enum FilterParser {
             filter.beforeID = id
         }
         return filter
+    }
+
+    /// The criteria named as in the API's query strings and the dashboard's forms (`status`, `target`, `method`,
+    /// `since`, `before`, `state`, `include_internal`), read through `value`.
+    /// - Throws: `FilterParser.Error`.
+    public static func filter(_ value: (String) -> String?, now: Date = Date()) throws(FilterParser.Error) -> AttemptFilter {
+        try filter(
+            status: value("status"), target: value("target"), method: value("method"), since: value("since"), before: value("before"),
+            state: value("state"), includeInternal: value("include_internal"), now: now)
+    }
+
+    /// A yes/no query value: `1`/`true`/`yes`/`on`, `0`/`false`/`no`/`off`; nil or empty is false.
+    public static func flag(_ text: String?, field: String) throws(FilterParser.Error) -> Bool {
+        guard let text, !text.isEmpty else { return false }
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw Error(field: field, reason: "'\(text)' is not true or false")
+        }
     }
 
     /// A limit between 1 and `maximum`; nil gives `defaultValue`.

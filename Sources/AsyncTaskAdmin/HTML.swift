@@ -26,17 +26,16 @@ enum HTML {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
     }
 
-    /// Decodes an `application/x-www-form-urlencoded` body (`+` is a space).
-    static func formFields(_ body: String) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in body.split(separator: "&") {
+    /// Decodes an `application/x-www-form-urlencoded` body (`+` is a space) into its (name, value) pairs, in
+    /// order, repeated names included (checkboxes).
+    static func formPairs(_ body: String) -> [(String, String)] {
+        body.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ part: Substring) -> String {
                 String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
             }
-            fields[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
         }
-        return fields
     }
 
     /// `2026-11-29 12:00:03Z`.

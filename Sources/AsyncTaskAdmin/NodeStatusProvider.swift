@@ -11,4 +11,15 @@ public protocol NodeStatusProvider: Sendable {
     var isDraining: Bool { get }
     /// Calls in flight on this node now.
     var inFlight: Int { get }
+    /// The targets the node serves, by name (shown while the database is unreachable).
+    var targets: [String] { get }
+    /// Outcomes recorded in memory and not yet written to the database (they pile up during an outage).
+    var bufferedOutcomes: Int? { get }
+}
+
+extension NodeStatusProvider {
+    /// The targets the node serves, by name (shown while the database is unreachable); none by default.
+    public var targets: [String] { [] }
+    /// Outcomes recorded in memory and not yet written to the database; nil when the provider cannot tell.
+    public var bufferedOutcomes: Int? { nil }
 }

@@ -26,7 +26,7 @@ final class QueueMetrics: Sendable {
     }
 
     /// Reads the figures (unless read within `refresh`) and sets the gauges.
-    func update(pool: PostgresConnectionPool) async throws {
+    func update(database: AdminDatabase) async throws {
         let now = ContinuousClock.now
         let due = state.withLock { state -> Bool in
             if let last = state.refreshedAt, now - last < refresh { return false }
@@ -34,8 +34,9 @@ final class QueueMetrics: Sendable {
             return true
         }
         guard due else { return }
-        let (stats, nodes) = try await pool.withConnection { connection in
-            (try await ClusterStats().perTarget(on: connection), try await ClusterNodes(deadAfter: deadAfter).list(on: connection))
+        // Internal targets too: a growing @webhook backlog is worth an alert.
+        let (stats, nodes) = try await database.withConnection { connection in
+            (try await ClusterStats().perTarget(includeInternal: true, on: connection), try await ClusterNodes(deadAfter: deadAfter).list(on: connection))
         }
         let previous = state.withLock { state in
             let previous = state.targets

@@ -36,7 +36,7 @@ struct AdminHarness {
 
     /// Serves `database` for the duration of `body`.
     static func with(
-        database: TestDatabase, token: String? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        database: TestDatabase, token: String? = nil, readToken: String? = nil, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         _ body: (AdminHarness) async throws -> Void
     ) async throws {
         let node = TestNode()
@@ -44,7 +44,7 @@ struct AdminHarness {
         var logger = Logger(label: "admin-test")
         logger.logLevel = .warning
         let server = AdminServer(
-            configuration: .init(host: "127.0.0.1", port: 0, token: token, metricsRefresh: .zero),
+            configuration: .init(host: "127.0.0.1", port: 0, token: token, metricsRefresh: .zero, readToken: readToken),
             database: database.configuration, node: node, registry: registry, logger: logger,
             onListening: { _, port in continuation.yield(port) })
         // In a ServiceGroup, as in the worker, so the test ends it with a graceful shutdown.

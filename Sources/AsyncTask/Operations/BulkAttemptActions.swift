@@ -67,6 +67,10 @@ public struct BulkAttemptActions: Sendable {
         RETURNING id
         """)
 
+    static let countIDs = PostgresStatement(name: "bulk_count_ids", sql: """
+        SELECT count(*) AS n FROM async_task_attempts WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
+        """)
+
     /// How many attempts `action` would change for `filter` now (for `--dry-run` and the confirmation).
     public func count(_ action: Action, filter: AttemptFilter, on connection: PostgresConnection) async throws(PostgresError) -> Int {
         try await AttemptQueries().count(filter.restricted(to: action.appliesTo), on: connection)
@@ -88,16 +92,38 @@ public struct BulkAttemptActions: Sendable {
             let ids = try await queries.ids(filter, after: cursor, limit: batchSize, on: connection)
             guard let last = ids.last else { break }
             cursor = last
-            let rows: PostgresRows
-            switch action {
-            case .expire: rows = try await connection.query(Self.expire, [ids])
-            case .fail(let reason): rows = try await connection.query(Self.fail, [ids, reason])
-            case .retry(let extraTries): rows = try await connection.query(Self.retry, [ids, extraTries.map { Int32(clamping: $0) }])
-            }
-            for row in rows { changed.append(try row.decode(Int64.self, "id")) }
+            changed += try await update(action, ids: ids, on: connection)
             progress(changed.count)
             if ids.count < batchSize { break }
         }
         return changed
+    }
+
+    /// How many of `ids` `action` would change now (those in a status it applies to).
+    public func count(_ action: Action, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> Int {
+        try await connection.query(Self.countIDs, [ids, action.appliesTo.map(\.rawValue)]).single().decode(Int.self, "n")
+    }
+
+    /// Applies `action` to those of `ids` in a status it applies to, `batchSize` ids per statement.
+    /// - Returns: the ids changed.
+    /// - Throws: `PostgresError`; batches already applied stay applied.
+    @discardableResult
+    public func apply(_ action: Action, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+        var changed: [Int64] = []
+        for start in stride(from: 0, to: ids.count, by: batchSize) {
+            changed += try await update(action, ids: Array(ids[start..<min(ids.count, start + batchSize)]), on: connection)
+        }
+        return changed
+    }
+
+    /// One batch: the action's UPDATE of `ids`, returning those it changed.
+    private func update(_ action: Action, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+        let rows: PostgresRows
+        switch action {
+        case .expire: rows = try await connection.query(Self.expire, [ids])
+        case .fail(let reason): rows = try await connection.query(Self.fail, [ids, reason])
+        case .retry(let extraTries): rows = try await connection.query(Self.retry, [ids, extraTries.map { Int32(clamping: $0) }])
+        }
+        return try rows.map { row throws(PostgresError) in try row.decode(Int64.self, "id") }
     }
 }

@@ -41,6 +41,7 @@ public struct ClusterStats: Sendable {
     /// Creates the queries.
     public init() {}
 
+    // $1: whether internal targets ('@webhook') are included.
     // Pending rows through the claim index's predicate; finished rows through the finished index's predicate
     // (status <> 'pending') restricted to the last hour. Due excludes live leases: a claimed row's
     // available_at is its lease end, in the future while the call runs.
@@ -52,7 +53,7 @@ public struct ClusterStats: Sendable {
                    count(*) FILTER (WHERE locked_by IS NOT NULL AND available_at > now()) AS running,
                    coalesce(extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())), 0)::float8 AS lag_seconds
             FROM async_task_attempts
-            WHERE status = 'pending'
+            WHERE status = 'pending' AND ($1::boolean OR left(target, 1) <> '@')
             GROUP BY target
         ), finished AS (
             SELECT target,
@@ -60,7 +61,7 @@ public struct ClusterStats: Sendable {
                    count(*) FILTER (WHERE status = 'failed') AS failed,
                    count(*) FILTER (WHERE status IN ('succeeded', 'failed') AND completed_at > now() - interval '5 minutes') AS recent
             FROM async_task_attempts
-            WHERE status <> 'pending' AND completed_at > now() - interval '1 hour'
+            WHERE status <> 'pending' AND completed_at > now() - interval '1 hour' AND ($1::boolean OR left(target, 1) <> '@')
             GROUP BY target
         )
         SELECT coalesce(p.target, f.target) AS target,
@@ -77,14 +78,17 @@ public struct ClusterStats: Sendable {
                count(*) FILTER (WHERE status = 'failed') AS failed
         FROM async_task_attempts
         WHERE status <> 'pending' AND completed_at > date_trunc('minute', now()) - $1 * interval '1 minute'
+          AND ($2::boolean OR left(target, 1) <> '@')
         GROUP BY 1, 2
         ORDER BY 1, 2
         """)
 
     /// Figures for every target with pending attempts or attempts finished in the last hour, by name.
+    /// - Parameter includeInternal: also the internal targets (`@webhook` deliveries), which operators' views
+    ///   show apart from user attempts.
     /// - Throws: `PostgresError`.
-    public func perTarget(on connection: PostgresConnection) async throws(PostgresError) -> [TargetStats] {
-        try await connection.query(Self.perTarget).map { row throws(PostgresError) in
+    public func perTarget(includeInternal: Bool = false, on connection: PostgresConnection) async throws(PostgresError) -> [TargetStats] {
+        try await connection.query(Self.perTarget, [includeInternal]).map { row throws(PostgresError) in
             TargetStats(
                 target: try row.decode(String.self, "target"), pending: try row.decode(Int.self, "pending"),
                 due: try row.decode(Int.self, "due"), running: try row.decode(Int.self, "running"),
@@ -95,8 +99,8 @@ public struct ClusterStats: Sendable {
 
     /// Succeeded and failed attempts per target and minute over the last `minutes` minutes (minutes without any
     /// finished attempt are absent).
-    public func throughput(minutes: Int = 60, on connection: PostgresConnection) async throws(PostgresError) -> [ThroughputPoint] {
-        try await connection.query(Self.throughput, [Int64(minutes)]).map { row throws(PostgresError) in
+    public func throughput(minutes: Int = 60, includeInternal: Bool = false, on connection: PostgresConnection) async throws(PostgresError) -> [ThroughputPoint] {
+        try await connection.query(Self.throughput, [Int64(minutes), includeInternal]).map { row throws(PostgresError) in
             ThroughputPoint(
                 target: try row.decode(String.self, "target"), minute: try row.decode(Date.self, "minute"),
                 succeeded: try row.decode(Int.self, "succeeded"), failed: try row.decode(Int.self, "failed"))

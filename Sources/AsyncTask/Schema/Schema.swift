@@ -15,9 +15,11 @@ public enum Schema {
     /// The reserved target name of webhook deliveries: events ride on the attempts machinery (leases, retries,
     /// backoff) under this name. Configured target names cannot start with `@`.
     public static let webhookTarget = "@webhook"
+    /// The prefix of reserved (internal) target names; operator views list their rows apart from user attempts.
+    public static let internalTargetPrefix = "@"
 
     /// Every migration, in order.
-    public static let migrations: [Migration] = [version1, version2, version3, version4]
+    public static let migrations: [Migration] = [version1, version2, version3, version4, version5]
 
     /// The latest schema version this build knows.
     public static var latestVersion: Int { migrations.last?.version ?? 0 }

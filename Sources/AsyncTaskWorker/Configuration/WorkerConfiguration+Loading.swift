@@ -25,7 +25,7 @@ extension WorkerConfiguration {
         "webhook.tls.ca_file", "webhook.tls.cert_file", "webhook.tls.key_file", "webhook.tls.insecure_skip_verify",
         "encryption.primary", "encryption.keys.*",
         "log.level", "log.format",
-        "admin.listen", "admin.token",
+        "admin.listen", "admin.token", "admin.read_token",
         "retention.succeeded", "retention.failed", "retention.interval",
     ]
 
@@ -133,12 +133,16 @@ extension WorkerConfiguration {
                 (admin.host, admin.port) = try parseListen(listen)
             }
         }
-        if let token = try values.string("admin.token", secret: true), !token.isEmpty {
+        // Both admin tokens are secrets an attacker may try to guess: at least 16 characters.
+        func token(_ key: String) throws(ConfigurationError) -> String? {
+            guard let token = try values.string(key, secret: true), !token.isEmpty else { return nil }
             guard token.count >= 16 else {
-                throw ConfigurationError(key: "admin.token", reason: "is too short (\(token.count) characters): use at least 16 random characters")
+                throw ConfigurationError(key: key, reason: "is too short (\(token.count) characters): use at least 16 random characters")
             }
-            admin.token = token
+            return token
         }
+        admin.token = try token("admin.token")
+        admin.readToken = try token("admin.read_token")
         let retentionDefaults = Retention()
         let retention = Retention(
             succeeded: try values.duration("retention.succeeded", default: retentionDefaults.succeeded, minimum: .seconds(1)),

@@ -75,13 +75,16 @@ public struct WorkerConfiguration: Sendable {
         public var port: Int
         /// The bearer token for mutating actions (a secret); nil disables them.
         public var token: String?
+        /// The token the dashboard and JSON API ask for (a secret); nil leaves them open to whoever reaches the port.
+        public var readToken: String?
 
-        /// Defaults: enabled on `127.0.0.1:9090`, no token.
-        public init(enabled: Bool = true, host: String = "127.0.0.1", port: Int = 9090, token: String? = nil) {
+        /// Defaults: enabled on `127.0.0.1:9090`, no tokens.
+        public init(enabled: Bool = true, host: String = "127.0.0.1", port: Int = 9090, token: String? = nil, readToken: String? = nil) {
             self.enabled = enabled
             self.host = host
             self.port = port
             self.token = token
+            self.readToken = readToken
         }
     }
 

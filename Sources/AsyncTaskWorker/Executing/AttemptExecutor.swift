@@ -18,8 +18,24 @@ struct AttemptExecutor: Sendable {
     let metrics: WorkerMetrics
     let logger: Logger
 
+    /// Runs `attempt` and stamps its outcome with what the try history keeps: when the try started, how long it
+    /// took and the `max_attempts` in force.
     func execute(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
-        guard let target = attempt.target == Schema.webhookTarget ? webhook?.configuration.target : targets[attempt.target] else {
+        let startedAt = Date(), started = ContinuousClock.now
+        var outcome = await run(attempt)
+        outcome.startedAt = startedAt
+        outcome.duration = ContinuousClock.now - started
+        outcome.maxAttempts = attempt.maxAttempts ?? target(of: attempt)?.maxAttempts
+        return outcome
+    }
+
+    /// The configuration that serves `attempt`: the webhook's for `@webhook` rows, else its target's.
+    private func target(of attempt: ClaimedAttempt) -> TargetConfiguration? {
+        attempt.target == Schema.webhookTarget ? webhook?.configuration.target : targets[attempt.target]
+    }
+
+    private func run(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
+        guard let target = target(of: attempt) else {
             // The claim only asks for served targets; a row can never reach here unserved. Give it back.
             return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
         }

@@ -57,6 +57,12 @@ public final class WorkerNode: Service, Sendable {
     /// Calls in flight now.
     public var inFlight: Int { capacity.inFlight }
 
+    /// Reads the running recorder's backlog; set by `run()` (for the admin server's outage page).
+    private let recorderBacklog = Mutex<(@Sendable () -> Int)?>(nil)
+
+    /// Outcomes kept in memory and not yet written (they pile up while the database is unreachable).
+    public var bufferedOutcomes: Int { recorderBacklog.withLock { $0 }?() ?? 0 }
+
     public func run() async throws {
         let postgres = try PostgresConfiguration(url: configuration.databaseURL, applicationName: "asynctask-worker")
         let pool = PostgresConnectionPool(
@@ -67,6 +73,7 @@ public final class WorkerNode: Service, Sendable {
             pool: pool, nodeID: configuration.node.id, flushInterval: configuration.node.flushInterval,
             flushBatch: configuration.node.flushBatch, maxBuffered: configuration.node.maxBufferedOutcomes,
             metrics: metrics, logger: logger, onFlushed: { claimDue.signal() }, onSettled: { [leases] in leases.remove($0) })
+        recorderBacklog.withLock { $0 = { recorder.backlog } }
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine),
             batches: BatchDispatcher(caller: TargetCaller(engine: engine), logger: logger), encryptor: configuration.encryptor,

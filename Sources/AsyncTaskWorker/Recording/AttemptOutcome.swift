@@ -1,3 +1,5 @@
+import Foundation
+
 /// What happened to one try of an attempt, ready to be recorded under its lease.
 struct AttemptOutcome: Sendable {
     /// Where the attempt goes next.
@@ -20,4 +22,10 @@ struct AttemptOutcome: Sendable {
     let httpStatus: Int?
     /// A bounded excerpt of the target's response to a failed call.
     var excerpt: String? = nil
+    /// When the try began, for the attempt's try history (`tries`); set by the executor.
+    var startedAt: Date? = nil
+    /// How long the try took, from claim hand-over to outcome.
+    var duration: Duration? = nil
+    /// The `max_attempts` in force for this try: the row's, else its target's.
+    var maxAttempts: Int? = nil
 }

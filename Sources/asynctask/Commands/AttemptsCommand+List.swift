@@ -26,9 +26,8 @@ extension AttemptsCommand {
         func run() async throws {
             var filter = try self.filter.filter()
             filter.beforeID = before
-            let records = try await database.withConnection { try await AttemptQueries().list(filter, limit: limit, on: $0) }
-            let views = records.map(AttemptView.init)
-            if records.count == limit, let last = records.last {
+            let views = try await database.withConnection { try await AttemptQueries().views(filter, limit: limit, on: $0) }
+            if views.count == limit, let last = views.last {
                 FileHandle.standardError.write(Data("(more: --before \(last.id))\n".utf8))
             }
             if json {

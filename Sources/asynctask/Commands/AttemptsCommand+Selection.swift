@@ -19,10 +19,10 @@ extension AttemptsCommand {
 
         func validate() throws {
             if !ids.isEmpty && !filter.isEmpty {
-                throw ValidationError("give attempt ids or filter options (--status, --target, --method, --since), not both")
+                throw ValidationError("give attempt ids or filter options (--status, --target, --method, --since, --state), not both")
             }
             if ids.isEmpty && filter.isEmpty {
-                throw ValidationError("give attempt ids, or filter options (--status, --target, --method, --since) to act on every match")
+                throw ValidationError("give attempt ids, or filter options (--status, --target, --method, --since, --state) to act on every match")
             }
         }
 

@@ -31,27 +31,29 @@ struct AttemptsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show every field of attempts (arguments are never printed).")
+        static let configuration = CommandConfiguration(
+            abstract: "Show every field of attempts and their recent tries (arguments are never printed).",
+            discussion: "With --json, one id prints one object and several ids an array of them.")
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var ids: IDs
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             let ids = try ids.parsed()
-            let records = try await database.withConnection { connection in
-                var records: [AttemptRecord] = []
+            let views = try await database.withConnection { connection in
+                var views: [AttemptView] = []
                 for id in ids {
-                    guard let record = try await AttemptActions().find(id, on: connection) else {
+                    guard let view = try await AttemptQueries().detail(id, on: connection) else {
                         throw CLIFailure.runtime("attempt \(id) not found")
                     }
-                    records.append(record)
+                    views.append(view)
                 }
-                return records
+                return views
             }
             if json {
-                try OutputFormat.printJSON(records.map(AttemptView.init))
+                if views.count == 1 { try OutputFormat.printJSON(views[0]) } else { try OutputFormat.printJSON(views) }
             } else {
-                for record in records { OutputFormat.printFields(AttemptView(record).fields) }
+                for view in views { view.printDetail() }
             }
         }
     }

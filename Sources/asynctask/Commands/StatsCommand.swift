@@ -9,9 +9,10 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats", abstract: "Per target: pending, due, running, succeeded/failed in the last hour, lag, rate.")
     @OptionGroup var database: DatabaseOptions
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Include the internal @webhook deliveries.") var includeInternal = false
 
     func run() async throws {
-        let stats = try await database.withConnection { try await ClusterStats().perTarget(on: $0) }
+        let stats = try await database.withConnection { try await ClusterStats().perTarget(includeInternal: includeInternal, on: $0) }
         if json {
             try OutputFormat.printJSON(stats)
             return

@@ -46,7 +46,7 @@ struct WorkerCommand: AsyncParsableCommand {
             let admin = AdminServer(
                 configuration: .init(
                     host: configuration.admin.host, port: configuration.admin.port, token: configuration.admin.token,
-                    deadAfter: configuration.node.deadAfter),
+                    deadAfter: configuration.node.deadAfter, readToken: configuration.admin.readToken),
                 database: database, node: WorkerNodeStatus(node: node), registry: registry, logger: logger)
             // Listed before the node: the group stops services in reverse order, so the node drains first while
             // the admin server keeps answering (/readyz 503), and the admin server stops last.
@@ -144,4 +144,6 @@ struct WorkerNodeStatus: NodeStatusProvider {
     var id: UUID { node.id }
     var isDraining: Bool { node.isDraining }
     var inFlight: Int { node.inFlight }
+    var targets: [String] { node.configuration.servedTargets.keys.sorted() }
+    var bufferedOutcomes: Int? { node.bufferedOutcomes }
 }

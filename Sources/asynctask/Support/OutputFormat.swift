@@ -1,13 +1,11 @@
+import AsyncTask
 import Foundation
 
 /// Human tables and JSON for the CLI's listings (`--json` on every listing, DESIGN §9).
 enum OutputFormat {
-    /// Prints a value as pretty, key-sorted JSON with ISO 8601 dates.
+    /// Prints a value as pretty, key-sorted JSON with ISO 8601 dates to the millisecond (as the admin API).
     static func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let encoder = OperatorJSON.encoder(pretty: true)
         FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
     }
 
