@@ -1,4 +1,4 @@
-public import AsyncTask
+import AsyncTask
 import Foundation
 import HTTPTypes
 import Hummingbird
