@@ -104,11 +104,19 @@ struct BatchClusterTests {
     @Test("a lease lost within a batch: that element's write is fenced out, the others are recorded")
     func fencingWithinABatch() async throws {
         try await Cluster.with(targetArguments: ["--batch"]) { cluster in
-            let ids = try await cluster.enqueue(3, arguments: { _ in #"{"_delay_ms":3000}"# })
+            // The target holds the request 6 s: room for the re-claim below on a loaded machine.
+            let ids = try await cluster.enqueue(3, arguments: { _ in #"{"_delay_ms":6000}"# })
             try cluster.startWorker(target: ["batch: { max: 100, linger: 300ms }"])
-            try await eventually("the node holds the three leases", timeout: .seconds(30), every: .milliseconds(20)) {
-                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 3
+            // The target records a batch when it arrives, before its delay: once it has all three, the node holds
+            // their leases until the reply. Waiting on the record, not on a poll of the table, cannot miss the window.
+            do {
+                try await eventually("the target receives the batch of three", timeout: .seconds(45), every: .milliseconds(20)) {
+                    elements(cluster).count == 3
+                }
+            } catch {
+                throw TestSetupError("\(error); rows: \(try await rows(cluster)); received: \(elements(cluster).map(\.id))")
             }
+            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 3)
             // Another node re-claims the middle attempt while the batch is in flight.
             let other = UUID()
             try await cluster.pool.query(Self.reclaim, [ids[1], other])

@@ -177,6 +177,8 @@ final class Cluster: @unchecked Sendable {
         for worker in workers {
             print("---- \(worker.name) stderr (tail) ----\n\(worker.stderr.suffix(3000))")
         }
+        let calls = ((try? String(contentsOf: recordFile, encoding: .utf8)) ?? "").split(separator: "\n").count
+        print("---- target: \(calls) calls recorded; stderr (tail) ----\n\(target.stderr.suffix(1500))")
     }
 
     func shutdown() async {
