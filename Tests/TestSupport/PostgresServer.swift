@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A PostgreSQL server of a test's own (initdb into a temp dir, a free port), for tests that restart or stop
 /// the server and so must not share the suite's server. Runs as the `postgres` OS user when the tests run as
