@@ -73,6 +73,7 @@ let package = Package(
         .target(
             name: "CurlHTTP",
             dependencies: [
+                "AsyncTaskCore",
                 "CCurl",
                 "CCurlShims",
                 .product(name: "Logging", package: "swift-log"),
@@ -102,7 +103,7 @@ let package = Package(
         // The HTTP/RPC contract with targets: configuration, request building, outcome classification.
         .target(
             name: "AsyncTaskTargets",
-            dependencies: ["AsyncTask", "AsyncTaskCore", "CurlHTTP"],
+            dependencies: ["AsyncTaskCore", "CurlHTTP"],
             swiftSettings: swiftSettings
         ),
         // The worker node: configuration, claiming, executing, recording, heartbeat.
@@ -131,7 +132,6 @@ let package = Package(
             dependencies: [
                 "AsyncTask",
                 "AsyncTaskCore",
-                "AsyncTaskTargets",
                 "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

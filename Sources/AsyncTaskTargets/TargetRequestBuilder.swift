@@ -1,4 +1,3 @@
-import AsyncTask
 public import AsyncTaskCore
 public import CurlHTTP
 import Foundation
