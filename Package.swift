@@ -236,7 +236,7 @@ let package = Package(
         // scripted loopback HTTP(S) servers).
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["AsyncTask", "AsyncTaskWorker", "PostgresClient", "TestSupport", "LoopbackHTTPServer"],
+            dependencies: ["AsyncTask", "AsyncTaskCore", "AsyncTaskWorker", "PostgresClient", "TestSupport", "LoopbackHTTPServer"],
             swiftSettings: swiftSettings
         ),
         // The admin app served on loopback against a real database (HTTP through a real socket).

@@ -82,7 +82,7 @@ struct AttemptExecutor: Sendable {
             }
         }
         let elapsed = ContinuousClock.now - started
-        metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.nanoseconds)
         switch outcome {
         case .succeeded(let status, _):
             return AttemptOutcome(attempt: attempt, disposition: .succeeded, error: nil, errorKind: nil, httpStatus: status)

@@ -214,7 +214,7 @@ final class OutcomeRecorder: Sendable {
         var startedAts: [Date?] = [], durations: [Double?] = [], maxAttempts: [Int32?] = []
         for outcome in batch {
             startedAts.append(outcome.startedAt)
-            durations.append(outcome.duration.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 })
+            durations.append(outcome.duration.map { $0.seconds * 1000 })
             maxAttempts.append(outcome.maxAttempts.map { Int32(clamping: $0) })
             ids.append(outcome.attempt.id)
             numbers.append(Int32(clamping: outcome.attempt.attemptNumber))
