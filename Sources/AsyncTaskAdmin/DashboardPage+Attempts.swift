@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 
 extension DashboardPage {
@@ -168,9 +169,9 @@ extension DashboardPage {
         html += "</dl><p>Arguments are never shown here.</p></section>"
         html += timeline(attempt, now: now)
         let actions: [(String, String)] = switch attempt.status {
-        case "pending": [("expire", "Expire"), ("fail", "Fail")]
-        case "failed", "expired": [("retry", "Retry")]
-        default: []
+        case .pending: [("expire", "Expire"), ("fail", "Fail")]
+        case .failed, .expired: [("retry", "Retry")]
+        case .succeeded: []
         }
         if !actions.isEmpty {
             html += "<section><h2>Actions</h2>"
@@ -198,7 +199,7 @@ extension DashboardPage {
         let starts = tries.compactMap(\.startedAt)
         let first = starts.min() ?? attempt.createdAt
         let ends = tries.compactMap { entry in entry.startedAt.map { $0.addingTimeInterval((entry.durationMs ?? 0) / 1000) } }
-        var last = max(ends.max() ?? first, attempt.status == "pending" ? min(now, max(attempt.availableAt, first)) : first)
+        var last = max(ends.max() ?? first, attempt.status == .pending ? min(now, max(attempt.availableAt, first)) : first)
         if last.timeIntervalSince(first) < 0.001 { last = first.addingTimeInterval(1) }
         let span = last.timeIntervalSince(first)
         let width = 760.0, left = 40.0, right = 60.0, row = 18.0, top = 8.0

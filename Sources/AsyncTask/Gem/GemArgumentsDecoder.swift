@@ -1,3 +1,4 @@
+public import AsyncTaskCore
 import Foundation
 import Yams
 
@@ -24,7 +25,7 @@ public struct GemArgumentsDecoder: Sendable {
     /// The gem's default encryptor module, which stores the YAML as it is.
     public static let nullEncryptor = "AsyncTask::NullEncryptor"
     /// The error kind (`last_error_kind`) of an attempt failed because its gem arguments have no JSON form.
-    public static let errorKind = "arguments_undecodable"
+    public static let errorKind = AttemptErrorKind.argumentsUndecodable
 
     /// Creates a decoder.
     public init() {}

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import PostgresClient
 
 extension Doctor {
@@ -26,7 +27,7 @@ extension Doctor {
                 message: "\(try row.decode(Int.self, "n")) pending attempt(s) were encrypted by the gem with \(encryptor) (e.g. attempt \(try row.decode(Int64.self, "example"))); nodes cannot decrypt them, so they are never sent: re-enqueue them from the application (decrypt with \(encryptor), create! with the cluster's encryptor), then `asynctask attempts expire` the old ones"))
         }
         if findings.isEmpty { findings.append(Finding(check: "gem_encryptors", severity: .ok, message: "no pending attempt uses an encryptor the cluster cannot decrypt")) }
-        let undecodable = try await connection.query(Self.gemUndecodable, [GemArgumentsDecoder.errorKind]).single()
+        let undecodable = try await connection.query(Self.gemUndecodable, [GemArgumentsDecoder.errorKind.rawValue]).single()
         let count = try undecodable.decode(Int.self, "n")
         if count > 0 {
             findings.append(Finding(

@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import AsyncTaskTargets
 import CoreMetrics
 import Foundation
@@ -42,7 +43,7 @@ struct AttemptExecutor: Sendable {
         let maxAttempts = attempt.maxAttempts ?? target.maxAttempts
         if attempt.attemptNumber > maxAttempts {
             // Claimed more often than it may run: earlier tries lost their leases (crashed nodes) before recording.
-            return failure(attempt, .failed, kind: "tries_exhausted",
+            return failure(attempt, .failed, kind: .triesExhausted,
                            message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome", status: nil)
         }
         var arguments = Array(attempt.methodArgs.utf8)
@@ -53,7 +54,7 @@ struct AttemptExecutor: Sendable {
                 arguments = Array(try GemArgumentsDecoder().json(fromStored: attempt.methodArgs).utf8)
                 scheme = nil
             } catch {
-                return failure(attempt, .failed, kind: GemArgumentsDecoder.errorKind,
+                return failure(attempt, .failed, kind: .argumentsUndecodable,
                                message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`", status: nil)
             }
         }
@@ -62,7 +63,7 @@ struct AttemptExecutor: Sendable {
                 arguments = Array(try encryptor.decrypt(Data(arguments), id: scheme, target: attempt.target, method: attempt.methodName))
             } catch {
                 // The error names the scheme and key id only; the plaintext never leaves this function.
-                return failure(attempt, .failed, kind: "decryption",
+                return failure(attempt, .failed, kind: .decryption,
                                message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`", status: nil)
             }
         }
@@ -81,7 +82,7 @@ struct AttemptExecutor: Sendable {
             }
         }
         let elapsed = ContinuousClock.now - started
-        metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.nanoseconds)
         switch outcome {
         case .succeeded(let status, _):
             return AttemptOutcome(attempt: attempt, disposition: .succeeded, error: nil, errorKind: nil, httpStatus: status)
@@ -89,17 +90,17 @@ struct AttemptExecutor: Sendable {
             return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
         case .retryable(let kind, let message, let status, let retryAfter, let excerpt):
             guard attempt.attemptNumber < maxAttempts else {
-                return failure(attempt, .failed, kind: kind.rawValue, message: "tries exhausted (\(maxAttempts)): \(message)", status: status, excerpt: excerpt)
+                return failure(attempt, .failed, kind: kind, message: "tries exhausted (\(maxAttempts)): \(message)", status: status, excerpt: excerpt)
             }
             let delay = max(target.backoff.delay(afterAttempt: attempt.attemptNumber), retryAfter ?? .zero)
-            return failure(attempt, .retry(after: delay), kind: kind.rawValue, message: message, status: status, excerpt: excerpt)
+            return failure(attempt, .retry(after: delay), kind: kind, message: message, status: status, excerpt: excerpt)
         case .permanent(let kind, let message, let status, let excerpt):
-            return failure(attempt, .failed, kind: kind.rawValue, message: message, status: status, excerpt: excerpt)
+            return failure(attempt, .failed, kind: kind, message: message, status: status, excerpt: excerpt)
         }
     }
 
     private func failure(
-        _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: String, message: String, status: Int?, excerpt: String = ""
+        _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: AttemptErrorKind, message: String, status: Int?, excerpt: String = ""
     ) -> AttemptOutcome {
         let text = "\(kind): \(message)"
         var metadata: Logger.Metadata = [

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Foundation
 
 /// What happened to one try of an attempt, ready to be recorded under its lease.
@@ -12,13 +13,23 @@ struct AttemptOutcome: Sendable {
         case failed
         /// Not run to an outcome (the node is stopping): give the lease back, runnable now.
         case release
+
+        /// The status the attempt is left in: `pending` again for a retry or a release.
+        var status: AttemptStatus {
+            switch self {
+            case .succeeded: .succeeded
+            case .failed: .failed
+            case .retry, .release: .pending
+            }
+        }
     }
 
     let attempt: ClaimedAttempt
     let disposition: Disposition
     /// `kind: message` of the failure; nil on success and release.
     let error: String?
-    let errorKind: String?
+    /// Why the try failed; nil on success and release.
+    let errorKind: AttemptErrorKind?
     let httpStatus: Int?
     /// A bounded excerpt of the target's response to a failed call.
     var excerpt: String? = nil

@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import Logging
 import PostgresClient
@@ -213,26 +214,18 @@ final class OutcomeRecorder: Sendable {
         var startedAts: [Date?] = [], durations: [Double?] = [], maxAttempts: [Int32?] = []
         for outcome in batch {
             startedAts.append(outcome.startedAt)
-            durations.append(outcome.duration.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 })
+            durations.append(outcome.duration.map { $0.seconds * 1000 })
             maxAttempts.append(outcome.maxAttempts.map { Int32(clamping: $0) })
             ids.append(outcome.attempt.id)
             numbers.append(Int32(clamping: outcome.attempt.attemptNumber))
+            statuses.append(outcome.disposition.status.rawValue)
             switch outcome.disposition {
-            case .succeeded:
-                statuses.append("succeeded")
-                delays.append(nil)
-            case .failed:
-                statuses.append("failed")
-                delays.append(nil)
-            case .retry(let delay):
-                statuses.append("pending")
-                delays.append(delay.milliseconds)
-            case .release:
-                statuses.append("pending")
-                delays.append(0)
+            case .succeeded, .failed: delays.append(nil)
+            case .retry(let delay): delays.append(delay.milliseconds)
+            case .release: delays.append(0)
             }
             errors.append(outcome.error)
-            kinds.append(outcome.errorKind)
+            kinds.append(outcome.errorKind?.rawValue)
             excerpts.append(outcome.excerpt.flatMap { $0.isEmpty ? nil : $0 })
             statusCodes.append(outcome.httpStatus.map { Int32(clamping: $0) })
         }
