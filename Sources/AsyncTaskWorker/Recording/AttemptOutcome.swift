@@ -29,3 +29,16 @@ struct AttemptOutcome: Sendable {
     /// The `max_attempts` in force for this try: the row's, else its target's.
     var maxAttempts: Int? = nil
 }
+
+extension AttemptOutcome.Disposition {
+    /// The row's next `status`, and for a pending one how long until it is due again (`available_at` = now +
+    /// the delay): a retry after its backoff, a released lease at once; nil for the terminal statuses.
+    var stored: (status: String, delayMilliseconds: Int64?) {
+        switch self {
+        case .succeeded: ("succeeded", nil)
+        case .failed: ("failed", nil)
+        case .retry(let delay): ("pending", delay.milliseconds)
+        case .release: ("pending", 0)
+        }
+    }
+}
