@@ -146,7 +146,8 @@ public final class WorkerNode: Service, Sendable {
     }
 
     /// The node's periodic jobs, each its own service on its own cadence (`NodeCadences`): the heartbeat with
-    /// lease renewal and reaping, the queue gauges, the unserved-targets warning.
+    /// lease renewal and reaping, the queue gauges, the unserved-targets warning (the last two first run one
+    /// heartbeat after the start, so a fresh node reports at once).
     private func periodicServices(driver: any WorkerDriver) -> [any Service] {
         let cadences = NodeCadences(heartbeat: configuration.node.heartbeat)
         let targets = configuration.servedTargets.keys.sorted()
@@ -159,7 +160,7 @@ public final class WorkerNode: Service, Sendable {
                 return (capacity.inFlight, counters, isDraining ? .draining : .active)
             },
             logger: logger, clock: .continuous)
-        let queueLag = PeriodicJob(name: "queue lag sampling", interval: cadences.queueLag, clock: .continuous, logger: logger) {
+        let queueLag = PeriodicJob(name: "queue lag sampling", firstRunAfter: cadences.heartbeat, interval: cadences.queueLag, clock: .continuous, logger: logger) {
             [metrics] in
             let lag = try await driver.queueLag()
             for target in targets {
@@ -167,7 +168,7 @@ public final class WorkerNode: Service, Sendable {
                 metrics.queueLag(target: target).record(lag[target]?.lagSeconds ?? 0)
             }
         }
-        let unserved = PeriodicJob(name: "unserved targets check", interval: cadences.unservedTargets, clock: .continuous, logger: logger) {
+        let unserved = PeriodicJob(name: "unserved targets check", firstRunAfter: cadences.heartbeat, interval: cadences.unservedTargets, clock: .continuous, logger: logger) {
             [logger] in
             let unserved = try await driver.unservedTargets()
             if !unserved.isEmpty {
