@@ -1,5 +1,6 @@
 import AsyncTask
 import AsyncTaskTargets
+import AsyncTaskCore
 @testable import AsyncTaskWorker
 import Logging
 import Testing
@@ -46,7 +47,7 @@ struct AttemptExecutorTests {
         let caller = ScriptedCaller.succeeding
         let outcome = try await Self.executor(caller).execute(Self.attempt(encryptor: "aes-gcm-v1:k1"))
         #expect(outcome.disposition == .failed)
-        #expect(outcome.errorKind == "decryption")
+        #expect(outcome.errorKind == .decryption)
         #expect(caller.calls.isEmpty)
     }
 
@@ -55,7 +56,7 @@ struct AttemptExecutorTests {
         let caller = ScriptedCaller.succeeding
         let outcome = try await Self.executor(caller).execute(Self.attempt(number: 5))
         #expect(outcome.disposition == .failed)
-        #expect(outcome.errorKind == "tries_exhausted")
+        #expect(outcome.errorKind == .triesExhausted)
         #expect(caller.calls.isEmpty)
     }
 

@@ -1,4 +1,5 @@
 import AsyncTaskTargets
+import AsyncTaskCore
 @testable import AsyncTaskWorker
 import Logging
 import Testing
@@ -36,7 +37,7 @@ struct NodeLivenessTests {
             #expect(node.driver.renewCalls > 1)
             hold.open()
         }
-        #expect(node.driver.row(id)?.status == "succeeded")
+        #expect(node.driver.row(id)?.status == .succeeded)
     }
 
     @Test("a node reaps others only after its own heartbeats went through for dead_after")

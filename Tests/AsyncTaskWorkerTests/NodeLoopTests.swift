@@ -1,4 +1,5 @@
 import AsyncTaskTargets
+import AsyncTaskCore
 @testable import AsyncTaskWorker
 import Logging
 import Synchronization
@@ -14,7 +15,7 @@ struct NodeLoopTests {
         let ids = (0..<3).map { _ in node.driver.enqueue(target: "A") }
         await node.run { node in
             node.claimDue.signal()
-            #expect(await eventually { node.driver.rows.allSatisfy { $0.status == "succeeded" } })
+            #expect(await eventually { node.driver.rows.allSatisfy { $0.status == .succeeded } })
         }
         #expect(node.caller.calls.map(\.attemptID).sorted() == ids)
         #expect(node.driver.rows.allSatisfy { $0.tries == ["succeeded"] && !$0.lockedByThisNode })
@@ -33,8 +34,8 @@ struct NodeLoopTests {
         try await node.run { node in
             node.claimDue.signal()
             #expect(await eventually { node.driver.row(id)?.tries == ["retry"] })
-            #expect(node.driver.row(id)?.status == "pending")
-            #expect(node.driver.row(id)?.lastErrorKind == "http_status")
+            #expect(node.driver.row(id)?.status == .pending)
+            #expect(node.driver.row(id)?.lastErrorKind == .httpStatus)
 
             // Polls claim again as the clock moves, but nothing is called before the attempt is due.
             let due = try #require(node.driver.row(id)?.availableAt)
@@ -46,7 +47,7 @@ struct NodeLoopTests {
                 try? await Task.sleep(for: .milliseconds(1))
             }
             #expect(node.driver.claims.count > claimsBefore)
-            #expect(await node.clock.advance(upTo: .seconds(5)) { node.driver.row(id)?.status == "succeeded" })
+            #expect(await node.clock.advance(upTo: .seconds(5)) { node.driver.row(id)?.status == .succeeded })
         }
         #expect(node.caller.calls.map(\.attemptNumber) == [1, 2])
         #expect(node.driver.row(id)?.tries == ["retry", "succeeded"])
@@ -64,12 +65,12 @@ struct NodeLoopTests {
         for _ in 0..<3 { node.driver.enqueue(target: "B") }
         await node.run { node in
             node.claimDue.signal()
-            #expect(await eventually { node.driver.rows.filter { $0.target == "B" }.allSatisfy { $0.status == "succeeded" } })
+            #expect(await eventually { node.driver.rows.filter { $0.target == "B" }.allSatisfy { $0.status == .succeeded } })
             // A's one slot is taken: its other attempts stay unclaimed while B's ran.
             #expect(node.driver.rows.filter { $0.target == "A" }.map(\.numAttempts).sorted() == [0, 0, 1])
             #expect(node.caller.inFlight == 1)
             slow.open()
-            #expect(await eventually { node.driver.rows.allSatisfy { $0.status == "succeeded" } })
+            #expect(await eventually { node.driver.rows.allSatisfy { $0.status == .succeeded } })
         }
         #expect(node.driver.claims.allSatisfy { plan in plan.caps.allSatisfy { $0.target != "A" || $0.limit <= 1 } })
     }
@@ -96,7 +97,7 @@ struct NodeLoopTests {
             #expect(node.driver.row(late)?.numAttempts == 0)
             hold.open()
         }
-        #expect(running.allSatisfy { node.driver.row($0)?.status == "succeeded" })
+        #expect(running.allSatisfy { node.driver.row($0)?.status == .succeeded })
         #expect(node.caller.calls.count == 2)
     }
 
@@ -117,8 +118,8 @@ struct NodeLoopTests {
             hold.open()
         }
         #expect(node.caller.calls.count == 1)
-        #expect(node.driver.rows.map(\.status).sorted() == ["pending", "pending", "succeeded"])
-        #expect(node.driver.rows.filter { $0.status == "pending" }.allSatisfy { $0.numAttempts == 0 && !$0.lockedByThisNode })
+        #expect(node.driver.rows.map(\.status.rawValue).sorted() == ["pending", "pending", "succeeded"])
+        #expect(node.driver.rows.filter { $0.status == .pending }.allSatisfy { $0.numAttempts == 0 && !$0.lockedByThisNode })
     }
 
     @Test("when the shutdown grace ends, calls still in flight are cancelled and their leases given back")
@@ -141,7 +142,7 @@ struct NodeLoopTests {
             #expect(await eventually { node.caller.inFlight == 0 })
         }
         #expect(node.driver.row(id)?.tries == ["released"])
-        #expect(node.driver.row(id)?.status == "pending")
+        #expect(node.driver.row(id)?.status == .pending)
         #expect(node.driver.row(id)?.lockedByThisNode == false)
     }
 
@@ -162,7 +163,7 @@ struct NodeLoopTests {
             #expect(node.recorder.backlog == 1)
             node.driver.setUnreachable(false)
             node.clock.advance(by: .seconds(5))
-            #expect(await eventually { node.driver.row(id)?.status == "succeeded" })
+            #expect(await eventually { node.driver.row(id)?.status == .succeeded })
         }
         #expect(node.recorder.backlog == 0)
     }
@@ -184,7 +185,7 @@ struct NodeLoopTests {
             hold.open()
             #expect(await eventually { node.leases.snapshot.isEmpty && node.recorder.backlog == 0 })
         }
-        #expect(node.driver.row(id)?.status == "pending")
+        #expect(node.driver.row(id)?.status == .pending)
         #expect(node.driver.row(id)?.tries == [])
     }
 }

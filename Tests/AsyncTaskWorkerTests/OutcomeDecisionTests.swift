@@ -1,4 +1,5 @@
 import AsyncTaskTargets
+import AsyncTaskCore
 @testable import AsyncTaskWorker
 import TestSupport
 import Testing
@@ -34,7 +35,7 @@ struct OutcomeDecisionTests {
                 continue
             }
             #expect(delay >= .zero && delay <= decision.backoff.ceiling(afterAttempt: number))
-            #expect(outcome.errorKind == "timeout")
+            #expect(outcome.errorKind == .timeout)
             #expect(outcome.error == "timeout: slow")
         }
     }
@@ -66,14 +67,14 @@ struct OutcomeDecisionTests {
             .retryable(kind: .connect, message: "refused", httpStatus: nil, retryAfter: nil, excerpt: ""), of: Self.attempt(number: 3),
             using: &random)
         #expect(outcome.disposition == .failed)
-        #expect(outcome.errorKind == "connect")
+        #expect(outcome.errorKind == .connect)
         #expect(outcome.error == "connect: tries exhausted (3): refused")
     }
 
     @Test("a call cut short by cancellation or the node's shutdown gives its lease back, with no error recorded", arguments: [
-        CallErrorKind.cancelled, .shutdown,
+        AttemptErrorKind.cancelled, .shutdown,
     ])
-    func cutShortReleases(kind: CallErrorKind) {
+    func cutShortReleases(kind: AttemptErrorKind) {
         var random = SeededRandom(seed: 5)
         let outcome = decision.afterCall(
             .retryable(kind: kind, message: "stopping", httpStatus: nil, retryAfter: nil, excerpt: ""), of: Self.attempt(number: 3),
@@ -97,15 +98,15 @@ struct OutcomeDecisionTests {
     func overClaimedFailsBeforeCall() {
         let over = decision.beforeCall(Self.attempt(number: 4))
         #expect(over?.disposition == .failed)
-        #expect(over?.errorKind == "tries_exhausted")
+        #expect(over?.errorKind == .triesExhausted)
         #expect(decision.beforeCall(Self.attempt(number: 3)) == nil)
     }
 
     @Test("each disposition is stored as its status and, for a pending row, the delay until it is due")
     func storedStatus() {
-        #expect(AttemptOutcome.Disposition.succeeded.stored == ("succeeded", nil))
-        #expect(AttemptOutcome.Disposition.failed.stored == ("failed", nil))
-        #expect(AttemptOutcome.Disposition.retry(after: .milliseconds(1500)).stored == ("pending", 1500))
-        #expect(AttemptOutcome.Disposition.release.stored == ("pending", 0))
+        #expect(AttemptOutcome.Disposition.succeeded.stored == (.succeeded, nil))
+        #expect(AttemptOutcome.Disposition.failed.stored == (.failed, nil))
+        #expect(AttemptOutcome.Disposition.retry(after: .milliseconds(1500)).stored == (.pending, 1500))
+        #expect(AttemptOutcome.Disposition.release.stored == (.pending, 0))
     }
 }

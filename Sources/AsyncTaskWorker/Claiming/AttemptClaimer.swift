@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 
@@ -79,17 +80,5 @@ struct AttemptClaimer: Sendable {
         return try await connection.query(Self.releaseUnstarted, [
             nodeID, attempts.map(\.id), attempts.map { Int32(clamping: $0.attemptNumber) },
         ]).affectedRows
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, for SQL intervals.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
-    }
-
-    /// Seconds as a Double, for metrics and JSON.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

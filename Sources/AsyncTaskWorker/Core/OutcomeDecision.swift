@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import AsyncTaskTargets
 
 /// What a try of an attempt turns into (DESIGN §3, §4), decided without I/O: succeeded; retried after the
@@ -18,7 +19,7 @@ struct OutcomeDecision: Sendable {
         guard attempt.attemptNumber > maxAttempts else { return nil }
         // Claimed more often than it may run: earlier tries lost their leases (crashed nodes) before recording.
         return Self.failure(
-            attempt, .failed, kind: "tries_exhausted",
+            attempt, .failed, kind: .triesExhausted,
             message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome")
     }
 
@@ -32,13 +33,13 @@ struct OutcomeDecision: Sendable {
         case .retryable(let kind, let message, let status, let retryAfter, let excerpt):
             guard attempt.attemptNumber < maxAttempts else {
                 return Self.failure(
-                    attempt, .failed, kind: kind.rawValue, message: "tries exhausted (\(maxAttempts)): \(message)", status: status,
+                    attempt, .failed, kind: kind, message: "tries exhausted (\(maxAttempts)): \(message)", status: status,
                     excerpt: excerpt)
             }
             let delay = max(backoff.delay(afterAttempt: attempt.attemptNumber, using: &generator), retryAfter ?? .zero)
-            return Self.failure(attempt, .retry(after: delay), kind: kind.rawValue, message: message, status: status, excerpt: excerpt)
+            return Self.failure(attempt, .retry(after: delay), kind: kind, message: message, status: status, excerpt: excerpt)
         case .permanent(let kind, let message, let status, let excerpt):
-            return Self.failure(attempt, .failed, kind: kind.rawValue, message: message, status: status, excerpt: excerpt)
+            return Self.failure(attempt, .failed, kind: kind, message: message, status: status, excerpt: excerpt)
         }
     }
 
@@ -55,7 +56,7 @@ struct OutcomeDecision: Sendable {
 
     /// A failed try: the error is recorded as `kind: message`.
     static func failure(
-        _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: String, message: String, status: Int? = nil,
+        _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: AttemptErrorKind, message: String, status: Int? = nil,
         excerpt: String = ""
     ) -> AttemptOutcome {
         AttemptOutcome(

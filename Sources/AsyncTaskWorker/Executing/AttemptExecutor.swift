@@ -59,9 +59,7 @@ struct AttemptExecutor: Sendable {
                 outcome = refused
             } else {
                 let result = await call(attempt, arguments: opened.arguments, target: target)
-                let elapsed = clock.now - started
-                metrics.callDuration(target: attempt.target).recordNanoseconds(
-                    elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                metrics.callDuration(target: attempt.target).recordNanoseconds((clock.now - started).nanoseconds)
                 outcome = decision.afterCall(result, of: attempt)
             }
         }
@@ -83,7 +81,7 @@ struct AttemptExecutor: Sendable {
                 scheme = nil
             } catch {
                 return ([], OutcomeDecision.failure(
-                    attempt, .failed, kind: GemArgumentsDecoder.errorKind,
+                    attempt, .failed, kind: .argumentsUndecodable,
                     message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`"))
             }
         }
@@ -93,7 +91,7 @@ struct AttemptExecutor: Sendable {
             } catch {
                 // The error names the scheme and key id only; the plaintext never leaves this function.
                 return ([], OutcomeDecision.failure(
-                    attempt, .failed, kind: "decryption",
+                    attempt, .failed, kind: .decryption,
                     message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`"))
             }
         }

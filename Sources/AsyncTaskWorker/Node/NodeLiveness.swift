@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Logging
 import ServiceLifecycle
 
@@ -61,7 +62,7 @@ struct NodeLiveness: Service {
         if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
         let action = gate.heartbeatSucceeded(at: clock.now)
         if let unreachable = action.reachableAgainAfter {
-            logger.notice("database reachable again", metadata: ["unreachable_seconds": .stringConvertible(Double(unreachable.components.seconds))])
+            logger.notice("database reachable again", metadata: ["unreachable_seconds": .stringConvertible(unreachable.seconds.rounded(.down))])
         }
         guard action.reap else { return }
         let reaped = try await driver.reapDeadNodes()

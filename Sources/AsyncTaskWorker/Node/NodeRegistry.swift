@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Foundation
 import Logging
 import PostgresClient

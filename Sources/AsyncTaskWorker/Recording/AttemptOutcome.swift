@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Foundation
 
 /// What happened to one try of an attempt, ready to be recorded under its lease.
@@ -18,7 +19,8 @@ struct AttemptOutcome: Sendable {
     let disposition: Disposition
     /// `kind: message` of the failure; nil on success and release.
     let error: String?
-    let errorKind: String?
+    /// What kind of failure it was; nil on success and release.
+    let errorKind: AttemptErrorKind?
     let httpStatus: Int?
     /// A bounded excerpt of the target's response to a failed call.
     var excerpt: String? = nil
@@ -33,12 +35,12 @@ struct AttemptOutcome: Sendable {
 extension AttemptOutcome.Disposition {
     /// The row's next `status`, and for a pending one how long until it is due again (`available_at` = now +
     /// the delay): a retry after its backoff, a released lease at once; nil for the terminal statuses.
-    var stored: (status: String, delayMilliseconds: Int64?) {
+    var stored: (status: AttemptStatus, delayMilliseconds: Int64?) {
         switch self {
-        case .succeeded: ("succeeded", nil)
-        case .failed: ("failed", nil)
-        case .retry(let delay): ("pending", delay.milliseconds)
-        case .release: ("pending", 0)
+        case .succeeded: (.succeeded, nil)
+        case .failed: (.failed, nil)
+        case .retry(let delay): (.pending, delay.milliseconds)
+        case .release: (.pending, 0)
         }
     }
 }

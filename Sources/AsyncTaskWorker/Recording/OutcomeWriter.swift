@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 
@@ -56,15 +57,15 @@ struct OutcomeWriter: Sendable {
         var startedAts: [Date?] = [], durations: [Double?] = [], maxAttempts: [Int32?] = []
         for outcome in batch {
             startedAts.append(outcome.startedAt)
-            durations.append(outcome.duration.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 })
+            durations.append(outcome.duration.map { $0.seconds * 1000 })
             maxAttempts.append(outcome.maxAttempts.map { Int32(clamping: $0) })
             ids.append(outcome.attempt.id)
             numbers.append(Int32(clamping: outcome.attempt.attemptNumber))
             let stored = outcome.disposition.stored
-            statuses.append(stored.status)
+            statuses.append(stored.status.rawValue)
             delays.append(stored.delayMilliseconds)
             errors.append(outcome.error)
-            kinds.append(outcome.errorKind)
+            kinds.append(outcome.errorKind?.rawValue)
             excerpts.append(outcome.excerpt.flatMap { $0.isEmpty ? nil : $0 })
             statusCodes.append(outcome.httpStatus.map { Int32(clamping: $0) })
         }

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 @testable import AsyncTaskWorker
 import Synchronization
 
@@ -15,12 +16,12 @@ final class InMemoryWorkerDriver: WorkerDriver {
         let methodName: String
         let methodArgs: String
         var priority = 0
-        var status = "pending"
+        var status = AttemptStatus.pending
         var numAttempts = 0
         var maxAttempts: Int?
         var availableAt: ContinuousClock.Instant
         var lockedByThisNode = false
-        var lastErrorKind: String?
+        var lastErrorKind: AttemptErrorKind?
         /// The outcome of each recorded try (`succeeded`, `failed`, `retry`, `released`).
         var tries: [String] = []
     }
@@ -112,7 +113,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
             var picked: [Row] = []
             for cap in plan.caps {
                 let due = state.rows.values
-                    .filter { $0.status == "pending" && $0.availableAt <= now && $0.target == cap.target }
+                    .filter { $0.status == .pending && $0.availableAt <= now && $0.target == cap.target }
                     .sorted { ($0.priority, $0.availableAt, $0.id) < ($1.priority, $1.availableAt, $1.id) }
                 picked += due.prefix(cap.limit)
             }
@@ -132,7 +133,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     private static func holds(_ row: Row?, _ attempt: ClaimedAttempt) -> Bool {
         guard let row else { return false }
-        return row.lockedByThisNode && row.numAttempts == attempt.attemptNumber && row.status == "pending"
+        return row.lockedByThisNode && row.numAttempts == attempt.attemptNumber && row.status == .pending
     }
 
     func releaseUnstarted(_ attempts: [ClaimedAttempt]) async throws -> Int {
@@ -161,7 +162,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
                 row.lockedByThisNode = false
                 if outcome.error != nil { row.lastErrorKind = outcome.errorKind }
                 row.tries.append(
-                    stored.status != "pending" ? stored.status : outcome.error == nil ? "released" : "retry")
+                    stored.status != .pending ? stored.status.rawValue : outcome.error == nil ? "released" : "retry")
                 state.rows[row.id] = row
                 accepted.insert(row.id)
             }
@@ -175,7 +176,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
             state.renewCalls += 1
             var renewed = 0
             for lease in leases {
-                guard let row = state.rows[lease.id], row.lockedByThisNode, row.numAttempts == lease.attemptNumber, row.status == "pending",
+                guard let row = state.rows[lease.id], row.lockedByThisNode, row.numAttempts == lease.attemptNumber, row.status == .pending,
                     renewal.isDue(lapsesAt: row.availableAt, now: now)
                 else { continue }
                 state.rows[lease.id]?.availableAt = renewal.renewed(at: now)
@@ -206,7 +207,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
         let now = clock.now
         return try reachable { state in
             var released = 0
-            for (id, row) in state.rows where row.lockedByThisNode && row.status == "pending" {
+            for (id, row) in state.rows where row.lockedByThisNode && row.status == .pending {
                 state.rows[id]?.lockedByThisNode = false
                 state.rows[id]?.availableAt = now
                 released += 1
