@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "AsyncTaskWorkerTests",
             dependencies: [
-                "AsyncTaskWorker", "AsyncTaskTargets", "AsyncTask", "CurlHTTP", "PostgresClient", "TestSupport",
+                "AsyncTaskWorker", "AsyncTaskCore", "AsyncTaskTargets", "AsyncTask", "CurlHTTP", "PostgresClient", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -3,7 +3,16 @@ import AsyncTaskCore
 /// Delay before the next try of a failed attempt: exponential growth from `base`, capped at
 /// `max`, with full jitter (a uniformly random delay between zero and that ceiling), so that
 /// attempts failing together do not retry together.
+///
+/// The one home of the exponential rule: a target's retries draw a jittered `delay`, and the worker's pauses
+/// after failed database round trips (claims, outcome flushes, registration) use `ceiling` of
+/// ``databaseRetry``.
 public struct Backoff: Sendable, Hashable {
+    /// The pause after `n` consecutive failed database round trips of a worker (`ceiling(afterAttempt: n)`, no
+    /// jitter): 200 ms, doubling, at most 5 s, so an outage is noticed within seconds of its end without
+    /// hammering a database that is coming back.
+    public static let databaseRetry = Backoff(base: .milliseconds(200), max: .seconds(5))
+
     /// The ceiling after the first failure.
     public var base: Duration
     /// The largest ceiling.

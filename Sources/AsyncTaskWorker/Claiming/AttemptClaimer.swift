@@ -53,7 +53,7 @@ struct AttemptClaimer: Sendable {
     let lease: Duration
 
     /// Claims up to `reservation.total` due attempts, at most each cap's `limit` of its target, most urgent first.
-    func claim(_ reservation: CapacityTracker.Reservation, on connection: PostgresConnection) async throws -> [ClaimedAttempt] {
+    func claim(_ reservation: ClaimPlan, on connection: PostgresConnection) async throws -> [ClaimedAttempt] {
         guard !reservation.caps.isEmpty, reservation.total > 0 else { return [] }
         let rows = try await connection.query(Self.claim, [
             reservation.caps.map(\.target), reservation.caps.map { Int32($0.limit) }, nodeID, lease.milliseconds, Int32(reservation.total),

@@ -5,47 +5,73 @@ import CoreMetrics
 import Foundation
 import Logging
 
-/// Runs one claimed attempt: checks it can run, calls its target, and decides what happens next (succeeded,
-/// retry after a backoff, failed, or lease released) by DESIGN §3 and §4.
+/// Runs one claimed attempt: checks it can run, calls its target, and turns the result into what happens next
+/// (succeeded, retry after a backoff, failed, or lease released) by `OutcomeDecision` (DESIGN §3 and §4).
 struct AttemptExecutor: Sendable {
-    let targets: [String: TargetConfiguration]
-    let caller: TargetCaller
+    /// Every target this node serves, the reserved `@webhook` among them when a webhook is configured.
+    let served: [String: ServedTarget]
+    let caller: any TargetCalling
     /// Gathers the calls of targets with `batch` into batched requests.
     let batches: BatchDispatcher
     /// Opens rows whose `encryptor` is set; `NullEncryptor` when the node has no keys.
     let encryptor: any Encryptor
-    /// Delivers event rows of the reserved `@webhook` target, when a webhook is configured.
-    let webhook: WebhookDelivery?
     let metrics: WorkerMetrics
     let logger: Logger
+    let clock: any WorkerClock
+
+    /// - Parameter webhook: delivers event rows of the reserved `@webhook` target, when a webhook is configured.
+    init(
+        targets: [String: TargetConfiguration], caller: any TargetCalling, batches: BatchDispatcher, encryptor: any Encryptor,
+        webhook: WebhookDelivery?, metrics: WorkerMetrics, logger: Logger, clock: any WorkerClock = .continuous
+    ) {
+        var served = targets.mapValues { ServedTarget(configuration: $0, delivery: .call) }
+        if let webhook {
+            served[Schema.webhookTarget] = ServedTarget(configuration: webhook.configuration.target, delivery: .webhook(webhook))
+        }
+        self.served = served
+        self.caller = caller
+        self.batches = batches
+        self.encryptor = encryptor
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+    }
 
     /// Runs `attempt` and stamps its outcome with what the try history keeps: when the try started, how long it
     /// took and the `max_attempts` in force.
     func execute(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
-        let startedAt = Date(), started = ContinuousClock.now
-        var outcome = await run(attempt)
+        let startedAt = Date(), started = clock.now
+        guard let target = served[attempt.target] else {
+            // The claim only asks for served targets; a row can never reach here unserved. Give it back.
+            var outcome = OutcomeDecision.release(attempt)
+            outcome.startedAt = startedAt
+            outcome.duration = clock.now - started
+            outcome.maxAttempts = attempt.maxAttempts
+            return outcome
+        }
+        let decision = OutcomeDecision(maxAttempts: attempt.maxAttempts ?? target.configuration.maxAttempts, backoff: target.configuration.backoff)
+        var outcome: AttemptOutcome
+        if let refused = decision.beforeCall(attempt) {
+            outcome = refused
+        } else {
+            let opened = open(attempt, for: target)
+            if let refused = opened.failure {
+                outcome = refused
+            } else {
+                let result = await call(attempt, arguments: opened.arguments, target: target)
+                metrics.callDuration(target: attempt.target).recordNanoseconds((clock.now - started).nanoseconds)
+                outcome = decision.afterCall(result, of: attempt)
+            }
+        }
         outcome.startedAt = startedAt
-        outcome.duration = ContinuousClock.now - started
-        outcome.maxAttempts = attempt.maxAttempts ?? target(of: attempt)?.maxAttempts
+        outcome.duration = clock.now - started
+        outcome.maxAttempts = decision.maxAttempts
+        log(outcome)
         return outcome
     }
 
-    /// The configuration that serves `attempt`: the webhook's for `@webhook` rows, else its target's.
-    private func target(of attempt: ClaimedAttempt) -> TargetConfiguration? {
-        attempt.target == Schema.webhookTarget ? webhook?.configuration.target : targets[attempt.target]
-    }
-
-    private func run(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
-        guard let target = target(of: attempt) else {
-            // The claim only asks for served targets; a row can never reach here unserved. Give it back.
-            return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
-        }
-        let maxAttempts = attempt.maxAttempts ?? target.maxAttempts
-        if attempt.attemptNumber > maxAttempts {
-            // Claimed more often than it may run: earlier tries lost their leases (crashed nodes) before recording.
-            return failure(attempt, .failed, kind: .triesExhausted,
-                           message: "claimed \(attempt.attemptNumber) times, more than max_attempts \(maxAttempts), without a recorded outcome", status: nil)
-        }
+    /// The arguments to send, or the failed outcome of a row whose arguments cannot be opened.
+    private func open(_ attempt: ClaimedAttempt, for target: ServedTarget) -> (arguments: [UInt8], failure: AttemptOutcome?) {
         var arguments = Array(attempt.methodArgs.utf8)
         var scheme = attempt.encryptor
         if scheme == GemArgumentsDecoder.nullEncryptor {
@@ -54,62 +80,49 @@ struct AttemptExecutor: Sendable {
                 arguments = Array(try GemArgumentsDecoder().json(fromStored: attempt.methodArgs).utf8)
                 scheme = nil
             } catch {
-                return failure(attempt, .failed, kind: .argumentsUndecodable,
-                               message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`", status: nil)
+                return ([], OutcomeDecision.failure(
+                    attempt, .failed, kind: .argumentsUndecodable,
+                    message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`"))
             }
         }
-        if attempt.target != Schema.webhookTarget, let scheme {
+        if target.opensArguments, let scheme {
             do {
                 arguments = Array(try encryptor.decrypt(Data(arguments), id: scheme, target: attempt.target, method: attempt.methodName))
             } catch {
                 // The error names the scheme and key id only; the plaintext never leaves this function.
-                return failure(attempt, .failed, kind: .decryption,
-                               message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`", status: nil)
+                return ([], OutcomeDecision.failure(
+                    attempt, .failed, kind: .decryption,
+                    message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`"))
             }
         }
-        let started = ContinuousClock.now
-        let outcome: CallOutcome
-        if attempt.target == Schema.webhookTarget, let webhook {
-            outcome = await webhook.deliver(attempt)
-        } else {
+        return (arguments, nil)
+    }
+
+    private func call(_ attempt: ClaimedAttempt, arguments: [UInt8], target: ServedTarget) async -> CallOutcome {
+        switch target.delivery {
+        case .webhook(let webhook):
+            return await webhook.deliver(attempt)
+        case .call:
             let call = TargetCall(
                 attemptID: attempt.id, attemptNumber: attempt.attemptNumber, methodName: attempt.methodName,
                 arguments: arguments, idempotencyKey: attempt.idempotenceToken)
-            if let batch = target.batch {
-                outcome = await batches.call(call, to: target, settings: batch)
-            } else {
-                outcome = await caller.call(call, to: target)
+            if let batch = target.configuration.batch {
+                return await batches.call(call, to: target.configuration, settings: batch)
             }
-        }
-        let elapsed = ContinuousClock.now - started
-        metrics.callDuration(target: attempt.target).recordNanoseconds(elapsed.nanoseconds)
-        switch outcome {
-        case .succeeded(let status, _):
-            return AttemptOutcome(attempt: attempt, disposition: .succeeded, error: nil, errorKind: nil, httpStatus: status)
-        case .retryable(let kind, _, _, _, _) where kind == .cancelled || kind == .shutdown:
-            return AttemptOutcome(attempt: attempt, disposition: .release, error: nil, errorKind: nil, httpStatus: nil)
-        case .retryable(let kind, let message, let status, let retryAfter, let excerpt):
-            guard attempt.attemptNumber < maxAttempts else {
-                return failure(attempt, .failed, kind: kind, message: "tries exhausted (\(maxAttempts)): \(message)", status: status, excerpt: excerpt)
-            }
-            let delay = max(target.backoff.delay(afterAttempt: attempt.attemptNumber), retryAfter ?? .zero)
-            return failure(attempt, .retry(after: delay), kind: kind, message: message, status: status, excerpt: excerpt)
-        case .permanent(let kind, let message, let status, let excerpt):
-            return failure(attempt, .failed, kind: kind, message: message, status: status, excerpt: excerpt)
+            return await caller.call(call, to: target.configuration)
         }
     }
 
-    private func failure(
-        _ attempt: ClaimedAttempt, _ disposition: AttemptOutcome.Disposition, kind: AttemptErrorKind, message: String, status: Int?, excerpt: String = ""
-    ) -> AttemptOutcome {
-        let text = "\(kind): \(message)"
+    /// Logs a failed or retried try (successes and released leases are counted, not logged).
+    private func log(_ outcome: AttemptOutcome) {
+        guard outcome.error != nil, let kind = outcome.errorKind else { return }
+        let attempt = outcome.attempt
         var metadata: Logger.Metadata = [
             "attempt_id": "\(attempt.id)", "target": "\(attempt.target)", "method": "\(attempt.methodName)",
             "attempt_number": "\(attempt.attemptNumber)", "error_kind": "\(kind)",
         ]
-        if let status { metadata["http_status"] = "\(status)" }
-        if case .retry(let delay) = disposition { metadata["retry_in"] = "\(delay)" }
-        logger.warning(disposition == .failed ? "attempt failed" : "attempt will be retried", metadata: metadata)
-        return AttemptOutcome(attempt: attempt, disposition: disposition, error: text, errorKind: kind, httpStatus: status, excerpt: excerpt)
+        if let status = outcome.httpStatus { metadata["http_status"] = "\(status)" }
+        if case .retry(let delay) = outcome.disposition { metadata["retry_in"] = "\(delay)" }
+        logger.warning(outcome.disposition == .failed ? "attempt failed" : "attempt will be retried", metadata: metadata)
     }
 }

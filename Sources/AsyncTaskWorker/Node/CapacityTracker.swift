@@ -30,18 +30,8 @@ final class CapacityTracker: Sendable {
             sizing: targetLimits.mapValues { _ in PrefetchSizing(maximum: prefetch) }))
     }
 
-    /// Room reserved for one claim: at most `total` attempts in all, at most `limit` of each target.
-    struct Reservation {
-        /// Each target due a claim, and how many of its attempts the claim may take.
-        var caps: [(target: String, limit: Int)]
-        /// How many attempts the claim may take in all.
-        var total: Int
-        /// The buffer's count of wake-ups when the room was reserved.
-        var wakes = 0
-    }
-
     /// Reserves the room of the next claim (empty when no claim is due now), at most `batch` attempts.
-    func reserve(batch: Int, at now: ContinuousClock.Instant = .now) -> Reservation {
+    func reserve(batch: Int, at now: ContinuousClock.Instant) -> ClaimPlan {
         let limits = targetLimits
         return state.withLock { state in
             for (target, completed) in state.buffer.completed {
@@ -55,7 +45,7 @@ final class CapacityTracker: Sendable {
 
     /// Ends a reservation after a claim that took `duration`: the claimed attempts join the buffer; returns
     /// those that start now (in flight from here on; run each and call `finish` when it ends).
-    func commit(_ reservation: Reservation, claimed attempts: [ClaimedAttempt], took duration: Duration? = nil) -> [ClaimedAttempt] {
+    func commit(_ reservation: ClaimPlan, claimed attempts: [ClaimedAttempt], took duration: Duration? = nil) -> [ClaimedAttempt] {
         state.withLock { state in
             if let duration {
                 for cap in reservation.caps { state.sizing[cap.target]?.observeClaim(duration) }

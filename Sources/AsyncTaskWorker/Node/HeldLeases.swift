@@ -32,11 +32,8 @@ final class HeldLeases: Sendable {
         }
     }
 
-    /// The attempt ids and numbers held now, for the renewal statement.
-    var snapshot: (ids: [Int64], numbers: [Int32]) {
-        leases.withLock { leases in
-            let ordered = Array(leases)
-            return (ordered.map(\.id), ordered.map { Int32(clamping: $0.attemptNumber) })
-        }
+    /// The leases held now, for the renewal statement.
+    var snapshot: [Lease] {
+        leases.withLock { Array($0) }
     }
 }

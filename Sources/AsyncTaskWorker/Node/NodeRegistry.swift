@@ -10,7 +10,7 @@ import PostgresClient
 /// leases at once (so their attempts restart within `dead_after`, not after a long lease).
 struct NodeRegistry: Sendable {
     /// Node statuses as stored.
-    enum Status: String, Sendable { case active, draining, stopped, dead }
+    typealias Status = NodeStatus
 
     static let register = PostgresStatement(name: "node_register", sql: """
         INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, status)
@@ -111,12 +111,12 @@ struct NodeRegistry: Sendable {
         try await pool.query(Self.setStatus, [node.id, status.rawValue])
     }
 
-    /// Extends those of `held` that would lapse within half a lease; returns how many.
-    func renewLeases(_ held: HeldLeases, on pool: PostgresConnectionPool) async throws -> Int {
-        let leases = held.snapshot
-        guard !leases.ids.isEmpty else { return 0 }
+    /// Extends those of `leases` that `renewal` finds due; returns how many.
+    func renewLeases(_ leases: [HeldLeases.Lease], by renewal: LeaseRenewal, on pool: PostgresConnectionPool) async throws -> Int {
+        guard !leases.isEmpty else { return 0 }
         return try await pool.query(Self.renewLeases, [
-            node.id, node.lease.milliseconds, (node.lease / 2).milliseconds, leases.ids, leases.numbers,
+            node.id, renewal.lease.milliseconds, renewal.window.milliseconds, leases.map(\.id),
+            leases.map { Int32(clamping: $0.attemptNumber) },
         ]).affectedRows
     }
 

@@ -13,22 +13,13 @@ struct AttemptOutcome: Sendable {
         case failed
         /// Not run to an outcome (the node is stopping): give the lease back, runnable now.
         case release
-
-        /// The status the attempt is left in: `pending` again for a retry or a release.
-        var status: AttemptStatus {
-            switch self {
-            case .succeeded: .succeeded
-            case .failed: .failed
-            case .retry, .release: .pending
-            }
-        }
     }
 
     let attempt: ClaimedAttempt
     let disposition: Disposition
     /// `kind: message` of the failure; nil on success and release.
     let error: String?
-    /// Why the try failed; nil on success and release.
+    /// What kind of failure it was; nil on success and release.
     let errorKind: AttemptErrorKind?
     let httpStatus: Int?
     /// A bounded excerpt of the target's response to a failed call.
@@ -39,4 +30,17 @@ struct AttemptOutcome: Sendable {
     var duration: Duration? = nil
     /// The `max_attempts` in force for this try: the row's, else its target's.
     var maxAttempts: Int? = nil
+}
+
+extension AttemptOutcome.Disposition {
+    /// The row's next `status`, and for a pending one how long until it is due again (`available_at` = now +
+    /// the delay): a retry after its backoff, a released lease at once; nil for the terminal statuses.
+    var stored: (status: AttemptStatus, delayMilliseconds: Int64?) {
+        switch self {
+        case .succeeded: (.succeeded, nil)
+        case .failed: (.failed, nil)
+        case .retry(let delay): (.pending, delay.milliseconds)
+        case .release: (.pending, 0)
+        }
+    }
 }

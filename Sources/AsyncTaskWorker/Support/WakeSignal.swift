@@ -11,6 +11,12 @@ final class WakeSignal: Sendable {
     }
 
     private let state = Mutex(State())
+    private let clock: any WorkerClock
+
+    /// A signal whose `wait` times out on `clock`.
+    init(clock: any WorkerClock = .continuous) {
+        self.clock = clock
+    }
 
     /// Wakes the waiters, or makes the next `wait` return at once.
     func signal() {
@@ -38,7 +44,7 @@ final class WakeSignal: Sendable {
         guard let id else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
-                try? await Task.sleep(for: timeout)
+                try? await self.clock.sleep(for: timeout)
                 self.resume(id)
             }
             await withTaskCancellationHandler {

@@ -89,14 +89,14 @@ struct PrefetchBuffer {
     }
 
     /// `reserve(batch:depths:nodeDepth:)` with one depth for every target and the node.
-    mutating func reserve(batch: Int, depth: Int) -> CapacityTracker.Reservation {
+    mutating func reserve(batch: Int, depth: Int) -> ClaimPlan {
         reserve(batch: batch, depths: { _ in depth }, nodeDepth: depth)
     }
 
     /// Reserves room for the next claim: for each target that wants a refill and is not quiet, up to its depth
     /// beyond its free slots; in all at most `batch` and what the node's bound (`node.concurrency` +
     /// `nodeDepth`) leaves. Empty when no claim is due. Hand the result back to `commit`.
-    mutating func reserve(batch: Int, depths: (String) -> Int, nodeDepth: Int) -> CapacityTracker.Reservation {
+    mutating func reserve(batch: Int, depths: (String) -> Int, nodeDepth: Int) -> ClaimPlan {
         guard !isClosed else { return .init(caps: [], total: 0) }
         let nodeRoom = min(batch, nodeLimit + nodeDepth - inFlight - buffered - reservedTotal)
         guard nodeRoom > 0 else { return .init(caps: [], total: 0) }
@@ -117,7 +117,7 @@ struct PrefetchBuffer {
     /// Ends a reservation: the claimed attempts join the buffer, targets that came back short turn quiet, and
     /// the attempts that can start now are returned (counted in flight). After `close()` nothing starts: the
     /// attempts are returned by `closedClaims` instead, for release.
-    mutating func commit(_ reservation: CapacityTracker.Reservation, claimed attempts: [ClaimedAttempt]) -> [ClaimedAttempt] {
+    mutating func commit(_ reservation: ClaimPlan, claimed attempts: [ClaimedAttempt]) -> [ClaimedAttempt] {
         for cap in reservation.caps { reservedPerTarget[cap.target, default: 0] -= cap.limit }
         reservedTotal -= reservation.total
         var perTarget: [String: Int] = [:]

@@ -1,3 +1,5 @@
+import AsyncTaskCore
+
 /// How many claimed attempts of one target a node keeps ahead of its free slots (the prefetch buffer's depth),
 /// from what it observes: the rate at which the target's calls complete and how long a claim takes to come back.
 ///
@@ -43,7 +45,7 @@ struct PrefetchSizing: Sendable {
 
     /// Notes that a claim took `duration` (whether or not it returned rows).
     mutating func observeClaim(_ duration: Duration) {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.seconds
         claimSeconds = claimSeconds == 0 ? seconds : claimSeconds + Self.smoothing * (seconds - claimSeconds)
     }
 
@@ -56,7 +58,7 @@ struct PrefetchSizing: Sendable {
         }
         let elapsed = now - last
         guard elapsed >= Self.sampleWindow else { return }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let sample = Double(total - lastCompleted) / seconds
         rate = rate + Self.smoothing * (sample - rate)
         lastSample = now

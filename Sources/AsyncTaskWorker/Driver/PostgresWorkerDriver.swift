@@ -1,0 +1,65 @@
+import PostgresClient
+
+/// The worker's driver over a libpq connection pool: each verb is one statement, kept as a named constant next
+/// to the Swift that runs it (`AttemptClaimer` for claims, `OutcomeWriter` for outcomes, `NodeRegistry` for the
+/// node's row, leases and reaping).
+struct PostgresWorkerDriver: WorkerDriver {
+    let pool: PostgresConnectionPool
+    let claimer: AttemptClaimer
+    let registry: NodeRegistry
+    let outcomes: OutcomeWriter
+
+    func register() async throws {
+        try await registry.register(on: pool)
+    }
+
+    func claim(_ plan: ClaimPlan) async throws -> [ClaimedAttempt] {
+        try await pool.withConnection { try await claimer.claim(plan, on: $0) }
+    }
+
+    func releaseUnstarted(_ attempts: [ClaimedAttempt]) async throws -> Int {
+        try await pool.withConnection { try await claimer.release(attempts, on: $0) }
+    }
+
+    func record(_ outcomes: [AttemptOutcome]) async throws -> Set<Int64> {
+        try await self.outcomes.write(outcomes, on: pool)
+    }
+
+    func renewLeases(_ leases: [HeldLeases.Lease], by renewal: LeaseRenewal) async throws -> Int {
+        try await registry.renewLeases(leases, by: renewal, on: pool)
+    }
+
+    func heartbeat(inFlight: Int, counters: [String: Int], status: NodeStatus) async throws -> NodeStatus? {
+        try await registry.heartbeat(inFlight: inFlight, counters: counters, status: status, on: pool)
+    }
+
+    func reapDeadNodes() async throws -> (nodes: [String], released: Int) {
+        try await registry.reapDeadNodes(on: pool)
+    }
+
+    func releaseLeases() async throws -> Int {
+        try await registry.releaseLeases(on: pool)
+    }
+
+    func setStatus(_ status: NodeStatus) async throws {
+        try await registry.setStatus(status, on: pool)
+    }
+
+    func unservedTargets() async throws -> [String: Int] {
+        try await registry.unservedTargets(on: pool)
+    }
+
+    func queueLag() async throws -> [String: (due: Int, lagSeconds: Double)] {
+        try await registry.queueLag(on: pool)
+    }
+
+    func isUnreachable(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        return error.isConnectionLoss || error.code == .poolTimeout
+    }
+
+    func isRefusal(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        return !error.isConnectionLoss && error.code != .poolTimeout
+    }
+}

@@ -1,0 +1,15 @@
+/// How often the node's periodic jobs run, each derived from `node.heartbeat` (one setting, so a node tuned for
+/// faster failure detection reports faster too).
+struct NodeCadences: Sendable, Equatable {
+    /// `node.heartbeat`: the node's row is touched, its due leases renewed and, past the reaping gate, silent
+    /// nodes reaped.
+    let heartbeat: Duration
+
+    /// Queue depth and lag gauges per served target: every 5 heartbeats (one aggregate over the due rows;
+    /// fresh enough for a dashboard that samples every few seconds).
+    var queueLag: Duration { heartbeat * 5 }
+
+    /// The warning about attempts waiting for targets no live node serves: every 15 heartbeats (a scan of the
+    /// due rows; the warning repeats often enough to be noticed without flooding the log).
+    var unservedTargets: Duration { heartbeat * 15 }
+}

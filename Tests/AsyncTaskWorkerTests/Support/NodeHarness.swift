@@ -1,0 +1,84 @@
+import AsyncTask
+import AsyncTaskTargets
+@testable import AsyncTaskWorker
+import Logging
+import Synchronization
+
+/// The node's claim loop, executor and recorder wired to an in-memory driver, a scripted caller and a manual
+/// clock, as `WorkerNode.run` wires them to PostgreSQL and libcurl.
+struct NodeHarness: Sendable {
+    let clock = ManualClock()
+    let driver: InMemoryWorkerDriver
+    let caller: ScriptedCaller
+    let capacity: CapacityTracker
+    let leases = HeldLeases()
+    let recorder: OutcomeRecorder
+    let loop: ClaimLoop
+    let claimDue: WakeSignal
+    private let drainingBox: DrainFlag
+
+    /// A flag shared by the harness and its loop.
+    final class DrainFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    /// - Parameters:
+    ///   - targets: served targets, by name, with their `concurrency`.
+    ///   - nodeConcurrency: `node.concurrency`.
+    ///   - prefetch: `node.prefetch`.
+    init(
+        targets: [String: Int], nodeConcurrency: Int = 10, prefetch: Int = 0, maxAttempts: Int = 5, lease: Duration = .seconds(30),
+        pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5), caller: ScriptedCaller = .succeeding
+    ) throws {
+        let clock = clock
+        driver = InMemoryWorkerDriver(clock: clock, lease: lease)
+        self.caller = caller
+        capacity = CapacityTracker(nodeLimit: nodeConcurrency, targetLimits: targets, prefetch: prefetch)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let metrics = WorkerMetrics()
+        let claimDue = WakeSignal(clock: clock)
+        self.claimDue = claimDue
+        let leases = leases
+        recorder = OutcomeRecorder(
+            driver: driver, clock: clock, flushInterval: .zero, flushBatch: 100, maxBuffered: 10_000, metrics: metrics, logger: logger,
+            onFlushed: { claimDue.signal() }, onSettled: { leases.remove($0) })
+        var configurations: [String: TargetConfiguration] = [:]
+        for (name, concurrency) in targets {
+            configurations[name] = try TargetConfiguration(
+                name: name, url: "http://127.0.0.1:1/\(name)", maxAttempts: maxAttempts,
+                backoff: Backoff(base: .milliseconds(1), max: .milliseconds(1)), concurrency: concurrency)
+        }
+        let executor = AttemptExecutor(
+            targets: configurations, caller: caller, batches: BatchDispatcher { calls, _ in calls.map { _ in .succeeded(status: 200, excerpt: "") } },
+            encryptor: NullEncryptor(), webhook: nil, metrics: metrics, logger: logger, clock: clock)
+        let flag = DrainFlag()
+        drainingBox = flag
+        loop = ClaimLoop(
+            index: 0, settings: .init(pollInterval: pollInterval, claimBatch: 50, shutdownGrace: shutdownGrace), driver: driver,
+            capacity: capacity, leases: leases, executor: executor, recorder: recorder, claimDue: claimDue,
+            isDraining: { flag.value.load(ordering: .acquiring) }, metrics: metrics, logger: logger, clock: clock)
+    }
+
+    /// Starts the graceful shutdown: the claim loop stops claiming and drains.
+    func drain() {
+        drainingBox.value.store(true, ordering: .releasing)
+        claimDue.signal()
+    }
+
+    /// Runs the claim loop and the recorder while `body` runs, then drains and writes what is left.
+    func run(_ body: @Sendable (NodeHarness) async throws -> Void) async rethrows {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await recorder.run() }
+            group.addTask {
+                await loop.run()
+            }
+            try await body(self)
+            drain()
+            // The loop returns once its calls ended (or the grace, on the manual clock, passed).
+            while let _ = try await group.next() {
+                recorder.stop()
+            }
+            _ = await recorder.flushRemaining(until: clock.now)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import AsyncTaskTargets
+@testable import AsyncTaskWorker
+import Synchronization
+
+/// A `TargetCalling` that answers each call by a script instead of the network, and records the calls made.
+final class ScriptedCaller: TargetCalling {
+    private let script: @Sendable (TargetCall, TargetConfiguration) async -> CallOutcome
+    private let made = Mutex<[(target: String, attemptID: Int64, attemptNumber: Int)]>([])
+    private let running = Atomic<Int>(0)
+
+    /// - Parameter script: the outcome of each call (it may wait, to hold a call in flight).
+    init(_ script: @escaping @Sendable (TargetCall, TargetConfiguration) async -> CallOutcome) {
+        self.script = script
+    }
+
+    /// A caller whose every call succeeds with 200.
+    static var succeeding: ScriptedCaller { ScriptedCaller { _, _ in .succeeded(status: 200, excerpt: "") } }
+
+    func call(_ call: TargetCall, to target: TargetConfiguration) async -> CallOutcome {
+        made.withLock { $0.append((target.name, call.attemptID, call.attemptNumber)) }
+        running.add(1, ordering: .relaxed)
+        defer { running.subtract(1, ordering: .relaxed) }
+        return await script(call, target)
+    }
+
+    /// The calls made so far, in order.
+    var calls: [(target: String, attemptID: Int64, attemptNumber: Int)] { made.withLock { $0 } }
+
+    /// Calls under way now.
+    var inFlight: Int { running.load(ordering: .relaxed) }
+}
