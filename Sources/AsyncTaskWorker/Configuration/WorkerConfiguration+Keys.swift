@@ -39,8 +39,8 @@ extension WorkerConfiguration {
 
     static var databaseSettings: [Setting] {
         [
-            Setting("database_url", type: "PostgreSQL URL", default: "required", secret: true,
-                    doc: "PostgreSQL URL (`postgresql://user:pass@host:5432/db?sslmode=require`); a secret, never logged") {
+            Setting("database_url", type: "`postgresql://` URL", default: "required", secret: true,
+                    doc: "where the database is (`postgresql://user:pass@host:5432/db?sslmode=require`); never logged") {
                 values, key, configuration throws(ConfigurationError) in
                 guard let url = try values.string(key.path, secret: true) else {
                     throw ConfigurationError(key: key.path, reason: "is required (set it in the file or as ASYNCTASK_DATABASE_URL)")
