@@ -1,3 +1,4 @@
+import AsyncTaskCore
 public import Foundation
 
 /// An attempt as operators see it (CLI, admin API, dashboard): every column except the arguments, which may
