@@ -1,5 +1,4 @@
 public import AsyncTask
-import AsyncTaskCore
 import AsyncTaskTargets
 import Configuration
 public import Foundation
