@@ -12,6 +12,37 @@ public struct TargetConfiguration: Sendable, Hashable {
     /// The default number of calls in flight to one target per node.
     public static let defaultConcurrency = 64
 
+    /// The values a config block takes for the keys it leaves out: a target's (``target``), or another
+    /// block of the same keys with its own defaults (the webhook's).
+    public struct Defaults: Sendable, Hashable {
+        /// `timeout`.
+        public var timeout: Duration
+        /// `max_attempts`.
+        public var maxAttempts: Int
+        /// `backoff.base` and `backoff.max`.
+        public var backoff: Backoff
+        /// `concurrency`.
+        public var concurrency: Int
+        /// `max_response_bytes`.
+        public var maxResponseBytes: Int
+
+        /// Creates defaults; each one left out is a target's.
+        public init(
+            timeout: Duration = TargetConfiguration.defaultTimeout, maxAttempts: Int = TargetConfiguration.defaultMaxAttempts,
+            backoff: Backoff = Backoff(), concurrency: Int = TargetConfiguration.defaultConcurrency,
+            maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes
+        ) {
+            self.timeout = timeout
+            self.maxAttempts = maxAttempts
+            self.backoff = backoff
+            self.concurrency = concurrency
+            self.maxResponseBytes = maxResponseBytes
+        }
+
+        /// A target's defaults (the README's configuration reference lists them).
+        public static let target = Defaults()
+    }
+
     /// The name attempts use in their `target` column.
     public let name: String
     /// The `http`/`https` base URL, with `${VAR}` expanded.
@@ -99,9 +130,11 @@ public struct TargetConfiguration: Sendable, Hashable {
     }
 
     /// Validates the config file's values: parses durations and expands `${VAR}` in the URL,
-    /// header values and TLS paths from `environment`.
+    /// header values and TLS paths from `environment`; a value `raw` leaves out takes its default from `defaults`.
     /// - Throws: ``TargetConfigurationError`` naming this target and the first bad field.
-    public init(name: String, raw: RawTargetConfiguration, environment: [String: String]) throws(TargetConfigurationError) {
+    public init(
+        name: String, raw: RawTargetConfiguration, environment: [String: String], defaults: Defaults = .target
+    ) throws(TargetConfigurationError) {
         func fail(_ field: String, _ code: TargetConfigurationError.Code, _ reason: String) -> TargetConfigurationError {
             TargetConfigurationError(target: name, field: field, code: code, reason: reason)
         }
@@ -149,17 +182,17 @@ public struct TargetConfiguration: Sendable, Hashable {
             name: name,
             url: url,
             protocol: targetProtocol,
-            timeout: try duration(raw.timeout, field: "timeout") ?? Self.defaultTimeout,
+            timeout: try duration(raw.timeout, field: "timeout") ?? defaults.timeout,
             connectTimeout: try duration(raw.connectTimeout, field: "connect_timeout"),
             headers: headers,
-            maxAttempts: raw.maxAttempts ?? Self.defaultMaxAttempts,
+            maxAttempts: raw.maxAttempts ?? defaults.maxAttempts,
             backoff: Backoff(
-                base: try duration(raw.backoff?.base, field: "backoff.base") ?? .seconds(1),
-                max: try duration(raw.backoff?.max, field: "backoff.max") ?? .seconds(3600)
+                base: try duration(raw.backoff?.base, field: "backoff.base") ?? defaults.backoff.base,
+                max: try duration(raw.backoff?.max, field: "backoff.max") ?? defaults.backoff.max
             ),
-            concurrency: raw.concurrency ?? Self.defaultConcurrency,
+            concurrency: raw.concurrency ?? defaults.concurrency,
             tls: tls,
-            maxResponseBytes: raw.maxResponseBytes ?? HTTPRequest.defaultMaxResponseBytes,
+            maxResponseBytes: raw.maxResponseBytes ?? defaults.maxResponseBytes,
             batch: try raw.batch.map { (batch) throws(TargetConfigurationError) in try Self.batchSettings(batch, target: name) }
         )
     }

@@ -119,6 +119,51 @@ struct ConfigurationTests {
         #expect(unknown?.key == "node.concurency")
     }
 
+    @Test("an unknown key names the nearest known key of its block", arguments: [
+        ("database_url: x\nnode: { concurency: 4 }\ntargets: { A: { url: http://a } }", "node.concurency", "node.concurrency"),
+        ("database_url: x\ntargets: { A: { url: http://a, timout: 2s } }", "targets.A.timout", "targets.A.timeout"),
+        ("database_url: x\ntargets: { A: { url: http://a, tls: { ca_fil: /x } } }", "targets.A.tls.ca_fil", "targets.A.tls.ca_file"),
+        ("database_url: x\ntargets: { A: { url: http://a } }\nwebhok: { url: http://h }", "webhok", "webhook"),
+        ("database_url: x\ntargets: { A: { url: http://a } }\nretention: { intervall: 1m }", "retention.intervall", "retention.interval"),
+    ])
+    func unknownKeyHint(yaml: String, key: String, suggestion: String) throws {
+        let error = #expect(throws: ConfigurationError.self) { try WorkerConfiguration.load(yaml: yaml, environment: [:]) }
+        #expect(error?.key == key, "\(String(describing: error))")
+        #expect(error?.reason.contains("unknown key; did you mean \(suggestion)?") == true, "\(String(describing: error))")
+    }
+
+    @Test("a list holding a mapping is an error naming its key")
+    func nestedList() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.load(yaml: "database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h, secrets: [{ a: 1 }] }", environment: [:])
+        }
+        #expect(error?.key == "webhook.secrets", "\(String(describing: error))")
+        #expect(error?.reason.contains("item 1 of the list") == true, "\(String(describing: error))")
+    }
+
+    @Test("the webhook block shares the target's call keys with its own defaults; a target's name may not hold a dot")
+    func webhookCallKeys() throws {
+        let config = try WorkerConfiguration.load(yaml: """
+            database_url: x
+            targets: { A: { url: http://a } }
+            webhook:
+              url: http://hooks.internal/events
+              secret: 0123456789abcdef
+              timeout: 3s
+              backoff: { max: 5m }
+              headers: { X-Team: ops }
+            """, environment: [:])
+        let webhook = try #require(config.webhook)
+        #expect(webhook.target.timeout == .seconds(3))
+        #expect(webhook.target.backoff == Backoff(base: .seconds(1), max: .seconds(300)))
+        #expect(webhook.target.maxAttempts == 100 && webhook.target.concurrency == 16)
+        #expect(webhook.target.headers["X-Team"] == "ops")
+        let dotted = #expect(throws: ConfigurationError.self) {
+            try WorkerConfiguration.load(yaml: "database_url: x\ntargets: { \"a.b\": { url: http://a } }", environment: [:])
+        }
+        #expect(dotted?.key == "targets.a.b", "\(String(describing: dotted))")
+    }
+
     // Found by Fuzz/FuzzConfig: an empty key name (here an anchor on an empty key) gave an error whose key was "".
     @Test("an empty key name is an error that still names where it is", arguments: [
         ("&-a: 25\n", "(top level)"),

@@ -11,7 +11,7 @@ struct EnvironmentVariableTests {
           OrderClient:
             url: http://orders.internal/rpc
             headers: { Authorization: "Bearer ${ASYNCTASK_ORDERS_TOKEN}" }
-        webhook: { url: http://hooks.internal/x, secret: "0123456789abcdef0123" }
+        webhook: { url: http://hooks.internal/x, secret: "0123456789abcdef0123", headers: { Authorization: "Bearer w" } }
         encryption: { primary: k1, keys: { k1: "${K1}" } }
         """
     static let k1 = Data(repeating: 7, count: 32).base64EncodedString()
@@ -75,6 +75,21 @@ struct EnvironmentVariableTests {
             case "node.max_buffered_outcomes": #expect(loaded.node.maxBufferedOutcomes == 4096, "\(name)")
             case "retention.interval": #expect(loaded.retention.interval == .seconds(5), "\(name)")
             default: #expect(loaded.targets["OrderClient"]?.maxResponseBytes == 4096, "\(name)")
+            }
+        }
+    }
+
+    @Test("each key of the key table is overridden by its documented variable, placeholders filled with this file's names")
+    func everyKeyHasItsVariable() {
+        let names = ["<name>": "ORDER_CLIENT", "<header>": "AUTHORIZATION", "<id>": "K1"]
+        for key in WorkerConfiguration.configurationKeys {
+            var variable = key.environmentVariable
+            for (placeholder, name) in names { variable = variable.replacingOccurrences(of: placeholder.uppercased(), with: name) }
+            // A value of the wrong type is fine here: the error must be about the value, not an unknown variable.
+            do {
+                _ = try load([variable: "x"])
+            } catch {
+                #expect(error.key != variable, "\(key.path): \(error)")
             }
         }
     }

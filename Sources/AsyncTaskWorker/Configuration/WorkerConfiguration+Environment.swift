@@ -1,15 +1,14 @@
 import AsyncTask
 import Foundation
-import Yams
 
 extension WorkerConfiguration {
-    /// `ASYNCTASK_*` variables that are not configuration keys but are read by asynctask's own tools (the test
-    /// harness, the scripts, the deploy files, examples/encrypt_args.py), so they may be set beside a node.
-    public static let nonConfigurationVariables: Set<String> = [
-        "ASYNCTASK_TARGETS", "ASYNCTASK_ENCRYPTION_KEY_IDS",
+    /// `ASYNCTASK_*` variables that are not configuration keys: the lists of names (`ASYNCTASK_TARGETS`,
+    /// `ASYNCTASK_ENCRYPTION_KEY_IDS`) and those read by asynctask's own tools (the test harness, the scripts,
+    /// the deploy files, examples/encrypt_args.py), so they may be set beside a node.
+    public static let nonConfigurationVariables: Set<String> = Set(nameListVariables.values).union([
         "ASYNCTASK_BIN", "ASYNCTASK_IMAGE", "ASYNCTASK_KEY", "ASYNCTASK_UPDATE_GOLDEN",
         "ASYNCTASK_TEST_DATABASE_URL", "ASYNCTASK_TEST_PGDATA", "ASYNCTASK_TEST_PGCTL",
-    ]
+    ])
 
     /// The environment variable that overrides `key` (`targets.OrderClient.url` → `ASYNCTASK_TARGETS_ORDER_CLIENT_URL`):
     /// swift-configuration's rule, each dotted component with an underscore where a lower-case letter meets an
@@ -30,52 +29,34 @@ extension WorkerConfiguration {
     }
 
     /// The `ASYNCTASK_*` variables of `environment` as swift-configuration's environment provider reads them
-    /// (prefix dropped), after checking each one: a variable that overrides no key of this configuration (with
-    /// its targets, headers and key ids) and that asynctask does not read otherwise is an error naming it and the
-    /// nearest known name, so a typo never falls back to a default. An unsplit CamelCase spelling of a name
-    /// (`…_ORDERCLIENT_URL`) is rewritten to the split one the provider reads.
-    static func environmentOverrides(_ environment: [String: String], tree: Yams.Node?, fileText: String?) throws(ConfigurationError) -> [String: String] {
-        let names = environment.keys.filter { $0.hasPrefix(environmentPrefix) }
-        guard !names.isEmpty else { return [:] }
-        let mapping = tree?.mapping
-        var targets = Set(mapping?["targets"]?.mapping?.keys.compactMap(\.string) ?? [])
-        targets.formUnion(listed(environment[environmentPrefix + "TARGETS"]))
-        var keyIDs = Set(mapping?["encryption"]?.mapping?["keys"]?.mapping?.keys.compactMap(\.string) ?? [])
-        keyIDs.formUnion(listed(environment[environmentPrefix + "ENCRYPTION_KEY_IDS"]))
-        func headers(_ node: Yams.Node?) -> [String] { node?.mapping?["headers"]?.mapping?.keys.compactMap(\.string) ?? [] }
-
-        var keys: [String] = []
-        for pattern in knownKeys {
-            let parts = pattern.split(separator: ".").map(String.init)
-            if parts.first == "targets" {
-                for target in targets {
-                    let header = headers(mapping?["targets"]?.mapping?[target])
-                    keys += expand(parts, target: target, wildcards: header)
-                }
-            } else if pattern.hasPrefix("webhook.headers.") {
-                keys += headers(mapping?["webhook"]).map { "webhook.headers.\($0)" }
-            } else if pattern.hasPrefix("encryption.keys.") {
-                keys += keyIDs.map { "encryption.keys.\($0)" }
-            } else {
-                keys.append(pattern)
-            }
-        }
+    /// (prefix dropped), after checking each one, and which of them hold secrets: a variable that overrides no
+    /// key of the key table (with this configuration's targets, headers and key ids in its placeholders) and
+    /// that asynctask does not read otherwise is an error naming it and the nearest known name, so a typo never
+    /// falls back to a default. An unsplit CamelCase spelling of a name (`…_ORDERCLIENT_URL`) is rewritten to the
+    /// split one the provider reads.
+    static func environmentOverrides(_ environment: [String: String], names: ConfigurationSource) throws(ConfigurationError) -> (values: [String: String], secrets: Set<String>) {
+        let variables = environment.keys.filter { $0.hasPrefix(environmentPrefix) }
+        guard !variables.isEmpty else { return ([:], []) }
         var canonical = Set<String>()
         var aliases: [String: String] = [:]
-        for key in keys {
-            let name = environmentName(forKey: key)
-            canonical.insert(name)
-            let plain = environmentName(forKey: key, splitWords: false)
-            if plain != name { aliases[plain] = name }
+        var secrets = Set<String>()
+        for key in configurationKeys {
+            for path in names.expand(key.components) {
+                let name = environmentName(forKey: path.path)
+                canonical.insert(name)
+                if key.isSecret { secrets.insert(String(name.dropFirst(environmentPrefix.count))) }
+                let plain = environmentName(forKey: path.path, splitWords: false)
+                if plain != name { aliases[plain] = name }
+            }
         }
         // Variables the file or other variables refer to as ${ASYNCTASK_…} are the user's own, not overrides.
         var referenced = Set<String>()
-        for text in [fileText ?? ""] + environment.values where text.contains("${") {
+        for text in [names.file?.text ?? ""] + environment.values where text.contains("${") {
             referenced.formUnion(text.matches(of: /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/).map { String($0.output.1) })
         }
 
         var overrides: [String: String] = [:]
-        for name in names.sorted() {
+        for name in variables.sorted() {
             guard let value = environment[name] else { continue }
             if canonical.contains(name) {
                 overrides[String(name.dropFirst(environmentPrefix.count))] = value
@@ -85,32 +66,25 @@ extension WorkerConfiguration {
                 }
                 overrides[String(split.dropFirst(environmentPrefix.count))] = value
             } else if !nonConfigurationVariables.contains(name) && !referenced.contains(name) {
+                let targets = names.names(at: ["targets"], pattern: ["targets"])
                 throw unknownVariable(name, known: canonical.union(aliases.keys).union(nonConfigurationVariables), targets: targets)
             }
         }
-        return overrides
+        return (overrides, secrets)
     }
 
     /// The error for an `ASYNCTASK_*` variable that matches nothing.
-    private static func unknownVariable(_ name: String, known: Set<String>, targets: Set<String>) -> ConfigurationError {
+    private static func unknownVariable(_ name: String, known: Set<String>, targets: [String]) -> ConfigurationError {
         var reason = "unknown environment variable: it overrides no configuration key"
         if let near = NearestName.nearest(to: name, in: known.sorted()) { reason += "; did you mean \(near)?" }
         if name.hasPrefix(environmentPrefix + "TARGETS_") {
             reason += " A target's variables are ASYNCTASK_TARGETS_<NAME>_<KEY> for a target declared in the file or in ASYNCTASK_TARGETS"
-                + " (declared: \(targets.isEmpty ? "none" : targets.sorted().joined(separator: ", "))), <NAME> upper-cased with CamelCase"
+                + " (declared: \(targets.isEmpty ? "none" : targets.joined(separator: ", "))), <NAME> upper-cased with CamelCase"
                 + " split into words or not (OrderClient → ORDER_CLIENT or ORDERCLIENT); headers can be overridden, not added."
         } else {
             reason += " (the README's configuration reference lists every variable)."
         }
         return ConfigurationError(key: name, reason: reason)
-    }
-
-    /// `targets.*.…` with `*` the target and a trailing `*` each of `wildcards` (header names).
-    private static func expand(_ parts: [String], target: String, wildcards: [String]) -> [String] {
-        var parts = parts
-        parts[1] = target
-        guard parts.last == "*" else { return [parts.joined(separator: ".")] }
-        return wildcards.map { (parts.dropLast() + [$0]).joined(separator: ".") }
     }
 
     /// A comma-separated list from the environment.

@@ -41,7 +41,8 @@ public struct WorkerConfiguration: Sendable {
         /// up to this), so a slot that frees starts its next call without waiting for a claim; 0 turns it off.
         public var prefetch: Int
 
-        /// Defaults as documented in the README's configuration reference.
+        /// The defaults of `node.*`: the key table (WorkerConfiguration+Keys.swift) reads them from here for the
+        /// README's configuration reference, so each is written once.
         public init(
             id: UUID = UUID(), hostname: String = ProcessInfo.processInfo.hostName, concurrency: Int = 512,
             lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = .seconds(10),

@@ -13,6 +13,11 @@ public struct WebhookConfiguration: Sendable {
         case expired = "attempt.expired"
     }
 
+    /// The defaults of the `webhook` block's call keys (`timeout`, `max_attempts`, `backoff`, `concurrency`):
+    /// a delivery retries longer and more often than a target's call, with fewer in flight.
+    public static let callDefaults = TargetConfiguration.Defaults(
+        maxAttempts: 100, backoff: Backoff(base: .seconds(1), max: .seconds(60)), concurrency: 16)
+
     /// The receiver, called through the same engine and rules as targets (`target.url` is the webhook URL).
     public var target: TargetConfiguration
     /// HMAC secrets; each delivery carries one `v1=` signature per secret, so receivers can rotate.
