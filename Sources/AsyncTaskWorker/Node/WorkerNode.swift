@@ -81,9 +81,7 @@ public final class WorkerNode: Service, Sendable {
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 
         try await registerWhenReachable(registry, pool: pool)
-        if let webhook = configuration.webhook {
-            try await pool.query(Self.publishWebhookSettings, [PostgresBind.jsonb(Data(webhook.settingsJSON.utf8))])
-        }
+        try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
         logger.info("node started", metadata: [
             "node_id": "\(id)", "targets": "\(registry.targets.joined(separator: ","))",
             "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
@@ -156,13 +154,6 @@ public final class WorkerNode: Service, Sendable {
         }
         await pool.close()
     }
-
-    // Events are written by a trigger in the transaction of each state change; it reads which events to write
-    // from here. The last node to start with a webhook configured sets them.
-    static let publishWebhookSettings = PostgresStatement(name: "publish_webhook_settings", sql: """
-        INSERT INTO async_task_settings (key, value) VALUES ('webhook', $1)
-        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()
-        """)
 
     // MARK: - Loops
 
@@ -328,13 +319,6 @@ public final class WorkerNode: Service, Sendable {
                         logger.warning("attempts are waiting for targets that no live node serves; start a node configured with them", metadata: [
                             "targets": "\(unserved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
                         ])
-                    }
-                }
-                if beat % 5 == 1 {
-                    let lag = try await registry.queueLag(on: pool)
-                    for target in registry.targets {
-                        metrics.queueDepth(target: target).record(lag[target]?.due ?? 0)
-                        metrics.queueLag(target: target).record(lag[target]?.lagSeconds ?? 0)
                     }
                 }
             } catch {
