@@ -16,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "asynctask", targets: ["asynctask"]),
+        .library(name: "AsyncTaskCore", targets: ["AsyncTaskCore"]),
         .library(name: "AsyncTask", targets: ["AsyncTask"]),
         .library(name: "AsyncTaskWorker", targets: ["AsyncTaskWorker"]),
         .library(name: "AsyncTaskAdmin", targets: ["AsyncTaskAdmin"]),
@@ -72,6 +73,7 @@ let package = Package(
         .target(
             name: "CurlHTTP",
             dependencies: [
+                "AsyncTaskCore",
                 "CCurl",
                 "CCurlShims",
                 .product(name: "Logging", package: "swift-log"),
@@ -79,10 +81,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The pure shared types every layer speaks: statuses, error kinds, method names, durations, redaction.
+        // A leaf: no C library, no Foundation, so depending on it drags nothing along.
+        .target(
+            name: "AsyncTaskCore",
+            swiftSettings: swiftSettings
+        ),
         // The model: attempts, schema and migrations, enqueue, operator actions.
         .target(
             name: "AsyncTask",
             dependencies: [
+                "AsyncTaskCore",
                 "PostgresClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // The async_task gem's YAML arguments (GemArgumentsDecoder), for adopted tables.
@@ -94,7 +103,7 @@ let package = Package(
         // The HTTP/RPC contract with targets: configuration, request building, outcome classification.
         .target(
             name: "AsyncTaskTargets",
-            dependencies: ["AsyncTask", "CurlHTTP"],
+            dependencies: ["AsyncTaskCore", "CurlHTTP"],
             swiftSettings: swiftSettings
         ),
         // The worker node: configuration, claiming, executing, recording, heartbeat.
@@ -102,6 +111,7 @@ let package = Package(
             name: "AsyncTaskWorker",
             dependencies: [
                 "AsyncTask",
+                "AsyncTaskCore",
                 "AsyncTaskTargets",
                 "CurlHTTP",
                 "PostgresClient",
@@ -121,7 +131,7 @@ let package = Package(
             name: "AsyncTaskAdmin",
             dependencies: [
                 "AsyncTask",
-                "AsyncTaskTargets",
+                "AsyncTaskCore",
                 "PostgresClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -136,6 +146,7 @@ let package = Package(
             name: "asynctask",
             dependencies: [
                 "AsyncTask",
+                "AsyncTaskCore",
                 "AsyncTaskAdmin",
                 "AsyncTaskWorker",
                 "AsyncTaskTargets",
@@ -174,6 +185,12 @@ let package = Package(
             path: "Tests/LoopbackHTTPServer",
             swiftSettings: swiftSettings
         ),
+        // The leaf module's types, alone: no database, no network.
+        .testTarget(
+            name: "AsyncTaskCoreTests",
+            dependencies: ["AsyncTaskCore"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PostgresClientTests",
             dependencies: ["PostgresClient", "TestSupport"],
@@ -191,13 +208,14 @@ let package = Package(
         ),
         .testTarget(
             name: "AsyncTaskTests",
-            dependencies: ["AsyncTask", "PostgresClient", "TestSupport"],
+            dependencies: ["AsyncTask", "AsyncTaskCore", "PostgresClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "AsyncTaskTargetsTests",
             dependencies: [
                 "AsyncTask",
+                "AsyncTaskCore",
                 "AsyncTaskTargets",
                 "CurlHTTP",
                 "LoopbackHTTPServer",
@@ -225,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "AsyncTaskAdminTests",
             dependencies: [
-                "AsyncTaskAdmin", "AsyncTask", "PostgresClient", "TestSupport",
+                "AsyncTaskAdmin", "AsyncTask", "AsyncTaskCore", "PostgresClient", "TestSupport",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

@@ -38,7 +38,7 @@ let package = Package(
         // `Retry-After`: delta-seconds or an HTTP-date → a delay or nil.
         fuzzTarget("FuzzRetryAfter", [product("AsyncTaskTargets")]),
         // Configuration durations (`250ms`, `1.5s`, `7d`) → a Duration or an error naming the input.
-        fuzzTarget("FuzzDuration", [product("AsyncTaskTargets")]),
+        fuzzTarget("FuzzDuration", [product("AsyncTaskCore")]),
         // A JSON-RPC 2.0 response body → succeeded, retryable or permanent.
         fuzzTarget("FuzzJSONRPC", [product("AsyncTaskTargets"), product("CurlHTTP")]),
         // Stored `method_args` envelopes → an envelope / plaintext, or an EncryptionError.

@@ -11,4 +11,5 @@ swift test --skip-build --filter ChaosTests
 # The fuzz targets, briefly (their own build in Fuzz/.build; `make fuzz` runs them longer).
 FUZZ_SECONDS=${FUZZ_SECONDS:-10} scripts/fuzz.sh
 scripts/check-deploy.sh
+scripts/check-layers.sh
 scripts/check-release.sh

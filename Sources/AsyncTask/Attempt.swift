@@ -1,3 +1,4 @@
+import AsyncTaskCore
 public import Foundation
 
 /// A request to call `method` on `target` later, as a producer enqueues it.

@@ -1,3 +1,5 @@
+public import AsyncTaskCore
+
 /// An operator action on attempts, with the one table of which statuses allow it and what it leaves.
 ///
 /// The seed gem's rules: `expire` and `fail` only from `pending`; `retry` from `failed` or `expired` back to

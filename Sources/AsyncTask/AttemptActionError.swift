@@ -1,3 +1,5 @@
+public import AsyncTaskCore
+
 /// Why an operator action did not apply.
 public enum AttemptActionError: Error, Sendable, Hashable, CustomStringConvertible {
     /// No attempt has this id.

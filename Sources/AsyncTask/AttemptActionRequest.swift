@@ -1,3 +1,5 @@
+public import AsyncTaskCore
+
 /// An operator action with what the operator gave for it: a fail's reason, a retry's extra tries.
 ///
 /// The same value drives one attempt (`AttemptActions.apply(_:to:on:)`) and every match of a filter

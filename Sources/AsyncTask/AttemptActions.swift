@@ -1,3 +1,4 @@
+public import AsyncTaskCore
 import Foundation
 public import PostgresClient
 

@@ -1,3 +1,4 @@
+public import AsyncTaskCore
 public import Foundation
 public import PostgresClient
 

@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 
 extension DashboardPage {
@@ -167,7 +168,7 @@ extension DashboardPage {
         }
         html += "</dl><p>Arguments are never shown here.</p></section>"
         html += timeline(attempt, now: now)
-        let actions = AttemptStatus(rawValue: attempt.status).map(AttemptAction.available(from:)) ?? []
+        let actions = AttemptAction.available(from: attempt.status)
         if !actions.isEmpty {
             html += "<section><h2>Actions</h2>"
             if !actionsEnabled { html += "<p class=\"notice alert\">Actions are disabled on this node: set admin.token in its config.</p>" }
@@ -195,7 +196,7 @@ extension DashboardPage {
         let starts = tries.compactMap(\.startedAt)
         let first = starts.min() ?? attempt.createdAt
         let ends = tries.compactMap { entry in entry.startedAt.map { $0.addingTimeInterval((entry.durationMs ?? 0) / 1000) } }
-        var last = max(ends.max() ?? first, attempt.status == "pending" ? min(now, max(attempt.availableAt, first)) : first)
+        var last = max(ends.max() ?? first, attempt.status == .pending ? min(now, max(attempt.availableAt, first)) : first)
         if last.timeIntervalSince(first) < 0.001 { last = first.addingTimeInterval(1) }
         let span = last.timeIntervalSince(first)
         let width = 760.0, left = 40.0, right = 60.0, row = 18.0, top = 8.0

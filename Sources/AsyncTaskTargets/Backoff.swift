@@ -1,3 +1,5 @@
+import AsyncTaskCore
+
 /// Delay before the next try of a failed attempt: exponential growth from `base`, capped at
 /// `max`, with full jitter (a uniformly random delay between zero and that ceiling), so that
 /// attempts failing together do not retry together.
@@ -36,6 +38,6 @@ public struct Backoff: Sendable, Hashable {
     }
 
     static func nanoseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
+        Double(duration.nanoseconds)
     }
 }

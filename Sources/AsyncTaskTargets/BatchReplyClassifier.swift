@@ -1,3 +1,4 @@
+import AsyncTaskCore
 public import CurlHTTP
 public import Foundation
 

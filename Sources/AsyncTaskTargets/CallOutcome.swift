@@ -1,11 +1,13 @@
+public import AsyncTaskCore
+
 /// The outcome of one call to a target, as the node records it.
 public enum CallOutcome: Sendable, Hashable {
     /// The target accepted the call (2xx, and a JSON-RPC `result`).
     case succeeded(status: Int, excerpt: String)
     /// The call failed in a way that may pass later; `retryAfter` is the server's `Retry-After`.
-    case retryable(kind: CallErrorKind, message: String, httpStatus: Int?, retryAfter: Duration?, excerpt: String)
+    case retryable(kind: AttemptErrorKind, message: String, httpStatus: Int?, retryAfter: Duration?, excerpt: String)
     /// The call failed in a way that retrying will not fix.
-    case permanent(kind: CallErrorKind, message: String, httpStatus: Int?, excerpt: String)
+    case permanent(kind: AttemptErrorKind, message: String, httpStatus: Int?, excerpt: String)
 
     /// Whether the call succeeded.
     public var isSuccess: Bool {
@@ -14,7 +16,7 @@ public enum CallOutcome: Sendable, Hashable {
     }
 
     /// The error kind, or `nil` on success.
-    public var kind: CallErrorKind? {
+    public var kind: AttemptErrorKind? {
         switch self {
         case .succeeded: nil
         case .retryable(let kind, _, _, _, _), .permanent(let kind, _, _, _): kind

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 public import CurlHTTP
 public import Foundation
 
@@ -49,10 +50,10 @@ public struct OutcomeClassifier: Sendable {
     /// Classifies a call that produced no response.
     public func classify(_ error: HTTPClientError) -> CallOutcome {
         let detail = String(error.detail.prefix(200))
-        func retryable(_ kind: CallErrorKind, _ what: String) -> CallOutcome {
+        func retryable(_ kind: AttemptErrorKind, _ what: String) -> CallOutcome {
             .retryable(kind: kind, message: "\(what): \(detail)", httpStatus: nil, retryAfter: nil, excerpt: "")
         }
-        func permanent(_ kind: CallErrorKind, _ what: String) -> CallOutcome {
+        func permanent(_ kind: AttemptErrorKind, _ what: String) -> CallOutcome {
             .permanent(kind: kind, message: "\(what): \(detail)", httpStatus: nil, excerpt: "")
         }
         switch error.code {

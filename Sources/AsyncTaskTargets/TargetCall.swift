@@ -1,3 +1,5 @@
+import AsyncTaskCore
+
 /// One call of a target for one try of an attempt: what the row and the claim provide.
 public struct TargetCall: Sendable, Hashable {
     /// The attempt's id (`async_task_attempts.id`); also the JSON-RPC `id`.

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import CurlHTTP
 import Foundation
 

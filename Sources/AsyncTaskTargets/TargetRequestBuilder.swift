@@ -1,4 +1,4 @@
-import AsyncTask
+public import AsyncTaskCore
 public import CurlHTTP
 import Foundation
 
@@ -6,13 +6,13 @@ import Foundation
 public enum TargetRequestBuilder {
     /// Why a call's request could not be built; always a permanent failure of the attempt.
     public struct Error: Swift.Error, Sendable, Hashable, CustomStringConvertible {
-        /// ``CallErrorKind/invalidMethodName``, ``CallErrorKind/invalidArguments`` or ``CallErrorKind/invalidRequest``.
-        public var kind: CallErrorKind
+        /// ``AttemptErrorKind/invalidMethodName``, ``AttemptErrorKind/invalidArguments`` or ``AttemptErrorKind/invalidRequest``.
+        public var kind: AttemptErrorKind
         /// A short human message (never the arguments themselves).
         public var message: String
 
         /// Creates an error.
-        public init(kind: CallErrorKind, message: String) {
+        public init(kind: AttemptErrorKind, message: String) {
             self.kind = kind
             self.message = message
         }
@@ -71,7 +71,7 @@ public enum TargetRequestBuilder {
     }
 
     /// The method-name rule of every request, one or batched.
-    /// - Throws: ``TargetRequestBuilder/Error`` of kind ``CallErrorKind/invalidMethodName``.
+    /// - Throws: ``TargetRequestBuilder/Error`` of kind ``AttemptErrorKind/invalidMethodName``.
     static func checkMethodName(_ methodName: String) throws(TargetRequestBuilder.Error) {
         guard MethodName.isValid(methodName) else {
             throw Error(kind: .invalidMethodName, message: "method name '\(methodName.prefix(64))' is not allowed (\(MethodName.maxLength) characters of A-Z a-z 0-9 _ . - at most, no '..')")

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import CCurl
 import CCurlShims
 import Logging
@@ -67,8 +68,8 @@ final class EngineLoop {
                 if active.isEmpty { return }
                 let left = ContinuousClock.now.duration(to: deadline)
                 if left <= .zero { return }
-                let leftMs = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1
-                timeoutMs = Int32(min(Int64(timeoutMs), leftMs))
+                // One past the whole milliseconds left, so the poll never wakes just before the deadline.
+                timeoutMs = Int32(min(Int64(timeoutMs) - 1, left.milliseconds) + 1)
             }
             if core.preparePoll(publishing: &counters) {
                 curl_multi_poll(multi.handle, nil, 0, timeoutMs, nil)

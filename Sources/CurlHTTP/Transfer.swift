@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import CCurl
 import CCurlShims
 
@@ -231,11 +232,7 @@ final class Transfer {
 
     /// Whole milliseconds, at least 1 (0 means "no timeout" to libcurl).
     private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0 else { return 1 }
-        let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-        if overflow { return Int.max }
-        return max(1, Int(ms) + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
+        Int(clamping: max(1, duration.millisecondsRoundedUp))
     }
 
     // MARK: Callbacks (engine thread, inside curl_multi_perform)

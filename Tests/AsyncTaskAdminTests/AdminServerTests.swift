@@ -1,5 +1,6 @@
 import AsyncTask
 import AsyncTaskAdmin
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 import CoreMetrics

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import AsyncTaskTargets
 import CurlHTTP
 import Foundation
@@ -65,7 +66,7 @@ struct OutcomeClassifierTests {
     }
 
     @Test func transportErrorsAreClassified() {
-        let cases: [(HTTPClientError.Code, CallErrorKind, Bool)] = [
+        let cases: [(HTTPClientError.Code, AttemptErrorKind, Bool)] = [
             (.connectFailed, .connect, true), (.dnsFailed, .dns, true), (.tlsFailed, .tls, true), (.timeout, .timeout, true),
             (.connectionLost, .connection, true), (.protocolError, .protocol, true), (.cancelled, .cancelled, true),
             (.shutdown, .shutdown, true), (.invalidURL, .invalidRequest, false), (.other, .internal, true),

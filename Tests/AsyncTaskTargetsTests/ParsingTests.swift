@@ -1,28 +1,9 @@
 import AsyncTask
+import AsyncTaskCore
 import AsyncTaskTargets
 import Foundation
 import Testing
 import TestSupport
-
-struct DurationParserTests {
-    @Test(arguments: [
-        ("250ms", Duration.milliseconds(250)), ("2s", .seconds(2)), ("5m", .seconds(300)), ("1h", .seconds(3600)),
-        ("7d", .seconds(604_800)), ("3", .seconds(3)), ("1.5s", .milliseconds(1500)), (" 10s ", .seconds(10)), ("-1s", .seconds(-1)), ("0", .zero),
-    ])
-    func parses(_ text: String, _ expected: Duration) throws {
-        #expect(try DurationParser.parse(text) == expected)
-    }
-
-    @Test(arguments: ["", "s", "5w", "1.2.3s", "ten", "5 minutes", "1e400"])
-    func rejectsWithAClearError(_ text: String) {
-        #expect {
-            try DurationParser.parse(text)
-        } throws: { error in
-            let error = error as? DurationParser.Error
-            return error?.input == text && error?.description.contains("250ms") == true
-        }
-    }
-}
 
 struct EnvironmentExpansionTests {
     let environment = ["TOKEN": "s3cret", "EMPTY": "", "HOST_1": "h"]
@@ -114,20 +95,7 @@ struct RetryAfterParserTests {
     }
 }
 
-struct MethodNameAndExcerptTests {
-    @Test(arguments: ["fulfill", "Order.fulfill", "_private", "a-b_c.d9", "a.b.c", String(repeating: "a", count: 128)])
-    func acceptsPlainNames(_ name: String) {
-        #expect(MethodName.isValid(name))
-    }
-
-    @Test(arguments: [
-        "", "../admin", "a/b", "a..b", "ab..", "a.b...c", "a?x=1", "a#f", "a%2Fb", "a b", "a\r\nHost: evil", "1abc", ".hidden", "-x",
-        "http://evil.example/x", "café", String(repeating: "a", count: 129),
-    ])
-    func rejectsNamesThatCouldSteerTheURL(_ name: String) {
-        #expect(!MethodName.isValid(name))
-    }
-
+struct ResponseExcerptTests {
     @Test func excerptIsBoundedValidUTF8() {
         #expect(ResponseExcerpt.make(Array("hello".utf8)) == "hello")
         let long = ResponseExcerpt.make(Array(repeating: UInt8(ascii: "x"), count: 10_000))

@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 import Testing

@@ -1,4 +1,4 @@
-import AsyncTaskTargets
+import AsyncTaskCore
 import FuzzSupport
 
 /// Duration text → a Duration, or an error that names the text; surrounding spaces never change the answer.

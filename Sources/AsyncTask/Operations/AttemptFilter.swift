@@ -1,3 +1,4 @@
+public import AsyncTaskCore
 public import Foundation
 
 /// Which attempts an operator means: by status, target, method, creation time and id range.

@@ -1,3 +1,4 @@
+public import AsyncTaskCore
 import Foundation
 public import Logging
 public import PostgresClient

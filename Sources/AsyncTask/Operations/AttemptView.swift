@@ -1,10 +1,11 @@
+public import AsyncTaskCore
 public import Foundation
 
 /// An attempt as operators see it (CLI, admin API, dashboard): every column except the arguments, which may
 /// hold personal data and are never shown.
 public struct AttemptView: Sendable, Hashable, Codable {
     public let id: Int64
-    public let status: String
+    public let status: AttemptStatus
     public let target: String
     public let methodName: String
     public let idempotenceToken: String?
@@ -42,7 +43,7 @@ public struct AttemptView: Sendable, Hashable, Codable {
     ///   - tries: the try history, when the caller read it.
     public init(_ record: AttemptRecord, errorKind: String? = nil, responseExcerpt: String? = nil, tries: [AttemptTry]? = nil) {
         id = record.id
-        status = record.status.rawValue
+        status = record.status
         target = record.target
         methodName = record.methodName
         idempotenceToken = record.idempotenceToken
@@ -71,7 +72,7 @@ public struct AttemptView: Sendable, Hashable, Codable {
     public var missingTries: [Int] {
         guard let tries, let oldest = tries.first?.number else { return [] }
         let kept = Set(tries.map(\.number))
-        let last = status == AttemptStatus.pending.rawValue && lockedBy != nil ? numAttempts - 1 : numAttempts
+        let last = status == .pending && lockedBy != nil ? numAttempts - 1 : numAttempts
         return last < oldest ? [] : (oldest...last).filter { !kept.contains($0) }
     }
 
@@ -88,7 +89,7 @@ public struct AttemptView: Sendable, Hashable, Codable {
         // A succeeded attempt's last_error is what an earlier try hit: say so rather than show it as its state.
         let history = lastError != nil && !lastErrorCurrent ? " (an earlier try; the attempt has since succeeded)" : ""
         return [
-            ("id", String(id)), ("status", status), ("target", target), ("method_name", methodName),
+            ("id", String(id)), ("status", status.rawValue), ("target", target), ("method_name", methodName),
             ("idempotence_token", idempotenceToken ?? "-"), ("encryptor", encryptor ?? "-"),
             ("num_attempts", String(numAttempts)), ("max_attempts", maxAttemptsText),
             ("priority", String(priority)), ("scheduled_at", optionalTime(scheduledAt)), ("available_at", time(availableAt)),

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 public import Foundation
 public import PostgresClient
 

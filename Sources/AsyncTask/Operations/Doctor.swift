@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Foundation
 public import PostgresClient
 

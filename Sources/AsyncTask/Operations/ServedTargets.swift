@@ -1,3 +1,4 @@
+import AsyncTaskCore
 public import PostgresClient
 
 /// The target names that live nodes serve now, from `async_task_nodes` (status `active`, a heartbeat fresher

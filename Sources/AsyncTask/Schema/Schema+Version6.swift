@@ -1,3 +1,5 @@
+import AsyncTaskCore
+
 extension Schema {
     /// Schema v6: which events the webhook trigger writes is decided by the live nodes, not by whichever node
     /// started last, and the trigger's SQL is built from the Swift names (`webhookTarget`, `WebhookEvent`,

@@ -1,4 +1,5 @@
 public import AsyncTask
+import AsyncTaskCore
 import AsyncTaskTargets
 import Configuration
 public import Foundation

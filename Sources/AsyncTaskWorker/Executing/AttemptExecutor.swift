@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import AsyncTaskTargets
 import CoreMetrics
 import Foundation

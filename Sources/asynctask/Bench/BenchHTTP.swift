@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncTaskCore
 import CurlHTTP
 import Logging
 
@@ -76,7 +77,7 @@ struct BenchHTTP: AsyncParsableCommand {
                                 let response = try await engine.execute(request)
                                 if !(200...299).contains(response.status) { result.non2xx += 1 }
                                 let latency = sent.duration(to: .now)
-                                result.latencies.append(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+                                result.latencies.append(latency.nanoseconds)
                             } catch {
                                 result.failures += 1
                             }
@@ -130,7 +131,7 @@ struct BenchHTTP: AsyncParsableCommand {
     }
 
     private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.seconds
     }
 
     private static func format(_ value: Double, _ decimals: Int) -> String {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AsyncTask
-import AsyncTaskAdmin
+import AsyncTaskCore
 import Foundation
 
 extension AttemptsCommand {
@@ -38,7 +38,7 @@ extension AttemptsCommand {
                 header: ["ID", "STATUS", "TARGET", "METHOD", "TRIES", "CREATED", "COMPLETED", "LAST ERROR"],
                 rows: views.map { view in
                     [
-                        String(view.id), view.status, view.target, view.methodName,
+                        String(view.id), view.status.rawValue, view.target, view.methodName,
                         "\(view.numAttempts)/\(view.maxAttempts.map(String.init) ?? "-")", OutputFormat.timestamp(view.createdAt),
                         view.completedAt.map(OutputFormat.timestamp) ?? "-", OutputFormat.excerpt(view.lastError, 60),
                     ]

@@ -1,6 +1,6 @@
 import ArgumentParser
 import AsyncTask
-import AsyncTaskAdmin
+import AsyncTaskCore
 import Foundation
 
 extension AttemptsCommand {

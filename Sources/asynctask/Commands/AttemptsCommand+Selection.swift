@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 

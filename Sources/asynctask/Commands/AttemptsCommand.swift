@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncTask
-import AsyncTaskAdmin
 import Foundation
 import PostgresClient
 

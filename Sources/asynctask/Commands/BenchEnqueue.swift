@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 
@@ -57,7 +58,7 @@ struct BenchEnqueue: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         for connection in connections { await connection.close() }
         let rate = Int(Double(counts) / seconds)
         if batchSize == 1 {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import PostgresClient
 
@@ -84,7 +85,7 @@ struct DevCommand: AsyncParsableCommand {
                 while ContinuousClock.now < deadline {
                     let counts = try await counts(connection)
                     try await progress(connection, committed: committed.count, rolledBack: rolledBack.count)
-                    if (counts["pending"] ?? 0) == 0 { break }
+                    if (counts[AttemptStatus.pending.rawValue] ?? 0) == 0 { break }
                     try await Task.sleep(for: .milliseconds(500))
                 }
                 print("")
@@ -100,7 +101,7 @@ struct DevCommand: AsyncParsableCommand {
 
         private func progress(_ connection: PostgresConnection, committed: Int, rolledBack: Int) async throws {
             let counts = try await counts(connection)
-            let line = "orders committed \(committed), rolled back \(rolledBack) | attempts pending \(counts["pending"] ?? 0), succeeded \(counts["succeeded"] ?? 0), failed \(counts["failed"] ?? 0)"
+            let line = "orders committed \(committed), rolled back \(rolledBack) | attempts " + [AttemptStatus.pending, .succeeded, .failed].map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")
             FileHandle.standardOutput.write(Data("\r\(line)   ".utf8))
         }
 

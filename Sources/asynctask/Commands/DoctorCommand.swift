@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncTask
-import AsyncTaskAdmin
 import Foundation
 
 /// `asynctask doctor`: checks that need an operator; exit 1 when any finds something.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncTask
-import AsyncTaskAdmin
 import Foundation
 
 /// `asynctask nodes`: the worker nodes, live or not, with heartbeat age, in-flight calls, leases and targets.

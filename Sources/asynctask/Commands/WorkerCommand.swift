@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncTask
 import AsyncTaskAdmin
+import AsyncTaskCore
 import AsyncTaskTargets
 import AsyncTaskWorker
 import Foundation
@@ -109,13 +110,13 @@ extension ConfigCommand.Check {
         let node = configuration.node
         let targets = configuration.targets.values.sorted { $0.name < $1.name }
         var lines = ["ok: node concurrency \(node.concurrency), lease \(node.lease), \(targets.count) target(s)"]
-        lines.append("  database: \(LogRedaction.maskURLPasswords(configuration.databaseURL)) (pool_size \(configuration.databasePoolSize))")
+        lines.append("  database: \(Redaction.maskingPasswords(in: configuration.databaseURL)) (pool_size \(configuration.databasePoolSize))")
         lines.append("  node: heartbeat \(node.heartbeat), dead_after \(node.deadAfter), poll_interval \(node.pollInterval), claim_batch \(node.claimBatch), claimers \(node.claimers), shutdown_grace \(node.shutdownGrace)")
         for target in targets {
-            lines.append("  target \(target.name) → \(LogRedaction.maskURLPasswords(target.url)) (\(target.protocol.rawValue), concurrency \(target.concurrency), max_attempts \(target.maxAttempts))")
+            lines.append("  target \(target.name) → \(Redaction.maskingPasswords(in: target.url)) (\(target.protocol.rawValue), concurrency \(target.concurrency), max_attempts \(target.maxAttempts))")
         }
         if let webhook = configuration.webhook {
-            lines.append("  webhook: \(LogRedaction.maskURLPasswords(webhook.target.url)), events \(webhook.events.map(\.rawValue).sorted().joined(separator: ", ")), \(webhook.secrets.count) secret(s), include_args \(webhook.includeArgs)")
+            lines.append("  webhook: \(Redaction.maskingPasswords(in: webhook.target.url)), events \(webhook.events.map(\.rawValue).sorted().joined(separator: ", ")), \(webhook.secrets.count) secret(s), include_args \(webhook.includeArgs)")
         } else {
             lines.append("  webhook: none (no failure events are posted)")
         }

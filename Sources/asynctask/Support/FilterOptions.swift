@@ -1,6 +1,5 @@
 import ArgumentParser
 import AsyncTask
-import AsyncTaskAdmin
 
 /// `--status --target --method --since`: which attempts a listing or a bulk action means.
 struct FilterOptions: ParsableArguments {

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import AsyncTaskWorker
 import Foundation
 import Logging
@@ -50,13 +51,13 @@ struct JSONLogHandler: LogHandler {
         object["ts"] = Date().formatted(.iso8601.time(includingFractionalSeconds: true).year().month().day().dateTimeSeparator(.standard))
         object["level"] = event.level.rawValue
         object["label"] = label
-        object["message"] = LogRedaction.maskURLPasswords(event.message.description)
+        object["message"] = Redaction.maskingPasswords(in: event.message.description)
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(0x0A)
         Self.output.withLock { _ in FileHandle.standardError.write(data) }
     }
 
-    /// The JSON value for a metadata value under `key` (redacted as `LogRedaction` says, at every depth).
+    /// The JSON value for a metadata value under `key` (redacted as `Redaction` says, at every depth).
     static func json(_ value: Logger.Metadata.Value, key: String) -> Any {
         switch value {
         case .dictionary(let dictionary):
@@ -78,7 +79,7 @@ struct JSONLogHandler: LogHandler {
     /// A string value, as a JSON number when it is exactly one (`12`, `-3`, `0.25`; not `007`, `1e5` or
     /// digits beyond what a double holds exactly), else the redacted string.
     private static func scalar(_ text: String, key: String) -> Any {
-        let redacted = LogRedaction.redact(key: key, text)
+        let redacted = Redaction.redact(key: key, text)
         guard redacted == text, text.utf8.count <= 15, text.wholeMatch(of: /-?(0|[1-9][0-9]*)(\.[0-9]+)?/) != nil else { return redacted }
         if !text.contains("."), let int = Int64(text) { return NSNumber(value: int) }
         return Double(text).map { $0 as Any } ?? redacted

@@ -1,5 +1,4 @@
-public import AsyncTask
-import AsyncTaskTargets
+import AsyncTaskCore
 public import Foundation
 
 /// Reads an `AttemptFilter` from text, as typed on the command line or in a query string, with errors that
@@ -11,6 +10,12 @@ public enum FilterParser {
         public var field: String
         /// What is wrong.
         public var reason: String
+
+        /// Creates an error; the admin API and the CLI raise their own for fields they read themselves.
+        public init(field: String, reason: String) {
+            self.field = field
+            self.reason = reason
+        }
 
         public var description: String { "invalid \(field): \(reason)" }
     }
@@ -106,6 +111,6 @@ public enum FilterParser {
         guard let ago = try? DurationParser.parse(text), ago > .zero else {
             throw Error(field: field, reason: "'\(text)' is neither an ISO 8601 time (2026-01-31T12:00:00Z) nor a duration ago (15m, 2h, 7d)")
         }
-        return now.addingTimeInterval(-(Double(ago.components.seconds) + Double(ago.components.attoseconds) / 1e18))
+        return now.addingTimeInterval(-ago.seconds)
     }
 }
