@@ -36,18 +36,10 @@ extension AdminServer {
         var thisNode: String
     }
 
-    /// An operator action the API and the dashboard offer.
-    enum ActionName: String, CaseIterable {
-        case retry, expire, fail
-
-        /// The bulk form of the action; `reason` is a fail's, `tries` a retry's extra tries.
-        func bulk(reason: String?, tries: Int = 1) -> BulkAttemptActions.Action {
-            switch self {
-            case .retry: .retry(extraTries: tries)
-            case .expire: .expire
-            case .fail: .fail(reason: reason.flatMap { $0.isEmpty ? nil : $0 })
-            }
-        }
+    /// The action request for `action` from a form or query: a fail's `reason` (empty means none), a retry's
+    /// one more try, as the single-attempt buttons give.
+    static func request(_ action: AttemptAction, reason: String?) -> AttemptActionRequest {
+        .action(action, reason: reason.flatMap { $0.isEmpty ? nil : $0 }, extraTries: 1)
     }
 
     func addAPIRoutes(to router: Router<BasicRequestContext>, database: AdminDatabase) {
@@ -77,7 +69,7 @@ extension AdminServer {
         // Bulk: `ids=1,2,3` or the listing's filter parameters (internal targets only when asked); `dry_run=true`
         // only counts. The same batched statements as `asynctask attempts retry --status …`.
         api.post("bulk/:action") { [tokenCheck, logger] request, context -> Response in
-            guard let action = context.parameters.get("action").flatMap(ActionName.init(rawValue:)) else {
+            guard let action = context.parameters.get("action").flatMap(AttemptAction.init(rawValue:)) else {
                 return Self.jsonError("unknown action: use retry, expire or fail", status: .notFound)
             }
             do {
@@ -94,7 +86,7 @@ extension AdminServer {
             } catch let error as FilterParser.Error {
                 return Self.jsonError(error.description, status: .badRequest)
             }
-            let bulk = action.bulk(reason: query.get("reason"))
+            let bulk = Self.request(action, reason: query.get("reason"))
             if dryRun {
                 let matching = try await database.withConnection { try await selection.count(bulk, on: $0) }
                 return try Self.json(BulkBody(action: action.rawValue, matching: matching))
@@ -104,7 +96,7 @@ extension AdminServer {
             return try Self.json(BulkBody(action: action.rawValue, changed: changed.count))
         }
         api.post("attempts/:id/:action") { [tokenCheck, logger] request, context -> Response in
-            guard let action = context.parameters.get("action").flatMap(ActionName.init(rawValue:)) else {
+            guard let action = context.parameters.get("action").flatMap(AttemptAction.init(rawValue:)) else {
                 return Self.jsonError("unknown action: use retry, expire or fail", status: .notFound)
             }
             guard let id = context.parameters.get("id", as: Int64.self), id > 0 else {
@@ -162,14 +154,10 @@ extension AdminServer {
     }
 
     /// Runs an operator action, mapping refusals to 404 / 409.
-    static func perform(_ action: ActionName, id: Int64, reason: String?, database: AdminDatabase) async -> Result<AttemptRecord, ActionFailure> {
+    static func perform(_ action: AttemptAction, id: Int64, reason: String?, database: AdminDatabase) async -> Result<AttemptRecord, ActionFailure> {
         do {
             let record = try await database.withConnection { connection in
-                switch action {
-                case .retry: try await AttemptActions().retry(id, on: connection)
-                case .expire: try await AttemptActions().expire(id, on: connection)
-                case .fail: try await AttemptActions().fail(id, reason: reason.flatMap { $0.isEmpty ? nil : $0 }, on: connection)
-                }
+                try await AttemptActions().apply(request(action, reason: reason), to: id, on: connection)
             }
             return .success(record)
         } catch let error as AttemptActionError {

@@ -58,7 +58,7 @@ extension AdminServer {
                 let hidden = filter.matchesInternal ? 0 : try await AttemptQueries().count(internalOnly, on: connection)
                 return (views, hidden)
             }
-            let done = query.get("done").flatMap(ActionName.init(rawValue:))
+            let done = query.get("done").flatMap(AttemptAction.init(rawValue:))
             let notice = done.map { "\($0.rawValue) applied to \(query.get("changed") ?? "?") attempt(s)." }
             let nextBefore = views.count == limit ? views.last?.id : nil
             let body = DashboardPage.attemptsPage(
@@ -79,7 +79,7 @@ extension AdminServer {
             guard let view = try await database.withConnection({ try await AttemptQueries().detail(id, on: $0) }) else {
                 return Self.html(self.page("Not found", DashboardPage.message("attempt \(id) not found", alert: true)), status: .notFound)
             }
-            let done = request.uri.queryParameters.get("done").flatMap(ActionName.init(rawValue:))
+            let done = request.uri.queryParameters.get("done").flatMap(AttemptAction.init(rawValue:))
             let notice = done.map { "\($0.rawValue) applied: the attempt is now \(view.status)." }
             let enabled = tokenCheck.expected.map { !$0.isEmpty } ?? false
             return Self.html(self.page("Attempt \(id)", DashboardPage.detail(view, notice: notice, actionsEnabled: enabled, now: Date())))
@@ -87,7 +87,7 @@ extension AdminServer {
         // Bulk, step 1: count what the chosen action would change and ask for confirmation. Reads only.
         router.post("attempts/bulk") { request, _ -> Response in
             let form = try await Self.form(request)
-            guard let action = form.value("action").flatMap(ActionName.init(rawValue:)) else {
+            guard let action = form.value("action").flatMap(AttemptAction.init(rawValue:)) else {
                 return Self.html(self.page("Bad request", DashboardPage.message("choose retry, expire or fail", alert: true)), status: .badRequest)
             }
             let selection: BulkSelection
@@ -96,15 +96,15 @@ extension AdminServer {
             } catch let error as FilterParser.Error {
                 return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
             }
-            let count = try await database.withConnection { try await selection.count(action.bulk(reason: nil), on: $0) }
+            let count = try await database.withConnection { try await selection.count(Self.request(action, reason: nil), on: $0) }
             return Self.html(self.page("Confirm \(action.rawValue)", DashboardPage.bulkConfirmation(
-                action: action.rawValue, appliesTo: action.bulk(reason: nil).appliesTo, selection: selection, count: count,
+                action: action, selection: selection, count: count,
                 actionsEnabled: self.tokenCheck.expected.map { !$0.isEmpty } ?? false)))
         }
         // Bulk, step 2: the confirmed form, with the admin token typed by the operator.
         router.post("attempts/bulk/apply") { [tokenCheck, logger] request, _ -> Response in
             let form = try await Self.form(request)
-            guard let action = form.value("action").flatMap(ActionName.init(rawValue:)) else {
+            guard let action = form.value("action").flatMap(AttemptAction.init(rawValue:)) else {
                 return Self.html(self.page("Bad request", DashboardPage.message("choose retry, expire or fail", alert: true)), status: .badRequest)
             }
             if let refusal = self.formRefusal(tokenCheck, form.value("token")) { return refusal }
@@ -114,7 +114,7 @@ extension AdminServer {
             } catch let error as FilterParser.Error {
                 return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
             }
-            let changed = try await database.withConnection { try await selection.apply(action.bulk(reason: form.value("reason")), on: $0) }
+            let changed = try await database.withConnection { try await selection.apply(Self.request(action, reason: form.value("reason")), on: $0) }
             logger.notice("admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": "\(changed.count)", "via": "dashboard"])
             var back = "/attempts?done=\(action.rawValue)&changed=\(changed.count)"
             if case .filter(let filter) = selection { back += "&" + DashboardPage.query(filter) }
@@ -123,7 +123,7 @@ extension AdminServer {
         // The dashboard's buttons: plain form POSTs carrying the token typed by the operator. The token is never
         // stored in a cookie, so another site cannot make a browser act (no ambient credentials to ride on).
         router.post("attempts/:id/:action") { [tokenCheck, logger] request, context -> Response in
-            guard let action = context.parameters.get("action").flatMap(ActionName.init(rawValue:)),
+            guard let action = context.parameters.get("action").flatMap(AttemptAction.init(rawValue:)),
                 let id = context.parameters.get("id", as: Int64.self), id > 0
             else {
                 return Self.html(self.page("Bad request", DashboardPage.message("unknown action or attempt id", alert: true)), status: .notFound)

@@ -38,7 +38,7 @@ enum BulkSelection: Sendable, Hashable {
     }
 
     /// How many attempts `action` would change now.
-    func count(_ action: BulkAttemptActions.Action, on connection: PostgresConnection) async throws(PostgresError) -> Int {
+    func count(_ action: AttemptActionRequest, on connection: PostgresConnection) async throws(PostgresError) -> Int {
         switch self {
         case .ids(let ids): try await BulkAttemptActions().count(action, ids: ids, on: connection)
         case .filter(let filter): try await BulkAttemptActions().count(action, filter: filter, on: connection)
@@ -46,7 +46,7 @@ enum BulkSelection: Sendable, Hashable {
     }
 
     /// Applies `action`; returns the ids changed.
-    func apply(_ action: BulkAttemptActions.Action, on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+    func apply(_ action: AttemptActionRequest, on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
         switch self {
         case .ids(let ids): try await BulkAttemptActions().apply(action, ids: ids, on: connection)
         case .filter(let filter): try await BulkAttemptActions().apply(action, filter: filter, on: connection)

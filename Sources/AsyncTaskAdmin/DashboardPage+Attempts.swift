@@ -131,9 +131,9 @@ extension DashboardPage {
 
     /// Bulk, step 2: what will change, and the confirming form that carries the same selection and the token.
     static func bulkConfirmation(
-        action: String, appliesTo: [AttemptStatus], selection: BulkSelection, count: Int, actionsEnabled: Bool
+        action: AttemptAction, selection: BulkSelection, count: Int, actionsEnabled: Bool
     ) -> String {
-        let statuses = appliesTo.map(\.rawValue).joined(separator: " or ")
+        let statuses = action.appliesToText
         var html = "<section><h2>Confirm: \(action) \(count) attempt(s)</h2>"
         let carried: String
         switch selection {
@@ -149,10 +149,10 @@ extension DashboardPage {
             return html + "<p id=\"bulk-nothing\">Nothing to do.</p><p><a href=\"/attempts\">Back to the attempts</a></p></section>"
         }
         if !actionsEnabled { html += "<p class=\"notice alert\">Actions are disabled on this node: set admin.token in its config.</p>" }
-        html += "<form method=\"post\" action=\"/attempts/bulk/apply\" id=\"bulk-confirm\"><input type=\"hidden\" name=\"action\" value=\"\(HTML.escape(action))\">" + carried
+        html += "<form method=\"post\" action=\"/attempts/bulk/apply\" id=\"bulk-confirm\"><input type=\"hidden\" name=\"action\" value=\"\(HTML.escape(action.rawValue))\">" + carried
         html += "<input type=\"password\" name=\"token\" placeholder=\"admin token\" autocomplete=\"current-password\" required> "
-        if action == "fail" { html += "<input name=\"reason\" placeholder=\"reason (optional)\"> " }
-        html += "<button type=\"submit\" id=\"confirm-button\"\(actionsEnabled ? "" : " disabled")>Confirm: \(HTML.escape(action)) \(count) attempt(s)</button> "
+        if action == .fail { html += "<input name=\"reason\" placeholder=\"reason (optional)\"> " }
+        html += "<button type=\"submit\" id=\"confirm-button\"\(actionsEnabled ? "" : " disabled")>Confirm: \(HTML.escape(action.rawValue)) \(count) attempt(s)</button> "
         html += "<a href=\"/attempts\">Cancel</a></form></section>"
         return html
     }
@@ -168,18 +168,15 @@ extension DashboardPage {
         }
         html += "</dl><p>Arguments are never shown here.</p></section>"
         html += timeline(attempt, now: now)
-        let actions: [(String, String)] = switch attempt.status {
-        case .pending: [("expire", "Expire"), ("fail", "Fail")]
-        case .failed, .expired: [("retry", "Retry")]
-        case .succeeded: []
-        }
+        let actions = AttemptAction.available(from: attempt.status)
         if !actions.isEmpty {
             html += "<section><h2>Actions</h2>"
             if !actionsEnabled { html += "<p class=\"notice alert\">Actions are disabled on this node: set admin.token in its config.</p>" }
-            for (action, label) in actions {
+            for action in actions {
+                let label = action.rawValue.prefix(1).uppercased() + action.rawValue.dropFirst()
                 html += "<form method=\"post\" action=\"/attempts/\(attempt.id)/\(action)\" class=\"inline\" id=\"\(action)-form\">"
                 html += "<input type=\"password\" name=\"token\" placeholder=\"admin token\" autocomplete=\"current-password\" required> "
-                if action == "fail" { html += "<input name=\"reason\" placeholder=\"reason (optional)\"> " }
+                if action == .fail { html += "<input name=\"reason\" placeholder=\"reason (optional)\"> " }
                 html += "<button type=\"submit\" id=\"\(action)-button\"\(actionsEnabled ? "" : " disabled")>\(label)</button></form>"
             }
             html += "</section>"

@@ -8,7 +8,7 @@ import Synchronization
 /// (at most once per `refresh`), beside the worker's own metrics in the same registry.
 ///
 /// Every node reports the same cluster-wide values (aggregate them with `max by (target)`). A target whose
-/// work is gone drops to 0 instead of keeping its last value.
+/// work is gone drops to 0 instead of keeping its last value. This is the only place the queue gauges are set.
 final class QueueMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let refresh: Duration
@@ -45,17 +45,30 @@ final class QueueMetrics: Sendable {
         }
         for figures in stats {
             let labels = [("target", figures.target)]
-            registry.makeGauge(name: "asynctask_queue_pending", labels: labels).set(Double(figures.pending))
-            registry.makeGauge(name: "asynctask_queue_due", labels: labels).set(Double(figures.due))
-            registry.makeGauge(name: "asynctask_queue_running", labels: labels).set(Double(figures.running))
-            registry.makeGauge(name: "asynctask_queue_lag_seconds", labels: labels).set(figures.lagSeconds)
+            registry.makeGauge(descriptor: Self.pending, labels: labels).set(Double(figures.pending))
+            registry.makeGauge(descriptor: Self.due, labels: labels).set(Double(figures.due))
+            registry.makeGauge(descriptor: Self.running, labels: labels).set(Double(figures.running))
+            registry.makeGauge(descriptor: Self.lag, labels: labels).set(figures.lagSeconds)
         }
         for target in previous.subtracting(stats.map(\.target)) {
             let labels = [("target", target)]
-            for name in ["asynctask_queue_pending", "asynctask_queue_due", "asynctask_queue_running", "asynctask_queue_lag_seconds"] {
-                registry.makeGauge(name: name, labels: labels).set(0.0)
+            for descriptor in [Self.pending, Self.due, Self.running, Self.lag] {
+                registry.makeGauge(descriptor: descriptor, labels: labels).set(0.0)
             }
         }
-        registry.makeGauge(name: "asynctask_nodes_live").set(Double(nodes.filter(\.live).count))
+        registry.makeGauge(descriptor: Self.nodesLive).set(Double(nodes.filter(\.live).count))
+    }
+
+    // The gauges, named in full in `metricName` (no unit suffix is added). The help text stays empty here: the
+    // registry aborts when one name is registered with two help texts, and `MetricsHelp` adds every family's
+    // `# HELP` line when `/metrics` is rendered, these included. Computed: the descriptor type is not Sendable.
+    static var pending: MetricNameDescriptor { descriptor("asynctask_queue_pending") }
+    static var due: MetricNameDescriptor { descriptor("asynctask_queue_due") }
+    static var running: MetricNameDescriptor { descriptor("asynctask_queue_running") }
+    static var lag: MetricNameDescriptor { descriptor("asynctask_queue_lag_seconds") }
+    static var nodesLive: MetricNameDescriptor { descriptor("asynctask_nodes_live") }
+
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: "")
     }
 }

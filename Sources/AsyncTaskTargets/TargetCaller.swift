@@ -28,9 +28,18 @@ public struct TargetCaller: Sendable {
         } catch {
             return classifier.classify(error)
         }
+        return await send(request, protocol: target.protocol, attemptID: call.attemptID)
+    }
+
+    /// Sends a request built elsewhere (a webhook delivery, which has its own headers and signature) and
+    /// classifies its outcome by the same rules as a target call's.
+    /// - Parameters:
+    ///   - protocol: how the response is read (`http`: by status; `jsonrpc`: the envelope for `attemptID`).
+    ///   - attemptID: the attempt the request is a try of.
+    public func send(_ request: HTTPRequest, protocol: TargetProtocol, attemptID: Int64) async -> CallOutcome {
         do {
             let response = try await engine.execute(request)
-            return classifier.classify(response, protocol: target.protocol, attemptID: call.attemptID, now: now())
+            return classifier.classify(response, protocol: `protocol`, attemptID: attemptID, now: now())
         } catch {
             return classifier.classify(error)
         }

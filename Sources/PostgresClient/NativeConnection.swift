@@ -6,9 +6,11 @@ import Synchronization
 ///
 /// Callers must use it from one thread at a time (its `BlockingThread`), except for `cancelRunningQuery()` and
 /// the status reads, which libpq allows from any thread.
-// Thread-safety: `connection` is used only on the owning connection's BlockingThread (one job at a time);
-// PQcancel on `cancel` is documented thread-safe; `preparedNames` is guarded by a Mutex; PQstatus and
-// PQtransactionStatus only read fields of the PGconn struct.
+// Thread-safety: `connection` is used only on the owning connection's BlockingThread (one job at a time), and
+// written only there, by `close()`, which holds `statusLock` while it frees and clears it; the status reads
+// other threads make (`isBroken`, `transactionStatus`, `backendPID`) hold `statusLock` too, so they never see a
+// freed PGconn. PQcancel on `cancel` is documented thread-safe; `preparedNames` is guarded by a Mutex; PQstatus,
+// PQtransactionStatus and PQbackendPID only read fields of the PGconn struct.
 final class NativeConnection: @unchecked Sendable {
     /// libpq's view of the transaction block.
     enum TransactionStatus { case idle, active, inTransaction, inError, unknown }
@@ -19,6 +21,8 @@ final class NativeConnection: @unchecked Sendable {
     /// SQL text → prepared statement name on this connection.
     private let preparedNames = Mutex<[String: String]>([:])
     private let closed = Atomic<Bool>(false)
+    /// Held by `close()` while it frees `connection`, and by the status reads from other threads.
+    private let statusLock = Mutex<Void>(())
 
     private init(connection: OpaquePointer, description: String) {
         // Server notices (and the FATAL of a terminated backend) would otherwise go straight to stderr; errors
@@ -58,15 +62,20 @@ final class NativeConnection: @unchecked Sendable {
     }
 
     var isBroken: Bool {
-        guard !closed.load(ordering: .acquiring), let connection else { return true }
-        return PQstatus(connection) != CONNECTION_OK
+        statusLock.withLock { _ in
+            guard !closed.load(ordering: .acquiring), let connection else { return true }
+            return PQstatus(connection) != CONNECTION_OK
+        }
     }
 
     var isTransactionAborted: Bool { transactionStatus == .inError }
 
     var transactionStatus: TransactionStatus {
-        guard let connection, !closed.load(ordering: .acquiring) else { return .unknown }
-        switch PQtransactionStatus(connection) {
+        let status = statusLock.withLock { _ -> PGTransactionStatusType? in
+            guard let connection, !closed.load(ordering: .acquiring) else { return nil }
+            return PQtransactionStatus(connection)
+        }
+        switch status ?? PQTRANS_UNKNOWN {
         case PQTRANS_IDLE: return .idle
         case PQTRANS_ACTIVE: return .active
         case PQTRANS_INTRANS: return .inTransaction
@@ -76,14 +85,19 @@ final class NativeConnection: @unchecked Sendable {
     }
 
     var backendPID: Int32 {
-        guard let connection else { return 0 }
-        return PQbackendPID(connection)
+        statusLock.withLock { _ in
+            guard let connection else { return 0 }
+            return PQbackendPID(connection)
+        }
     }
 
+    /// Closes the connection. Runs on the owning thread, like every other use of `connection`.
     func close() {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        if let connection { PQfinish(connection) }
-        connection = nil
+        statusLock.withLock { _ in
+            guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            if let connection { PQfinish(connection) }
+            connection = nil
+        }
     }
 
     /// Asks the server to cancel whatever this connection is running. Safe from any thread.
@@ -293,20 +307,21 @@ final class NativeConnection: @unchecked Sendable {
         }
         let state = Self.sqlState(of: result)
         let broken = connection.map { PQstatus($0) != CONNECTION_OK } ?? true
-        let message = field(Int32(UInt8(ascii: "M")))
+        let serverMessage = field(asynctask_pg_diag_message_primary)
+        let message = serverMessage
             ?? connection.map { String(cString: PQerrorMessage($0)).trimmingTrailingWhitespace() } ?? "unknown error"
         return PostgresError(
             code: broken ? .connectionClosed : .server,
             sqlState: state.map(SQLState.init(rawValue:)),
             message: message,
-            detail: field(Int32(UInt8(ascii: "D"))),
-            hint: field(Int32(UInt8(ascii: "H"))),
-            constraintName: field(Int32(UInt8(ascii: "n"))),
-            queryName: queryName)
+            detail: field(asynctask_pg_diag_message_detail),
+            hint: field(asynctask_pg_diag_message_hint),
+            constraintName: field(asynctask_pg_diag_constraint_name),
+            queryName: queryName, messageIsFromServer: serverMessage != nil)
     }
 
     private static func sqlState(of result: OpaquePointer) -> String? {
-        PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        PQresultErrorField(result, asynctask_pg_diag_sqlstate).map { String(cString: $0) }
     }
 
     /// Lays the binds out as the C arrays libpq takes; text values are NUL-terminated (libpq ignores lengths

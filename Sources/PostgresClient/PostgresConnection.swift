@@ -83,6 +83,18 @@ public final class PostgresConnection: Sendable {
         try await run(statement, binds.map(\.postgresBind), honourCancellation: true)
     }
 
+    /// Runs a query built at run time (interpolated values are its binds) and returns its rows.
+    /// - Parameters:
+    ///   - name: identifies the query in errors and logs, as a `PostgresStatement`'s name does.
+    ///   - prepared: prepare the text once per connection and reuse it; only for queries whose text takes a few
+    ///     shapes (see `PostgresQuery.statement(named:prepared:)`).
+    /// - Throws: `PostgresError`, as `query(_:_:)`.
+    @discardableResult
+    public func query(_ query: PostgresQuery, named name: String, prepared: Bool = false) async throws(PostgresError) -> PostgresRows {
+        let (statement, binds) = query.statement(named: name, prepared: prepared)
+        return try await run(statement, binds, honourCancellation: true)
+    }
+
     /// Streams `rows` into a table with `statement`, a `COPY table (columns…) FROM STDIN` (text format), and
     /// returns the number of rows the server inserted. Runs inside the caller's transaction when there is one.
     /// - Throws: `PostgresError`: a constraint or type error names the failing line in its message; `.cancelled`
@@ -281,6 +293,7 @@ public final class PostgresConnection: Sendable {
             if flag.isSet && error.sqlState == .queryCanceled {
                 error.code = .cancelled
                 error.message = "the query was cancelled because its task was cancelled"
+                error.messageIsFromServer = false
             }
             throw error
         }

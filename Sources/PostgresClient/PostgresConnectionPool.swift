@@ -87,6 +87,12 @@ public final class PostgresConnectionPool: Sendable {
         try await withConnection { connection in try await connection.query(statement, binds) }
     }
 
+    /// Runs one query built at run time on a pooled connection (see `PostgresConnection.query(_:named:prepared:)`).
+    @discardableResult
+    public func query(_ query: PostgresQuery, named name: String, prepared: Bool = false) async throws -> PostgresRows {
+        try await withConnection { connection in try await connection.query(query, named: name, prepared: prepared) }
+    }
+
     /// Connections currently open (idle or in use), and idle ones.
     public var counts: (open: Int, idle: Int) {
         state.withLock { ($0.open, $0.idle.count) }

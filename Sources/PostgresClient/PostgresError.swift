@@ -2,7 +2,11 @@
 /// a decoding mismatch, or an exhausted pool.
 ///
 /// It carries the *name* of the query that failed, never its parameter values. `description` is one line fit for
-/// users and logs (no password, no values); `debugDescription` adds the server's detail, hint and context.
+/// logs: the kind, the SQLSTATE and its condition name, the query's name and the constraint, but not the server's
+/// error message, which can quote values ("invalid input syntax for type integer: \"…\""), as postgres-nio keeps
+/// its descriptions generic. Messages this client or libpq wrote (a refused connection, a lost one, a decoding
+/// mismatch, a COPY row that cannot be encoded) never hold values and stay in. `descriptionWithMessage` adds the server's message, for a user who ran the statement themselves
+/// (the CLI); `debugDescription` adds the detail, hint and constraint as well.
 public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// What kind of failure this is.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -45,11 +49,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var constraintName: String?
     /// The name of the query that failed (its constant's name, never its values).
     public var queryName: String?
+    /// True when `message` is the server's error message for a statement, which may quote the statement's values
+    /// (and so stays out of `description`); false for the messages this client and libpq write.
+    public var messageIsFromServer: Bool
 
     /// Creates an error.
     public init(
         code: Code, sqlState: SQLState? = nil, message: String, detail: String? = nil, hint: String? = nil,
-        constraintName: String? = nil, queryName: String? = nil
+        constraintName: String? = nil, queryName: String? = nil, messageIsFromServer: Bool = false
     ) {
         self.code = code
         self.sqlState = sqlState
@@ -58,6 +65,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         self.hint = hint
         self.constraintName = constraintName
         self.queryName = queryName
+        self.messageIsFromServer = messageIsFromServer
     }
 
     /// True when the connection this happened on can no longer be used.
@@ -70,11 +78,23 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         var text = "PostgreSQL \(code)"
         if let sqlState { text += " \(sqlState.rawValue)" }
         if let queryName { text += " in query '\(queryName)'" }
+        guard messageIsFromServer else { return text + ": " + message }
+        if let name = sqlState?.name { text += ": \(name)" }
+        if let constraintName { text += " (constraint \(constraintName))" }
+        return text
+    }
+
+    /// One line with the primary message, as `psql` prints it: for the user who ran the statement and sees their
+    /// own data (a CLI command's error line), not for logs.
+    public var descriptionWithMessage: String {
+        var text = "PostgreSQL \(code)"
+        if let sqlState { text += " \(sqlState.rawValue)" }
+        if let queryName { text += " in query '\(queryName)'" }
         return text + ": " + message
     }
 
     public var debugDescription: String {
-        var text = description
+        var text = descriptionWithMessage
         if let detail { text += "\nDETAIL: \(detail)" }
         if let hint { text += "\nHINT: \(hint)" }
         if let constraintName { text += "\nCONSTRAINT: \(constraintName)" }
@@ -117,6 +137,28 @@ public struct SQLState: RawRepresentable, Sendable, Hashable, CustomStringConver
     public static let invalidSQLStatementName = SQLState(rawValue: "26000")
     /// `25P02`: the transaction is aborted; only ROLLBACK is accepted.
     public static let inFailedTransaction = SQLState(rawValue: "25P02")
+
+    /// The condition name PostgreSQL documents for the SQLSTATEs named here (`unique_violation`), nil for others.
+    public var name: String? {
+        switch self {
+        case .badCopyFileFormat: "bad_copy_file_format"
+        case .uniqueViolation: "unique_violation"
+        case .foreignKeyViolation: "foreign_key_violation"
+        case .notNullViolation: "not_null_violation"
+        case .checkViolation: "check_violation"
+        case .serializationFailure: "serialization_failure"
+        case .deadlockDetected: "deadlock_detected"
+        case .queryCanceled: "query_canceled"
+        case .adminShutdown: "admin_shutdown"
+        case .crashShutdown: "crash_shutdown"
+        case .cannotConnectNow: "cannot_connect_now"
+        case .undefinedTable: "undefined_table"
+        case .invalidTextRepresentation: "invalid_text_representation"
+        case .invalidSQLStatementName: "invalid_sql_statement_name"
+        case .inFailedTransaction: "in_failed_sql_transaction"
+        default: nil
+        }
+    }
 
     public var description: String { rawValue }
 }

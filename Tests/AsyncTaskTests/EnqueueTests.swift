@@ -201,7 +201,7 @@ struct AttemptActionsTests {
             #expect(expired.status == .expired)
             #expect(expired.completedAt != nil)
             let again = await #expect(throws: AttemptActionError.self) { try await actions.expire(a, on: connection) }
-            #expect(again == .invalidState(id: a, action: "expire", status: .expired))
+            #expect(again == .invalidState(id: a, action: .expire, status: .expired))
             #expect(again?.description.contains("it is expired") == true)
 
             let failed = try await actions.fail(b, reason: "customer cancelled", on: connection)
@@ -210,11 +210,11 @@ struct AttemptActionsTests {
             let retried = try await actions.retry(b, extraTries: 3, on: connection)
             #expect(retried.status == .pending && retried.completedAt == nil && retried.maxAttempts == retried.numAttempts + 3)
             let notRetryable = await #expect(throws: AttemptActionError.self) { try await actions.retry(b, on: connection) }
-            #expect(notRetryable == .invalidState(id: b, action: "retry", status: .pending))
+            #expect(notRetryable == .invalidState(id: b, action: .retry, status: .pending))
 
             try await connection.execute(script: "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() WHERE id = \(b)", name: "succeed")
             let fromSucceeded = await #expect(throws: AttemptActionError.self) { try await actions.fail(b, on: connection) }
-            #expect(fromSucceeded == .invalidState(id: b, action: "fail", status: .succeeded))
+            #expect(fromSucceeded == .invalidState(id: b, action: .fail, status: .succeeded))
             let missing = await #expect(throws: AttemptActionError.self) { try await actions.expire(999_999, on: connection) }
             #expect(missing == .notFound(id: 999_999))
         }

@@ -1,3 +1,4 @@
+import AsyncTask
 import AsyncTaskTargets
 import AsyncTaskWorker
 import CurlHTTP

@@ -112,4 +112,72 @@ struct WebhookClusterTests {
             _ = events
         }
     }
+
+    @Test("two nodes with different webhook.events: events follow the union of the live nodes, args only if all include them; with none live, the last union")
+    func eventsFollowLiveNodes() async throws {
+        try await Cluster.with { cluster in
+            // Nobody listens: deliveries fail and retry, the event rows stay for counting.
+            func webhook(events: String, includeArgs: Bool) -> [String] {
+                [
+                    "webhook:", "  url: http://127.0.0.1:9/webhook", "  secret: \(Self.secrets[0])", "  events: [\(events)]",
+                    "  include_args: \(includeArgs)",
+                    "  backoff: { base: 1s, max: 1s }", "  max_attempts: 10000",
+                ]
+            }
+            func publishedNodes() async throws -> Int {
+                try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active' AND webhook IS NOT NULL")
+            }
+            func stop(_ worker: ManagedProcess) async throws {
+                worker.send(SIGTERM)
+                #expect(await worker.waitForExit(timeout: .seconds(30)) != nil)
+                #expect(try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE pid = $1 AND status = 'stopped'", [worker.pid]) == 1)
+            }
+            /// The events written about `id`: their kinds, and whether they carry the arguments.
+            func events(about id: Int64) async throws -> [(event: String, hasArgs: Bool)] {
+                try await cluster.pool.query(PostgresStatement(name: "events_about", sql: """
+                    SELECT method_name, (method_args -> 'attempt') ? 'method_args' AS has_args FROM async_task_attempts
+                    WHERE target = '@webhook' AND (method_args -> 'attempt' ->> 'id')::bigint = $1 ORDER BY id
+                    """), [id]).map { row in (try row.decode(String.self, "method_name"), try row.decode(Bool.self, "has_args")) }
+            }
+            let later = try await cluster.enqueue(6, scheduledAt: Date().addingTimeInterval(3600))
+            let actions = AttemptActions()
+
+            let first = try cluster.startWorker(extra: webhook(events: "attempt.failed", includeArgs: false))
+            try await eventually("the first node published its webhook") { try await publishedNodes() == 1 }
+            let second = try cluster.startWorker(extra: webhook(events: "attempt.expired", includeArgs: true))
+            try await eventually("both nodes published their webhooks") { try await publishedNodes() == 2 }
+
+            // Both live: each node's events are written; the arguments only if both include them (one does not).
+            try await cluster.pool.withConnection { connection in
+                try await actions.fail(later[0], reason: "operator", on: connection)
+                try await actions.expire(later[1], on: connection)
+            }
+            #expect(try await events(about: later[0]).map(\.event) == ["attempt.failed"])
+            #expect(try await events(about: later[1]).map(\.event) == ["attempt.expired"])
+            #expect(try await events(about: later[0]).allSatisfy { !$0.hasArgs })
+            #expect(try await events(about: later[1]).allSatisfy { !$0.hasArgs })
+
+            // Only the second live: its events only, with the arguments it includes.
+            try await stop(first)
+            try await cluster.pool.withConnection { connection in
+                try await actions.fail(later[2], reason: "operator", on: connection)
+                try await actions.expire(later[3], on: connection)
+            }
+            #expect(try await events(about: later[2]).isEmpty, "no live node asks for attempt.failed")
+            let expired = try await events(about: later[3])
+            #expect(expired.map(\.event) == ["attempt.expired"])
+            #expect(expired.first?.hasArgs == true)
+
+            // None live: the union the live nodes had when the second started (both events, args not by both).
+            try await stop(second)
+            try await cluster.pool.withConnection { connection in
+                try await actions.fail(later[4], reason: "operator", on: connection)
+                try await actions.expire(later[5], on: connection)
+            }
+            #expect(try await events(about: later[4]).map(\.event) == ["attempt.failed"])
+            let fallback = try await events(about: later[5])
+            #expect(fallback.map(\.event) == ["attempt.expired"])
+            #expect(fallback.first?.hasArgs == false)
+        }
+    }
 }

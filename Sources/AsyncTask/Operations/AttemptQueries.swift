@@ -10,50 +10,64 @@ public struct AttemptQueries: Sendable {
     /// Creates the queries.
     public init() {}
 
-    // Every criterion is a bind that may be NULL ("no criterion"); $1 statuses, $2 target, $3 method,
-    // $4 created since, $5 ids below, $6 pending phase, $7 whether internal targets ('@webhook') match. Listing
-    // walks the primary key backwards, so the newest come first and a page is `beforeID` = the last id seen.
-    // The phases are the claim's own conditions: a live lease is `locked_by` set with `available_at` ahead.
-    static let filterClause = """
-        ($1::text[] IS NULL OR status = ANY($1::text[]))
-        AND ($2::text IS NULL OR target = $2::text)
-        AND ($3::text IS NULL OR method_name = $3::text)
-        AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
-        AND ($5::bigint IS NULL OR id < $5::bigint)
-        AND ($6::text IS NULL OR (status = 'pending' AND CASE $6::text
-                WHEN 'scheduled' THEN num_attempts = 0 AND available_at > now()
-                WHEN 'retrying' THEN num_attempts > 0 AND locked_by IS NULL
-                WHEN 'running' THEN locked_by IS NOT NULL AND available_at > now()
-            END))
-        AND ($7::boolean OR left(target, 1) <> '@')
-        """
+    // The filter's criteria as one condition: only the criteria that are set, each value a bind, so the
+    // planner sees each query's real shape (run unprepared: a custom plan each time, which an optional-criteria
+    // query needs; operators' queries are rare enough that the parse costs nothing). Listing walks the primary
+    // key backwards, so the newest come first and a page is `beforeID` = the last id seen. The phases are the
+    // claim's own conditions: a live lease is `locked_by` set with `available_at` ahead.
+    static func condition(_ filter: AttemptFilter) -> PostgresQuery {
+        var criteria: [PostgresQuery] = []
+        if let statuses = filter.statuses, !statuses.isEmpty {
+            criteria.append("status = ANY(\(statuses.map(\.rawValue))::text[])")
+        }
+        if let target = filter.target { criteria.append("target = \(target)::text") }
+        if let method = filter.method { criteria.append("method_name = \(method)::text") }
+        if let since = filter.since { criteria.append("created_at >= \(since)") }
+        if let beforeID = filter.beforeID { criteria.append("id < \(beforeID)") }
+        if let phase = filter.phase {
+            let condition: PostgresQuery = switch phase {
+            case .scheduled: "num_attempts = 0 AND available_at > now()"
+            case .retrying: "num_attempts > 0 AND locked_by IS NULL"
+            case .running: "locked_by IS NOT NULL AND available_at > now()"
+            }
+            criteria.append("status = \(AttemptStatus.pending.rawValue)::text AND \(condition)")
+        }
+        if !filter.matchesInternal { criteria.append("left(target, 1) <> \(Schema.internalTargetPrefix)::text") }
+        return criteria.isEmpty ? "TRUE" : PostgresQuery.joined(criteria.map { "(\($0))" }, separator: " AND ")
+    }
 
-    static let list = PostgresStatement(name: "list_attempts", sql: """
-        SELECT \(AttemptRecord.columns) FROM async_task_attempts
-        WHERE \(filterClause)
+    static func list(_ filter: AttemptFilter, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unsafeSQL: AttemptRecord.columns) FROM async_task_attempts
+        WHERE \(condition(filter))
         ORDER BY id DESC
-        LIMIT $8
-        """)
+        LIMIT \(Int64(max(0, limit)))
+        """
+    }
 
     // The listing operators read: the record plus the error's kind and response excerpt.
-    static let listViews = PostgresStatement(name: "list_attempt_views", sql: """
-        SELECT \(AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts
-        WHERE \(filterClause)
+    static func listViews(_ filter: AttemptFilter, limit: Int) -> PostgresQuery {
+        """
+        SELECT \(unsafeSQL: AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts
+        WHERE \(condition(filter))
         ORDER BY id DESC
-        LIMIT $8
-        """)
+        LIMIT \(Int64(max(0, limit)))
+        """
+    }
 
-    static let count = PostgresStatement(name: "count_attempts", sql: """
-        SELECT count(*) AS n FROM async_task_attempts WHERE \(filterClause)
-        """)
+    static func count(_ filter: AttemptFilter) -> PostgresQuery {
+        "SELECT count(*) AS n FROM async_task_attempts WHERE \(condition(filter))"
+    }
 
     // Ascending ids above a cursor, for walking a filter in batches (bulk actions).
-    static let idsAfter = PostgresStatement(name: "attempt_ids_after", sql: """
+    static func ids(_ filter: AttemptFilter, after cursor: Int64, limit: Int) -> PostgresQuery {
+        """
         SELECT id FROM async_task_attempts
-        WHERE \(filterClause) AND id > $8
+        WHERE \(condition(filter)) AND id > \(cursor)
         ORDER BY id
-        LIMIT $9
-        """)
+        LIMIT \(Int64(limit))
+        """
+    }
 
     static let detail = PostgresStatement(name: "attempt_detail", sql: """
         SELECT \(AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts WHERE id = $1
@@ -65,16 +79,10 @@ public struct AttemptQueries: Sendable {
         ORDER BY t."try"
         """)
 
-    /// The filter's binds, $1…$7.
-    static func binds(_ filter: AttemptFilter) -> [any PostgresEncodable] {
-        let statuses: [String]? = filter.statuses.flatMap { $0.isEmpty ? nil : $0.map(\.rawValue) }
-        return [statuses, filter.target, filter.method, filter.since, filter.beforeID, filter.phase?.rawValue, filter.matchesInternal]
-    }
-
     /// Attempts matching `filter`, newest first, at most `limit`.
     /// - Throws: `PostgresError`.
     public func list(_ filter: AttemptFilter, limit: Int = 50, on connection: PostgresConnection) async throws(PostgresError) -> [AttemptRecord] {
-        try await connection.query(Self.list, Self.binds(filter) + [Int64(max(0, limit))]).map { row throws(PostgresError) in
+        try await connection.query(Self.list(filter, limit: limit), named: "list_attempts").map { row throws(PostgresError) in
             try AttemptRecord(row: row)
         }
     }
@@ -82,7 +90,7 @@ public struct AttemptQueries: Sendable {
     /// Attempts matching `filter` as operators see them (with the error's kind and excerpt), newest first.
     /// - Throws: `PostgresError`.
     public func views(_ filter: AttemptFilter, limit: Int = 50, on connection: PostgresConnection) async throws(PostgresError) -> [AttemptView] {
-        try await connection.query(Self.listViews, Self.binds(filter) + [Int64(max(0, limit))]).map { row throws(PostgresError) in
+        try await connection.query(Self.listViews(filter, limit: limit), named: "list_attempt_views").map { row throws(PostgresError) in
             try Self.view(row)
         }
     }
@@ -103,12 +111,12 @@ public struct AttemptQueries: Sendable {
 
     /// How many attempts match `filter`.
     public func count(_ filter: AttemptFilter, on connection: PostgresConnection) async throws(PostgresError) -> Int {
-        try await connection.query(Self.count, Self.binds(filter)).single().decode(Int.self, "n")
+        try await connection.query(Self.count(filter), named: "count_attempts").single().decode(Int.self, "n")
     }
 
     /// Up to `limit` ids matching `filter` above `cursor`, ascending.
     public func ids(_ filter: AttemptFilter, after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
-        try await connection.query(Self.idsAfter, Self.binds(filter) + [cursor, Int64(limit)]).map { row throws(PostgresError) in
+        try await connection.query(Self.ids(filter, after: cursor, limit: limit), named: "attempt_ids_after").map { row throws(PostgresError) in
             try row.decode(Int64.self, "id")
         }
     }

@@ -1,41 +1,14 @@
-public import AsyncTaskCore
+import AsyncTaskCore
 import Foundation
 public import PostgresClient
 
 /// Operator actions applied to every attempt a filter matches, in small batches.
 ///
-/// Each batch is one UPDATE of at most `batchSize` rows by id, with the same status rule as `AttemptActions`
-/// (`expire`/`fail` from pending, `retry` from failed or expired), so no statement holds many row locks and
-/// workers claiming at the same time are never blocked for long. Rows that changed status between the
-/// selection and the update are simply not changed.
+/// Each batch is the single-attempt statement of `AttemptActions` with at most `batchSize` ids, under the same
+/// transition table (`AttemptAction`), so no statement holds many row locks and workers claiming at the same
+/// time are never blocked for long. Rows that changed status between the selection and the update are simply
+/// not changed.
 public struct BulkAttemptActions: Sendable {
-    /// One bulk action.
-    public enum Action: Sendable, Hashable {
-        /// Pending → expired.
-        case expire
-        /// Pending → failed, with an optional reason as the last error.
-        case fail(reason: String?)
-        /// Failed or expired → pending, with `extraTries` more tries (nil keeps `max_attempts`).
-        case retry(extraTries: Int?)
-
-        /// The statuses the action applies to.
-        public var appliesTo: [AttemptStatus] {
-            switch self {
-            case .expire, .fail: [.pending]
-            case .retry: [.failed, .expired]
-            }
-        }
-
-        /// The verb, for messages ("expire", "fail", "retry").
-        public var verb: String {
-            switch self {
-            case .expire: "expire"
-            case .fail: "fail"
-            case .retry: "retry"
-            }
-        }
-    }
-
     /// Rows per UPDATE.
     public let batchSize: Int
 
@@ -44,37 +17,22 @@ public struct BulkAttemptActions: Sendable {
         self.batchSize = max(1, batchSize)
     }
 
-    // The same SET lists as AttemptActions, by id array; the status condition is re-checked on each row.
-    static let expire = PostgresStatement(name: "bulk_expire_attempts", sql: """
-        UPDATE async_task_attempts
-        SET status = 'expired', completed_at = now(), updated_at = now(), locked_by = NULL
-        WHERE id = ANY($1::bigint[]) AND status = 'pending'
-        RETURNING id
-        """)
-
-    static let fail = PostgresStatement(name: "bulk_fail_attempts", sql: """
-        UPDATE async_task_attempts
-        SET status = 'failed', completed_at = now(), updated_at = now(), locked_by = NULL,
-            last_error = coalesce($2, last_error), last_error_at = CASE WHEN $2::text IS NULL THEN last_error_at ELSE now() END
-        WHERE id = ANY($1::bigint[]) AND status = 'pending'
-        RETURNING id
-        """)
-
-    static let retry = PostgresStatement(name: "bulk_retry_attempts", sql: """
-        UPDATE async_task_attempts
-        SET status = 'pending', completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL,
-            max_attempts = CASE WHEN $2::integer IS NULL THEN max_attempts ELSE num_attempts + $2::integer END
-        WHERE id = ANY($1::bigint[]) AND status IN ('failed', 'expired')
-        RETURNING id
-        """)
-
     static let countIDs = PostgresStatement(name: "bulk_count_ids", sql: """
         SELECT count(*) AS n FROM async_task_attempts WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
         """)
 
     /// How many attempts `action` would change for `filter` now (for `--dry-run` and the confirmation).
-    public func count(_ action: Action, filter: AttemptFilter, on connection: PostgresConnection) async throws(PostgresError) -> Int {
-        try await AttemptQueries().count(filter.restricted(to: action.appliesTo), on: connection)
+    public func count(_ action: AttemptActionRequest, filter: AttemptFilter, on connection: PostgresConnection) async throws(PostgresError) -> Int {
+        guard let filter = Self.selection(action, filter) else { return 0 }
+        return try await AttemptQueries().count(filter, on: connection)
+    }
+
+    /// `filter` narrowed to the statuses `action` applies to, or nil when the filter names only statuses the
+    /// action does not apply to (`retry --status pending`): then nothing matches. (An empty status list in a
+    /// filter means "any status", so the intersection cannot be passed on as one.)
+    static func selection(_ action: AttemptActionRequest, _ filter: AttemptFilter) -> AttemptFilter? {
+        let restricted = filter.restricted(to: action.appliesTo)
+        return restricted.statuses?.isEmpty == true ? nil : restricted
     }
 
     /// Applies `action` to every attempt matching `filter`, batch by batch, in id order.
@@ -83,9 +41,9 @@ public struct BulkAttemptActions: Sendable {
     /// - Throws: `PostgresError`; batches already applied stay applied.
     @discardableResult
     public func apply(
-        _ action: Action, filter: AttemptFilter, on connection: PostgresConnection, progress: (Int) -> Void = { _ in }
+        _ action: AttemptActionRequest, filter: AttemptFilter, on connection: PostgresConnection, progress: (Int) -> Void = { _ in }
     ) async throws(PostgresError) -> [Int64] {
-        let filter = filter.restricted(to: action.appliesTo)
+        guard let filter = Self.selection(action, filter) else { return [] }
         let queries = AttemptQueries()
         var changed: [Int64] = []
         var cursor: Int64 = 0
@@ -101,7 +59,7 @@ public struct BulkAttemptActions: Sendable {
     }
 
     /// How many of `ids` `action` would change now (those in a status it applies to).
-    public func count(_ action: Action, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> Int {
+    public func count(_ action: AttemptActionRequest, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> Int {
         try await connection.query(Self.countIDs, [ids, action.appliesTo.map(\.rawValue)]).single().decode(Int.self, "n")
     }
 
@@ -109,7 +67,7 @@ public struct BulkAttemptActions: Sendable {
     /// - Returns: the ids changed.
     /// - Throws: `PostgresError`; batches already applied stay applied.
     @discardableResult
-    public func apply(_ action: Action, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+    public func apply(_ action: AttemptActionRequest, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
         var changed: [Int64] = []
         for start in stride(from: 0, to: ids.count, by: batchSize) {
             changed += try await update(action, ids: Array(ids[start..<min(ids.count, start + batchSize)]), on: connection)
@@ -118,13 +76,7 @@ public struct BulkAttemptActions: Sendable {
     }
 
     /// One batch: the action's UPDATE of `ids`, returning those it changed.
-    private func update(_ action: Action, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
-        let rows: PostgresRows
-        switch action {
-        case .expire: rows = try await connection.query(Self.expire, [ids])
-        case .fail(let reason): rows = try await connection.query(Self.fail, [ids, reason])
-        case .retry(let extraTries): rows = try await connection.query(Self.retry, [ids, extraTries.map { Int32(clamping: $0) }])
-        }
-        return try rows.map { row throws(PostgresError) in try row.decode(Int64.self, "id") }
+    private func update(_ action: AttemptActionRequest, ids: [Int64], on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+        try await AttemptActions().update(action, ids: ids, on: connection).map(\.id)
     }
 }

@@ -1,14 +1,10 @@
-/// The database schema AsyncTask owns: table names and the ordered list of migrations (DESIGN §2).
+/// The database schema AsyncTask owns: the reserved names and the ordered list of migrations (DESIGN §2).
 ///
 /// Migrations are forward-only. Changing a contract (a column, a status, a trigger producers rely on) means a new
 /// migration and a note in the README, never an edit of a released one.
 public enum Schema {
     /// The attempts table.
     public static let attemptsTable = "async_task_attempts"
-    /// The worker nodes table.
-    public static let nodesTable = "async_task_nodes"
-    /// Applied migration versions.
-    public static let migrationsTable = "async_task_schema_migrations"
     /// The channel a NOTIFY goes to when attempts become runnable (once per inserting statement).
     public static let notifyChannel = "async_task_attempts"
 
@@ -19,7 +15,7 @@ public enum Schema {
     public static let internalTargetPrefix = "@"
 
     /// Every migration, in order.
-    public static let migrations: [Migration] = [version1, version2, version3, version4, version5]
+    public static let migrations: [Migration] = [version1, version2, version3, version4, version5, version6]
 
     /// The latest schema version this build knows.
     public static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -1,3 +1,5 @@
+import AsyncTask
+
 /// The `webhook` block's own keys (beside the call keys it shares with targets) as read, before the loader
 /// checks them together: at least one secret between `secret` and `secrets`.
 struct RawWebhookOptions: ConfigurationSection {

@@ -49,10 +49,6 @@ struct PostgresWorkerDriver: WorkerDriver {
         try await registry.unservedTargets(on: pool)
     }
 
-    func queueLag() async throws -> [String: (due: Int, lagSeconds: Double)] {
-        try await registry.queueLag(on: pool)
-    }
-
     func isUnreachable(_ error: any Error) -> Bool {
         guard let error = error as? PostgresError else { return false }
         return error.isConnectionLoss || error.code == .poolTimeout

@@ -37,9 +37,6 @@ protocol WorkerDriver: Sendable {
     /// Targets with due attempts that no live node serves, with their counts.
     func unservedTargets() async throws -> [String: Int]
 
-    /// Due attempts and the age of the oldest, per served target.
-    func queueLag() async throws -> [String: (due: Int, lagSeconds: Double)]
-
     /// Whether `error` means the database is unreachable (the node keeps its work and retries).
     func isUnreachable(_ error: any Error) -> Bool
 

@@ -5,10 +5,6 @@ struct NodeCadences: Sendable, Equatable {
     /// nodes reaped.
     let heartbeat: Duration
 
-    /// Queue depth and lag gauges per served target: every 5 heartbeats (one aggregate over the due rows;
-    /// fresh enough for a dashboard that samples every few seconds).
-    var queueLag: Duration { heartbeat * 5 }
-
     /// The warning about attempts waiting for targets no live node serves: every 15 heartbeats (a scan of the
     /// due rows; the warning repeats often enough to be noticed without flooding the log).
     var unservedTargets: Duration { heartbeat * 15 }

@@ -71,13 +71,6 @@ struct NodeRegistry: Sendable {
         WHERE locked_by = $1 AND status = 'pending'
         """)
 
-    static let queueLag = PostgresStatement(name: "queue_lag", sql: """
-        SELECT target, count(*) AS due, extract(epoch FROM now() - min(available_at))::float8 AS lag_seconds
-        FROM async_task_attempts
-        WHERE status = 'pending' AND available_at <= now() AND target = ANY($1)
-        GROUP BY target
-        """)
-
     // Targets with due work that no live node serves: such attempts wait (never dropped) until a node with the
     // target starts, so they are reported.
     static let unservedTargets = PostgresStatement(name: "unserved_targets", sql: """
@@ -136,15 +129,6 @@ struct NodeRegistry: Sendable {
         var result: [String: Int] = [:]
         for row in try await pool.query(Self.unservedTargets) {
             result[try row.decode(String.self, "target")] = try row.decode(Int.self, "pending")
-        }
-        return result
-    }
-
-    /// Due attempts and the age of the oldest, per served target.
-    func queueLag(on pool: PostgresConnectionPool) async throws -> [String: (due: Int, lagSeconds: Double)] {
-        var result: [String: (Int, Double)] = [:]
-        for row in try await pool.query(Self.queueLag, [targets]) {
-            result[try row.decode(String.self, "target")] = (try row.decode(Int.self, "due"), try row.decode(Double.self, "lag_seconds"))
         }
         return result
     }

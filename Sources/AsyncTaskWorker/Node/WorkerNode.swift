@@ -85,9 +85,7 @@ public final class WorkerNode: Service, Sendable {
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 
         try await registerWhenReachable(driver)
-        if let webhook = configuration.webhook {
-            try await pool.query(Self.publishWebhookSettings, [PostgresBind.jsonb(Data(webhook.settingsJSON.utf8))])
-        }
+        try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
         logger.info("node started", metadata: [
             "node_id": "\(id)", "targets": "\(driver.registry.targets.joined(separator: ","))",
             "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
@@ -150,7 +148,6 @@ public final class WorkerNode: Service, Sendable {
     /// heartbeat after the start, so a fresh node reports at once).
     private func periodicServices(driver: any WorkerDriver) -> [any Service] {
         let cadences = NodeCadences(heartbeat: configuration.node.heartbeat)
-        let targets = configuration.servedTargets.keys.sorted()
         let liveness = NodeLiveness(
             interval: cadences.heartbeat, deadAfter: configuration.node.deadAfter, driver: driver, leases: leases,
             renewal: LeaseRenewal(lease: configuration.node.lease),
@@ -160,14 +157,6 @@ public final class WorkerNode: Service, Sendable {
                 return (capacity.inFlight, counters, isDraining ? .draining : .active)
             },
             logger: logger, clock: .continuous)
-        let queueLag = PeriodicJob(name: "queue lag sampling", firstRunAfter: cadences.heartbeat, interval: cadences.queueLag, clock: .continuous, logger: logger) {
-            [metrics] in
-            let lag = try await driver.queueLag()
-            for target in targets {
-                metrics.queueDepth(target: target).record(lag[target]?.due ?? 0)
-                metrics.queueLag(target: target).record(lag[target]?.lagSeconds ?? 0)
-            }
-        }
         let unserved = PeriodicJob(name: "unserved targets check", firstRunAfter: cadences.heartbeat, interval: cadences.unservedTargets, clock: .continuous, logger: logger) {
             [logger] in
             let unserved = try await driver.unservedTargets()
@@ -177,7 +166,7 @@ public final class WorkerNode: Service, Sendable {
                 ])
             }
         }
-        return [liveness, queueLag, unserved]
+        return [liveness, unserved]
     }
 
     /// After the claim loops drained: writes the outcomes still buffered, gives back every lease left and marks
@@ -196,13 +185,6 @@ public final class WorkerNode: Service, Sendable {
             logger.error("could not mark the node stopped; its leases expire on their own", metadata: ["error": "\(error)"])
         }
     }
-
-    // Events are written by a trigger in the transaction of each state change; it reads which events to write
-    // from here. The last node to start with a webhook configured sets them.
-    static let publishWebhookSettings = PostgresStatement(name: "publish_webhook_settings", sql: """
-        INSERT INTO async_task_settings (key, value) VALUES ('webhook', $1)
-        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()
-        """)
 
     // MARK: - Registration
 

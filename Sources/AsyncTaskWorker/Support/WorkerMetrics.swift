@@ -50,14 +50,4 @@ final class WorkerMetrics: Sendable {
             return timer
         }
     }
-
-    /// Seconds the oldest due attempt of `target` has waited (now − its available_at).
-    func queueLag(target: String) -> Gauge {
-        Gauge(label: "asynctask_queue_lag_seconds", dimensions: [("target", target)])
-    }
-
-    /// Due attempts of `target`.
-    func queueDepth(target: String) -> Gauge {
-        Gauge(label: "asynctask_queue_due", dimensions: [("target", target)])
-    }
 }

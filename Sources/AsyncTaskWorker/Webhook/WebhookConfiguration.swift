@@ -1,17 +1,11 @@
+public import AsyncTask
 public import AsyncTaskTargets
 
 /// Where and how failure events are delivered (DESIGN §5): the gem's `handle_perform_error`, as signed HTTP
 /// POSTs to one URL.
 public struct WebhookConfiguration: Sendable {
-    /// The event kinds a webhook can receive.
-    public enum Event: String, Sendable, CaseIterable {
-        /// A retryable failure (the attempt will run again).
-        case error = "attempt.error"
-        /// A permanent failure, tries exhausted, or an operator's `fail`.
-        case failed = "attempt.failed"
-        /// An operator's `expire`.
-        case expired = "attempt.expired"
-    }
+    /// The event kinds a webhook can receive (the trigger's names, in `AsyncTask`).
+    public typealias Event = WebhookEvent
 
     /// The defaults of the `webhook` block's call keys (`timeout`, `max_attempts`, `backoff`, `concurrency`):
     /// a delivery retries longer and more often than a target's call, with fewer in flight.

@@ -29,22 +29,21 @@ extension AttemptsCommand {
 
         /// Applies by id (each in its own statement, refusals reported) or by filter (batched, confirmed).
         func run(
-            _ action: BulkAttemptActions.Action, database: DatabaseOptions, json: Bool, verb: String,
-            byID: (Int64, PostgresConnection) async throws -> AttemptRecord
+            _ action: AttemptActionRequest, database: DatabaseOptions, json: Bool, verb: String
         ) async throws {
             if !ids.isEmpty {
                 let parsed = try IDs.parse(ids)
                 if dryRun {
                     throw CLIFailure.badInput("--dry-run applies to filters; with ids, `attempts show` them instead")
                 }
-                try await AttemptsCommand.apply(ids: parsed, database: database, json: json, verb: verb, byID)
+                try await AttemptsCommand.apply(action, ids: parsed, database: database, json: json, verb: verb)
                 return
             }
             let filter = try self.filter.filter()
             let bulk = BulkAttemptActions()
             try await database.withConnection { connection in
                 let count = try await bulk.count(action, filter: filter, on: connection)
-                let statuses = action.appliesTo.map(\.rawValue).joined(separator: " or ")
+                let statuses = action.action.appliesToText
                 if dryRun || count == 0 {
                     if json {
                         try OutputFormat.printJSON(DryRun(action: action.verb, matching: count, dryRun: dryRun))

@@ -66,9 +66,7 @@ struct AttemptsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await selection.run(.expire, database: database, json: json, verb: "expired") { id, connection in
-                try await AttemptActions().expire(id, on: connection)
-            }
+            try await selection.run(.expire, database: database, json: json, verb: "expired")
         }
     }
 
@@ -82,9 +80,7 @@ struct AttemptsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await selection.run(.fail(reason: reason), database: database, json: json, verb: "failed") { id, connection in
-                try await AttemptActions().fail(id, reason: reason, on: connection)
-            }
+            try await selection.run(.fail(reason: reason), database: database, json: json, verb: "failed")
         }
     }
 
@@ -102,23 +98,18 @@ struct AttemptsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await selection.run(.retry(extraTries: tries), database: database, json: json, verb: "pending (retry)") { id, connection in
-                try await AttemptActions().retry(id, extraTries: tries, on: connection)
-            }
+            try await selection.run(.retry(extraTries: tries), database: database, json: json, verb: "pending (retry)")
         }
     }
 
     /// Applies an action to each id in its own statement; reports every refusal and exits 1 if any.
-    static func apply(
-        ids: [Int64], database: DatabaseOptions, json: Bool, verb: String,
-        _ action: (Int64, PostgresConnection) async throws -> AttemptRecord
-    ) async throws {
+    static func apply(_ action: AttemptActionRequest, ids: [Int64], database: DatabaseOptions, json: Bool, verb: String) async throws {
         var changed: [AttemptView] = []
         var refused: [String] = []
         try await database.withConnection { connection in
             for id in ids {
                 do {
-                    changed.append(AttemptView(try await action(id, connection)))
+                    changed.append(AttemptView(try await AttemptActions().apply(action, to: id, on: connection)))
                 } catch let error as AttemptActionError {
                     refused.append(error.description)
                 }

@@ -13,10 +13,11 @@ struct CLIFailure: Error {
     /// A runtime failure: exit code 1.
     static func runtime(_ message: String) -> CLIFailure { CLIFailure(message: message, exitCode: 1) }
 
-    /// One line for any error, never with secrets (PostgresError's description omits values and passwords).
+    /// One line for any error, never with passwords. A database error keeps the server's message (the user ran
+    /// the command on their own data and needs the reason); it is the one place that message is printed.
     static func describe(_ error: any Error) -> String {
         switch error {
-        case let error as PostgresError: error.description
+        case let error as PostgresError: error.descriptionWithMessage
         case let error as AttemptActionError: error.description
         case let error as AttemptValidationError: error.description
         case let error as EncryptionError: error.description

@@ -222,7 +222,6 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     func unservedTargets() async throws -> [String: Int] { try reachable { _ in [:] } }
 
-    func queueLag() async throws -> [String: (due: Int, lagSeconds: Double)] { try reachable { _ in [:] } }
 
     func isUnreachable(_ error: any Error) -> Bool { error is Unreachable }
 
