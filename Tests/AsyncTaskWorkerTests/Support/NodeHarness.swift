@@ -3,6 +3,7 @@ import AsyncTaskTargets
 @testable import AsyncTaskWorker
 import Logging
 import Synchronization
+import Testing
 
 /// The node's claim loop, executor and recorder wired to an in-memory driver, a scripted caller and a manual
 /// clock, as `WorkerNode.run` wires them to PostgreSQL and libcurl.
@@ -67,17 +68,30 @@ struct NodeHarness: Sendable {
 
     /// Runs the claim loop and the recorder while `body` runs, then drains and writes what is left.
     func run(_ body: @Sendable (NodeHarness) async throws -> Void) async rethrows {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await recorder.run() }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { await recorder.run(); return true }
             group.addTask {
                 await loop.run()
+                return true
             }
             try await body(self)
             drain()
+            // A watchdog in real time: a node that does not stop fails its test instead of hanging the run.
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return false
+            }
             // The loop returns once its calls ended (or the grace, on the manual clock, passed).
-            while let _ = try await group.next() {
+            var stopped = 0
+            while stopped < 2, let finished = try await group.next() {
+                guard finished else {
+                    Issue.record("the node loop did not stop within 30 s of the drain")
+                    break
+                }
+                stopped += 1
                 recorder.stop()
             }
+            group.cancelAll()
             _ = await recorder.flushRemaining(until: clock.now)
         }
     }
