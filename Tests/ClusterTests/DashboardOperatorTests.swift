@@ -103,7 +103,8 @@ struct DashboardOperatorTests {
     func dashboardDuringOutage() async throws {
         let server = try await PostgresServer.start()
         do {
-            try await Cluster.with(targetArguments: ["--delay-ms", "3000"], server: server.url) { cluster in
+            // Calls of 8 s: stopping PostgreSQL and reading the page must happen while they run, on a loaded machine too.
+            try await Cluster.with(targetArguments: ["--delay-ms", "8000"], server: server.url) { cluster in
                 let worker = try cluster.startWorker(extra: ["admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }"])
                 let admin = try await cluster.adminURL(of: worker)
                 #expect(try await get(admin + "/").status == 200)

@@ -75,7 +75,7 @@ final class ManualClock: WorkerClock {
 
 /// Waits (in real time, at most `limit`) until `condition` holds; the node's tasks run meanwhile. Returns whether
 /// it held, so a test can `#expect` it.
-func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+func eventually(within limit: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if condition() { return true }
