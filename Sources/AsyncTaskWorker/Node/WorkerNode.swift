@@ -84,8 +84,9 @@ public final class WorkerNode: Service, Sendable {
             webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
 
-        try await registerWhenReachable(driver)
-        try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
+        try await registerWhenReachable(driver) { [configuration, id] in
+            try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
+        }
         logger.info("node started", metadata: [
             "node_id": "\(id)", "targets": "\(driver.registry.targets.joined(separator: ","))",
             "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
@@ -106,28 +107,34 @@ public final class WorkerNode: Service, Sendable {
                 }
             }
             background.addTask { await recorder.run() }
-            for service in periodicServices(driver: driver) {
-                background.addTask { try? await service.run() }
-            }
             background.addTask { [configuration, logger] in
                 let retention = configuration.retention
                 await AttemptPruner().runPeriodically(
                     policy: .init(succeeded: retention.succeeded, failed: retention.failed), interval: retention.interval, pool: pool, logger: logger)
             }
 
-            await withGracefulShutdownHandler {
-                await withDiscardingTaskGroup { claimers in
-                    for index in 0..<node.claimers {
-                        let loop = claimLoop(index, driver: driver, executor: executor, recorder: recorder)
-                        claimers.addTask { await loop.run() }
-                    }
+            // The heartbeat and the other periodic jobs run until the last outcomes are written (leases stay
+            // renewed meanwhile) and stop before the node marks itself stopped: a heartbeat landing after that
+            // would set the row back to draining.
+            await withDiscardingTaskGroup { periodic in
+                for service in periodicServices(driver: driver) {
+                    periodic.addTask { try? await service.run() }
                 }
-            } onGracefulShutdown: { [self] in
-                draining.store(true, ordering: .releasing)
-                claimDue.signal()
+                await withGracefulShutdownHandler {
+                    await withDiscardingTaskGroup { claimers in
+                        for index in 0..<node.claimers {
+                            let loop = claimLoop(index, driver: driver, executor: executor, recorder: recorder)
+                            claimers.addTask { await loop.run() }
+                        }
+                    }
+                } onGracefulShutdown: { [self] in
+                    draining.store(true, ordering: .releasing)
+                    claimDue.signal()
+                }
+                await flushOutcomes(recorder)
+                periodic.cancelAll()
             }
-
-            await stop(recorder: recorder, driver: driver)
+            await markStopped(driver)
             background.cancelAll()
         }
         await pool.close()
@@ -169,14 +176,17 @@ public final class WorkerNode: Service, Sendable {
         return [liveness, unserved]
     }
 
-    /// After the claim loops drained: writes the outcomes still buffered, gives back every lease left and marks
-    /// the node stopped.
-    private func stop(recorder: OutcomeRecorder, driver: any WorkerDriver) async {
+    /// After the claim loops drained: writes the outcomes still buffered (at most 10 s).
+    private func flushOutcomes(_ recorder: OutcomeRecorder) async {
         recorder.stop()
         let unwritten = await recorder.flushRemaining(until: .now + .seconds(10))
         if unwritten > 0 {
             logger.error("could not record outcomes before stopping; those attempts run again after their leases", metadata: ["outcomes": "\(unwritten)"])
         }
+    }
+
+    /// Once the heartbeat has stopped: gives back every lease left and marks the node stopped.
+    private func markStopped(_ driver: any WorkerDriver) async {
         do {
             let released = try await driver.releaseLeases()
             try await driver.setStatus(.stopped)
@@ -188,11 +198,14 @@ public final class WorkerNode: Service, Sendable {
 
     // MARK: - Registration
 
-    private func registerWhenReachable(_ driver: any WorkerDriver) async throws {
+    /// Registers the node and then runs `publish` (its webhook settings), both again while the database is
+    /// unreachable: an outage at start delays the node, it does not stop it.
+    private func registerWhenReachable(_ driver: any WorkerDriver, publish: () async throws -> Void) async throws {
         var failures = 0
         while true {
             do {
                 try await driver.register()
+                try await publish()
                 return
             } catch let error where driver.isUnreachable(error) {
                 failures += 1
