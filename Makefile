@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test chaos run release image bench bench-enqueue bench-http bench-drain bench-batch fuzz
+.PHONY: deps build test format chaos run release image bench bench-enqueue bench-http bench-drain bench-batch fuzz
 
 deps:
 	@scripts/ensure-deps.sh
@@ -12,6 +12,10 @@ build: deps
 
 test: deps
 	scripts/with-postgres.sh scripts/run-tests.sh
+
+# Applies the committed .swift-format to every Swift file; `make test` fails on any file it would change.
+format:
+	$(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift
 
 # The chaos suite alone: 5 nodes under kills, SIGSTOPs, PostgreSQL restarts, a webhook outage and a flaky target,
 # then a checker's table (stdout and artifacts/chaos-report.txt). CHAOS_SECONDS=600 for a longer run (default 150);

@@ -9,6 +9,8 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
     // Imports are internal unless marked `public import`: a module's public API names its dependencies explicitly.
     .enableUpcomingFeature("InternalImportsByDefault"),
+    // A warning is a defect: the build fails on it, in CI and locally alike.
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test target; expects the environment of scripts/with-postgres.sh.
 set -euo pipefail
+# Formatting first (seconds): the committed .swift-format, applied with `make format`.
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
 swift build --build-tests
 # The HTTP engine's timing checks (a timeout within 10% of its setting, shutdown grace) run first, alone, so the
 # cluster tests' worker processes cannot delay them on a 2-core machine; then everything else in parallel; then

@@ -81,15 +81,18 @@ public struct Attempt: Sendable, Hashable {
             guard !idempotenceToken.isEmpty else {
                 throw AttemptValidationError(field: "idempotence_token", reason: "is empty; pass nil for no token")
             }
-            guard idempotenceToken.utf8.count <= 1024, !idempotenceToken.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
-                throw AttemptValidationError(field: "idempotence_token", reason: "must be at most 1024 bytes without control characters (it is sent as an HTTP header)")
+            guard idempotenceToken.utf8.count <= 1024, !idempotenceToken.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else {
+                throw AttemptValidationError(
+                    field: "idempotence_token", reason: "must be at most 1024 bytes without control characters (it is sent as an HTTP header)")
             }
         }
         if let scheduledAt {
             let seconds = scheduledAt.timeIntervalSince1970
             // PostgreSQL's timestamptz covers 4713 BC to 294276 AD; keep to years 1970…9999.
             guard seconds.isFinite, seconds >= 0, seconds < 253_402_300_800 else {
-                throw AttemptValidationError(field: "scheduled_at", reason: "is not a valid time between 1970 and 9999 (\(seconds) seconds since 1970)")
+                throw AttemptValidationError(
+                    field: "scheduled_at", reason: "is not a valid time between 1970 and 9999 (\(seconds) seconds since 1970)")
             }
         }
         if let maxAttempts, maxAttempts < 1 || maxAttempts > 1_000_000 {

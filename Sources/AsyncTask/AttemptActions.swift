@@ -14,35 +14,43 @@ public struct AttemptActions: Sendable {
 
     // $1 ids, $2 the statuses the action applies to, $3 the status it leaves (both from the transition table).
     // Clearing locked_by voids a running worker's lease: its fenced outcome write then matches no row.
-    static let expire = PostgresStatement(name: "expire_attempts", sql: """
-        UPDATE async_task_attempts
-        SET status = $3::text, completed_at = now(), updated_at = now(), locked_by = NULL
-        WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
-        RETURNING \(AttemptRecord.columns)
-        """)
+    static let expire = PostgresStatement(
+        name: "expire_attempts",
+        sql: """
+            UPDATE async_task_attempts
+            SET status = $3::text, completed_at = now(), updated_at = now(), locked_by = NULL
+            WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
+            RETURNING \(AttemptRecord.columns)
+            """)
 
     // $4 the reason, recorded as the last error when given.
-    static let fail = PostgresStatement(name: "fail_attempts", sql: """
-        UPDATE async_task_attempts
-        SET status = $3::text, completed_at = now(), updated_at = now(), locked_by = NULL,
-            last_error = coalesce($4::text, last_error), last_error_at = CASE WHEN $4::text IS NULL THEN last_error_at ELSE now() END
-        WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
-        RETURNING \(AttemptRecord.columns)
-        """)
+    static let fail = PostgresStatement(
+        name: "fail_attempts",
+        sql: """
+            UPDATE async_task_attempts
+            SET status = $3::text, completed_at = now(), updated_at = now(), locked_by = NULL,
+                last_error = coalesce($4::text, last_error), last_error_at = CASE WHEN $4::text IS NULL THEN last_error_at ELSE now() END
+            WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
+            RETURNING \(AttemptRecord.columns)
+            """)
 
     // num_attempts stays (it is the lease fencing token and must only grow); max_attempts is raised so the
     // retried attempt gets `$4` more tries whatever it used up before.
-    static let retry = PostgresStatement(name: "retry_attempts", sql: """
-        UPDATE async_task_attempts
-        SET status = $3::text, completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL,
-            max_attempts = CASE WHEN $4::integer IS NULL THEN max_attempts ELSE num_attempts + $4::integer END
-        WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
-        RETURNING \(AttemptRecord.columns)
-        """)
+    static let retry = PostgresStatement(
+        name: "retry_attempts",
+        sql: """
+            UPDATE async_task_attempts
+            SET status = $3::text, completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL,
+                max_attempts = CASE WHEN $4::integer IS NULL THEN max_attempts ELSE num_attempts + $4::integer END
+            WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
+            RETURNING \(AttemptRecord.columns)
+            """)
 
-    static let find = PostgresStatement(name: "find_attempt", sql: """
-        SELECT \(AttemptRecord.columns) FROM async_task_attempts WHERE id = $1
-        """)
+    static let find = PostgresStatement(
+        name: "find_attempt",
+        sql: """
+            SELECT \(AttemptRecord.columns) FROM async_task_attempts WHERE id = $1
+            """)
 
     /// Marks a pending attempt expired: it will not run.
     /// - Throws: `AttemptActionError` (`.notFound`, `.invalidState` with the current status) or `PostgresError`.

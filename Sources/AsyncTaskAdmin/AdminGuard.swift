@@ -23,9 +23,11 @@ struct AdminGuard: RouterMiddleware {
                 ? Response(
                     status: .unauthorized,
                     headers: [.contentType: "application/json", .wwwAuthenticate: #"Bearer realm="asynctask-admin""#],
-                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"a valid read token is required (Authorization: Bearer <admin.read_token>)"}"#)))
+                    body: .init(
+                        byteBuffer: ByteBuffer(string: #"{"error":"a valid read token is required (Authorization: Bearer <admin.read_token>)"}"#)))
                 : AdminServer.html(
-                    server.page("Sign in", DashboardPage.message(message + ": your browser asks for it (any user name, the token as password).", alert: true)),
+                    server.page(
+                        "Sign in", DashboardPage.message(message + ": your browser asks for it (any user name, the token as password).", alert: true)),
                     status: .unauthorized, extraHeaders: [.wwwAuthenticate: #"Basic realm="asynctask-admin", charset="UTF-8""#])
         }
         do {

@@ -174,7 +174,8 @@ extension AdminServer {
     static func window(_ text: String?) throws(FilterParser.Error) -> ClusterStats.Window {
         guard let text, !text.isEmpty else { return .hour }
         guard let window = ClusterStats.Window(rawValue: text) else {
-            throw FilterParser.Error(field: "window", reason: "'\(text)' is not one of \(ClusterStats.Window.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw FilterParser.Error(
+                field: "window", reason: "'\(text)' is not one of \(ClusterStats.Window.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return window
     }

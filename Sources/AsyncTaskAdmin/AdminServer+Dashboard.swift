@@ -35,7 +35,9 @@ extension AdminServer {
                     includeInternal: includeInternal,
                     nodes: try await ClusterNodes(deadAfter: configuration.deadAfter).list(on: connection),
                     failures: try await AttemptQueries().views(AttemptFilter(statuses: [.failed]), limit: 10, on: connection),
-                    findings: try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: connection).filter { $0.severity != .ok },
+                    findings: try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: connection).filter {
+                        $0.severity != .ok
+                    },
                     now: now)
             }
             return Self.html(self.page("Overview", refresh: 10, body))
@@ -97,9 +99,12 @@ extension AdminServer {
                 return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
             }
             let count = try await database.withConnection { try await selection.count(Self.request(action, reason: nil), on: $0) }
-            return Self.html(self.page("Confirm \(action.rawValue)", DashboardPage.bulkConfirmation(
-                action: action, selection: selection, count: count,
-                actionsEnabled: self.tokenCheck.expected.map { !$0.isEmpty } ?? false)))
+            return Self.html(
+                self.page(
+                    "Confirm \(action.rawValue)",
+                    DashboardPage.bulkConfirmation(
+                        action: action, selection: selection, count: count,
+                        actionsEnabled: self.tokenCheck.expected.map { !$0.isEmpty } ?? false)))
         }
         // Bulk, step 2: the confirmed form, with the admin token typed by the operator.
         router.post("attempts/bulk/apply") { [tokenCheck, logger] request, _ -> Response in
@@ -171,10 +176,12 @@ extension AdminServer {
             try tokenCheck.verify(token)
             return nil
         } catch {
-            let message = error == .notConfigured
+            let message =
+                error == .notConfigured
                 ? "Actions are disabled on this node: set admin.token in its config."
                 : "Wrong or missing admin token: nothing was changed."
-            return Self.html(self.page("Refused", DashboardPage.message(message, alert: true)), status: error == .notConfigured ? .forbidden : .unauthorized)
+            return Self.html(
+                self.page("Refused", DashboardPage.message(message, alert: true)), status: error == .notConfigured ? .forbidden : .unauthorized)
         }
     }
 

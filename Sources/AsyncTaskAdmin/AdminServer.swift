@@ -2,8 +2,8 @@ import AsyncTask
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOCore
 public import Logging
+import NIOCore
 public import PostgresClient
 public import Prometheus
 public import ServiceLifecycle
@@ -77,7 +77,10 @@ public final class AdminServer: Service, Sendable {
             await pool.close()
             // The bind error alone names neither the key nor the address.
             if let io = error as? IOError, io.errnoCode == EADDRINUSE || io.errnoCode == EADDRNOTAVAIL || io.errnoCode == EACCES {
-                let problem = io.errnoCode == EADDRINUSE ? "is already in use" : io.errnoCode == EACCES ? "is not permitted (a port below 1024 needs privileges)" : "is not an address of this host"
+                let problem =
+                    io.errnoCode == EADDRINUSE
+                    ? "is already in use"
+                    : io.errnoCode == EACCES ? "is not permitted (a port below 1024 needs privileges)" : "is not an address of this host"
                 throw AdminListenError(host: configuration.host, port: configuration.port, problem: problem)
             }
             throw error
@@ -101,7 +104,8 @@ public final class AdminServer: Service, Sendable {
             Self.text("ok\n")
         }
         router.get("readyz") { [node] _, _ -> Response in
-            var readiness = Readiness(ready: true, nodeID: node.id.uuidString.lowercased(), draining: node.isDraining, database: "ok", migrations: "current")
+            var readiness = Readiness(
+                ready: true, nodeID: node.id.uuidString.lowercased(), draining: node.isDraining, database: "ok", migrations: "current")
             if readiness.draining { readiness.ready = false }
             do {
                 let current = try await database.withConnection { try await Migrator().isCurrent(on: $0) }

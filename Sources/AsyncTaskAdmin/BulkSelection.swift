@@ -1,5 +1,5 @@
-import Foundation
 import AsyncTask
+import Foundation
 import PostgresClient
 
 /// Which attempts a bulk action from the API or the dashboard means: ids picked one by one, or every match of

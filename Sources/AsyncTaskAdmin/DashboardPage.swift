@@ -53,7 +53,9 @@ enum DashboardPage {
         html += stats.isEmpty ? "<p>No pending attempts and none finished in the last hour.</p>" : queuesTable(stats, id: "queues")
         html += "</section>"
         html += "<section><h2>Webhook deliveries (internal target, not user attempts)</h2>"
-        html += webhooks.isEmpty ? "<p id=\"internal-none\">No webhook deliveries pending or finished in the last hour.</p>" : queuesTable(webhooks, id: "internal-queues")
+        html +=
+            webhooks.isEmpty
+            ? "<p id=\"internal-none\">No webhook deliveries pending or finished in the last hour.</p>" : queuesTable(webhooks, id: "internal-queues")
         html += "<p><a href=\"/attempts?target=\(HTML.queryValue(Schema.webhookTarget))\">List webhook deliveries</a></p></section>"
         html += charts(series, includeInternal: includeInternal, now: now)
         html += "<section><h2>Nodes</h2>" + nodesTable(nodes) + "</section>"
@@ -61,7 +63,8 @@ enum DashboardPage {
         if findings.isEmpty { html += "<p class=\"ok\" id=\"doctor-ok\">Every check passes.</p>" }
         html += "<table id=\"doctor\">"
         for finding in findings {
-            html += "<tr><td class=\"\(finding.severity.rawValue)\">\(finding.severity.rawValue)</td><td>\(HTML.escape(finding.check))</td><td>\(HTML.escape(finding.message))</td></tr>"
+            html +=
+                "<tr><td class=\"\(finding.severity.rawValue)\">\(finding.severity.rawValue)</td><td>\(HTML.escape(finding.check))</td><td>\(HTML.escape(finding.message))</td></tr>"
         }
         html += "</table></section>"
         html += "<section><h2>Recent failures</h2>" + attemptsTable(failures, showError: true, selectable: false) + "</section>"
@@ -70,7 +73,8 @@ enum DashboardPage {
     }
 
     static func queuesTable(_ stats: [ClusterStats.TargetStats], id: String) -> String {
-        var html = "<table id=\"\(id)\"><tr><th>Target</th><th>Pending</th><th>Due</th><th>Running</th><th>Lag</th><th>Succeeded (1 h)</th><th>Failed (1 h)</th><th>Rate (/s, 5 min)</th></tr>"
+        var html =
+            "<table id=\"\(id)\"><tr><th>Target</th><th>Pending</th><th>Due</th><th>Running</th><th>Lag</th><th>Succeeded (1 h)</th><th>Failed (1 h)</th><th>Rate (/s, 5 min)</th></tr>"
         for row in stats {
             let target = HTML.escape(row.target)
             func cell(_ figure: String, _ value: String) -> String {
@@ -91,12 +95,14 @@ enum DashboardPage {
         var html = "<section id=\"charts\"><h2>Last \(window == .hour ? "hour" : "24 hours") per target, per \(bucketName)</h2><p class=\"tabs\">"
         for option in ClusterStats.Window.allCases {
             let link = "/?window=\(option.rawValue)\(includeInternal ? "&include_internal=1" : "")"
-            html += "<a href=\"\(HTML.escape(link))\"\(option == window ? " class=\"on\"" : "") id=\"window-\(option.rawValue)\">\(option.rawValue)</a>"
+            html +=
+                "<a href=\"\(HTML.escape(link))\"\(option == window ? " class=\"on\"" : "") id=\"window-\(option.rawValue)\">\(option.rawValue)</a>"
         }
         let toggle = "/?window=\(window.rawValue)\(includeInternal ? "" : "&include_internal=1")"
         html += "<a href=\"\(HTML.escape(toggle))\" id=\"toggle-internal\">\(includeInternal ? "hide" : "include") webhook deliveries</a></p>"
         if let from = series.completeFrom {
-            html += "<p class=\"notice alert\" id=\"charts-partial\">More than \(series.rowCap) attempts of one status finished in this window: the charts count the newest only, from \(HTML.time(from)) (the shaded part is incomplete).</p>"
+            html +=
+                "<p class=\"notice alert\" id=\"charts-partial\">More than \(series.rowCap) attempts of one status finished in this window: the charts count the newest only, from \(HTML.time(from)) (the shaded part is incomplete).</p>"
         }
         let buckets = SVGChart.buckets(count: window.buckets, seconds: window.bucketSeconds, now: now)
         let byTarget = Dictionary(grouping: series.points, by: \.target)
@@ -108,7 +114,8 @@ enum DashboardPage {
                 if points.indices.contains(index) { points[index] = point }
             }
             let escaped = HTML.escape(target)
-            let succeeded = points.reduce(0) { $0 + ($1?.succeeded ?? 0) }, failed = points.reduce(0) { $0 + ($1?.failed ?? 0) }
+            let succeeded = points.reduce(0) { $0 + ($1?.succeeded ?? 0) }
+            let failed = points.reduce(0) { $0 + ($1?.failed ?? 0) }
             let finished = [
                 SVGChart.Series(name: "succeeded", color: "#2e9e57", values: points.map { $0.map { Double($0.succeeded) } ?? 0 }),
                 SVGChart.Series(name: "failed", color: "#d0443a", values: points.map { $0.map { Double($0.failed) } ?? 0 }),
@@ -124,15 +131,26 @@ enum DashboardPage {
             let latencyValues = points.compactMap { $0?.latencyAvgMs }
             let latencyMean = latencyValues.isEmpty ? "–" : milliseconds(latencyValues.reduce(0, +) / Double(latencyValues.count))
             html += "<h3 style=\"font-size:14px;margin:6px 0\">\(escaped)</h3><div class=\"chartrow\" data-chart-target=\"\(escaped)\">"
-            html += "<figure><figcaption>Finished per \(bucketName): <span data-figure=\"chart-succeeded\" data-target=\"\(escaped)\">\(succeeded)</span> succeeded, <span data-figure=\"chart-failed\" data-target=\"\(escaped)\">\(failed)</span> failed · \(SVGChart.legend(finished))</figcaption>"
-            html += SVGChart.render(label: "\(target) finished per \(bucketName)", buckets: buckets, bucketSeconds: window.bucketSeconds, series: finished,
-                                    style: .stackedBars, incompleteBefore: series.completeFrom) { count($0) } + "</figure>"
+            html +=
+                "<figure><figcaption>Finished per \(bucketName): <span data-figure=\"chart-succeeded\" data-target=\"\(escaped)\">\(succeeded)</span> succeeded, <span data-figure=\"chart-failed\" data-target=\"\(escaped)\">\(failed)</span> failed · \(SVGChart.legend(finished))</figcaption>"
+            html +=
+                SVGChart.render(
+                    label: "\(target) finished per \(bucketName)", buckets: buckets, bucketSeconds: window.bucketSeconds, series: finished,
+                    style: .stackedBars, incompleteBefore: series.completeFrom
+                ) { count($0) } + "</figure>"
             html += "<figure><figcaption>Pickup lag (first try's start − due time) · \(SVGChart.legend(lag))</figcaption>"
-            html += SVGChart.render(label: "\(target) pickup lag", buckets: buckets, bucketSeconds: window.bucketSeconds, series: lag,
-                                    style: .lines, incompleteBefore: series.completeFrom) { $0 < 10 ? milliseconds($0 * 1000) : ElapsedTimeText.describe($0) } + "</figure>"
-            html += "<figure><figcaption>Call latency (finishing try): mean <span data-figure=\"chart-latency\" data-target=\"\(escaped)\">\(latencyMean)</span> · \(SVGChart.legend(latency))</figcaption>"
-            html += SVGChart.render(label: "\(target) call latency", buckets: buckets, bucketSeconds: window.bucketSeconds, series: latency,
-                                    style: .lines, incompleteBefore: series.completeFrom) { milliseconds($0) } + "</figure></div>"
+            html +=
+                SVGChart.render(
+                    label: "\(target) pickup lag", buckets: buckets, bucketSeconds: window.bucketSeconds, series: lag,
+                    style: .lines, incompleteBefore: series.completeFrom
+                ) { $0 < 10 ? milliseconds($0 * 1000) : ElapsedTimeText.describe($0) } + "</figure>"
+            html +=
+                "<figure><figcaption>Call latency (finishing try): mean <span data-figure=\"chart-latency\" data-target=\"\(escaped)\">\(latencyMean)</span> · \(SVGChart.legend(latency))</figcaption>"
+            html +=
+                SVGChart.render(
+                    label: "\(target) call latency", buckets: buckets, bucketSeconds: window.bucketSeconds, series: latency,
+                    style: .lines, incompleteBefore: series.completeFrom
+                ) { milliseconds($0) } + "</figure></div>"
         }
         return html + "</section>"
     }
@@ -150,12 +168,14 @@ enum DashboardPage {
 
     static func nodesTable(_ nodes: [ClusterNodes.NodeInfo]) -> String {
         guard !nodes.isEmpty else { return "<p>No node has registered in the last hour.</p>" }
-        var html = "<table id=\"nodes\"><tr><th>Node</th><th>Host</th><th>Status</th><th>Heartbeat</th><th>In flight</th><th>Leases</th><th>Targets</th><th>Version</th></tr>"
+        var html =
+            "<table id=\"nodes\"><tr><th>Node</th><th>Host</th><th>Status</th><th>Heartbeat</th><th>In flight</th><th>Leases</th><th>Targets</th><th>Version</th></tr>"
         for node in nodes {
             let id = node.id.uuidString.lowercased()
             html += "<tr data-node=\"\(id)\"><td>\(id.prefix(8))</td><td>\(HTML.escape(node.hostname)) (pid \(node.pid))</td>"
             html += "<td class=\"\(node.live ? "ok" : "problem")\">\(node.live ? "live" : "not live") · \(HTML.escape(node.status))</td>"
-            html += "<td>\(ElapsedTimeText.describe(node.heartbeatAgeSeconds)) ago</td><td class=\"n\">\(node.inFlight)/\(node.concurrency)</td><td class=\"n\">\(node.leases)</td>"
+            html +=
+                "<td>\(ElapsedTimeText.describe(node.heartbeatAgeSeconds)) ago</td><td class=\"n\">\(node.inFlight)/\(node.concurrency)</td><td class=\"n\">\(node.leases)</td>"
             html += "<td>\(HTML.escape(node.targets.joined(separator: ", ")))</td><td>\(HTML.escape(node.version))</td></tr>"
         }
         return html + "</table>"

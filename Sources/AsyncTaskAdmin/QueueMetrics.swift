@@ -36,7 +36,10 @@ final class QueueMetrics: Sendable {
         guard due else { return }
         // Internal targets too: a growing @webhook backlog is worth an alert.
         let (stats, nodes) = try await database.withConnection { connection in
-            (try await ClusterStats().perTarget(includeInternal: true, on: connection), try await ClusterNodes(deadAfter: deadAfter).list(on: connection))
+            (
+                try await ClusterStats().perTarget(includeInternal: true, on: connection),
+                try await ClusterNodes(deadAfter: deadAfter).list(on: connection)
+            )
         }
         let previous = state.withLock { state in
             let previous = state.targets

@@ -56,35 +56,44 @@ enum SVGChart {
         format: (Double) -> String
     ) -> String {
         let count = max(1, buckets.count)
-        let peak: Double = switch style {
-        case .stackedBars: (0..<buckets.count).map { index in series.reduce(0) { $0 + ($1.values[safe: index].flatMap { $0 } ?? 0) } }.max() ?? 0
-        case .lines: series.flatMap { $0.values.compactMap { $0 } }.max() ?? 0
-        }
+        let peak: Double =
+            switch style {
+            case .stackedBars: (0..<buckets.count).map { index in series.reduce(0) { $0 + ($1.values[safe: index].flatMap { $0 } ?? 0) } }.max() ?? 0
+            case .lines: series.flatMap { $0.values.compactMap { $0 } }.max() ?? 0
+            }
         let ceiling = niceCeiling(peak)
         let slot = plotWidth / Double(count)
         func y(_ value: Double) -> Double { top + plotHeight * (1 - min(value, ceiling) / ceiling) }
         func number(_ value: Double) -> String { String(format: "%.1f", value) }
-        var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(label))\">"
+        var svg =
+            "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(HTML.escape(label))\">"
         svg += "<rect x=\"\(number(left))\" y=\"\(number(top))\" width=\"\(number(plotWidth))\" height=\"\(number(plotHeight))\" fill=\"#f7f8fa\"/>"
         if let incompleteBefore, let first = buckets.first, incompleteBefore > first {
             let cut = min(Double(count), max(0, incompleteBefore.timeIntervalSince(first) / Double(bucketSeconds)))
-            svg += "<rect x=\"\(number(left))\" y=\"\(number(top))\" width=\"\(number(cut * slot))\" height=\"\(number(plotHeight))\" fill=\"#e4e6ea\" data-incomplete=\"1\"><title>not fully counted: more finished rows than the chart reads</title></rect>"
+            svg +=
+                "<rect x=\"\(number(left))\" y=\"\(number(top))\" width=\"\(number(cut * slot))\" height=\"\(number(plotHeight))\" fill=\"#e4e6ea\" data-incomplete=\"1\"><title>not fully counted: more finished rows than the chart reads</title></rect>"
         }
         // Y axis: gridlines and values at 0, ½ and the top.
         for fraction in [0.0, 0.5, 1.0] {
-            let value = ceiling * fraction, lineY = y(value)
-            svg += "<line x1=\"\(number(left))\" x2=\"\(number(width - right))\" y1=\"\(number(lineY))\" y2=\"\(number(lineY))\" stroke=\"#d5d9e0\" stroke-width=\"1\"\(fraction == 0 ? "" : " stroke-dasharray=\"3 3\"")/>"
-            svg += "<text x=\"\(number(left - 5))\" y=\"\(number(lineY + 4))\" font-size=\"11\" fill=\"#4a5262\" text-anchor=\"end\" data-axis=\"y\">\(HTML.escape(format(value)))</text>"
+            let value = ceiling * fraction
+            let lineY = y(value)
+            svg +=
+                "<line x1=\"\(number(left))\" x2=\"\(number(width - right))\" y1=\"\(number(lineY))\" y2=\"\(number(lineY))\" stroke=\"#d5d9e0\" stroke-width=\"1\"\(fraction == 0 ? "" : " stroke-dasharray=\"3 3\"")/>"
+            svg +=
+                "<text x=\"\(number(left - 5))\" y=\"\(number(lineY + 4))\" font-size=\"11\" fill=\"#4a5262\" text-anchor=\"end\" data-axis=\"y\">\(HTML.escape(format(value)))</text>"
         }
-        svg += "<line x1=\"\(number(left))\" x2=\"\(number(left))\" y1=\"\(number(top))\" y2=\"\(number(top + plotHeight))\" stroke=\"#8a93a3\" stroke-width=\"1\"/>"
+        svg +=
+            "<line x1=\"\(number(left))\" x2=\"\(number(left))\" y1=\"\(number(top))\" y2=\"\(number(top + plotHeight))\" stroke=\"#8a93a3\" stroke-width=\"1\"/>"
         // X axis: five clock labels, the last at the window's end.
         for tick in 0...4 {
             let index = Double(count) * Double(tick) / 4
             let x = left + index * slot
             let date = (buckets.first ?? Date()).addingTimeInterval(index * Double(bucketSeconds))
             let anchor = tick == 0 ? "start" : tick == 4 ? "end" : "middle"
-            svg += "<line x1=\"\(number(x))\" x2=\"\(number(x))\" y1=\"\(number(top + plotHeight))\" y2=\"\(number(top + plotHeight + 4))\" stroke=\"#8a93a3\"/>"
-            svg += "<text x=\"\(number(x))\" y=\"\(number(top + plotHeight + 16))\" font-size=\"11\" fill=\"#4a5262\" text-anchor=\"\(anchor)\" data-axis=\"x\">\(clock(date))</text>"
+            svg +=
+                "<line x1=\"\(number(x))\" x2=\"\(number(x))\" y1=\"\(number(top + plotHeight))\" y2=\"\(number(top + plotHeight + 4))\" stroke=\"#8a93a3\"/>"
+            svg +=
+                "<text x=\"\(number(x))\" y=\"\(number(top + plotHeight + 16))\" font-size=\"11\" fill=\"#4a5262\" text-anchor=\"\(anchor)\" data-axis=\"x\">\(clock(date))</text>"
         }
         svg += "<text x=\"\(number(width - right))\" y=\"\(number(height - 2))\" font-size=\"10\" fill=\"#7a8292\" text-anchor=\"end\">UTC</text>"
         func span(_ index: Int) -> String {
@@ -98,8 +107,10 @@ enum SVGChart {
                 let parts = series.map { "\(format($0.values[safe: index].flatMap { $0 } ?? 0)) \($0.name)" }.joined(separator: ", ")
                 for entry in series {
                     guard let value = entry.values[safe: index].flatMap({ $0 }), value > 0 else { continue }
-                    let barTop = y(base + value), barBottom = y(base)
-                    svg += "<rect x=\"\(number(left + Double(index) * slot + 0.5))\" y=\"\(number(barTop))\" width=\"\(number(max(1, slot - 1)))\" height=\"\(number(max(0.5, barBottom - barTop)))\" fill=\"\(entry.color)\"><title>\(span(index)): \(HTML.escape(parts))</title></rect>"
+                    let barTop = y(base + value)
+                    let barBottom = y(base)
+                    svg +=
+                        "<rect x=\"\(number(left + Double(index) * slot + 0.5))\" y=\"\(number(barTop))\" width=\"\(number(max(1, slot - 1)))\" height=\"\(number(max(0.5, barBottom - barTop)))\" fill=\"\(entry.color)\"><title>\(span(index)): \(HTML.escape(parts))</title></rect>"
                     base += value
                 }
             }
@@ -117,9 +128,11 @@ enum SVGChart {
                         flush()
                         continue
                     }
-                    let x = left + (Double(index) + 0.5) * slot, pointY = y(value)
+                    let x = left + (Double(index) + 0.5) * slot
+                    let pointY = y(value)
                     segment.append("\(number(x)),\(number(pointY))")
-                    svg += "<circle cx=\"\(number(x))\" cy=\"\(number(pointY))\" r=\"1.8\" fill=\"\(entry.color)\"><title>\(span(index)): \(HTML.escape(entry.name)) \(HTML.escape(format(value)))</title></circle>"
+                    svg +=
+                        "<circle cx=\"\(number(x))\" cy=\"\(number(pointY))\" r=\"1.8\" fill=\"\(entry.color)\"><title>\(span(index)): \(HTML.escape(entry.name)) \(HTML.escape(format(value)))</title></circle>"
                 }
                 flush()
             }

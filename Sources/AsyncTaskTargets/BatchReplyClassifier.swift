@@ -44,12 +44,16 @@ public struct BatchReplyClassifier: Sendable {
     public func classify(_ response: HTTPResponse, protocol: TargetProtocol, attemptIDs: [Int64], now: Date) -> Reply {
         let status = response.status
         guard (200...299).contains(status) else {
-            return all(attemptIDs, classifier.classifyStatus(response, excerpt: ResponseExcerpt.make(response.body, maxBytes: classifier.excerptBytes), now: now))
+            return all(
+                attemptIDs,
+                classifier.classifyStatus(response, excerpt: ResponseExcerpt.make(response.body, maxBytes: classifier.excerptBytes), now: now))
         }
         func invalid(_ why: String) -> Reply {
-            all(attemptIDs, .permanent(
-                kind: .invalidResponse, message: "not a valid batch reply: \(why)", httpStatus: status,
-                excerpt: ResponseExcerpt.make(response.body, maxBytes: classifier.excerptBytes)))
+            all(
+                attemptIDs,
+                .permanent(
+                    kind: .invalidResponse, message: "not a valid batch reply: \(why)", httpStatus: status,
+                    excerpt: ResponseExcerpt.make(response.body, maxBytes: classifier.excerptBytes)))
         }
         if response.bodyTruncated { return invalid("larger than \(response.body.count) bytes") }
         let parsed = try? JSONSerialization.jsonObject(with: Data(response.body))
@@ -98,7 +102,8 @@ public struct BatchReplyClassifier: Sendable {
                     retryAfter: nil, excerpt: "")
                 continue
             }
-            reply.outcomes[id] = `protocol` == .jsonrpc
+            reply.outcomes[id] =
+                `protocol` == .jsonrpc
                 ? jsonrpcElement(object, id: id, status: status, now: now)
                 : httpElement(object, status: status, defaultRetryAfter: headerRetryAfter, now: now)
         }

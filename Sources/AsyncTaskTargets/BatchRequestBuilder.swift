@@ -25,7 +25,8 @@ public enum BatchRequestBuilder {
 
     /// The request for `calls`, which must share one method name.
     public static func makeRequest(for calls: [TargetCall], to target: TargetConfiguration) -> Batch {
-        var sent: [TargetCall] = [], refused: [(call: TargetCall, error: TargetRequestBuilder.Error)] = []
+        var sent: [TargetCall] = []
+        var refused: [(call: TargetCall, error: TargetRequestBuilder.Error)] = []
         guard let methodName = calls.first?.methodName else { return Batch(request: nil, sent: [], refused: []) }
         do {
             try TargetRequestBuilder.checkMethodName(methodName)
@@ -38,7 +39,8 @@ public enum BatchRequestBuilder {
         for call in calls {
             do throws(TargetRequestBuilder.Error) {
                 guard call.methodName == methodName else {
-                    throw TargetRequestBuilder.Error(kind: .invalidRequest, message: "a batch holds one method; '\(call.methodName.prefix(64))' is not '\(methodName)'")
+                    throw TargetRequestBuilder.Error(
+                        kind: .invalidRequest, message: "a batch holds one method; '\(call.methodName.prefix(64))' is not '\(methodName)'")
                 }
                 let (key, arguments, parsed) = try TargetRequestBuilder.checkedParts(of: call)
                 if !sent.isEmpty { body.append(UInt8(ascii: ",")) }

@@ -19,15 +19,18 @@ public struct BatchSettings: Sendable, Hashable {
 
     /// Validates the settings.
     /// - Throws: ``TargetConfigurationError`` for target `target`, naming `batch.max` or `batch.linger`.
-    public init(max: Int = BatchSettings.defaultMax, linger: Duration = BatchSettings.defaultLinger, target: String) throws(TargetConfigurationError) {
+    public init(max: Int = BatchSettings.defaultMax, linger: Duration = BatchSettings.defaultLinger, target: String) throws(TargetConfigurationError)
+    {
         guard (1...Self.maxUpperBound).contains(max) else {
-            throw TargetConfigurationError(target: target, field: "batch.max", code: .outOfRange, reason: "must be between 1 and \(Self.maxUpperBound) (got \(max))")
+            throw TargetConfigurationError(
+                target: target, field: "batch.max", code: .outOfRange, reason: "must be between 1 and \(Self.maxUpperBound) (got \(max))")
         }
         guard linger >= .zero else {
             throw TargetConfigurationError(target: target, field: "batch.linger", code: .outOfRange, reason: "must not be negative (got \(linger))")
         }
         guard linger <= Self.lingerUpperBound else {
-            throw TargetConfigurationError(target: target, field: "batch.linger", code: .outOfRange, reason: "must be at most \(Self.lingerUpperBound) (got \(linger))")
+            throw TargetConfigurationError(
+                target: target, field: "batch.linger", code: .outOfRange, reason: "must be at most \(Self.lingerUpperBound) (got \(linger))")
         }
         self.max = max
         self.linger = linger

@@ -47,7 +47,10 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case caFile = "ca_file", certFile = "cert_file", keyFile = "key_file", insecureSkipVerify = "insecure_skip_verify"
+            case caFile = "ca_file"
+            case certFile = "cert_file"
+            case keyFile = "key_file"
+            case insecureSkipVerify = "insecure_skip_verify"
         }
     }
 
@@ -141,8 +144,12 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case url, `protocol`, timeout, connectTimeout = "connect_timeout", headers, maxAttempts = "max_attempts"
-        case backoff, concurrency, tls, maxResponseBytes = "max_response_bytes"
+        case url, `protocol`, timeout
+        case connectTimeout = "connect_timeout"
+        case headers
+        case maxAttempts = "max_attempts"
+        case backoff, concurrency, tls
+        case maxResponseBytes = "max_response_bytes"
         case batch
     }
 }

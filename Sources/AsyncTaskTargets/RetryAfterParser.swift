@@ -20,20 +20,31 @@ public enum RetryAfterParser {
     /// Parses an HTTP-date (always GMT).
     public static func httpDate(_ text: String) -> Date? {
         let tokens = text.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-        var day: Int?, month: Int?, year: Int?, time: (Int, Int, Int)?
+        var day: Int?
+        var month: Int?
+        var year: Int?
+        var time: (Int, Int, Int)?
         switch tokens.count {
         case 6 where tokens[5] == "GMT":
             // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-            day = Int(tokens[1]); month = monthNumber(tokens[2]); year = Int(tokens[3]); time = clock(tokens[4])
+            day = Int(tokens[1])
+            month = monthNumber(tokens[2])
+            year = Int(tokens[3])
+            time = clock(tokens[4])
         case 4 where tokens[3] == "GMT":
             // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
             let parts = tokens[1].split(separator: "-").map(String.init)
             guard parts.count == 3, let shortYear = Int(parts[2]) else { return nil }
-            day = Int(parts[0]); month = monthNumber(parts[1]); time = clock(tokens[2])
+            day = Int(parts[0])
+            month = monthNumber(parts[1])
+            time = clock(tokens[2])
             year = parts[2].count == 2 ? (shortYear < 70 ? 2000 + shortYear : 1900 + shortYear) : shortYear
         case 5:
             // asctime: Sun Nov  6 08:49:37 1994
-            month = monthNumber(tokens[1]); day = Int(tokens[2]); time = clock(tokens[3]); year = Int(tokens[4])
+            month = monthNumber(tokens[1])
+            day = Int(tokens[2])
+            time = clock(tokens[3])
+            year = Int(tokens[4])
         default:
             return nil
         }

@@ -8,7 +8,8 @@ extension TargetCaller {
     ///
     /// A call the builder refuses fails on its own (as it would unbatched); the others share one request,
     /// and ``BatchReplyClassifier`` decides each one's outcome from the reply.
-    public func call(batch calls: [TargetCall], to target: TargetConfiguration) async -> (outcomes: [CallOutcome], reply: BatchReplyClassifier.Reply) {
+    public func call(batch calls: [TargetCall], to target: TargetConfiguration) async -> (outcomes: [CallOutcome], reply: BatchReplyClassifier.Reply)
+    {
         let batch = BatchRequestBuilder.makeRequest(for: calls, to: target)
         var outcomes: [Int64: CallOutcome] = [:]
         for (call, error) in batch.refused { outcomes[call.attemptID] = classifier.classify(error) }
@@ -24,7 +25,8 @@ extension TargetCaller {
             }
             outcomes.merge(reply.outcomes) { _, sent in sent }
         }
-        let missing = CallOutcome.retryable(kind: .internal, message: "no outcome for this call of the batch", httpStatus: nil, retryAfter: nil, excerpt: "")
+        let missing = CallOutcome.retryable(
+            kind: .internal, message: "no outcome for this call of the batch", httpStatus: nil, retryAfter: nil, excerpt: "")
         return (calls.map { outcomes[$0.attemptID] ?? missing }, reply)
     }
 }

@@ -45,7 +45,8 @@ public enum TargetRequestBuilder {
             try checkJSONRPCParams(parsed)
             url = target.url
             // The method name is plain ASCII without quotes or backslashes (checked above), so it needs no escaping.
-            body = Array(#"{"jsonrpc":"2.0","method":""#.utf8) + Array(call.methodName.utf8)
+            body =
+                Array(#"{"jsonrpc":"2.0","method":""#.utf8) + Array(call.methodName.utf8)
                 + Array(#"","params":"#.utf8) + arguments + Array(#","id":\#(call.attemptID)}"#.utf8)
         }
 
@@ -74,7 +75,11 @@ public enum TargetRequestBuilder {
     /// - Throws: ``TargetRequestBuilder/Error`` of kind ``AttemptErrorKind/invalidMethodName``.
     static func checkMethodName(_ methodName: String) throws(TargetRequestBuilder.Error) {
         guard MethodName.isValid(methodName) else {
-            throw Error(kind: .invalidMethodName, message: "method name '\(methodName.prefix(64))' is not allowed (\(MethodName.maxLength) characters of A-Z a-z 0-9 _ . - at most, no '..')")
+            throw Error(
+                kind: .invalidMethodName,
+                message:
+                    "method name '\(methodName.prefix(64))' is not allowed (\(MethodName.maxLength) characters of A-Z a-z 0-9 _ . - at most, no '..')"
+            )
         }
     }
 

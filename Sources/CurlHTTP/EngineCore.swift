@@ -3,9 +3,9 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The part of an engine shared between callers and the engine thread: a lock around the
@@ -81,7 +81,7 @@ final class EngineCore: Sendable {
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         var statistics = HTTPEngine.Statistics()
         #if os(Linux)
-        var thread: pthread_t?
+            var thread: pthread_t?
         #endif
     }
 
@@ -196,14 +196,14 @@ final class EngineCore: Sendable {
         state.withLock { state in
             var statistics = state.statistics
             #if os(Linux)
-            // The thread clears `thread` under this lock before it exits, so the id is live here.
-            if let thread = state.thread {
-                var clock = clockid_t()
-                var time = timespec()
-                if pthread_getcpuclockid(thread, &clock) == 0, clock_gettime(clock, &time) == 0 {
-                    statistics.engineThreadCPUTime = .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
+                // The thread clears `thread` under this lock before it exits, so the id is live here.
+                if let thread = state.thread {
+                    var clock = clockid_t()
+                    var time = timespec()
+                    if pthread_getcpuclockid(thread, &clock) == 0, clock_gettime(clock, &time) == 0 {
+                        statistics.engineThreadCPUTime = .seconds(time.tv_sec) + .nanoseconds(time.tv_nsec)
+                    }
                 }
-            }
             #endif
             return statistics
         }
@@ -234,7 +234,7 @@ final class EngineCore: Sendable {
         state.withLock { state in
             state.wakeupHandle = WakeupHandle(multi: multi)
             #if os(Linux)
-            state.thread = pthread_self()
+                state.thread = pthread_self()
             #endif
         }
     }
@@ -274,7 +274,7 @@ final class EngineCore: Sendable {
             state.wakeupHandle = nil
             state.threadIsPolling = false
             #if os(Linux)
-            state.thread = nil
+                state.thread = nil
             #endif
             let queued = state.submissions
             state.submissions = []

@@ -22,7 +22,8 @@ extension HTTPClientError {
             code = .connectionLost
         // The engine checks the scheme itself, so libcurl's "unsupported protocol" here means a reply
         // in a protocol it refuses, such as HTTP/0.9 (bytes that are not an HTTP status line).
-        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_BAD_CONTENT_ENCODING, CURLE_TOO_MANY_REDIRECTS:
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_WEIRD_SERVER_REPLY, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_BAD_CONTENT_ENCODING,
+            CURLE_TOO_MANY_REDIRECTS:
             code = .protocolError
         default:
             code = .other

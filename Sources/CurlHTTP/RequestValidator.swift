@@ -35,7 +35,8 @@ enum RequestValidator {
             throw HTTPClientError(code: .unsupportedScheme, detail: "scheme '\(text.prefix(16))' is not http or https")
         }
         guard let first = bytes.dropFirst(schemeLength + 3).first,
-              first != UInt8(ascii: "/"), first != UInt8(ascii: "?"), first != UInt8(ascii: "#") else {
+            first != UInt8(ascii: "/"), first != UInt8(ascii: "?"), first != UInt8(ascii: "#")
+        else {
             throw HTTPClientError(code: .invalidURL, detail: "the URL has no host")
         }
     }
@@ -56,14 +57,15 @@ enum RequestValidator {
 
     /// RFC 9110 `token`.
     static func isToken(_ string: String) -> Bool {
-        !string.isEmpty && string.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        !string.isEmpty
+            && string.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    return true
+                default:
+                    return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+                }
             }
-        }
     }
 
     /// A field value: visible characters, spaces and tabs, and non-ASCII bytes; no CR, LF, NUL or other controls.

@@ -149,10 +149,11 @@ final class NativeConnection: @unchecked Sendable {
         }
         var notifications: [PostgresNotification] = []
         while let notify = PQnotifies(connection) {
-            notifications.append(PostgresNotification(
-                channel: String(cString: notify.pointee.relname),
-                payload: String(cString: notify.pointee.extra),
-                senderPID: notify.pointee.be_pid))
+            notifications.append(
+                PostgresNotification(
+                    channel: String(cString: notify.pointee.relname),
+                    payload: String(cString: notify.pointee.extra),
+                    senderPID: notify.pointee.be_pid))
             PQfreemem(notify)
         }
         return PQstatus(connection) == CONNECTION_OK ? notifications : nil
@@ -292,7 +293,8 @@ final class NativeConnection: @unchecked Sendable {
         case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
             throw serverError(result, queryName: queryName)
         default:
-            throw PostgresError(code: .protocolViolation, message: "unexpected result status \(PQresultStatus(result).rawValue)", queryName: queryName)
+            throw PostgresError(
+                code: .protocolViolation, message: "unexpected result status \(PQresultStatus(result).rawValue)", queryName: queryName)
         }
     }
 
@@ -308,7 +310,8 @@ final class NativeConnection: @unchecked Sendable {
         let state = Self.sqlState(of: result)
         let broken = connection.map { PQstatus($0) != CONNECTION_OK } ?? true
         let serverMessage = field(asynctask_pg_diag_message_primary)
-        let message = serverMessage
+        let message =
+            serverMessage
             ?? connection.map { String(cString: PQerrorMessage($0)).trimmingTrailingWhitespace() } ?? "unknown error"
         return PostgresError(
             code: broken ? .connectionClosed : .server,

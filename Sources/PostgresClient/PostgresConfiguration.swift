@@ -1,5 +1,5 @@
-import Foundation
 import CLibPQ
+import Foundation
 
 /// How to reach a PostgreSQL server: libpq connection keywords, built from a URL or given one by one.
 ///
@@ -53,7 +53,8 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
                 part.isEmpty || (UInt16(part).map { $0 > 0 } ?? false)
             }
             guard valid else {
-                throw PostgresError(code: .invalidConfiguration, message: "invalid database URL \(Self.redact(url)): port '\(value)' is not a number from 1 to 65535")
+                throw PostgresError(
+                    code: .invalidConfiguration, message: "invalid database URL \(Self.redact(url)): port '\(value)' is not a number from 1 to 65535")
             }
         }
         self.parameters = parameters

@@ -239,7 +239,8 @@ public final class PostgresConnection: Sendable {
 
     private func run(_ statement: PostgresStatement, _ binds: [PostgresBind], honourCancellation: Bool) async throws(PostgresError) -> PostgresRows {
         let native = self.native
-        return try await withCancellableCall(honourCancellation: honourCancellation, queryName: statement.name) { () throws(PostgresError) -> PostgresRows in
+        return try await withCancellableCall(honourCancellation: honourCancellation, queryName: statement.name) {
+            () throws(PostgresError) -> PostgresRows in
             try native.execute(statement, binds)
         }
     }

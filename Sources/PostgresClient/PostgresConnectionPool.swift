@@ -174,9 +174,11 @@ public final class PostgresConnectionPool: Sendable {
         let timeout = options.acquireTimeout
         let timer = Task { [weak self] in
             try await Task.sleep(for: timeout)
-            self?.failWaiter(id, with: PostgresError(
-                code: .poolTimeout,
-                message: "no database connection became free within \(timeout) (pool of \(self?.options.maxConnections ?? 0))"))
+            self?.failWaiter(
+                id,
+                with: PostgresError(
+                    code: .poolTimeout,
+                    message: "no database connection became free within \(timeout) (pool of \(self?.options.maxConnections ?? 0))"))
         }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {

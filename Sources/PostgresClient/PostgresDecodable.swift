@@ -20,7 +20,8 @@ extension Int64: PostgresDecodable {
         default: throw cell.typeMismatch(Int64.self)
         }
         guard bytes.count == width else { throw cell.malformed(Int64.self) }
-        self = cell.oid == PostgresTypeOID.oid
+        self =
+            cell.oid == PostgresTypeOID.oid
             ? Int64(UInt32(truncatingIfNeeded: cell.bigEndian(bytes, at: 0, width: 4)))
             : cell.bigEndian(bytes, at: 0, width: width)
     }
@@ -128,8 +129,14 @@ extension Date: PostgresDecodable {
         case PostgresTypeOID.timestamptz, PostgresTypeOID.timestamp:
             guard bytes.count == 8 else { throw cell.malformed(Date.self) }
             let micros = cell.bigEndian(bytes, at: 0, width: 8)
-            if micros == Int64.max { self = .distantFuture; return }
-            if micros == Int64.min { self = .distantPast; return }
+            if micros == Int64.max {
+                self = .distantFuture
+                return
+            }
+            if micros == Int64.min {
+                self = .distantPast
+                return
+            }
             let seconds = Double(PostgresTimestamp.postgresEpochOffset) + Double(micros) / 1_000_000
             self = Date(timeIntervalSince1970: seconds)
         case PostgresTypeOID.date:
@@ -158,7 +165,10 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
         let dimensions = cell.bigEndian(bytes, at: 0, width: 4)
         let elementOID = UInt32(truncatingIfNeeded: cell.bigEndian(bytes, at: 8, width: 4))
         guard PostgresTypeOID.isArray(cell.oid) else { throw cell.typeMismatch([Element].self) }
-        if dimensions == 0 { self = []; return }
+        if dimensions == 0 {
+            self = []
+            return
+        }
         guard dimensions == 1, bytes.count >= 20 else { throw cell.malformed([Element].self) }
         let count = Int(cell.bigEndian(bytes, at: 12, width: 4))
         var offset = 20

@@ -10,7 +10,9 @@
 public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// What kind of failure this is.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Base: String { case invalidConfiguration, connectionFailed, connectionClosed, server, cancelled, decoding, poolTimeout, poolClosed, protocolViolation }
+        private enum Base: String {
+            case invalidConfiguration, connectionFailed, connectionClosed, server, cancelled, decoding, poolTimeout, poolClosed, protocolViolation
+        }
         private let base: Base
 
         /// A connection URL or keyword that libpq rejects.

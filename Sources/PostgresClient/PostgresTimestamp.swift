@@ -9,7 +9,9 @@ enum PostgresTimestamp {
         let days = floorDiv(epochSeconds, 86_400)
         let secondsOfDay = epochSeconds - days * 86_400
         let (year, month, day) = civilFromDays(days)
-        let hour = secondsOfDay / 3600, minute = (secondsOfDay % 3600) / 60, second = secondsOfDay % 60
+        let hour = secondsOfDay / 3600
+        let minute = (secondsOfDay % 3600) / 60
+        let second = secondsOfDay % 60
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(Int64(microseconds), 6))+00"
     }
 

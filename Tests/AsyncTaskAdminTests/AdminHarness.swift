@@ -1,15 +1,16 @@
 import AsyncTask
 import AsyncTaskAdmin
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Logging
 import PostgresClient
 import Prometheus
 import ServiceLifecycle
 import Synchronization
 import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The node as the admin server sees it, with a draining switch the test flips.
 final class TestNode: NodeStatusProvider {
@@ -171,7 +172,9 @@ enum PrometheusExposition {
                 index = line.index(after: close)
             }
             let fields = line[index...].split(separator: " ")
-            guard (1...2).contains(fields.count), let value = Double(fields[0]) ?? ["+Inf": Double.infinity, "-Inf": -.infinity, "NaN": .nan][String(fields[0])] else {
+            guard (1...2).contains(fields.count),
+                let value = Double(fields[0]) ?? ["+Inf": Double.infinity, "-Inf": -.infinity, "NaN": .nan][String(fields[0])]
+            else {
                 throw fail("bad value")
             }
             let family = ["_bucket", "_sum", "_count"].reduce(name) { base, suffix in
@@ -184,7 +187,9 @@ enum PrometheusExposition {
     }
 
     static func isMetricName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, first.isASCII, CharacterSet.letters.contains(first) || first == "_" || first == ":" else { return false }
+        guard let first = name.unicodeScalars.first, first.isASCII, CharacterSet.letters.contains(first) || first == "_" || first == ":" else {
+            return false
+        }
         return name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == ":") }
     }
 

@@ -1,12 +1,12 @@
 import AsyncTask
 import AsyncTaskAdmin
 import AsyncTaskCore
+import CoreMetrics
 import Foundation
 import PostgresClient
-import CoreMetrics
 import Prometheus
-import Testing
 import TestSupport
+import Testing
 
 @Suite("admin HTTP server against a real database")
 struct AdminServerTests {
@@ -69,7 +69,8 @@ struct AdminServerTests {
                 #expect(value("asynctask_nodes_live") == 0)
                 // Work that is gone drops to 0 rather than keeping its last value.
                 try await database.withConnection { connection in
-                    _ = try await Seed.scalar("WITH d AS (DELETE FROM async_task_attempts WHERE target = 'OrderClient' RETURNING 1) SELECT count(*) FROM d", on: connection)
+                    _ = try await Seed.scalar(
+                        "WITH d AS (DELETE FROM async_task_attempts WHERE target = 'OrderClient' RETURNING 1) SELECT count(*) FROM d", on: connection)
                 }
                 let later = try PrometheusExposition.parse(try await admin.request("/metrics").body)
                 #expect(later.first { $0.name == "asynctask_queue_pending" && $0.labels["target"] == "OrderClient" }?.value == 0)
@@ -86,7 +87,8 @@ struct AdminServerTests {
                 for id in ids.prefix(2) { try await AttemptActions().fail(id, reason: "HTTP 500: boom", on: connection) }
                 try await AttemptActions().expire(ids[2], on: connection)
                 let nodeID = UUID()
-                _ = try await Seed.scalar("""
+                _ = try await Seed.scalar(
+                    """
                     WITH n AS (INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, in_flight)
                                VALUES ($1, 'host-a', 42, '0.1.0', 64, '{OrderClient}', 3) RETURNING 1) SELECT count(*) FROM n
                     """, [nodeID], on: connection)

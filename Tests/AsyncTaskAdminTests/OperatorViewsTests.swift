@@ -2,8 +2,8 @@ import AsyncTask
 import AsyncTaskAdmin
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("operator views: bulk API, phases, @webhook apart, read token, series, try labels")
 struct OperatorViewsTests {
@@ -35,7 +35,8 @@ struct OperatorViewsTests {
                 #expect((withWebhooks.json as? [String: Any])?["changed"] as? Int == 5, "3 user attempts and 2 deliveries")
             }
             let pending = try await database.withConnection { connection in
-                try await Seed.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'pending'", [webhooks], on: connection)
+                try await Seed.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'pending'", [webhooks], on: connection)
             }
             #expect(pending == 2)
         }
@@ -48,7 +49,8 @@ struct OperatorViewsTests {
                 try await Migrator().migrate(on: connection)
                 let ids = try await Seed.enqueue(4, target: "OrderClient", on: connection)
                 _ = try await Seed.enqueue(1, target: Schema.webhookTarget, on: connection)
-                _ = try await Seed.scalar("""
+                _ = try await Seed.scalar(
+                    """
                     WITH u AS (UPDATE async_task_attempts SET
                         available_at = CASE WHEN id = $1 THEN now() + interval '1 hour' WHEN id = $2 THEN now() + interval '1 minute' WHEN id = $3 THEN now() + interval '30 seconds' ELSE available_at END,
                         num_attempts = CASE WHEN id IN ($2, $3) THEN 1 ELSE 0 END,
@@ -108,7 +110,8 @@ struct OperatorViewsTests {
             try await database.withConnection { connection in
                 try await Migrator().migrate(on: connection)
                 // Six finished 10 minutes ago (picked up 2 s after creation, calls of 100 ms), one failed 1 minute ago.
-                _ = try await Seed.scalar("""
+                _ = try await Seed.scalar(
+                    """
                     WITH i AS (INSERT INTO async_task_attempts (target, method_name, status, created_at, completed_at, num_attempts, tries)
                     SELECT 'OrderClient', 'fulfill', CASE WHEN g = 7 THEN 'failed' ELSE 'succeeded' END,
                            now() - make_interval(mins => CASE WHEN g = 7 THEN 1 ELSE 10 END) - interval '3 seconds',
@@ -139,7 +142,8 @@ struct OperatorViewsTests {
             let id: Int64 = try await database.withConnection { connection in
                 try await Migrator().migrate(on: connection)
                 let id = try await Seed.enqueue(1, target: "OrderClient", on: connection)[0]
-                _ = try await Seed.scalar("""
+                _ = try await Seed.scalar(
+                    """
                     WITH u AS (UPDATE async_task_attempts SET status = 'succeeded', completed_at = now(), num_attempts = 2,
                         last_error = 'http_status: HTTP status 503', last_error_kind = 'http_status', last_error_at = now(),
                         created_at = '2026-01-02T03:04:05.678Z'

@@ -1,8 +1,8 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// Bad input to the `asynctask` process itself: config files with every kind of mistake (through `config check`
 /// and `worker --config`), and command-line arguments that are malformed or carry SQL metacharacters.
@@ -36,9 +36,16 @@ struct BadInputCLITests {
         ("negative concurrency", good.replacingOccurrences(of: "concurrency: 8", with: "concurrency: -5"), "node.concurrency"),
         ("bad duration", good.replacingOccurrences(of: "concurrency: 8", with: "lease: 30 parsecs"), "node.lease"),
         ("negative duration", good + "retention: { interval: -1s }\n", "retention.interval"),
-        ("missing database_url", good.replacingOccurrences(of: "database_url: postgresql://app:\(secret)@127.0.0.1:1/app\n", with: ""), "database_url"),
+        (
+            "missing database_url", good.replacingOccurrences(of: "database_url: postgresql://app:\(secret)@127.0.0.1:1/app\n", with: ""),
+            "database_url"
+        ),
         ("no targets", good.components(separatedBy: "targets:")[0] + "targets: {}\n", "targets"),
-        ("unknown protocol", good.replacingOccurrences(of: "url: \"http://127.0.0.1:1/rpc\"", with: "url: \"http://127.0.0.1:1/rpc\", protocol: soap"), "targets.OrderClient.protocol"),
+        (
+            "unknown protocol",
+            good.replacingOccurrences(of: "url: \"http://127.0.0.1:1/rpc\"", with: "url: \"http://127.0.0.1:1/rpc\", protocol: soap"),
+            "targets.OrderClient.protocol"
+        ),
         ("URL with another scheme", good.replacingOccurrences(of: "http://127.0.0.1:1/rpc", with: "ftp://127.0.0.1/rpc"), "targets.OrderClient.url"),
         ("not a URL", good.replacingOccurrences(of: "http://127.0.0.1:1/rpc", with: "orders service"), "targets.OrderClient.url"),
         ("missing ${VAR}", good.replacingOccurrences(of: "http://127.0.0.1:1/rpc", with: "http://${ORDERS_HOST_NOT_SET}/rpc"), "ORDERS_HOST_NOT_SET"),
@@ -48,7 +55,10 @@ struct BadInputCLITests {
         ("encryption key not base64", good + "encryption: { primary: k1, keys: { k1: \"\(secret)\" } }\n", "encryption.keys.k1"),
         ("unknown primary key", good + "encryption: { primary: k2, keys: { k1: \"\(validKey)\" } }\n", "encryption.primary"),
         ("webhook without a secret", good + "webhook: { url: \"http://127.0.0.1:1/hook\" }\n", "webhook.secret"),
-        ("webhook with an unknown event", good + "webhook: { url: \"http://127.0.0.1:1/hook\", secret: \(secret), events: [attempt.exploded] }\n", "webhook.events"),
+        (
+            "webhook with an unknown event", good + "webhook: { url: \"http://127.0.0.1:1/hook\", secret: \(secret), events: [attempt.exploded] }\n",
+            "webhook.events"
+        ),
         ("admin listen without a port", good + "admin: { listen: \"127.0.0.1\" }\n", "admin.listen"),
     ]
 
@@ -98,7 +108,9 @@ struct BadInputCLITests {
         try Data([0x64, 0x61, 0x74, 0x61, 0xFF, 0xFE, 0x00, 0xC3, 0x28, 0x0A]).write(to: URL(fileURLWithPath: binary))
         let empty = directory + "/empty.yaml"
         try Data().write(to: URL(fileURLWithPath: empty))
-        for (path, mentions) in [("/nonexistent/asynctask.yaml", "/nonexistent/asynctask.yaml"), (directory, directory), (binary, binary), (empty, "empty")] {
+        for (path, mentions) in [
+            ("/nonexistent/asynctask.yaml", "/nonexistent/asynctask.yaml"), (directory, directory), (binary, binary), (empty, "empty"),
+        ] {
             expectOneClearLine(try await cli.run(["config", "check", path]), mentions: mentions, "config check \(path)")
             expectOneClearLine(try await cli.run(["worker", "--config", path], timeout: .seconds(30)), mentions: mentions, "worker --config \(path)")
         }
@@ -108,7 +120,8 @@ struct BadInputCLITests {
     func badDatabaseURL() async throws {
         let path = try write(Self.good.replacingOccurrences(of: "127.0.0.1:1/app", with: "127.0.0.1:notaport/app"))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        expectOneClearLine(try await cli.run(["worker", "--config", path], timeout: .seconds(30)), mentions: "database_url", "worker, bad database URL")
+        expectOneClearLine(
+            try await cli.run(["worker", "--config", path], timeout: .seconds(30)), mentions: "database_url", "worker, bad database URL")
     }
 
     @Test("CLI arguments: bad ids exit 2 naming the id; SQL metacharacters in filters match nothing; the table stays intact")
@@ -144,7 +157,9 @@ struct BadInputCLITests {
             }
 
             // Metacharacters in free-text filters are values, never SQL: they match no attempt.
-            let hostileValues = ["x'; DROP TABLE async_task_attempts; --", "OrderClient' OR '1'='1", "%", "OrderClient%", "_rderClient", "\\", "\"OrderClient\""]
+            let hostileValues = [
+                "x'; DROP TABLE async_task_attempts; --", "OrderClient' OR '1'='1", "%", "OrderClient%", "_rderClient", "\\", "\"OrderClient\"",
+            ]
             for value in hostileValues {
                 for option in ["--target", "--method"] {
                     let output = try await cli.run(["attempts", "list", option, value, "--json"], environment: env)
@@ -160,9 +175,13 @@ struct BadInputCLITests {
 
             // The table and its rows are as they were.
             let intact = try await database.withConnection { connection in
-                try await connection.query(PostgresStatement(name: "intact", sql: """
-                    SELECT count(*) FILTER (WHERE status = 'pending') AS pending, count(*) AS total, array_agg(id ORDER BY id) AS ids FROM async_task_attempts
-                    """)).single()
+                try await connection.query(
+                    PostgresStatement(
+                        name: "intact",
+                        sql: """
+                            SELECT count(*) FILTER (WHERE status = 'pending') AS pending, count(*) AS total, array_agg(id ORDER BY id) AS ids FROM async_task_attempts
+                            """)
+                ).single()
             }
             #expect(try intact.decode(Int.self, "pending") == 3)
             #expect(try intact.decode(Int.self, "total") == 3)

@@ -1,8 +1,8 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("asynctask CLI against a real database")
 struct CLITests {
@@ -20,7 +20,9 @@ struct CLITests {
             #expect(outputs.filter { $0.stdout.contains("applied migrations \(all.map(String.init).joined(separator: ", "))") }.count == 1)
             #expect(outputs.filter { $0.stdout.contains("schema is current") }.count == 3)
             try await database.withConnection { connection throws in
-                let versions = try await connection.query(PostgresStatement(name: "versions", sql: "SELECT array_agg(version ORDER BY version) AS v FROM async_task_schema_migrations")).single().decode([Int64].self, "v")
+                let versions = try await connection.query(
+                    PostgresStatement(name: "versions", sql: "SELECT array_agg(version ORDER BY version) AS v FROM async_task_schema_migrations")
+                ).single().decode([Int64].self, "v")
                 #expect(versions == Schema.migrations.map { Int64($0.version) })
             }
             let status = try await cli.run(["migrate", "--status", "--json"], environment: ["ASYNCTASK_DATABASE_URL": database.url])
@@ -40,35 +42,48 @@ struct CLITests {
         try await TestDatabase.with { database throws in
             let env = ["ASYNCTASK_DATABASE_URL": database.url]
             #expect(try await cli.run(["migrate"], environment: env).exitCode == 0)
-            let first = try await cli.run(["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", #"{"order_number":7}"#, "--token", "order-7"], environment: env)
+            let first = try await cli.run(
+                ["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", #"{"order_number":7}"#, "--token", "order-7"],
+                environment: env)
             #expect(first.exitCode == 0, "\(first.stderr)")
-            let second = try await cli.run(["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", #"{"order_number":8}"#, "--token", "order-7"], environment: env)
+            let second = try await cli.run(
+                ["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", #"{"order_number":8}"#, "--token", "order-7"],
+                environment: env)
             #expect(first.stdout == second.stdout)
             let id = try #require(Int64(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-            let later = try await cli.run(["enqueue", "--target", "OrderClient", "--method", "fulfill", "--at", "+1h", "--priority=-5", "--json"], environment: env)
+            let later = try await cli.run(
+                ["enqueue", "--target", "OrderClient", "--method", "fulfill", "--at", "+1h", "--priority=-5", "--json"], environment: env)
             let laterID = try #require((try JSONSerialization.jsonObject(with: Data(later.stdout.utf8)) as? [String: Any])?["id"] as? Int)
             try await database.withConnection { connection throws in
-                let row = try await connection.query(PostgresStatement(name: "scheduled", sql: """
-                    SELECT available_at > now() + interval '59 minutes' AS later, priority, method_args::text AS args FROM async_task_attempts WHERE id = $1
-                    """), [laterID]).single()
+                let row = try await connection.query(
+                    PostgresStatement(
+                        name: "scheduled",
+                        sql: """
+                            SELECT available_at > now() + interval '59 minutes' AS later, priority, method_args::text AS args FROM async_task_attempts WHERE id = $1
+                            """), [laterID]
+                ).single()
                 #expect(try row.decode(Bool.self, "later"))
                 #expect(try row.decode(Int.self, "priority") == -5)
-                let kept = try await connection.query(PostgresStatement(name: "args", sql: "SELECT method_args::text AS args FROM async_task_attempts WHERE id = $1"), [id]).single()
+                let kept = try await connection.query(
+                    PostgresStatement(name: "args", sql: "SELECT method_args::text AS args FROM async_task_attempts WHERE id = $1"), [id]
+                ).single()
                 #expect(try kept.decode(String.self, "args") == #"{"order_number": 7}"#)
             }
         }
     }
 
-    @Test("bad input exits 2 with one line naming the problem", arguments: [
-        (["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", "[1]"], "method_args"),
-        (["enqueue", "--target", "", "--method", "fulfill"], "target"),
-        (["enqueue", "--target", "OrderClient", "--method", "../admin", "--args", "{}"], "method_name"),
-        (["enqueue", "--target", "T", "--method", "m", "--at", "tomorrow-ish"], "--at"),
-        (["enqueue", "--target", "T", "--method", "m", "--priority", "99999"], "priority"),
-        (["attempts", "expire", "12; DROP TABLE x"], "not an attempt id"),
-        (["attempts", "retry", "0"], "attempt id"),
-        (["migrate", "--database-url", "postgresql://u:pw@host:notaport/db"], "invalid database URL"),
-    ])
+    @Test(
+        "bad input exits 2 with one line naming the problem",
+        arguments: [
+            (["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", "[1]"], "method_args"),
+            (["enqueue", "--target", "", "--method", "fulfill"], "target"),
+            (["enqueue", "--target", "OrderClient", "--method", "../admin", "--args", "{}"], "method_name"),
+            (["enqueue", "--target", "T", "--method", "m", "--at", "tomorrow-ish"], "--at"),
+            (["enqueue", "--target", "T", "--method", "m", "--priority", "99999"], "priority"),
+            (["attempts", "expire", "12; DROP TABLE x"], "not an attempt id"),
+            (["attempts", "retry", "0"], "attempt id"),
+            (["migrate", "--database-url", "postgresql://u:pw@host:notaport/db"], "invalid database URL"),
+        ])
     func badInput(arguments: [String], mentions: String) async throws {
         let output = try await cli.run(arguments, environment: ["ASYNCTASK_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"])
         #expect(output.exitCode == 2, "\(arguments): \(output.stderr)")
@@ -113,7 +128,8 @@ struct CLITests {
             #expect(try await cli.run(["migrate"], environment: env).exitCode == 0)
             var ids: [String] = []
             for n in 0..<3 {
-                let out = try await cli.run(["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", #"{"n":\#(n)}"#], environment: env)
+                let out = try await cli.run(
+                    ["enqueue", "--target", "OrderClient", "--method", "fulfill", "--args", #"{"n":\#(n)}"#], environment: env)
                 ids.append(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             }
             let expire = try await cli.run(["attempts", "expire", ids[0], ids[1]], environment: env)

@@ -1,8 +1,8 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// `attempts list|retry|expire|fail|purge`, `nodes`, `stats`, `doctor` against a real database: tables against
 /// golden files, `--json` parsed.
@@ -41,18 +41,22 @@ struct OperatorCLITests {
             let orders = try await enqueue(database, 3, target: "OrderClient")
             _ = try await enqueue(database, 2, target: "Mailer", method: "send")
             try await database.withConnection { connection in
-                try await AttemptActions().fail(orders[0], reason: "HTTP 500 Internal Server Error: {\"error\":\"database is down\"}\nsecond line", on: connection)
+                try await AttemptActions().fail(
+                    orders[0], reason: "HTTP 500 Internal Server Error: {\"error\":\"database is down\"}\nsecond line", on: connection)
                 try await AttemptActions().expire(orders[1], on: connection)
             }
             let table = try await cli.run(["attempts", "list"], environment: env)
             #expect(table.exitCode == 0, "\(table.stderr)")
             try Golden.check(table.stdout, "attempts-list.txt")
 
-            let failed = try await cli.run(["attempts", "list", "--status", "failed,expired", "--target", "OrderClient", "--since", "1h", "--json"], environment: env)
+            let failed = try await cli.run(
+                ["attempts", "list", "--status", "failed,expired", "--target", "OrderClient", "--since", "1h", "--json"], environment: env)
             #expect(failed.exitCode == 0, "\(failed.stderr)")
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [[String: Any]])
             #expect(rows.compactMap { ($0["id"] as? NSNumber)?.int64Value } == [orders[1], orders[0]])
-            #expect(rows.first { $0["status"] as? String == "failed" }?["last_error"] as? String == "HTTP 500 Internal Server Error: {\"error\":\"database is down\"}\nsecond line")
+            #expect(
+                rows.first { $0["status"] as? String == "failed" }?["last_error"] as? String
+                    == "HTTP 500 Internal Server Error: {\"error\":\"database is down\"}\nsecond line")
             #expect(!failed.stdout.contains("pii-value"))
 
             let mailer = try await cli.run(["attempts", "list", "--method", "send", "--limit", "1", "--json"], environment: env)
@@ -74,7 +78,9 @@ struct OperatorCLITests {
         try await withDatabase { database, env in
             let live = UUID(uuidString: "11111111-2222-3333-4444-555555555555")!
             let dead = UUID(uuidString: "99999999-8888-7777-6666-555555555555")!
-            try await exec(database, """
+            try await exec(
+                database,
+                """
                 INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, in_flight, targets, status, heartbeat_at, started_at) VALUES
                     ($1, 'worker-a', 101, '0.1.0', 64, 2, '{OrderClient,Mailer}', 'active', now() - interval '2 hours', now() - interval '5 hours'),
                     ($2, 'worker-b', 202, '0.1.0', 32, 1, '{OrderClient}', 'dead', now() - interval '3 hours', now() - interval '6 hours')
@@ -84,18 +90,24 @@ struct OperatorCLITests {
             // Ages and lags in hours, so the tables' text does not change while the test runs.
             try await exec(database, "UPDATE async_task_attempts SET available_at = now() - interval '2 hours'")
             // Two running under the live node's lease, one still leased by the dead node (its lease ran out).
-            try await exec(database, "UPDATE async_task_attempts SET locked_by = $1, available_at = now() + interval '30 seconds' WHERE id = ANY($2)", [live, Array(ids[0..<2])])
+            try await exec(
+                database, "UPDATE async_task_attempts SET locked_by = $1, available_at = now() + interval '30 seconds' WHERE id = ANY($2)",
+                [live, Array(ids[0..<2])])
             try await exec(database, "UPDATE async_task_attempts SET locked_by = $1 WHERE id = $2", [dead, ids[2]])
             try await database.withConnection { connection in
                 try await AttemptActions().fail(ids[5], reason: "boom", on: connection)
-                try await exec(database, "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now(), num_attempts = 1 WHERE id = $1", [ids[4]])
+                try await exec(
+                    database, "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now(), num_attempts = 1 WHERE id = $1", [ids[4]])
             }
 
             // --all lists nodes not seen for over an hour; --dead-after 3h keeps worker-a live.
             let nodes = try await cli.run(["nodes", "--all", "--dead-after", "150m"], environment: env)
             #expect(nodes.exitCode == 0, "\(nodes.stderr)")
             try Golden.check(nodes.stdout, "nodes.txt")
-            let nodesJSON = try #require(try JSONSerialization.jsonObject(with: Data(try await cli.run(["nodes", "--json", "--all", "--dead-after", "150m"], environment: env).stdout.utf8)) as? [[String: Any]])
+            let nodesJSON = try #require(
+                try JSONSerialization.jsonObject(
+                    with: Data(try await cli.run(["nodes", "--json", "--all", "--dead-after", "150m"], environment: env).stdout.utf8))
+                    as? [[String: Any]])
             #expect(nodesJSON.map { $0["live"] as? Bool } == [true, false])
             #expect(nodesJSON.map { ($0["leases"] as? NSNumber)?.intValue } == [2, 1])
             #expect(nodesJSON.first?["targets"] as? [String] == ["OrderClient", "Mailer"])
@@ -103,7 +115,9 @@ struct OperatorCLITests {
             let stats = try await cli.run(["stats"], environment: env)
             #expect(stats.exitCode == 0, "\(stats.stderr)")
             try Golden.check(stats.stdout, "stats.txt")
-            let statsJSON = try #require(try JSONSerialization.jsonObject(with: Data(try await cli.run(["stats", "--json"], environment: env).stdout.utf8)) as? [[String: Any]])
+            let statsJSON = try #require(
+                try JSONSerialization.jsonObject(with: Data(try await cli.run(["stats", "--json"], environment: env).stdout.utf8)) as? [[String: Any]]
+            )
             let order = try #require(statsJSON.first { $0["target"] as? String == "OrderClient" })
             #expect((order["pending"] as? NSNumber)?.intValue == 4)
             #expect((order["running"] as? NSNumber)?.intValue == 2)
@@ -122,16 +136,20 @@ struct OperatorCLITests {
             #expect(healthy.stdout.contains("schema is current"))
 
             let dead = UUID()
-            try await exec(database, """
+            try await exec(
+                database,
+                """
                 INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, status, heartbeat_at)
                 VALUES ($1, 'gone-host', 7, '0.1.0', 8, '{OrderClient}', 'dead', now() - interval '10 minutes')
                 """, [dead])
             let ids = try await enqueue(database, 3, target: "OrderClient")
-            try await exec(database, "UPDATE async_task_attempts SET locked_by = $1, available_at = now() - interval '5 minutes' WHERE id = $2", [dead, ids[0]])
+            try await exec(
+                database, "UPDATE async_task_attempts SET locked_by = $1, available_at = now() - interval '5 minutes' WHERE id = $2", [dead, ids[0]])
             let sick = try await cli.run(["doctor", "--json"], environment: env)
             #expect(sick.exitCode == 1)
             #expect(sick.stderr.contains("need attention"))
-            let findings = try #require((try JSONSerialization.jsonObject(with: Data(sick.stdout.utf8)) as? [String: Any])?["findings"] as? [[String: Any]])
+            let findings = try #require(
+                (try JSONSerialization.jsonObject(with: Data(sick.stdout.utf8)) as? [String: Any])?["findings"] as? [[String: Any]])
             let problems = findings.filter { $0["severity"] as? String == "problem" }
             #expect(Set(problems.compactMap { $0["check"] as? String }) == ["unserved_targets", "dead_node_leases", "stuck_leases"])
             #expect(problems.contains { ($0["message"] as? String)?.contains("3 due attempt(s) for target OrderClient") == true })
@@ -166,12 +184,16 @@ struct OperatorCLITests {
             #expect(try await count(database, "SELECT count(*) FROM async_task_attempts WHERE status = 'pending' AND target = 'Mailer'") == 5)
 
             let retried = try await cli.run(["attempts", "retry", "--status", "expired", "--since", "1h", "--yes", "--json"], environment: env)
-            #expect((try JSONSerialization.jsonObject(with: Data(retried.stdout.utf8)) as? [String: Any])?["changed"] as? Int == 1200, "\(retried.stderr)")
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(retried.stdout.utf8)) as? [String: Any])?["changed"] as? Int == 1200, "\(retried.stderr)"
+            )
             #expect(try await count(database, "SELECT count(*) FROM async_task_attempts WHERE status = 'pending'") == 1205)
 
             let failed = try await cli.run(["attempts", "fail", "--method", "send", "--reason", "operator: mailer retired", "-y"], environment: env)
             #expect(failed.exitCode == 0 && failed.stdout.contains("5 attempt(s) failed"))
-            #expect(try await count(database, "SELECT count(*) FROM async_task_attempts WHERE status = 'failed' AND last_error = 'operator: mailer retired'") == 5)
+            #expect(
+                try await count(
+                    database, "SELECT count(*) FROM async_task_attempts WHERE status = 'failed' AND last_error = 'operator: mailer retired'") == 5)
 
             let nothing = try await cli.run(["attempts", "retry", "--target", "Nobody", "--yes"], environment: env)
             #expect(nothing.exitCode == 0 && nothing.stdout.contains("0 failed or expired attempt(s) match"))
@@ -186,12 +208,15 @@ struct OperatorCLITests {
     func purge() async throws {
         try await withDatabase { database, env in
             let ids = try await enqueue(database, 30, target: "OrderClient")
-            try await exec(database, """
+            try await exec(
+                database,
+                """
                 UPDATE async_task_attempts SET status = CASE WHEN id % 3 = 0 THEN 'failed' ELSE 'succeeded' END,
                        completed_at = now() - interval '10 days'
                 WHERE id <= $1
                 """, [ids[19]])
-            try await exec(database, "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() - interval '1 day' WHERE id = $1", [ids[20]])
+            try await exec(
+                database, "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() - interval '1 day' WHERE id = $1", [ids[20]])
 
             let dry = try await cli.run(["attempts", "purge", "--older-than", "7d", "--dry-run", "--json"], environment: env)
             let matching = (try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])?["matching"] as? [String: Int]
@@ -199,7 +224,8 @@ struct OperatorCLITests {
             #expect(try await cli.run(["attempts", "purge", "--older-than", "7d"], environment: env).exitCode == 2)
             #expect(try await count(database, "SELECT count(*) FROM async_task_attempts") == 30)
 
-            let succeededOnly = try await cli.run(["attempts", "purge", "--older-than", "7d", "--status", "succeeded", "--batch-size", "4", "--yes"], environment: env)
+            let succeededOnly = try await cli.run(
+                ["attempts", "purge", "--older-than", "7d", "--status", "succeeded", "--batch-size", "4", "--yes"], environment: env)
             #expect(succeededOnly.stdout.contains("deleted 14 attempt(s)"), "\(succeededOnly.stdout)\(succeededOnly.stderr)")
             let rest = try await cli.run(["attempts", "purge", "--older-than", "7d", "--yes"], environment: env)
             #expect(rest.stdout.contains("deleted 6 attempt(s)"))

@@ -25,8 +25,9 @@ struct DurationParserTests {
         #expect(throws: DurationParser.Error(input: "5w", reason: "unknown unit 'w'")) { try DurationParser.parse("5w") }
         #expect(throws: DurationParser.Error(input: "x5s", reason: "'' is not a number")) { try DurationParser.parse("x5s") }
         #expect(throws: DurationParser.Error(input: "200000000000d", reason: "too large")) { try DurationParser.parse("200000000000d") }
-        #expect(DurationParser.Error(input: "5w", reason: "unknown unit 'w'").description
-            == "'5w' is not a duration (unknown unit 'w'); write e.g. 250ms, 2s, 5m, 1h, 7d or a number of seconds")
+        #expect(
+            DurationParser.Error(input: "5w", reason: "unknown unit 'w'").description
+                == "'5w' is not a duration (unknown unit 'w'); write e.g. 250ms, 2s, 5m, 1h, 7d or a number of seconds")
     }
 
     /// Spaces and tabs around the number and the unit are ignored, Unicode spaces included (what Foundation's

@@ -22,7 +22,9 @@ struct RedactionTests {
     }
 
     @Test func secretKeysAreReplacedWhole() {
-        for key in ["token", "Admin_Token", "password", "authorization", "secret", "database_url", "args", "method_args", "read_token", "pg_password"] {
+        for key in [
+            "token", "Admin_Token", "password", "authorization", "secret", "database_url", "args", "method_args", "read_token", "pg_password",
+        ] {
             #expect(Redaction.redact(key: key, "postgresql://a:b@c") == Redaction.placeholder, "\(key)")
         }
         #expect(Redaction.placeholder == "[redacted]")

@@ -38,7 +38,9 @@ struct BatchRequestBuilderTests {
 
     @Test("jsonrpc: a JSON-RPC 2.0 batch array, ids = attempt ids, key and try number in the asynctask member")
     func jsonrpc() throws {
-        let calls = (1...3).map { TargetCall(attemptID: Int64($0), attemptNumber: $0, methodName: "fulfill", arguments: Array(#"{"n":\#($0)}"#.utf8)) }
+        let calls = (1...3).map {
+            TargetCall(attemptID: Int64($0), attemptNumber: $0, methodName: "fulfill", arguments: Array(#"{"n":\#($0)}"#.utf8))
+        }
         let batch = BatchRequestBuilder.makeRequest(for: calls, to: try target(.jsonrpc))
         #expect(batch.request?.url == "http://orders.internal/rpc")
         let elements = try #require(try json(batch.request) as? [[String: Any]])

@@ -20,33 +20,52 @@ struct OutcomeClassifierTests {
     @Test(arguments: [408, 425, 429, 500, 502, 503, 504, 599])
     func retryableStatuses(_ status: Int) {
         let outcome = classify(status, "busy", headers: ["Retry-After": "30"])
-        #expect(outcome == .retryable(kind: .httpStatus, message: "HTTP status \(status)", httpStatus: status, retryAfter: .seconds(30), excerpt: "busy"))
+        #expect(
+            outcome == .retryable(kind: .httpStatus, message: "HTTP status \(status)", httpStatus: status, retryAfter: .seconds(30), excerpt: "busy"))
     }
 
     @Test func retryAfterAsHTTPDate() {
         let outcome = classify(429, headers: ["Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"])
-        guard case .retryable(_, _, _, let retryAfter, _) = outcome else { Issue.record("not retryable: \(outcome)"); return }
+        guard case .retryable(_, _, _, let retryAfter, _) = outcome else {
+            Issue.record("not retryable: \(outcome)")
+            return
+        }
         #expect(retryAfter == .seconds(80))
-        guard case .retryable(_, _, _, let none, _) = classify(503) else { Issue.record("not retryable"); return }
+        guard case .retryable(_, _, _, let none, _) = classify(503) else {
+            Issue.record("not retryable")
+            return
+        }
         #expect(none == nil)
     }
 
     @Test(arguments: [301, 302, 400, 401, 403, 404, 409, 410, 422])
     func permanentStatuses(_ status: Int) {
         let outcome = classify(status, "no")
-        guard case .permanent(.httpStatus, _, status, "no") = outcome else { Issue.record("\(outcome)"); return }
+        guard case .permanent(.httpStatus, _, status, "no") = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
     }
 
     @Test func jsonrpcResultSucceedsAndErrorsAreSorted() {
         #expect(classify(200, #"{"jsonrpc":"2.0","result":{"ok":true},"id":42}"#, .jsonrpc).isSuccess)
         let notFound = classify(200, #"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":42}"#, .jsonrpc)
-        #expect(notFound == .permanent(kind: .jsonrpcError, message: "JSON-RPC error -32601: Method not found", httpStatus: 200,
-                                       excerpt: #"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":42}"#))
+        #expect(
+            notFound
+                == .permanent(
+                    kind: .jsonrpcError, message: "JSON-RPC error -32601: Method not found", httpStatus: 200,
+                    excerpt: #"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":42}"#))
         let badParams = classify(200, #"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params"},"id":42}"#, .jsonrpc)
         #expect(badParams.kind == .jsonrpcError)
-        guard case .permanent = badParams else { Issue.record("invalid params must be permanent"); return }
+        guard case .permanent = badParams else {
+            Issue.record("invalid params must be permanent")
+            return
+        }
         let internalError = classify(200, #"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":null}"#, .jsonrpc)
-        guard case .retryable(.jsonrpcError, _, 200, nil, _) = internalError else { Issue.record("\(internalError)"); return }
+        guard case .retryable(.jsonrpcError, _, 200, nil, _) = internalError else {
+            Issue.record("\(internalError)")
+            return
+        }
     }
 
     @Test(arguments: [
@@ -56,7 +75,10 @@ struct OutcomeClassifierTests {
     ])
     func invalidJSONRPCResponsesArePermanent(_ body: String) {
         let outcome = classify(200, body, .jsonrpc)
-        guard case .permanent(.invalidResponse, _, 200, _) = outcome else { Issue.record("\(outcome)"); return }
+        guard case .permanent(.invalidResponse, _, 200, _) = outcome else {
+            Issue.record("\(outcome)")
+            return
+        }
     }
 
     @Test func truncatedJSONRPCIsInvalidButTruncatedHTTPSucceeds() {

@@ -2,8 +2,8 @@ import AsyncTask
 import AsyncTaskCore
 import AsyncTaskTargets
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 struct EnvironmentExpansionTests {
     let environment = ["TOKEN": "s3cret", "EMPTY": "", "HOST_1": "h"]

@@ -1,8 +1,8 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// `GemTableAdoption` against real PostgreSQL: a table as ActiveRecord 6.1 creates it from the async_task
 /// gem's migration, filled in the gem's format. (RailsClusterTests does the same with real Ruby and workers.)
@@ -24,33 +24,42 @@ struct AdoptionTests {
         CREATE INDEX index_async_task_attempts_on_updated_at ON async_task_attempts (updated_at);
         """
     // As ActiveRecord binds them on a text column: untyped text parameters, UTC times without a zone.
-    static let gemInsert = PostgresStatement(name: "gem_insert", sql: """
-        INSERT INTO async_task_attempts (status, target, method_name, method_args, encryptor, num_attempts, idempotence_token,
-                                         scheduled_at, completed_at, created_at, updated_at)
-        VALUES ($1, 'OrderClient', 'fulfill', $2, $3, $4, $5, $6::timestamp, $7::timestamp, '2026-12-01 10:00:00', '2026-12-01 10:05:00')
-        RETURNING id
-        """, isPrepared: false)
-    static let row = PostgresStatement(name: "adopted_row", sql: """
-        SELECT status, method_args, coalesce(encryptor, '') AS encryptor, num_attempts, lock_version,
-               coalesce(to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS scheduled_at,
-               coalesce(to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS completed_at,
-               CASE WHEN available_at = 'infinity' THEN 'never' WHEN available_at <= now() THEN 'due' ELSE 'later' END AS due
-        FROM async_task_attempts WHERE id = $1
-        """, isPrepared: false)
-    static let checksum = PostgresStatement(name: "table_checksum", sql: """
-        SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) || (SELECT string_agg(attname || format_type(atttypid, atttypmod), ',' ORDER BY attnum)
-               FROM pg_attribute WHERE attrelid = 'async_task_attempts'::regclass AND attnum > 0) AS sum
-        FROM async_task_attempts t
-        """, isPrepared: false)
+    static let gemInsert = PostgresStatement(
+        name: "gem_insert",
+        sql: """
+            INSERT INTO async_task_attempts (status, target, method_name, method_args, encryptor, num_attempts, idempotence_token,
+                                             scheduled_at, completed_at, created_at, updated_at)
+            VALUES ($1, 'OrderClient', 'fulfill', $2, $3, $4, $5, $6::timestamp, $7::timestamp, '2026-12-01 10:00:00', '2026-12-01 10:05:00')
+            RETURNING id
+            """, isPrepared: false)
+    static let row = PostgresStatement(
+        name: "adopted_row",
+        sql: """
+            SELECT status, method_args, coalesce(encryptor, '') AS encryptor, num_attempts, lock_version,
+                   coalesce(to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS scheduled_at,
+                   coalesce(to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS completed_at,
+                   CASE WHEN available_at = 'infinity' THEN 'never' WHEN available_at <= now() THEN 'due' ELSE 'later' END AS due
+            FROM async_task_attempts WHERE id = $1
+            """, isPrepared: false)
+    static let checksum = PostgresStatement(
+        name: "table_checksum",
+        sql: """
+            SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) || (SELECT string_agg(attname || format_type(atttypid, atttypmod), ',' ORDER BY attnum)
+                   FROM pg_attribute WHERE attrelid = 'async_task_attempts'::regclass AND attnum > 0) AS sum
+            FROM async_task_attempts t
+            """, isPrepared: false)
 
     func yaml(_ inner: String) -> String {
         "--- |\n" + inner.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") + "\n"
     }
 
     @discardableResult
-    func insert(_ connection: PostgresConnection, status: String = "pending", args: String?, encryptor: String = GemArgumentsDecoder.nullEncryptor,
-                tries: Int32 = 0, token: String? = nil, scheduledAt: String? = nil, completedAt: String? = nil) async throws -> Int64 {
-        try await connection.query(Self.gemInsert, [status, args, encryptor, tries, token, scheduledAt, completedAt]).single().decode(Int64.self, "id")
+    func insert(
+        _ connection: PostgresConnection, status: String = "pending", args: String?, encryptor: String = GemArgumentsDecoder.nullEncryptor,
+        tries: Int32 = 0, token: String? = nil, scheduledAt: String? = nil, completedAt: String? = nil
+    ) async throws -> Int64 {
+        try await connection.query(Self.gemInsert, [status, args, encryptor, tries, token, scheduledAt, completedAt]).single().decode(
+            Int64.self, "id")
     }
 
     func withGemTable(_ body: (TestDatabase, PostgresConnection) async throws -> Void) async throws {
@@ -69,28 +78,45 @@ struct AdoptionTests {
             let before = try await connection.query(Self.checksum).single().decode(String.self, "sum")
             #expect(try await GemTableAdoption.inspect(on: connection) == .gem)
             let error = try await #require(throws: GemTableAdoptionError.self) { try await Migrator().migrate(on: connection) }
-            #expect(error.description.contains("async_task_attempts was created by the async_task gem") && error.description.contains("migrate --adopt"))
+            #expect(
+                error.description.contains("async_task_attempts was created by the async_task gem") && error.description.contains("migrate --adopt"))
             #expect(try await connection.query(Self.checksum).single().decode(String.self, "sum") == before)
         }
         try await TestDatabase.with { database in
             try await database.withConnection { connection in
-                try await connection.execute(script: "CREATE TABLE async_task_attempts (id bigint PRIMARY KEY, payload jsonb, status text NOT NULL, owner text NOT NULL)", name: "foreign")
+                try await connection.execute(
+                    script: "CREATE TABLE async_task_attempts (id bigint PRIMARY KEY, payload jsonb, status text NOT NULL, owner text NOT NULL)",
+                    name: "foreign")
                 for attempt in 0..<2 {
                     let error = try await #require(throws: GemTableAdoptionError.self) {
-                        if attempt == 0 { try await Migrator().migrate(on: connection) } else { _ = try await GemTableAdoption().adopt(on: connection) }
+                        if attempt == 0 {
+                            try await Migrator().migrate(on: connection)
+                        } else {
+                            _ = try await GemTableAdoption().adopt(on: connection)
+                        }
                     }
                     #expect(error.description.contains("neither the async_task gem's table nor AsyncTask's"))
-                    #expect(error.description.contains("column lock_version is missing") && error.description.contains("extra column owner is NOT NULL"))
+                    #expect(
+                        error.description.contains("column lock_version is missing") && error.description.contains("extra column owner is NOT NULL"))
                 }
-                #expect(try await connection.query(PostgresStatement(name: "cols", sql: "SELECT count(*) AS n FROM pg_attribute WHERE attrelid = 'async_task_attempts'::regclass AND attnum > 0")).single().decode(Int.self, "n") == 4)
+                #expect(
+                    try await connection.query(
+                        PostgresStatement(
+                            name: "cols",
+                            sql: "SELECT count(*) AS n FROM pg_attribute WHERE attrelid = 'async_task_attempts'::regclass AND attnum > 0")
+                    ).single().decode(Int.self, "n") == 4)
             }
         }
     }
 
-    @Test("dry run changes nothing; adopt keeps every row: pending keep tries and schedule, finished keep status and time, YAML becomes JSON, the rest is reported")
+    @Test(
+        "dry run changes nothing; adopt keeps every row: pending keep tries and schedule, finished keep status and time, YAML becomes JSON, the rest is reported"
+    )
     func adoptsRows() async throws {
         try await withGemTable { _, connection in
-            let plain = try await insert(connection, args: yaml("---\n:customer_token: c_1\n:order_number: 1\n:at: 2026-12-02 01:15:56.500000000 Z\n:s: :new"), token: "order-1")
+            let plain = try await insert(
+                connection, args: yaml("---\n:customer_token: c_1\n:order_number: 1\n:at: 2026-12-02 01:15:56.500000000 Z\n:s: :new"),
+                token: "order-1")
             let retried = try await insert(connection, args: yaml("---\n:order_number: 2"), tries: 3)
             let later = try await insert(connection, args: yaml("---\n:order_number: 3"), scheduledAt: "2099-01-01 00:00:00")
             let done = try await insert(connection, status: "succeeded", args: yaml("---\n:order_number: 4"), completedAt: "2026-12-01 11:00:00")
@@ -104,7 +130,8 @@ struct AdoptionTests {
             #expect(try await connection.query(Self.checksum).single().decode(String.self, "sum") == before)
             #expect(plan.totalRows == 8)
             #expect(plan.undecodable.map(\.id) == [object] && plan.undecodable[0].reason.contains("amount"))
-            #expect(plan.unsupportedEncryptors.map { "\($0.encryptor) \($0.rows) \($0.pending) \($0.exampleID)" } == ["AppVault::Sealer 1 1 \(vault)"])
+            #expect(
+                plan.unsupportedEncryptors.map { "\($0.encryptor) \($0.rows) \($0.pending) \($0.exampleID)" } == ["AppVault::Sealer 1 1 \(vault)"])
             #expect(plan.changes.contains { $0.summary.hasPrefix("rewrite the gem's") && $0.rows == 5 })
 
             let (adopted, applied) = try await GemTableAdoption(batchSize: 3).adopt(on: connection)
@@ -117,7 +144,9 @@ struct AdoptionTests {
 
             func row(_ id: Int64) async throws -> PostgresRow { try await connection.query(Self.row, [id]).single() }
             var r = try await row(plain)
-            #expect(try r.decode(String.self, "method_args") == #"{"customer_token":"c_1","order_number":1,"at":"2026-12-02T01:15:56.500000000Z","s":"new"}"#)
+            #expect(
+                try r.decode(String.self, "method_args")
+                    == #"{"customer_token":"c_1","order_number":1,"at":"2026-12-02T01:15:56.500000000Z","s":"new"}"#)
             #expect(try r.decode(String.self, "encryptor") == "" && r.decode(String.self, "due") == "due")
             r = try await row(retried)
             #expect(try r.decode(Int.self, "num_attempts") == 3 && r.decode(String.self, "due") == "due")
@@ -130,7 +159,9 @@ struct AdoptionTests {
             r = try await row(none)
             #expect(try r.decode(String.self, "method_args") == "{}" && r.decode(String.self, "encryptor") == "")
             r = try await row(object)
-            #expect(try r.decode(String.self, "method_args").contains("!ruby/object:BigDecimal") && r.decode(String.self, "encryptor") == GemArgumentsDecoder.nullEncryptor)
+            #expect(
+                try r.decode(String.self, "method_args").contains("!ruby/object:BigDecimal")
+                    && r.decode(String.self, "encryptor") == GemArgumentsDecoder.nullEncryptor)
             r = try await row(vault)
             #expect(try r.decode(String.self, "method_args") == "opaque ciphertext" && r.decode(String.self, "due") == "never")
 
@@ -141,18 +172,34 @@ struct AdoptionTests {
             #expect(try await row(vaultRow).decode(String.self, "due") == "never")
             let emptyRow = try await insert(connection, args: nil)
             #expect(try await row(emptyRow).decode(String.self, "method_args") == "{}")
-            try await connection.query(PostgresStatement(name: "sql_producer", sql: #"INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '{"order_number":10}')"#))
+            try await connection.query(
+                PostgresStatement(
+                    name: "sql_producer",
+                    sql:
+                        #"INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '{"order_number":10}')"#
+                ))
             let bad = try await #require(throws: PostgresError.self) {
-                try await connection.query(PostgresStatement(name: "bad_producer", sql: "INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '[1]')"))
+                try await connection.query(
+                    PostgresStatement(
+                        name: "bad_producer",
+                        sql: "INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '[1]')"))
             }
             #expect(bad.message.contains("async_task_attempts_method_args_check"))
 
             // Writes ActiveRecord did not make move lock_version on; a finished row holds no lease.
             let lockBefore = try await row(plain).decode(Int.self, "lock_version")
-            try await connection.query(PostgresStatement(name: "lease", sql: "UPDATE async_task_attempts SET locked_by = gen_random_uuid() WHERE id = $1"), [plain])
-            try await connection.query(PostgresStatement(name: "gem_expire", sql: "UPDATE async_task_attempts SET status = 'expired', completed_at = now(), lock_version = lock_version + 1 WHERE id = $1"), [plain])
+            try await connection.query(
+                PostgresStatement(name: "lease", sql: "UPDATE async_task_attempts SET locked_by = gen_random_uuid() WHERE id = $1"), [plain])
+            try await connection.query(
+                PostgresStatement(
+                    name: "gem_expire",
+                    sql: "UPDATE async_task_attempts SET status = 'expired', completed_at = now(), lock_version = lock_version + 1 WHERE id = $1"),
+                [plain])
             #expect(try await row(plain).decode(Int.self, "lock_version") == lockBefore + 2)
-            #expect(try await connection.query(PostgresStatement(name: "lease_of", sql: "SELECT locked_by IS NULL AS free FROM async_task_attempts WHERE id = $1"), [plain]).single().decode(Bool.self, "free"))
+            #expect(
+                try await connection.query(
+                    PostgresStatement(name: "lease_of", sql: "SELECT locked_by IS NULL AS free FROM async_task_attempts WHERE id = $1"), [plain]
+                ).single().decode(Bool.self, "free"))
         }
     }
 
@@ -170,18 +217,20 @@ struct AdoptionTests {
         }
     }
 
-    static let catalog = PostgresStatement(name: "catalog", sql: """
-        SELECT 'column ' || attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS item
-        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE a.attrelid = 'async_task_attempts'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND attname NOT IN ('id', 'method_args', 'lock_version')
-        UNION ALL SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'async_task_attempts'::regclass AND NOT indisprimary
-        UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
-            WHERE conrelid = 'async_task_attempts'::regclass AND contype <> 'p' AND conname <> 'async_task_attempts_method_args_check'
-        UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = 'async_task_attempts'::regclass AND NOT tgisinternal
-            AND tgname NOT IN ('async_task_attempts_unchanged_gem_insert', 'async_task_attempts_gem_lock_version')
-        UNION ALL SELECT 'table ' || relname FROM pg_class WHERE relname LIKE 'async_task_%' AND relkind = 'r'
-        ORDER BY 1
-        """, isPrepared: false)
+    static let catalog = PostgresStatement(
+        name: "catalog",
+        sql: """
+            SELECT 'column ' || attname || ' ' || format_type(atttypid, atttypmod) || ' ' || attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') AS item
+            FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = 'async_task_attempts'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND attname NOT IN ('id', 'method_args', 'lock_version')
+            UNION ALL SELECT 'index ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'async_task_attempts'::regclass AND NOT indisprimary
+            UNION ALL SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+                WHERE conrelid = 'async_task_attempts'::regclass AND contype <> 'p' AND conname <> 'async_task_attempts_method_args_check'
+            UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE tgrelid = 'async_task_attempts'::regclass AND NOT tgisinternal
+                AND tgname NOT IN ('async_task_attempts_unchanged_gem_insert', 'async_task_attempts_gem_lock_version')
+            UNION ALL SELECT 'table ' || relname FROM pg_class WHERE relname LIKE 'async_task_%' AND relkind = 'r'
+            ORDER BY 1
+            """, isPrepared: false)
 
     @Test("the adopted table is a fresh one's twin except id's sequence, method_args text, lock_version and its two triggers")
     func adoptedMatchesFresh() async throws {

@@ -2,8 +2,8 @@ import AsyncTask
 import AsyncTaskCore
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("AttemptAction: one transition table for every caller")
 struct AttemptActionTests {
@@ -18,10 +18,12 @@ struct AttemptActionTests {
         #expect(AttemptAction.available(from: .succeeded) == [])
         #expect(AttemptAction(rawValue: "retry") == .retry && AttemptAction(rawValue: "purge") == nil)
         // The refusal message operators read, worded from the table.
-        #expect(AttemptActionError.invalidState(id: 7, action: .retry, status: .pending).description
-            == "cannot retry attempt 7: it is pending (retry applies to failed or expired attempts)")
-        #expect(AttemptActionError.invalidState(id: 7, action: .fail, status: .succeeded).description
-            == "cannot fail attempt 7: it is succeeded (fail applies to pending attempts)")
+        #expect(
+            AttemptActionError.invalidState(id: 7, action: .retry, status: .pending).description
+                == "cannot retry attempt 7: it is pending (retry applies to failed or expired attempts)")
+        #expect(
+            AttemptActionError.invalidState(id: 7, action: .fail, status: .succeeded).description
+                == "cannot fail attempt 7: it is succeeded (fail applies to pending attempts)")
     }
 
     @Test("one attempt and a bulk batch go through the same statement: only rows in an allowed status change")
@@ -29,7 +31,10 @@ struct AttemptActionTests {
         try await withMigratedDatabase { _, connection throws in
             let queue = AttemptQueue()
             var ids: [Int64] = []
-            for _ in 0..<4 { ids.append(try await queue.enqueue(try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)), on: connection)) }
+            for _ in 0..<4 {
+                ids.append(
+                    try await queue.enqueue(try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)), on: connection))
+            }
             try await AttemptActions().fail(ids[0], reason: "customer cancelled", on: connection)
             // Bulk retry over two pending and one failed attempt changes only the failed one.
             let retried = try await BulkAttemptActions().apply(.retry(extraTries: 2), ids: [ids[0], ids[1], ids[2]], on: connection)

@@ -1,8 +1,8 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// A random base64 AES-256 key.
 func randomKey() -> String {
@@ -80,9 +80,10 @@ struct EncryptionTests {
             #expect(error?.description.contains("SECRET") == false)
         }
         let impostor = try self.encryptor(keys: ["k1": k1, "k2": randomKey()])
-        #expect((#expect(throws: EncryptionError.self) {
-            try impostor.decrypt(sealed, id: "aes-256-gcm:k2", target: "OrderClient", method: "fulfill")
-        })?.code == .authenticationFailed)
+        #expect(
+            (#expect(throws: EncryptionError.self) {
+                try impostor.decrypt(sealed, id: "aes-256-gcm:k2", target: "OrderClient", method: "fulfill")
+            })?.code == .authenticationFailed)
     }
 
     @Test("unknown key id, unknown scheme, mismatched kid, malformed envelope and a node without keys are errors naming the encryptor")
@@ -94,13 +95,17 @@ struct EncryptionTests {
         }
         #expect(unknown?.code == .unknownKey("k9"))
         #expect(unknown?.description.contains("'k9'") == true)
-        #expect((#expect(throws: EncryptionError.self) {
-            try encryptor.decrypt(sealed, id: "rot13:k2", target: "OrderClient", method: "fulfill")
-        })?.code == .unknownScheme)
-        #expect((#expect(throws: EncryptionError.self) {
-            try encryptor.decrypt(sealed, id: "aes-256-gcm:k1", target: "OrderClient", method: "fulfill")
-        })?.code == .keyIDMismatch(envelope: "k2"))
-        for garbage in [#"{"v":1,"ct":"garbage"}"#, #"{"v":2,"alg":"aes-256-gcm","kid":"k2","nonce":"AAAAAAAAAAAAAAAA","ct":"AAAAAAAAAAAAAAAAAAAAAA=="}"#, "[1]"] {
+        #expect(
+            (#expect(throws: EncryptionError.self) {
+                try encryptor.decrypt(sealed, id: "rot13:k2", target: "OrderClient", method: "fulfill")
+            })?.code == .unknownScheme)
+        #expect(
+            (#expect(throws: EncryptionError.self) {
+                try encryptor.decrypt(sealed, id: "aes-256-gcm:k1", target: "OrderClient", method: "fulfill")
+            })?.code == .keyIDMismatch(envelope: "k2"))
+        for garbage in [
+            #"{"v":1,"ct":"garbage"}"#, #"{"v":2,"alg":"aes-256-gcm","kid":"k2","nonce":"AAAAAAAAAAAAAAAA","ct":"AAAAAAAAAAAAAAAAAAAAAA=="}"#, "[1]",
+        ] {
             let error = #expect(throws: EncryptionError.self) {
                 try encryptor.decrypt(Data(garbage.utf8), id: "aes-256-gcm:k2", target: "OrderClient", method: "fulfill")
             }
@@ -109,9 +114,10 @@ struct EncryptionTests {
                 continue
             }
         }
-        #expect((#expect(throws: EncryptionError.self) {
-            try NullEncryptor().decrypt(sealed, id: "aes-256-gcm:k2", target: "OrderClient", method: "fulfill")
-        })?.code == .noKeysConfigured)
+        #expect(
+            (#expect(throws: EncryptionError.self) {
+                try NullEncryptor().decrypt(sealed, id: "aes-256-gcm:k2", target: "OrderClient", method: "fulfill")
+            })?.code == .noKeysConfigured)
         #expect(NullEncryptor().id == nil)
     }
 
@@ -147,14 +153,15 @@ struct EncryptionTests {
                 try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data(#"{"card":"SECRET","order_number":\#(n)}"#.utf8))
             }
             let ids = try await connection.withTransaction { try await queue.enqueue(batch, on: $0) }
-            let plain = try await AttemptQueue().enqueue(try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)), on: connection)
+            let plain = try await AttemptQueue().enqueue(
+                try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)), on: connection)
             for (index, rowID) in ([id] + ids).enumerated() {
                 let record = try #require(try await AttemptActions().find(rowID, on: connection))
                 #expect(record.encryptor == "aes-256-gcm:k2")
                 #expect(!record.methodArgs.contains("SECRET"))
                 let opened = try encryptor.decrypt(Data(record.methodArgs.utf8), id: "aes-256-gcm:k2", target: "OrderClient", method: "fulfill")
                 let args = try #require(try JSONSerialization.jsonObject(with: opened) as? [String: Any])
-                #expect(args["order_number"] as? Int == (index == 0 ? 7355608 : index - 1))
+                #expect(args["order_number"] as? Int == (index == 0 ? 7_355_608 : index - 1))
             }
             #expect(try await AttemptActions().find(plain, on: connection)?.encryptor == nil)
         }
@@ -171,7 +178,8 @@ struct EncryptionTests {
             let ids = try await AttemptQueue(encryptor: old).enqueue(attempts, on: connection)
             let plain = try await AttemptQueue().enqueue(attempts[0], on: connection)
             try await AttemptActions().fail(ids[0], on: connection)
-            let foreign = try await AttemptQueue(encryptor: try encryptor(primary: "k9", keys: ["k9": randomKey()])).enqueue(attempts[1], on: connection)
+            let foreign = try await AttemptQueue(encryptor: try encryptor(primary: "k9", keys: ["k9": randomKey()])).enqueue(
+                attempts[1], on: connection)
             var progress: [Int] = []
             let summary = try await KeyRotation(encryptor: new, batchSize: 10).run(on: connection) { progress.append($0.rotated) }
             #expect(summary.rotated == 24)
@@ -183,7 +191,8 @@ struct EncryptionTests {
             for (index, id) in ids.enumerated() {
                 let record = try #require(try await AttemptActions().find(id, on: connection))
                 #expect(record.encryptor == (index == 0 ? "aes-256-gcm:k1" : "aes-256-gcm:k2"))
-                let opened = try new.decrypt(Data(record.methodArgs.utf8), id: try #require(record.encryptor), target: "OrderClient", method: "fulfill")
+                let opened = try new.decrypt(
+                    Data(record.methodArgs.utf8), id: try #require(record.encryptor), target: "OrderClient", method: "fulfill")
                 #expect(opened == Data(#"{"order_number":\#(index)}"#.utf8))
             }
             #expect(try await AttemptActions().find(plain, on: connection)?.encryptor == nil)

@@ -1,8 +1,8 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("enqueueReporting: created or existing, and whether a repeated token's arguments differ")
 struct EnqueueReportingTests {
@@ -21,7 +21,9 @@ struct EnqueueReportingTests {
             let different = try await queue.enqueueReporting(try attempt(#"{"order_number":999,"customer":"c_1"}"#), on: connection)
             #expect(different == EnqueueResult(id: first.id, created: false, arguments: .different))
             // The stored row keeps its own arguments.
-            let stored = try await connection.query(PostgresStatement(name: "args", sql: "SELECT method_args->>'order_number' AS n FROM async_task_attempts WHERE id = $1"), [first.id]).single()
+            let stored = try await connection.query(
+                PostgresStatement(name: "args", sql: "SELECT method_args->>'order_number' AS n FROM async_task_attempts WHERE id = $1"), [first.id]
+            ).single()
             #expect(try stored.decode(String.self, "n") == "100")
             // The plain `enqueue` still returns the id alone.
             #expect(try await queue.enqueue(try attempt("{}"), on: connection) == first.id)
@@ -52,7 +54,9 @@ struct EnqueueReportingTests {
             }
             // A plaintext row seen by an encrypting queue is compared without sending its plaintext to the server.
             let row = try await AttemptQueue().enqueueReporting(try attempt(#"{"a":1}"#, token: "plain-1"), on: connection)
-            #expect(try await queue.enqueueReporting(try attempt(#"{"a":1}"#, token: "plain-1"), on: connection) == EnqueueResult(id: row.id, created: false, arguments: .same))
+            #expect(
+                try await queue.enqueueReporting(try attempt(#"{"a":1}"#, token: "plain-1"), on: connection)
+                    == EnqueueResult(id: row.id, created: false, arguments: .same))
             #expect(try await queue.enqueueReporting(try attempt(#"{"a":2}"#, token: "plain-1"), on: connection).arguments == .different)
         }
     }

@@ -2,30 +2,32 @@ import AsyncTask
 import AsyncTaskCore
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Producer API: validation, idempotence, batches")
 struct EnqueueTests {
-    @Test("invalid attempts are rejected naming the field", arguments: [
-        ("", "fulfill", "{}", "target"),
-        ("OrderClient", "", "{}", "method_name"),
-        ("OrderClient", "fulfill", "[1,2]", "method_args"),
-        ("OrderClient", "fulfill", "\"text\"", "method_args"),
-        ("OrderClient", "fulfill", "{not json", "method_args"),
-        ("Order\nClient", "fulfill", "{}", "target"),
-        ("OrderClient", "fulfill", #"{"note":"a\u0000b"}"#, "method_args"),
-        ("OrderClient", "fulfill", #"{"deep":[{"k\u0000":1}]}"#, "method_args"),
-        // Method names the nodes would refuse (DESIGN §4: a row never steers a call to another path).
-        ("OrderClient", "../admin", "{}", "method_name"),
-        ("OrderClient", "a/b", "{}", "method_name"),
-        ("OrderClient", "x?y", "{}", "method_name"),
-        ("OrderClient", "a#b", "{}", "method_name"),
-        ("OrderClient", "%2F", "{}", "method_name"),
-        ("OrderClient", "ful fill", "{}", "method_name"),
-        ("OrderClient", "fulfíll", "{}", "method_name"),
-        ("OrderClient", String(repeating: "a", count: 129), "{}", "method_name"),
-    ])
+    @Test(
+        "invalid attempts are rejected naming the field",
+        arguments: [
+            ("", "fulfill", "{}", "target"),
+            ("OrderClient", "", "{}", "method_name"),
+            ("OrderClient", "fulfill", "[1,2]", "method_args"),
+            ("OrderClient", "fulfill", "\"text\"", "method_args"),
+            ("OrderClient", "fulfill", "{not json", "method_args"),
+            ("Order\nClient", "fulfill", "{}", "target"),
+            ("OrderClient", "fulfill", #"{"note":"a\u0000b"}"#, "method_args"),
+            ("OrderClient", "fulfill", #"{"deep":[{"k\u0000":1}]}"#, "method_args"),
+            // Method names the nodes would refuse (DESIGN §4: a row never steers a call to another path).
+            ("OrderClient", "../admin", "{}", "method_name"),
+            ("OrderClient", "a/b", "{}", "method_name"),
+            ("OrderClient", "x?y", "{}", "method_name"),
+            ("OrderClient", "a#b", "{}", "method_name"),
+            ("OrderClient", "%2F", "{}", "method_name"),
+            ("OrderClient", "ful fill", "{}", "method_name"),
+            ("OrderClient", "fulfíll", "{}", "method_name"),
+            ("OrderClient", String(repeating: "a", count: 129), "{}", "method_name"),
+        ])
     func validation(target: String, method: String, json: String, field: String) {
         let error = #expect(throws: AttemptValidationError.self) {
             try Attempt(target: target, method: method, argumentsJSON: Data(json.utf8))
@@ -35,15 +37,18 @@ struct EnqueueTests {
 
     @Test("scheduled_at, max_attempts and tokens are validated")
     func validationOfOptionalFields() {
-        #expect((#expect(throws: AttemptValidationError.self) {
-            try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), scheduledAt: Date(timeIntervalSince1970: .nan))
-        })?.field == "scheduled_at")
-        #expect((#expect(throws: AttemptValidationError.self) {
-            try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), maxAttempts: 0)
-        })?.field == "max_attempts")
-        #expect((#expect(throws: AttemptValidationError.self) {
-            try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), idempotenceToken: "a\r\nInjected: header")
-        })?.field == "idempotence_token")
+        #expect(
+            (#expect(throws: AttemptValidationError.self) {
+                try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), scheduledAt: Date(timeIntervalSince1970: .nan))
+            })?.field == "scheduled_at")
+        #expect(
+            (#expect(throws: AttemptValidationError.self) {
+                try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), maxAttempts: 0)
+            })?.field == "max_attempts")
+        #expect(
+            (#expect(throws: AttemptValidationError.self) {
+                try Attempt(target: "T", method: "m", argumentsJSON: Data("{}".utf8), idempotenceToken: "a\r\nInjected: header")
+            })?.field == "idempotence_token")
     }
 
     @Test("8 concurrent enqueues of one token produce one row and all get its id")
@@ -85,7 +90,8 @@ struct EnqueueTests {
             var attempts: [Attempt] = []
             for n in 1...5 {
                 let json = Data("{\"n\":\(n)}".utf8)
-                attempts.append(try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: json, idempotenceToken: tokens[n], priority: Int16(n)))
+                attempts.append(
+                    try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: json, idempotenceToken: tokens[n], priority: Int16(n)))
             }
             let ids = try await connection.withTransaction { try await queue.enqueue(attempts, on: $0) }
             #expect(ids.count == 5)
@@ -109,12 +115,16 @@ struct EnqueueTests {
 }
 
 extension EnqueueTests {
-    static let copiedRows = PostgresStatement(name: "copied_rows", sql: """
-        SELECT id, method_args::text AS args, priority, max_attempts, scheduled_at, available_at, encryptor, status, num_attempts
-        FROM async_task_attempts WHERE id = ANY($1::bigint[]) ORDER BY id
-        """)
+    static let copiedRows = PostgresStatement(
+        name: "copied_rows",
+        sql: """
+            SELECT id, method_args::text AS args, priority, max_attempts, scheduled_at, available_at, encryptor, status, num_attempts
+            FROM async_task_attempts WHERE id = ANY($1::bigint[]) ORDER BY id
+            """)
 
-    @Test("a large token-less batch goes through COPY: ids in input order, every column as given, scheduling applied, one NOTIFY, rolled back with the caller")
+    @Test(
+        "a large token-less batch goes through COPY: ids in input order, every column as given, scheduling applied, one NOTIFY, rolled back with the caller"
+    )
     func copyBatch() async throws {
         struct Abort: Error {}
         try await withMigratedDatabase { database, connection throws in
@@ -124,8 +134,10 @@ extension EnqueueTests {
                 let json = Data(#"{"n":\#(n),"note":"tab\there, back\\slash, é"}"#.utf8)
                 let scheduledAt: Date? = n % 3 == 0 ? later : nil
                 let maxAttempts: Int? = n % 2 == 0 ? 7 : nil
-                attempts.append(try Attempt(
-                    target: "OrderClient", method: "fulfill", argumentsJSON: json, scheduledAt: scheduledAt, priority: Int16(n % 5), maxAttempts: maxAttempts))
+                attempts.append(
+                    try Attempt(
+                        target: "OrderClient", method: "fulfill", argumentsJSON: json, scheduledAt: scheduledAt, priority: Int16(n % 5),
+                        maxAttempts: maxAttempts))
             }
             var configuration = database.configuration
             configuration.set("application_name", "copy-listener")
@@ -192,7 +204,8 @@ struct AttemptActionsTests {
     @Test("expire and fail only from pending; retry from failed/expired; invalid transitions name the status")
     func transitions() async throws {
         try await withMigratedDatabase { _, connection throws in
-            let queue = AttemptQueue(), actions = AttemptActions()
+            let queue = AttemptQueue()
+            let actions = AttemptActions()
             let make = { () throws -> Attempt in try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)) }
             let a = try await queue.enqueue(try make(), on: connection)
             let b = try await queue.enqueue(try make(), on: connection)
@@ -212,7 +225,8 @@ struct AttemptActionsTests {
             let notRetryable = await #expect(throws: AttemptActionError.self) { try await actions.retry(b, on: connection) }
             #expect(notRetryable == .invalidState(id: b, action: .retry, status: .pending))
 
-            try await connection.execute(script: "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() WHERE id = \(b)", name: "succeed")
+            try await connection.execute(
+                script: "UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() WHERE id = \(b)", name: "succeed")
             let fromSucceeded = await #expect(throws: AttemptActionError.self) { try await actions.fail(b, on: connection) }
             #expect(fromSucceeded == .invalidState(id: b, action: .fail, status: .succeeded))
             let missing = await #expect(throws: AttemptActionError.self) { try await actions.expire(999_999, on: connection) }

@@ -45,7 +45,10 @@ struct GemArgumentsDecoderTests {
 
             """
         let json = try decoder.json(fromStored: stored(inner))
-        #expect(json == #"{"customer_token":"c_1","order_number":7,"at":"2026-12-02T01:15:56.500000000Z","local":"2026-12-02T02:15:56.000000000+01:00","d":"2026-12-02","s":"pending","f":1.5,"big":1180591620717411303424,"nilv":null,"t":true,"list":[1,"two","three"],"nested":{"a":{"b":1}},"odd key":"x","str":":notsym","yes":"yes","1":"one"}"#)
+        #expect(
+            json
+                == #"{"customer_token":"c_1","order_number":7,"at":"2026-12-02T01:15:56.500000000Z","local":"2026-12-02T02:15:56.000000000+01:00","d":"2026-12-02","s":"pending","f":1.5,"big":1180591620717411303424,"nilv":null,"t":true,"list":[1,"two","three"],"nested":{"a":{"b":1}},"odd key":"x","str":":notsym","yes":"yes","1":"one"}"#
+        )
         #expect(try object(json)["order_number"] as? Int == 7)
     }
 
@@ -55,20 +58,24 @@ struct GemArgumentsDecoderTests {
         #expect(try decoder.json(fromStored: "--- \"---\\n\"\n") == "{}")
         #expect(try decoder.json(fromStored: "--- \n...\n") == "{}")
         #expect(try decoder.json(fromStored: "---\n:a: 1\n") == #"{"a":1}"#)
-        #expect(try decoder.json(fromStored: stored("--- !ruby/hash:ActiveSupport::HashWithIndifferentAccess\norder_number: 7\n")) == #"{"order_number":7}"#)
+        #expect(
+            try decoder.json(fromStored: stored("--- !ruby/hash:ActiveSupport::HashWithIndifferentAccess\norder_number: 7\n"))
+                == #"{"order_number":7}"#)
         #expect(try decoder.json(fromStored: stored("---\n:s: &1 x\n:t: *1\n")) == #"{"s":"x","t":"x"}"#)
         #expect(try decoder.json(fromStored: stored("---\n:q: \"tab\\tquote\\\" nl\\n\"\n")) == #"{"q":"tab\tquote\" nl\n"}"#)
     }
 
-    @Test("what JSON cannot hold is rejected with the place and the reason, never the value", arguments: [
-        ("---\n:amount: !ruby/object:BigDecimal 18:0.125e2\n", "amount", "!ruby/object:BigDecimal"),
-        ("---\n:tags: !ruby/object:Set\n  hash:\n    1: true\n", "tags", "!ruby/object:Set"),
-        ("---\n:blob: !binary |-\n  /w==\n", "blob", "binary string"),
-        ("---\n:ratio: .inf\n", "ratio", "infinite or NaN"),
-        ("---\n:items:\n- :ok\n- !ruby/object:Money\n  cents: 5\n", "items[1]", "!ruby/object:Money"),
-        ("---\n:a: 1\na: 2\n", "a", "appears twice"),
-        ("---\n- 1\n- 2\n", "", "not a hash"),
-    ])
+    @Test(
+        "what JSON cannot hold is rejected with the place and the reason, never the value",
+        arguments: [
+            ("---\n:amount: !ruby/object:BigDecimal 18:0.125e2\n", "amount", "!ruby/object:BigDecimal"),
+            ("---\n:tags: !ruby/object:Set\n  hash:\n    1: true\n", "tags", "!ruby/object:Set"),
+            ("---\n:blob: !binary |-\n  /w==\n", "blob", "binary string"),
+            ("---\n:ratio: .inf\n", "ratio", "infinite or NaN"),
+            ("---\n:items:\n- :ok\n- !ruby/object:Money\n  cents: 5\n", "items[1]", "!ruby/object:Money"),
+            ("---\n:a: 1\na: 2\n", "a", "appears twice"),
+            ("---\n- 1\n- 2\n", "", "not a hash"),
+        ])
     func rejects(inner: String, path: String, reason: String) throws {
         let error = try #require(throws: GemArgumentsError.self) { try decoder.json(fromStored: stored(inner)) }
         #expect(error.path == path)

@@ -2,8 +2,8 @@ import AsyncTask
 import AsyncTaskCore
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// A migrated database per test.
 func withMigratedDatabase(_ body: (TestDatabase, PostgresConnection) async throws -> Void) async throws {
@@ -40,15 +40,24 @@ struct MigrationAndOutboxTests {
                 let status = try await migrator.status(on: connection)
                 #expect(status.map(\.version) == all)
                 #expect(status.allSatisfy { $0.appliedAt != nil })
-                let tables = try await connection.query(PostgresStatement(name: "tables", sql: """
-                    SELECT array_agg(tablename::text ORDER BY tablename) AS t FROM pg_tables WHERE tablename LIKE 'async_task_%'
-                    """)).single().decode([String].self, "t")
-                #expect(tables.starts(with: ["async_task_attempts", "async_task_nodes", "async_task_schema_migrations"])
+                let tables = try await connection.query(
+                    PostgresStatement(
+                        name: "tables",
+                        sql: """
+                            SELECT array_agg(tablename::text ORDER BY tablename) AS t FROM pg_tables WHERE tablename LIKE 'async_task_%'
+                            """)
+                ).single().decode([String].self, "t")
+                #expect(
+                    tables.starts(with: ["async_task_attempts", "async_task_nodes", "async_task_schema_migrations"])
                         || Set(["async_task_attempts", "async_task_nodes", "async_task_schema_migrations"]).isSubset(of: tables))
                 #expect(tables.contains("async_task_settings"))
-                let indexes = try await connection.query(PostgresStatement(name: "indexes", sql: """
-                    SELECT indexdef FROM pg_indexes WHERE indexname = 'async_task_attempts_claim_idx'
-                    """)).single().decode(String.self, "indexdef")
+                let indexes = try await connection.query(
+                    PostgresStatement(
+                        name: "indexes",
+                        sql: """
+                            SELECT indexdef FROM pg_indexes WHERE indexname = 'async_task_attempts_claim_idx'
+                            """)
+                ).single().decode(String.self, "indexdef")
                 #expect(indexes.contains("(target, priority, available_at, id) WHERE (status = 'pending'::text)"))
             }
         }
@@ -57,17 +66,21 @@ struct MigrationAndOutboxTests {
     @Test("a plain-SQL producer (DESIGN §2 contract) gets a correct, claimable row")
     func plainSQLContract() async throws {
         try await withMigratedDatabase { _, connection throws in
-            try await connection.execute(script: """
-                INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token, scheduled_at)
-                VALUES ('OrderClient', 'fulfill', '{"customer_token":"c_1","order_number":7355608}', 'order-7355608', NULL);
-                INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token, scheduled_at)
-                VALUES ('OrderClient', 'fulfill', '{"order_number":1}', NULL, now() + interval '1 hour');
-                """, name: "plain_sql_producer")
-            let rows = try await connection.query(PostgresStatement(name: "claimable", sql: """
-                SELECT id, status, num_attempts, locked_by IS NULL AS unlocked, available_at <= now() AS due,
-                       available_at = scheduled_at AS follows_schedule, priority
-                FROM async_task_attempts ORDER BY id
-                """))
+            try await connection.execute(
+                script: """
+                    INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token, scheduled_at)
+                    VALUES ('OrderClient', 'fulfill', '{"customer_token":"c_1","order_number":7355608}', 'order-7355608', NULL);
+                    INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token, scheduled_at)
+                    VALUES ('OrderClient', 'fulfill', '{"order_number":1}', NULL, now() + interval '1 hour');
+                    """, name: "plain_sql_producer")
+            let rows = try await connection.query(
+                PostgresStatement(
+                    name: "claimable",
+                    sql: """
+                        SELECT id, status, num_attempts, locked_by IS NULL AS unlocked, available_at <= now() AS due,
+                               available_at = scheduled_at AS follows_schedule, priority
+                        FROM async_task_attempts ORDER BY id
+                        """))
             #expect(rows.count == 2)
             #expect(try rows[0].decode(String.self, "status") == "pending")
             #expect(try rows[0].decode(Int.self, "num_attempts") == 0)
@@ -108,7 +121,8 @@ struct MigrationAndOutboxTests {
                 try await connection.withTransaction { connection in
                     try await connection.query(insertOrder, [2, "c_2"])
                     _ = try await queue.enqueue(
-                        Attempt(target: "OrderClient", method: "fulfill", arguments: FulfillArgs(customerToken: "c_2", orderNumber: 2)), on: connection)
+                        Attempt(target: "OrderClient", method: "fulfill", arguments: FulfillArgs(customerToken: "c_2", orderNumber: 2)),
+                        on: connection)
                     throw PaymentDeclined()
                 }
             }
@@ -130,7 +144,8 @@ struct MigrationAndOutboxTests {
                 try await pool.withTransaction { connection in
                     try await connection.query(insertOrder, [3, "c_3"])
                     _ = try await AttemptQueue().enqueue(
-                        Attempt(target: "OrderClient", method: "fulfill", arguments: FulfillArgs(customerToken: "c_3", orderNumber: 3)), on: connection)
+                        Attempt(target: "OrderClient", method: "fulfill", arguments: FulfillArgs(customerToken: "c_3", orderNumber: 3)),
+                        on: connection)
                     inserted.continuation.yield()
                     // The application's next step is slow; the request is cancelled meanwhile.
                     try await Task.sleep(for: .seconds(30))
@@ -150,7 +165,8 @@ struct MigrationAndOutboxTests {
         try await withMigratedDatabase { database, connection throws in
             try await database.withConnection { observer throws in
                 try await connection.execute(script: "BEGIN", name: "begin")
-                _ = try await AttemptQueue().enqueue(Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)), on: connection)
+                _ = try await AttemptQueue().enqueue(
+                    Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8)), on: connection)
                 #expect(try await observer.query(countAttempts).single().decode(Int.self, "n") == 0)
                 try await connection.execute(script: "COMMIT", name: "commit")
                 #expect(try await observer.query(countAttempts).single().decode(Int.self, "n") == 1)

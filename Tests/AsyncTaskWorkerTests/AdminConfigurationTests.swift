@@ -24,7 +24,8 @@ struct AdminConfigurationTests {
 
     @Test("admin.listen (IPv4, [IPv6], off), admin.token from ${VAR}, retention durations, ASYNCTASK_ADMIN_LISTEN override")
     func values() async throws {
-        let config = try await load("""
+        let config = try await load(
+            """
             admin: { listen: "[::1]:9191", token: "${ADMIN_TOKEN}" }
             retention: { succeeded: 2d, failed: 12h, interval: 30s }
             """, environment: ["ADMIN_TOKEN": "0123456789abcdef-secret"])
@@ -36,13 +37,15 @@ struct AdminConfigurationTests {
         #expect(overridden.admin.host == "0.0.0.0" && overridden.admin.port == 9300)
     }
 
-    @Test("bad values name their key", arguments: [
-        ("admin: { listen: \"9090\" }", "admin.listen"),
-        ("admin: { listen: \"host:99999\" }", "admin.listen"),
-        ("admin: { token: tiny-tok }", "admin.token"),
-        ("retention: { succeeded: forever }", "retention.succeeded"),
-        ("retention: { intervall: 1m }", "retention.intervall"),
-    ])
+    @Test(
+        "bad values name their key",
+        arguments: [
+            ("admin: { listen: \"9090\" }", "admin.listen"),
+            ("admin: { listen: \"host:99999\" }", "admin.listen"),
+            ("admin: { token: tiny-tok }", "admin.token"),
+            ("retention: { succeeded: forever }", "retention.succeeded"),
+            ("retention: { intervall: 1m }", "retention.intervall"),
+        ])
     func badValues(yaml: String, key: String) async throws {
         do {
             _ = try await load(yaml)

@@ -1,9 +1,10 @@
 import AsyncTask
-import AsyncTaskTargets
 import AsyncTaskCore
-@testable import AsyncTaskWorker
+import AsyncTaskTargets
 import Logging
 import Testing
+
+@testable import AsyncTaskWorker
 
 /// The executor with a scripted caller: what reaches the target, and what never does.
 @Suite("Attempt executor")
@@ -60,9 +61,11 @@ struct AttemptExecutorTests {
         #expect(caller.calls.isEmpty)
     }
 
-    @Test("an attempt of a target the node does not serve (the webhook, when none is configured) is given back uncalled", arguments: [
-        "Other", Schema.webhookTarget,
-    ])
+    @Test(
+        "an attempt of a target the node does not serve (the webhook, when none is configured) is given back uncalled",
+        arguments: [
+            "Other", Schema.webhookTarget,
+        ])
     func unservedReleased(target: String) async throws {
         let caller = ScriptedCaller.succeeding
         let outcome = try await Self.executor(caller).execute(Self.attempt(target: target))

@@ -23,15 +23,17 @@ struct BatchConfigurationTests {
         #expect(fromEnvironment.targets["A"]?.batch?.max == 7)
     }
 
-    @Test("bad batch values are errors naming the key and the value", arguments: [
-        ("{ max: 0 }", "targets.A.batch.max", "between 1 and 1000 (got 0)"),
-        ("{ max: 1001 }", "targets.A.batch.max", "between 1 and 1000 (got 1001)"),
-        ("{ max: many }", "targets.A.batch.max", "'many' is not a whole number"),
-        ("{ linger: -1ms }", "targets.A.batch.linger", "must not be negative"),
-        ("{ linger: soon }", "targets.A.batch.linger", "'soon' is not a duration"),
-        ("{ linger: 2s }", "targets.A.batch.linger", "at most 1.0 seconds"),
-        ("{ size: 10 }", "targets.A.batch.size", "unknown key"),
-    ])
+    @Test(
+        "bad batch values are errors naming the key and the value",
+        arguments: [
+            ("{ max: 0 }", "targets.A.batch.max", "between 1 and 1000 (got 0)"),
+            ("{ max: 1001 }", "targets.A.batch.max", "between 1 and 1000 (got 1001)"),
+            ("{ max: many }", "targets.A.batch.max", "'many' is not a whole number"),
+            ("{ linger: -1ms }", "targets.A.batch.linger", "must not be negative"),
+            ("{ linger: soon }", "targets.A.batch.linger", "'soon' is not a duration"),
+            ("{ linger: 2s }", "targets.A.batch.linger", "at most 1.0 seconds"),
+            ("{ size: 10 }", "targets.A.batch.size", "unknown key"),
+        ])
     func mistakes(batch: String, key: String, reason: String) {
         let error = #expect(throws: ConfigurationError.self) {
             try WorkerConfiguration.load(yaml: Self.yaml(batch), environment: [:])

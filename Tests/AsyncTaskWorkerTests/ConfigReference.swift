@@ -39,8 +39,9 @@ struct ConfigReference {
             let cells = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst()
                 .map { $0.trimmingCharacters(in: .whitespaces) }
             guard cells.count >= 3, cells[0].hasPrefix("`"), cells[0].hasSuffix("`") else { continue }
-            rows.append(Row(
-                key: Self.normalized(cells[0]), defaultValue: cells[1], environment: Self.normalized(cells[2])))
+            rows.append(
+                Row(
+                    key: Self.normalized(cells[0]), defaultValue: cells[1], environment: Self.normalized(cells[2])))
         }
         self.rows = rows
         let range = tableStart.map { $0..<(tableEnd ?? lines.count) }

@@ -29,7 +29,9 @@ struct ConfigReferenceTests {
 
     @Test("every key in the README's reference is a key the configuration accepts", arguments: ConfigReferenceTests.reference.rows.map(\.key))
     func keyExists(key: String) {
-        #expect(Self.reference.extra(beyond: WorkerConfiguration.knownKeys).contains(key) == false, "README.md's configuration reference lists '\(key)', which the code does not accept")
+        #expect(
+            Self.reference.extra(beyond: WorkerConfiguration.knownKeys).contains(key) == false,
+            "README.md's configuration reference lists '\(key)', which the code does not accept")
     }
 
     /// The README's table is the one `WorkerConfiguration.referenceTable` generates from the key table, row for
@@ -45,9 +47,12 @@ struct ConfigReferenceTests {
             try rewritten.write(to: Self.readme, atomically: true, encoding: .utf8)
             return
         }
-        let written = Set(Self.reference.table.split(separator: "\n")), generated = Set(expected.split(separator: "\n"))
-        let differing = generated.subtracting(written).sorted().map { "  code:   \($0)" } + written.subtracting(generated).sorted().map { "  README: \($0)" }
-        Issue.record("""
+        let written = Set(Self.reference.table.split(separator: "\n"))
+        let generated = Set(expected.split(separator: "\n"))
+        let differing =
+            generated.subtracting(written).sorted().map { "  code:   \($0)" } + written.subtracting(generated).sorted().map { "  README: \($0)" }
+        Issue.record(
+            """
             README.md's configuration reference is not the key table's (WorkerConfiguration+Keys.swift); rows that differ:
             \(differing.joined(separator: "\n"))
             Run `ASYNCTASK_UPDATE_GOLDEN=1 swift test --filter ConfigReferenceTests` to rewrite it, or paste this table:
@@ -63,8 +68,9 @@ struct ConfigReferenceTests {
         for key in WorkerConfiguration.configurationKeys where !key.path.contains("<") {
             #expect(key.environmentVariable == WorkerConfiguration.environmentName(forKey: key.path))
         }
-        #expect(WorkerConfiguration.configurationKeys.first { $0.path == "targets.<name>.headers.<header>" }?.environmentVariable
-            == "ASYNCTASK_TARGETS_<NAME>_HEADERS_<HEADER>")
+        #expect(
+            WorkerConfiguration.configurationKeys.first { $0.path == "targets.<name>.headers.<header>" }?.environmentVariable
+                == "ASYNCTASK_TARGETS_<NAME>_HEADERS_<HEADER>")
     }
 
     @Test("the check catches a README key the code lacks")
@@ -98,7 +104,8 @@ struct ConfigReferenceTests {
             | `node.lease` | `30s` | `ASYNCTASK_NODE_LEASE` | outside the reference: does not count |
             """
         let reference = ConfigReference(markdown: text)
-        #expect(reference.missing(from: ["node.concurrency", "targets.*.url", "node.lease", "targets.*.timeout"]) == ["node.lease", "targets.*.timeout"])
+        #expect(
+            reference.missing(from: ["node.concurrency", "targets.*.url", "node.lease", "targets.*.timeout"]) == ["node.lease", "targets.*.timeout"])
     }
 
     @Test("each row's environment override follows the ASYNCTASK_ rule")
@@ -111,11 +118,13 @@ struct ConfigReferenceTests {
 
     @Test("the documented defaults are the code's defaults")
     func defaults() async throws {
-        let config = try await WorkerConfiguration.load(file: nil, environment: [
-            "ASYNCTASK_DATABASE_URL": "postgresql://db/app", "ASYNCTASK_TARGETS": "OrderClient",
-            "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://orders/rpc",
-            "ASYNCTASK_WEBHOOK_URL": "http://hooks/events", "ASYNCTASK_WEBHOOK_SECRET": "0123456789abcdef0123",
-        ])
+        let config = try await WorkerConfiguration.load(
+            file: nil,
+            environment: [
+                "ASYNCTASK_DATABASE_URL": "postgresql://db/app", "ASYNCTASK_TARGETS": "OrderClient",
+                "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://orders/rpc",
+                "ASYNCTASK_WEBHOOK_URL": "http://hooks/events", "ASYNCTASK_WEBHOOK_SECRET": "0123456789abcdef0123",
+            ])
         let node = config.node
         let target = try #require(config.targets["OrderClient"])
         let webhook = try #require(config.webhook)
@@ -147,7 +156,8 @@ struct ConfigReferenceTests {
             "webhook.backoff.max": Self.text(webhook.target.backoff.max),
             "webhook.concurrency": "\(webhook.target.concurrency)",
             "webhook.include_args": "\(webhook.includeArgs)",
-            "webhook.events": "[\(webhook.events.map(\.rawValue).sorted { a, b in Self.eventOrder(a) < Self.eventOrder(b) }.joined(separator: ", "))]",
+            "webhook.events":
+                "[\(webhook.events.map(\.rawValue).sorted { a, b in Self.eventOrder(a) < Self.eventOrder(b) }.joined(separator: ", "))]",
             "admin.listen": "\(config.admin.host):\(config.admin.port)",
             "retention.succeeded": Self.text(config.retention.succeeded),
             "retention.failed": Self.text(config.retention.failed),
@@ -169,7 +179,8 @@ struct ConfigReferenceTests {
     /// A duration the way the README writes it: `5ms`, `2s`, `5m`, `1h`, `7d`.
     static func text(_ duration: Duration) -> String {
         let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] where milliseconds >= size && milliseconds % size == 0 {
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        where milliseconds >= size && milliseconds % size == 0 {
             return "\(milliseconds / size)\(unit)"
         }
         return "\(milliseconds)ms"

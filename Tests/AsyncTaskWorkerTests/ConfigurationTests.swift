@@ -2,8 +2,8 @@ import AsyncTask
 import AsyncTaskTargets
 import AsyncTaskWorker
 import CurlHTTP
-import Logging
 import Foundation
+import Logging
 import Testing
 
 @Suite("Worker configuration")
@@ -52,11 +52,13 @@ struct ConfigurationTests {
     @Test("ASYNCTASK_* environment variables override the file")
     func environmentOverrides() async throws {
         let path = try write(Self.valid)
-        let config = try await WorkerConfiguration.load(file: path, environment: [
-            "DB_PASSWORD": "pw", "ORDERS_TOKEN": "tok",
-            "ASYNCTASK_DATABASE_URL": "postgresql://other/db", "ASYNCTASK_NODE_CONCURRENCY": "7",
-            "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://override.internal/rpc",
-        ])
+        let config = try await WorkerConfiguration.load(
+            file: path,
+            environment: [
+                "DB_PASSWORD": "pw", "ORDERS_TOKEN": "tok",
+                "ASYNCTASK_DATABASE_URL": "postgresql://other/db", "ASYNCTASK_NODE_CONCURRENCY": "7",
+                "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://override.internal/rpc",
+            ])
         #expect(config.databaseURL == "postgresql://other/db")
         #expect(config.node.concurrency == 7)
         #expect(config.targets["OrderClient"]?.url == "http://override.internal/rpc")
@@ -64,33 +66,40 @@ struct ConfigurationTests {
 
     @Test("a config from the environment alone (containers)")
     func environmentOnly() async throws {
-        let config = try await WorkerConfiguration.load(file: nil, environment: [
-            "ASYNCTASK_DATABASE_URL": "postgresql://db/app", "ASYNCTASK_TARGETS": "OrderClient",
-            "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://orders/rpc",
-        ])
+        let config = try await WorkerConfiguration.load(
+            file: nil,
+            environment: [
+                "ASYNCTASK_DATABASE_URL": "postgresql://db/app", "ASYNCTASK_TARGETS": "OrderClient",
+                "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://orders/rpc",
+            ])
         #expect(config.targets["OrderClient"]?.url == "http://orders/rpc")
     }
 
-    @Test("every kind of mistake is an error naming the key", arguments: [
-        ("node: { concurrency: 10 }\ntargets: { A: { url: http://a } }", "database_url"),
-        ("database_url: x\ntargets: {}", "targets"),
-        ("database_url: x\nnode: { concurency: 10 }\ntargets: { A: { url: http://a } }", "node.concurency"),
-        ("database_url: x\nnode: { concurrency: lots }\ntargets: { A: { url: http://a } }", "node.concurrency"),
-        ("database_url: x\nnode: { concurrency: 0 }\ntargets: { A: { url: http://a } }", "node.concurrency"),
-        ("database_url: x\nnode: { lease: 30 parsecs }\ntargets: { A: { url: http://a } }", "node.lease"),
-        ("database_url: x\nnode: { heartbeat: 20s }\ntargets: { A: { url: http://a } }", "node.dead_after"),
-        ("database_url: x\ntargets: { A: { url: ftp://a } }", "targets.A.url"),
-        ("database_url: x\ntargets: { A: { url: http://a, protocol: soap } }", "targets.A.protocol"),
-        ("database_url: x\ntargets: { A: { url: http://a, timeout: -1s } }", "targets.A.timeout"),
-        ("database_url: x\ntargets: { A: { url: 'http://${NOPE}/rpc' } }", "targets.A.url"),
-        ("database_url: x\ntargets: { A: { url: http://a, headers: { Bad Header: v } } }", "targets.A.headers.Bad Header"),
-        ("database_url: x\ntargets: { A: { url: http://a } }\nlog: { level: loud }", "log.level"),
-        ("database_url: x\n  bad: [indent", "asynctask-config"),
-        ("- just\n- a list", "asynctask-config"),
-        ("database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h }", "webhook.secrets"),
-        ("database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h, secret: 0123456789abcdef, events: [attempt.exploded] }", "webhook.events"),
-        ("database_url: x\ntargets: { '@webhook': { url: http://a } }", "targets.@webhook"),
-    ])
+    @Test(
+        "every kind of mistake is an error naming the key",
+        arguments: [
+            ("node: { concurrency: 10 }\ntargets: { A: { url: http://a } }", "database_url"),
+            ("database_url: x\ntargets: {}", "targets"),
+            ("database_url: x\nnode: { concurency: 10 }\ntargets: { A: { url: http://a } }", "node.concurency"),
+            ("database_url: x\nnode: { concurrency: lots }\ntargets: { A: { url: http://a } }", "node.concurrency"),
+            ("database_url: x\nnode: { concurrency: 0 }\ntargets: { A: { url: http://a } }", "node.concurrency"),
+            ("database_url: x\nnode: { lease: 30 parsecs }\ntargets: { A: { url: http://a } }", "node.lease"),
+            ("database_url: x\nnode: { heartbeat: 20s }\ntargets: { A: { url: http://a } }", "node.dead_after"),
+            ("database_url: x\ntargets: { A: { url: ftp://a } }", "targets.A.url"),
+            ("database_url: x\ntargets: { A: { url: http://a, protocol: soap } }", "targets.A.protocol"),
+            ("database_url: x\ntargets: { A: { url: http://a, timeout: -1s } }", "targets.A.timeout"),
+            ("database_url: x\ntargets: { A: { url: 'http://${NOPE}/rpc' } }", "targets.A.url"),
+            ("database_url: x\ntargets: { A: { url: http://a, headers: { Bad Header: v } } }", "targets.A.headers.Bad Header"),
+            ("database_url: x\ntargets: { A: { url: http://a } }\nlog: { level: loud }", "log.level"),
+            ("database_url: x\n  bad: [indent", "asynctask-config"),
+            ("- just\n- a list", "asynctask-config"),
+            ("database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h }", "webhook.secrets"),
+            (
+                "database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h, secret: 0123456789abcdef, events: [attempt.exploded] }",
+                "webhook.events"
+            ),
+            ("database_url: x\ntargets: { '@webhook': { url: http://a } }", "targets.@webhook"),
+        ])
     func mistakes(yaml: String, key: String) async throws {
         let path = try write(yaml)
         let error = await #expect(throws: ConfigurationError.self) {
@@ -119,13 +128,15 @@ struct ConfigurationTests {
         #expect(unknown?.key == "node.concurency")
     }
 
-    @Test("an unknown key names the nearest known key of its block", arguments: [
-        ("database_url: x\nnode: { concurency: 4 }\ntargets: { A: { url: http://a } }", "node.concurency", "node.concurrency"),
-        ("database_url: x\ntargets: { A: { url: http://a, timout: 2s } }", "targets.A.timout", "targets.A.timeout"),
-        ("database_url: x\ntargets: { A: { url: http://a, tls: { ca_fil: /x } } }", "targets.A.tls.ca_fil", "targets.A.tls.ca_file"),
-        ("database_url: x\ntargets: { A: { url: http://a } }\nwebhok: { url: http://h }", "webhok", "webhook"),
-        ("database_url: x\ntargets: { A: { url: http://a } }\nretention: { intervall: 1m }", "retention.intervall", "retention.interval"),
-    ])
+    @Test(
+        "an unknown key names the nearest known key of its block",
+        arguments: [
+            ("database_url: x\nnode: { concurency: 4 }\ntargets: { A: { url: http://a } }", "node.concurency", "node.concurrency"),
+            ("database_url: x\ntargets: { A: { url: http://a, timout: 2s } }", "targets.A.timout", "targets.A.timeout"),
+            ("database_url: x\ntargets: { A: { url: http://a, tls: { ca_fil: /x } } }", "targets.A.tls.ca_fil", "targets.A.tls.ca_file"),
+            ("database_url: x\ntargets: { A: { url: http://a } }\nwebhok: { url: http://h }", "webhok", "webhook"),
+            ("database_url: x\ntargets: { A: { url: http://a } }\nretention: { intervall: 1m }", "retention.intervall", "retention.interval"),
+        ])
     func unknownKeyHint(yaml: String, key: String, suggestion: String) throws {
         let error = #expect(throws: ConfigurationError.self) { try WorkerConfiguration.load(yaml: yaml, environment: [:]) }
         #expect(error?.key == key, "\(String(describing: error))")
@@ -135,7 +146,8 @@ struct ConfigurationTests {
     @Test("a list holding a mapping is an error naming its key")
     func nestedList() {
         let error = #expect(throws: ConfigurationError.self) {
-            try WorkerConfiguration.load(yaml: "database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h, secrets: [{ a: 1 }] }", environment: [:])
+            try WorkerConfiguration.load(
+                yaml: "database_url: x\ntargets: { A: { url: http://a } }\nwebhook: { url: http://h, secrets: [{ a: 1 }] }", environment: [:])
         }
         #expect(error?.key == "webhook.secrets", "\(String(describing: error))")
         #expect(error?.reason.contains("item 1 of the list") == true, "\(String(describing: error))")
@@ -143,16 +155,17 @@ struct ConfigurationTests {
 
     @Test("the webhook block shares the target's call keys with its own defaults; a target's name may not hold a dot")
     func webhookCallKeys() throws {
-        let config = try WorkerConfiguration.load(yaml: """
-            database_url: x
-            targets: { A: { url: http://a } }
-            webhook:
-              url: http://hooks.internal/events
-              secret: 0123456789abcdef
-              timeout: 3s
-              backoff: { max: 5m }
-              headers: { X-Team: ops }
-            """, environment: [:])
+        let config = try WorkerConfiguration.load(
+            yaml: """
+                database_url: x
+                targets: { A: { url: http://a } }
+                webhook:
+                  url: http://hooks.internal/events
+                  secret: 0123456789abcdef
+                  timeout: 3s
+                  backoff: { max: 5m }
+                  headers: { X-Team: ops }
+                """, environment: [:])
         let webhook = try #require(config.webhook)
         #expect(webhook.target.timeout == .seconds(3))
         #expect(webhook.target.backoff == Backoff(base: .seconds(1), max: .seconds(300)))
@@ -165,12 +178,14 @@ struct ConfigurationTests {
     }
 
     // Found by Fuzz/FuzzConfig: an empty key name (here an anchor on an empty key) gave an error whose key was "".
-    @Test("an empty key name is an error that still names where it is", arguments: [
-        ("&-a: 25\n", "(top level)"),
-        ("\"\": 1\n", "(top level)"),
-        ("database_url: x\nnode: { \"\": 4 }\ntargets: { A: { url: http://a } }", "node"),
-        ("? [a, b]\n: 1\n", "(top level)"),
-    ])
+    @Test(
+        "an empty key name is an error that still names where it is",
+        arguments: [
+            ("&-a: 25\n", "(top level)"),
+            ("\"\": 1\n", "(top level)"),
+            ("database_url: x\nnode: { \"\": 4 }\ntargets: { A: { url: http://a } }", "node"),
+            ("? [a, b]\n: 1\n", "(top level)"),
+        ])
     func emptyKeyNames(yaml: String, key: String) throws {
         let error = #expect(throws: ConfigurationError.self) {
             try WorkerConfiguration.load(yaml: yaml, environment: [:])
@@ -184,7 +199,8 @@ struct ConfigurationTests {
 
     @Test("encryption keys load from the file with ${VAR}, from the environment alone, and only the key ring for the CLI")
     func encryptionKeys() async throws {
-        let path = try write("""
+        let path = try write(
+            """
             database_url: x
             targets: { A: { url: http://a } }
             encryption: { primary: k2, keys: { k1: "${K1}", k2: "${K2}" } }
@@ -195,23 +211,29 @@ struct ConfigurationTests {
         #expect(config.encryptor.id == "aes-256-gcm:k2")
         let ring = try await WorkerConfiguration.loadKeyRing(file: path, environment: ["K1": Self.key1, "K2": Self.key2])
         #expect(ring?.keyIDs == ["k1", "k2"])
-        let fromEnvironment = try await WorkerConfiguration.loadKeyRing(file: nil, environment: [
-            "ASYNCTASK_ENCRYPTION_PRIMARY": "k1", "ASYNCTASK_ENCRYPTION_KEY_IDS": "k1", "ASYNCTASK_ENCRYPTION_KEYS_K1": Self.key1,
-        ])
+        let fromEnvironment = try await WorkerConfiguration.loadKeyRing(
+            file: nil,
+            environment: [
+                "ASYNCTASK_ENCRYPTION_PRIMARY": "k1", "ASYNCTASK_ENCRYPTION_KEY_IDS": "k1", "ASYNCTASK_ENCRYPTION_KEYS_K1": Self.key1,
+            ])
         #expect(fromEnvironment?.primaryID == "k1")
-        #expect(try await WorkerConfiguration.load(file: try write("database_url: x\ntargets: { A: { url: http://a } }"), environment: [:]).encryption == nil)
+        #expect(
+            try await WorkerConfiguration.load(file: try write("database_url: x\ntargets: { A: { url: http://a } }"), environment: [:]).encryption
+                == nil)
     }
 
-    @Test("encryption mistakes name the key, never its value", arguments: [
-        ("encryption: { primary: k2, keys: { k2: \"c2hvcnQ=\" } }", "encryption.keys.k2", "c2hvcnQ="),
-        ("encryption: { primary: k2, keys: { k2: \"not-base64!\" } }", "encryption.keys.k2", "not-base64!"),
-        ("encryption: { primary: k2, keys: { k2: \"${MISSING_KEY}\" } }", "encryption.keys.k2", "MISSING_KEY_VALUE"),
-        ("encryption: { primary: k3, keys: { k2: \"\(key2)\" } }", "encryption.primary", key2),
-        ("encryption: { keys: { k2: \"\(key2)\" } }", "encryption.primary", key2),
-        ("encryption: { primary: k2 }", "encryption.keys", "-"),
-        ("encryption: { primary: k2, keys: { \"k:2\": \"\(key2)\" } }", "encryption.keys.k:2", key2),
-        ("encryption: { primary: k2, key: { k2: \"\(key2)\" } }", "encryption.key", key2),
-    ])
+    @Test(
+        "encryption mistakes name the key, never its value",
+        arguments: [
+            ("encryption: { primary: k2, keys: { k2: \"c2hvcnQ=\" } }", "encryption.keys.k2", "c2hvcnQ="),
+            ("encryption: { primary: k2, keys: { k2: \"not-base64!\" } }", "encryption.keys.k2", "not-base64!"),
+            ("encryption: { primary: k2, keys: { k2: \"${MISSING_KEY}\" } }", "encryption.keys.k2", "MISSING_KEY_VALUE"),
+            ("encryption: { primary: k3, keys: { k2: \"\(key2)\" } }", "encryption.primary", key2),
+            ("encryption: { keys: { k2: \"\(key2)\" } }", "encryption.primary", key2),
+            ("encryption: { primary: k2 }", "encryption.keys", "-"),
+            ("encryption: { primary: k2, keys: { \"k:2\": \"\(key2)\" } }", "encryption.keys.k:2", key2),
+            ("encryption: { primary: k2, key: { k2: \"\(key2)\" } }", "encryption.key", key2),
+        ])
     func encryptionMistakes(yaml: String, key: String, value: String) async throws {
         let path = try write("database_url: x\ntargets: { A: { url: http://a } }\n" + yaml)
         let error = await #expect(throws: ConfigurationError.self) {

@@ -20,14 +20,16 @@ struct EnvironmentVariableTests {
         try WorkerConfiguration.load(yaml: Self.yaml, environment: environment.merging(["K1": Self.k1, "ASYNCTASK_ORDERS_TOKEN": "tok"]) { $1 })
     }
 
-    @Test("a misspelled variable is an error naming it and the nearest known name", arguments: [
-        ("ASYNCTASK_NODE_CONCURENCY", "ASYNCTASK_NODE_CONCURRENCY"),
-        ("ASYNCTASK_TARGETS_ORDER_CLIENT_TIMOUT", "ASYNCTASK_TARGETS_ORDER_CLIENT_TIMEOUT"),
-        ("ASYNCTASK_TARGETS_ORDERCLIENTS_URL", "ASYNCTASK_TARGETS_ORDERCLIENT_URL"),
-        ("ASYNCTASK_WEBHOOK_SECRTS", "ASYNCTASK_WEBHOOK_SECRETS"),
-        ("ASYNCTASK_ENCRYPTION_KEYS_K2", "ASYNCTASK_ENCRYPTION_KEYS_K1"),
-        ("ASYNCTASK_RETENTION_SUCEEDED", "ASYNCTASK_RETENTION_SUCCEEDED"),
-    ])
+    @Test(
+        "a misspelled variable is an error naming it and the nearest known name",
+        arguments: [
+            ("ASYNCTASK_NODE_CONCURENCY", "ASYNCTASK_NODE_CONCURRENCY"),
+            ("ASYNCTASK_TARGETS_ORDER_CLIENT_TIMOUT", "ASYNCTASK_TARGETS_ORDER_CLIENT_TIMEOUT"),
+            ("ASYNCTASK_TARGETS_ORDERCLIENTS_URL", "ASYNCTASK_TARGETS_ORDERCLIENT_URL"),
+            ("ASYNCTASK_WEBHOOK_SECRTS", "ASYNCTASK_WEBHOOK_SECRETS"),
+            ("ASYNCTASK_ENCRYPTION_KEYS_K2", "ASYNCTASK_ENCRYPTION_KEYS_K1"),
+            ("ASYNCTASK_RETENTION_SUCEEDED", "ASYNCTASK_RETENTION_SUCCEEDED"),
+        ])
     func typo(name: String, suggestion: String) {
         let error = #expect(throws: ConfigurationError.self) { try load([name: "5"]) }
         #expect(error?.key == name)

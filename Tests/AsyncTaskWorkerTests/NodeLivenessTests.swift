@@ -1,8 +1,9 @@
-import AsyncTaskTargets
 import AsyncTaskCore
-@testable import AsyncTaskWorker
+import AsyncTaskTargets
 import Logging
 import Testing
+
+@testable import AsyncTaskWorker
 
 /// The heartbeat service on the in-memory driver and a manual clock.
 @Suite("Node liveness: heartbeat, lease renewal, reaping")

@@ -1,9 +1,10 @@
-import AsyncTaskTargets
 import AsyncTaskCore
-@testable import AsyncTaskWorker
+import AsyncTaskTargets
 import Logging
 import Synchronization
 import Testing
+
+@testable import AsyncTaskWorker
 
 /// The node's claim loop, executor and recorder against the in-memory driver, a scripted caller and a manual
 /// clock: no PostgreSQL, no HTTP, no sleeps in real time beyond letting tasks run.

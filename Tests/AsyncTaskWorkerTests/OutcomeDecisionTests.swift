@@ -1,8 +1,9 @@
-import AsyncTaskTargets
 import AsyncTaskCore
-@testable import AsyncTaskWorker
+import AsyncTaskTargets
 import TestSupport
 import Testing
+
+@testable import AsyncTaskWorker
 
 @Suite("What a try's result turns into")
 struct OutcomeDecisionTests {
@@ -43,7 +44,8 @@ struct OutcomeDecisionTests {
     @Test("the same seed draws the same retry delay: the jitter comes only from the generator passed in")
     func jitterFromGenerator() {
         let failure = CallOutcome.retryable(kind: .connect, message: "refused", httpStatus: nil, retryAfter: nil, excerpt: "")
-        var first = SeededRandom(seed: 9), second = SeededRandom(seed: 9)
+        var first = SeededRandom(seed: 9)
+        var second = SeededRandom(seed: 9)
         #expect(
             decision.afterCall(failure, of: Self.attempt(number: 2), using: &first).disposition
                 == decision.afterCall(failure, of: Self.attempt(number: 2), using: &second).disposition)
@@ -71,9 +73,11 @@ struct OutcomeDecisionTests {
         #expect(outcome.error == "connect: tries exhausted (3): refused")
     }
 
-    @Test("a call cut short by cancellation or the node's shutdown gives its lease back, with no error recorded", arguments: [
-        AttemptErrorKind.cancelled, .shutdown,
-    ])
+    @Test(
+        "a call cut short by cancellation or the node's shutdown gives its lease back, with no error recorded",
+        arguments: [
+            AttemptErrorKind.cancelled, .shutdown,
+        ])
     func cutShortReleases(kind: AttemptErrorKind) {
         var random = SeededRandom(seed: 5)
         let outcome = decision.afterCall(

@@ -1,7 +1,8 @@
-@testable import AsyncTaskWorker
 import Logging
 import Synchronization
 import Testing
+
+@testable import AsyncTaskWorker
 
 @Suite("Periodic jobs")
 struct PeriodicJobTests {

@@ -1,12 +1,14 @@
-@testable import AsyncTaskWorker
 import Testing
+
+@testable import AsyncTaskWorker
 
 /// The prefetch buffer's decisions (refill, start, hand-over, release on drain) and its sizing, without I/O.
 @Suite("Prefetch buffer and its sizing")
 struct PrefetchBufferTests {
     static func attempts(_ target: String, _ ids: Range<Int64>) -> [ClaimedAttempt] {
         ids.map {
-            ClaimedAttempt(id: $0, target: target, methodName: "m", methodArgs: "{}", encryptor: nil, attemptNumber: 1, maxAttempts: nil, idempotenceToken: nil)
+            ClaimedAttempt(
+                id: $0, target: target, methodName: "m", methodArgs: "{}", encryptor: nil, attemptNumber: 1, maxAttempts: nil, idempotenceToken: nil)
         }
     }
 

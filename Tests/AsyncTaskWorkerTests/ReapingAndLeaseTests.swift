@@ -1,6 +1,7 @@
 import AsyncTaskTargets
-@testable import AsyncTaskWorker
 import Testing
+
+@testable import AsyncTaskWorker
 
 @Suite("Reaping gate, lease renewal and the database retry pause")
 struct ReapingAndLeaseTests {
@@ -48,10 +49,11 @@ struct ReapingAndLeaseTests {
     @Test("after failed database round trips the node pauses 200 ms, doubling, at most 5 s")
     func databaseRetryPauses() {
         let pauses = (1...8).map { Backoff.databaseRetry.ceiling(afterAttempt: $0) }
-        #expect(pauses == [
-            .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5),
-            .seconds(5),
-        ])
+        #expect(
+            pauses == [
+                .milliseconds(200), .milliseconds(400), .milliseconds(800), .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5),
+                .seconds(5),
+            ])
     }
 
     @Test("the unserved-targets warning runs every 15 heartbeats")

@@ -15,15 +15,19 @@ struct YAMLErrorSummaryTests {
         return path
     }
 
-    @Test("a duplicated key, a stray quote, a bad indent and a tab: line, column and problem, no secret", arguments: [
-        // Yams describes a duplicated key with the whole document.
-        ("database_url: postgresql://u:\(password)@db/app\nnode: { concurrency: 5 }\nnode: { lease: 30s }\nwebhook: { url: \"http://h/w\", secret: \"\(secret)\" }\n",
-         "line 2, column 1", "duplicated key(s) 'node'"),
-        // The others with the offending line.
-        ("database_url: \"postgresql://u:\(password)@db/app\nwebhook: { secret: \"\(secret)\" }\n", "line 2", "did not find expected key"),
-        ("webhook:\n  secret: \(secret)\n    url: http://h/\(password)\n", "line 3", "mapping values are not allowed"),
-        ("database_url: postgresql://u:\(password)@db/app\n\twebhook: \(secret)\n", "line 2", "tab"),
-    ])
+    @Test(
+        "a duplicated key, a stray quote, a bad indent and a tab: line, column and problem, no secret",
+        arguments: [
+            // Yams describes a duplicated key with the whole document.
+            (
+                "database_url: postgresql://u:\(password)@db/app\nnode: { concurrency: 5 }\nnode: { lease: 30s }\nwebhook: { url: \"http://h/w\", secret: \"\(secret)\" }\n",
+                "line 2, column 1", "duplicated key(s) 'node'"
+            ),
+            // The others with the offending line.
+            ("database_url: \"postgresql://u:\(password)@db/app\nwebhook: { secret: \"\(secret)\" }\n", "line 2", "did not find expected key"),
+            ("webhook:\n  secret: \(secret)\n    url: http://h/\(password)\n", "line 3", "mapping values are not allowed"),
+            ("database_url: postgresql://u:\(password)@db/app\n\twebhook: \(secret)\n", "line 2", "tab"),
+        ])
     func syntaxErrors(yaml: String, position: String, problem: String) async throws {
         let path = try write(yaml)
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,12 +1,13 @@
 import AsyncTask
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LoopbackHTTPServer
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// Bad input at the level a user sees it: rows written with plain SQL by a producer that got something wrong,
 /// and hostile targets, against a real `asynctask worker` process, real PostgreSQL and real HTTP servers.
@@ -16,11 +17,13 @@ import TestSupport
 /// the node keeps running and ready, and every attempt ends in a definite state.
 @Suite("Bad input against a running node", .serialized)
 struct BadInputTests {
-    static let outcome = PostgresStatement(name: "bad_input_outcome", sql: """
-        SELECT status, num_attempts, locked_by IS NULL AS unlocked, coalesce(last_error_kind, '') AS kind,
-               coalesce(last_error, '') AS error, coalesce(last_http_status, 0) AS http
-        FROM async_task_attempts WHERE id = $1
-        """)
+    static let outcome = PostgresStatement(
+        name: "bad_input_outcome",
+        sql: """
+            SELECT status, num_attempts, locked_by IS NULL AS unlocked, coalesce(last_error_kind, '') AS kind,
+                   coalesce(last_error, '') AS error, coalesce(last_http_status, 0) AS http
+            FROM async_task_attempts WHERE id = $1
+            """)
 
     /// What the database holds for one attempt.
     struct Outcome: CustomStringConvertible {
@@ -42,11 +45,16 @@ struct BadInputTests {
     }
 
     /// Inserts one row as a non-Swift producer would (plain SQL); returns its id.
-    func insert(_ cluster: Cluster, target: String = "OrderClient", method: String = "fulfill", args: String = "{}", token: String? = nil, encryptor: String? = nil, maxAttempts: Int? = nil) async throws -> Int64 {
-        Int64(try await cluster.scalar("""
-            INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token, encryptor, max_attempts)
-            VALUES ($1, $2, $3::jsonb, $4, $5, $6) RETURNING id
-            """, [target, method, args, token, encryptor, maxAttempts]))
+    func insert(
+        _ cluster: Cluster, target: String = "OrderClient", method: String = "fulfill", args: String = "{}", token: String? = nil,
+        encryptor: String? = nil, maxAttempts: Int? = nil
+    ) async throws -> Int64 {
+        Int64(
+            try await cluster.scalar(
+                """
+                INSERT INTO async_task_attempts (target, method_name, method_args, idempotence_token, encryptor, max_attempts)
+                VALUES ($1, $2, $3::jsonb, $4, $5, $6) RETURNING id
+                """, [target, method, args, token, encryptor, maxAttempts]))
     }
 
     func get(_ url: String) async throws -> Int {
@@ -74,17 +82,38 @@ struct BadInputTests {
 
     /// The statement a producer would run, and what the database's error must say.
     static let refusedRows: [(sql: String, sqlState: String, mentions: String)] = [
-        (#"INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '{"order": 1')"#, "22P02", "invalid input syntax for type json"),
-        ("INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '[1, 2]')", "23514", "async_task_attempts_method_args_check"),
-        ("INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '\"just a string\"')", "23514", "async_task_attempts_method_args_check"),
+        (
+            #"INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '{"order": 1')"#, "22P02",
+            "invalid input syntax for type json"
+        ),
+        (
+            "INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '[1, 2]')", "23514",
+            "async_task_attempts_method_args_check"
+        ),
+        (
+            "INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '\"just a string\"')", "23514",
+            "async_task_attempts_method_args_check"
+        ),
         ("INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', NULL)", "23502", "method_args"),
-        (#"INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '{"a": "nul \u0000 here"}')"#, "22P05", "unsupported Unicode escape sequence"),
+        (
+            #"INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('OrderClient', 'fulfill', '{"a": "nul \u0000 here"}')"#,
+            "22P05", "unsupported Unicode escape sequence"
+        ),
         (#"INSERT INTO async_task_attempts (target, method_name) VALUES ('OrderClient', E'ful\000fill')"#, "22021", "0x00"),
-        (#"INSERT INTO async_task_attempts (target, method_name) VALUES ('OrderClient', E'ful\xfffill')"#, "22021", "invalid byte sequence for encoding \"UTF8\""),
-        (#"INSERT INTO async_task_attempts (target, method_name, idempotence_token) VALUES ('OrderClient', 'fulfill', E'order-\xc3\x28')"#, "22021", "invalid byte sequence for encoding \"UTF8\""),
+        (
+            #"INSERT INTO async_task_attempts (target, method_name) VALUES ('OrderClient', E'ful\xfffill')"#, "22021",
+            "invalid byte sequence for encoding \"UTF8\""
+        ),
+        (
+            #"INSERT INTO async_task_attempts (target, method_name, idempotence_token) VALUES ('OrderClient', 'fulfill', E'order-\xc3\x28')"#,
+            "22021", "invalid byte sequence for encoding \"UTF8\""
+        ),
         ("INSERT INTO async_task_attempts (target, method_name) VALUES ('', 'fulfill')", "23514", "async_task_attempts_target_check"),
         ("INSERT INTO async_task_attempts (target, method_name) VALUES ('OrderClient', '')", "23514", "async_task_attempts_method_name_check"),
-        ("INSERT INTO async_task_attempts (target, method_name, status, completed_at) VALUES ('OrderClient', 'fulfill', 'running', now())", "23514", "async_task_attempts_status_check"),
+        (
+            "INSERT INTO async_task_attempts (target, method_name, status, completed_at) VALUES ('OrderClient', 'fulfill', 'running', now())",
+            "23514", "async_task_attempts_status_check"
+        ),
         ("INSERT INTO async_task_attempts (target, method_name, max_attempts) VALUES ('OrderClient', 'fulfill', 0)", "23514", "max_attempts"),
     ]
 
@@ -106,7 +135,9 @@ struct BadInputTests {
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts") == 10, "a refused insert left a row behind")
 
             // What the schema accepts but no node may run: each fails permanently, naming why; the target never sees it.
-            let refusedNames = ["fülfill", "../admin", "fulfill/../../admin?x=1", "fulfill\u{202E}lli", "ful fill", String(repeating: "a", count: 200)]
+            let refusedNames = [
+                "fülfill", "../admin", "fulfill/../../admin?x=1", "fulfill\u{202E}lli", "ful fill", String(repeating: "a", count: 200),
+            ]
             var invalidNames: [Int64] = []
             for name in refusedNames { invalidNames.append(try await insert(cluster, method: name)) }
             let injectedToken = try await insert(cluster, token: "order-1\r\nX-Injected: yes")
@@ -115,17 +146,20 @@ struct BadInputTests {
             // Weird but valid: a Unicode token is sent as its UTF-8 bytes; the call succeeds.
             let unicodeToken = try await insert(cluster, token: "заказ-🔑-7")
             // 10 MiB of arguments: sent as they are, promptly, while the small attempts keep flowing.
-            let huge = Int64(try await cluster.scalar("""
-                INSERT INTO async_task_attempts (target, method_name, method_args)
-                VALUES ('OrderClient', 'fulfill', jsonb_build_object('blob', repeat('x', 10 * 1024 * 1024))) RETURNING id
-                """))
+            let huge = Int64(
+                try await cluster.scalar(
+                    """
+                    INSERT INTO async_task_attempts (target, method_name, method_args)
+                    VALUES ('OrderClient', 'fulfill', jsonb_build_object('blob', repeat('x', 10 * 1024 * 1024))) RETURNING id
+                    """))
             // A target no node serves: stays pending, untouched, and is reported.
             let unserved = try await insert(cluster, target: "BillingClient", method: "charge")
             let goodAfter = try await cluster.enqueue(10)
 
             let ended = invalidNames + [injectedToken, rot13, missingKey, unicodeToken, huge] + goodBefore + goodAfter
             try await eventually("every servable attempt ends", timeout: .seconds(60)) {
-                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status <> 'pending'", [ended]) == ended.count
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status <> 'pending'", [ended])
+                    == ended.count
             }
 
             for (id, name) in zip(invalidNames, refusedNames) {
@@ -136,7 +170,8 @@ struct BadInputTests {
             let injected = try await outcome(cluster, injectedToken)
             #expect(injected.status == "failed" && injected.kind == "invalid_request" && injected.error.contains("control characters"), "\(injected)")
             let unknownScheme = try await outcome(cluster, rot13)
-            #expect(unknownScheme.status == "failed" && unknownScheme.kind == "decryption" && unknownScheme.error.contains("rot13"), "\(unknownScheme)")
+            #expect(
+                unknownScheme.status == "failed" && unknownScheme.kind == "decryption" && unknownScheme.error.contains("rot13"), "\(unknownScheme)")
             let unknownKey = try await outcome(cluster, missingKey)
             #expect(unknownKey.status == "failed" && unknownKey.kind == "decryption" && unknownKey.error.contains("nokey"), "\(unknownKey)")
             #expect(unknownKey.error.contains("attempts retry \(missingKey)"), "the error says how to recover: \(unknownKey)")
@@ -151,9 +186,13 @@ struct BadInputTests {
             let after = try memory(of: worker)
             // The 10 MiB argument is held a few times over while it is read, checked and sent; never unboundedly.
             #expect(after.peak - before.resident < 160 << 20, "peak \(after.peak >> 20) MiB from \(before.resident >> 20) MiB resident")
-            print("10 MiB arguments: node peak \(after.peak >> 20) MiB from \(before.resident >> 20) MiB resident at start, \(after.resident >> 20) MiB after")
+            print(
+                "10 MiB arguments: node peak \(after.peak >> 20) MiB from \(before.resident >> 20) MiB resident at start, \(after.resident >> 20) MiB after"
+            )
 
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [goodBefore + goodAfter]) == 20)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [goodBefore + goodAfter]) == 20)
             let pending = try await outcome(cluster, unserved)
             #expect(pending.status == "pending" && pending.tries == 0 && pending.unlocked, "\(pending)")
             let doctor = try await CommandRunner().run(["doctor"], environment: ["ASYNCTASK_DATABASE_URL": cluster.database.url])
@@ -174,7 +213,8 @@ struct BadInputTests {
         let invalid = try await LoopbackHTTPServer.startRaw(reply: Array("HTTP/1.1 200 OK\r\nContent-Length: banana\r\n\r\nhello".utf8))
         let ancient = try await LoopbackHTTPServer.startRaw(reply: Array("<html>hello from 1991</html>\n".utf8))
         let authority = try TestCertificateAuthority.generate()
-        let selfSigned = try await LoopbackHTTPServer.start(tls: .init(certificateFile: authority.serverCertificateFile, keyFile: authority.serverKeyFile))
+        let selfSigned = try await LoopbackHTTPServer.start(
+            tls: .init(certificateFile: authority.serverCertificateFile, keyFile: authority.serverKeyFile))
         let servers = [plain, elsewhere, invalid, ancient, selfSigned]
         do {
             try await runHostileTargets(plain: plain, elsewhere: elsewhere, invalid: invalid, ancient: ancient, selfSigned: selfSigned)
@@ -188,19 +228,22 @@ struct BadInputTests {
     }
 
     private func runHostileTargets(
-        plain: LoopbackHTTPServer, elsewhere: LoopbackHTTPServer, invalid: LoopbackHTTPServer, ancient: LoopbackHTTPServer, selfSigned: LoopbackHTTPServer
+        plain: LoopbackHTTPServer, elsewhere: LoopbackHTTPServer, invalid: LoopbackHTTPServer, ancient: LoopbackHTTPServer,
+        selfSigned: LoopbackHTTPServer
     ) async throws {
         let fiftyMiB = 50 << 20
         try await Cluster.with { cluster in
             let backoff = "backoff: { base: 50ms, max: 100ms }"
-            let (worker, admin) = try await startReadyNode(cluster, otherTargets: [
-                "Big: { url: \"\(plain.baseURL)/big/\(fiftyMiB)\", timeout: 30s, max_attempts: 1 }",
-                "Drip: { url: \"\(plain.baseURL)/drip/100/1000\", timeout: 2s, max_attempts: 2, \(backoff) }",
-                "Invalid: { url: \"\(invalid.baseURL)\", max_attempts: 2, \(backoff) }",
-                "Ancient: { url: \"\(ancient.baseURL)\", max_attempts: 2, \(backoff) }",
-                "Redirect: { url: \"\(plain.baseURL)/redirect/\(elsewhere.port)\", max_attempts: 3, \(backoff) }",
-                "SelfSigned: { url: \"\(selfSigned.baseURL)\", max_attempts: 2, \(backoff) }",
-            ])
+            let (worker, admin) = try await startReadyNode(
+                cluster,
+                otherTargets: [
+                    "Big: { url: \"\(plain.baseURL)/big/\(fiftyMiB)\", timeout: 30s, max_attempts: 1 }",
+                    "Drip: { url: \"\(plain.baseURL)/drip/100/1000\", timeout: 2s, max_attempts: 2, \(backoff) }",
+                    "Invalid: { url: \"\(invalid.baseURL)\", max_attempts: 2, \(backoff) }",
+                    "Ancient: { url: \"\(ancient.baseURL)\", max_attempts: 2, \(backoff) }",
+                    "Redirect: { url: \"\(plain.baseURL)/redirect/\(elsewhere.port)\", max_attempts: 3, \(backoff) }",
+                    "SelfSigned: { url: \"\(selfSigned.baseURL)\", max_attempts: 2, \(backoff) }",
+                ])
             let before = try memory(of: worker)
             var ids: [String: Int64] = [:]
             for target in ["Big", "Drip", "Invalid", "Ancient", "Redirect", "SelfSigned"] {
@@ -220,7 +263,9 @@ struct BadInputTests {
             let big = try await outcome(cluster, ids["Big"]!)
             #expect(big.status == "succeeded" && big.tries == 1, "\(big)")
             let after = try memory(of: worker)
-            #expect(after.peak - before.resident < 30 << 20, "peak \(after.peak >> 20) MiB from \(before.resident >> 20) MiB resident: was the 50 MiB body buffered?")
+            #expect(
+                after.peak - before.resident < 30 << 20,
+                "peak \(after.peak >> 20) MiB from \(before.resident >> 20) MiB resident: was the 50 MiB body buffered?")
             print("50 MiB body: node peak \(after.peak >> 20) MiB from \(before.resident >> 20) MiB resident at start")
 
             // 1 byte per second: the 2 s target timeout fires, the timeout is retried, then the tries run out.

@@ -1,24 +1,28 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// Batched delivery end to end: real worker processes, the example target with `--batch`, real PostgreSQL.
 @Suite("Batched delivery across a cluster", .serialized)
 struct BatchClusterTests {
-    static let rows = PostgresStatement(name: "batch_rows", sql: """
-        SELECT id, status, num_attempts, coalesce(last_error_kind, '') AS kind, coalesce(last_error, '') AS error,
-               coalesce(last_http_status, 0) AS http_status, extract(epoch FROM available_at - now())::float8 AS due_in,
-               coalesce(locked_by::text, '') AS locked_by
-        FROM async_task_attempts ORDER BY id
-        """)
+    static let rows = PostgresStatement(
+        name: "batch_rows",
+        sql: """
+            SELECT id, status, num_attempts, coalesce(last_error_kind, '') AS kind, coalesce(last_error, '') AS error,
+                   coalesce(last_http_status, 0) AS http_status, extract(epoch FROM available_at - now())::float8 AS due_in,
+                   coalesce(locked_by::text, '') AS locked_by
+            FROM async_task_attempts ORDER BY id
+            """)
 
     /// What another node's claim of a lapsed lease leaves: the next try number, its id, a lease of an hour.
-    static let reclaim = PostgresStatement(name: "reclaim", sql: """
-        UPDATE async_task_attempts SET num_attempts = num_attempts + 1, locked_by = $2, available_at = now() + interval '1 hour'
-        WHERE id = $1
-        """, isPrepared: false)
+    static let reclaim = PostgresStatement(
+        name: "reclaim",
+        sql: """
+            UPDATE async_task_attempts SET num_attempts = num_attempts + 1, locked_by = $2, available_at = now() + interval '1 hour'
+            WHERE id = $1
+            """, isPrepared: false)
 
     struct Row {
         let status: String, tries: Int, kind: String, error: String, httpStatus: Int, dueIn: Double, lockedBy: String
@@ -43,8 +47,10 @@ struct BatchClusterTests {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let id = (object["attempt_id"] as? NSNumber)?.int64Value, let size = (object["batch_size"] as? NSNumber)?.intValue
             else { return nil }
-            return (id, (object["attempt_number"] as? NSNumber)?.intValue ?? -1, size, (object["at"] as? NSNumber)?.doubleValue ?? 0,
-                    object["idempotency_key"] as? String ?? "")
+            return (
+                id, (object["attempt_number"] as? NSNumber)?.intValue ?? -1, size, (object["at"] as? NSNumber)?.doubleValue ?? 0,
+                object["idempotency_key"] as? String ?? ""
+            )
         }
     }
 
@@ -52,7 +58,8 @@ struct BatchClusterTests {
         try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status <> 'pending'", [ids]) == ids.count
     }
 
-    @Test("each element decides its own attempt: ok, retry (and its Retry-After), fail, missing, duplicate, unknown id", arguments: ["http", "jsonrpc"])
+    @Test(
+        "each element decides its own attempt: ok, retry (and its Retry-After), fail, missing, duplicate, unknown id", arguments: ["http", "jsonrpc"])
     func perElementOutcomes(protocol proto: String) async throws {
         try await Cluster.with(targetArguments: ["--batch"]) { cluster in
             let steering = [
@@ -70,9 +77,11 @@ struct BatchClusterTests {
             }
             #expect(rows[ids[3]]?.status == "failed" && rows[ids[3]]?.tries == 2 && rows[ids[3]]?.kind == refused)
             #expect(rows[ids[3]]?.error.contains("tries exhausted") == true)
-            #expect(rows[ids[4]]?.status == "failed" && rows[ids[4]]?.tries == 1 && rows[ids[4]]?.kind == refused, "\(String(describing: rows[ids[4]]))")
+            #expect(
+                rows[ids[4]]?.status == "failed" && rows[ids[4]]?.tries == 1 && rows[ids[4]]?.kind == refused, "\(String(describing: rows[ids[4]]))")
             for id in [ids[5], ids[6]] {
-                #expect(rows[id]?.status == "failed" && rows[id]?.tries == 2 && rows[id]?.kind == "invalid_response", "\(String(describing: rows[id]))")
+                #expect(
+                    rows[id]?.status == "failed" && rows[id]?.tries == 2 && rows[id]?.kind == "invalid_response", "\(String(describing: rows[id]))")
             }
             // Retry-After of its own element: still pending, due in about 40 s, though its neighbours retried at once.
             let delayed = try #require(rows[ids[8]])
@@ -84,10 +93,12 @@ struct BatchClusterTests {
         }
     }
 
-    @Test("an HTTP error or a reply of the wrong shape applies to every attempt of the request", arguments: [
-        (#"{"_batch_status":503}"#, "http", "http_status"), (#"{"_batch_status":503}"#, "jsonrpc", "http_status"),
-        (#"{"_batch_reply":"object"}"#, "http", "invalid_response"), (#"{"_batch_reply":"object"}"#, "jsonrpc", "invalid_response"),
-    ])
+    @Test(
+        "an HTTP error or a reply of the wrong shape applies to every attempt of the request",
+        arguments: [
+            (#"{"_batch_status":503}"#, "http", "http_status"), (#"{"_batch_status":503}"#, "jsonrpc", "http_status"),
+            (#"{"_batch_reply":"object"}"#, "http", "invalid_response"), (#"{"_batch_reply":"object"}"#, "jsonrpc", "invalid_response"),
+        ])
     func wholeRequest(steer: String, protocol proto: String, kind: String) async throws {
         try await Cluster.with(targetArguments: ["--batch"]) { cluster in
             let ids = try await cluster.enqueue(5, arguments: { $0 == 2 ? steer : "{}" }, maxAttempts: 1)
@@ -121,7 +132,8 @@ struct BatchClusterTests {
             let other = UUID()
             try await cluster.pool.query(Self.reclaim, [ids[1], other])
             try await eventually("the other two succeed", timeout: .seconds(30)) {
-                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [[ids[0], ids[2]]]) == 2
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [[ids[0], ids[2]]])
+                    == 2
             }
             #expect(elements(cluster).map(\.batchSize) == [3, 3, 3])
             let stolen = try #require(try await rows(cluster)[ids[1]])
@@ -134,12 +146,17 @@ struct BatchClusterTests {
 
     @Test("encrypted elements are decrypted each on its own; one the node cannot open fails alone")
     func encryptedElements() async throws {
-        let keys = ["k1": Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString(),
-                    "k9": Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()]
+        let keys = [
+            "k1": Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString(),
+            "k9": Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString(),
+        ]
         try await Cluster.with(targetArguments: ["--batch"]) { cluster in
             func enqueue(_ numbers: Range<Int>, key: String) async throws -> [Int64] {
                 let encryptor = AESGCMEncryptor(keyRing: try KeyRing(primary: key, base64Keys: [key: keys[key]!]))
-                let attempts = try numbers.map { try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data(#"{"card":"SECRET-\#($0)","order_number":\#($0)}"#.utf8)) }
+                let attempts = try numbers.map {
+                    try Attempt(
+                        target: "OrderClient", method: "fulfill", argumentsJSON: Data(#"{"card":"SECRET-\#($0)","order_number":\#($0)}"#.utf8))
+                }
                 return try await cluster.pool.withTransaction { try await AttemptQueue(encryptor: encryptor).enqueue(attempts, on: $0) }
             }
             let readable = try await enqueue(0..<6, key: "k1")
@@ -164,13 +181,18 @@ struct BatchClusterTests {
         try await Cluster.with(targetArguments: ["--batch"]) { cluster in
             // Claimed at available_at - lease (30 s): the time from the claim to the target is linger + the call.
             try cluster.startWorker(target: ["batch: { max: 4, linger: 1s }"])
-            try await eventually("the node is active") { try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active'") == 1 }
+            try await eventually("the node is active") {
+                try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active'") == 1
+            }
             let lone = try await cluster.enqueue(1)
             try await eventually("the lone attempt succeeds", timeout: .seconds(30)) { try await allDone(cluster, lone) }
             let full = try await cluster.enqueue(4)
             try await eventually("the full batch succeeds", timeout: .seconds(30)) { try await allDone(cluster, full) }
-            let claimed = try await cluster.pool.query(PostgresStatement(
-                name: "claimed_at", sql: "SELECT id, extract(epoch FROM available_at - interval '30 seconds')::float8 AS at FROM async_task_attempts", isPrepared: false))
+            let claimed = try await cluster.pool.query(
+                PostgresStatement(
+                    name: "claimed_at",
+                    sql: "SELECT id, extract(epoch FROM available_at - interval '30 seconds')::float8 AS at FROM async_task_attempts",
+                    isPrepared: false))
             var claimedAt: [Int64: Double] = [:]
             for row in claimed { claimedAt[try row.decode(Int64.self, "id")] = try row.decode(Double.self, "at") }
             let received = elements(cluster)

@@ -1,14 +1,16 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Worker behaviour against a real target", .serialized)
 struct BehaviourTests {
-    static let lastError = PostgresStatement(name: "last_error", sql: """
-        SELECT status, num_attempts, coalesce(last_error, '') AS last_error, coalesce(last_http_status, 0) AS http FROM async_task_attempts WHERE id = $1
-        """)
+    static let lastError = PostgresStatement(
+        name: "last_error",
+        sql: """
+            SELECT status, num_attempts, coalesce(last_error, '') AS last_error, coalesce(last_http_status, 0) AS http FROM async_task_attempts WHERE id = $1
+            """)
 
     @Test("retries with backoff up to max_attempts, honours Retry-After, fails 4xx at once, fails undecodable rows, keeps running")
     func outcomes() async throws {
@@ -17,7 +19,8 @@ struct BehaviourTests {
             let throttled = try await cluster.enqueue(1, arguments: { _ in #"{"_status":429,"_retry_after":"2"}"# }, maxAttempts: 2)[0]
             let missing = try await cluster.enqueue(1, arguments: { _ in #"{"_status":404}"# })[0]
             let good = try await cluster.enqueue(5)
-            let encrypted = try await cluster.scalar("""
+            let encrypted = try await cluster.scalar(
+                """
                 INSERT INTO async_task_attempts (target, method_name, method_args, encryptor)
                 VALUES ('OrderClient', 'fulfill', '{"v":1,"ct":"garbage"}', 'rot13:k9') RETURNING id
                 """)
@@ -55,7 +58,8 @@ struct BehaviourTests {
     @Test("a target no node serves stays pending and is reported; a future scheduled_at is not run early")
     func unservedAndScheduled() async throws {
         try await Cluster.with { cluster in
-            let unserved = try await cluster.scalar("""
+            let unserved = try await cluster.scalar(
+                """
                 INSERT INTO async_task_attempts (target, method_name, method_args) VALUES ('BillingClient', 'charge', '{}') RETURNING id
                 """)
             let runAt = Date().addingTimeInterval(3)
@@ -69,7 +73,9 @@ struct BehaviourTests {
             try await eventually("the node reports the unserved target", timeout: .seconds(30)) {
                 cluster.workers[0].stderr.contains("BillingClient")
             }
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'pending' AND num_attempts = 0", [Int64(unserved)]) == 1)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'pending' AND num_attempts = 0", [Int64(unserved)]) == 1)
         }
     }
 

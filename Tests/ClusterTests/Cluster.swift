@@ -1,10 +1,11 @@
 import AsyncTask
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PostgresClient
 import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// A real cluster for one test: a migrated database of its own, the example target as a process recording
 /// every call, and `asynctask worker` processes started with a generated config.
@@ -29,7 +30,8 @@ final class Cluster: @unchecked Sendable {
 
     /// Runs `body` with a fresh cluster; stops every process and drops the database afterwards.
     /// `migrate: false` leaves the database empty (for tests that create the table another way, e.g. adoption).
-    static func with(targetArguments: [String] = [], server: String? = nil, migrate: Bool = true, _ body: (Cluster) async throws -> Void) async throws {
+    static func with(targetArguments: [String] = [], server: String? = nil, migrate: Bool = true, _ body: (Cluster) async throws -> Void) async throws
+    {
         let database = try await TestDatabase.create(on: server)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-cluster-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -117,13 +119,18 @@ final class Cluster: @unchecked Sendable {
     }
 
     /// Enqueues `count` attempts in batches; returns their ids.
-    func enqueue(_ count: Int, method: String = "fulfill", arguments: @Sendable (Int) -> String = { #"{"order_number":\#($0)}"# }, priority: Int16 = 0, maxAttempts: Int? = nil, scheduledAt: Date? = nil) async throws -> [Int64] {
+    func enqueue(
+        _ count: Int, method: String = "fulfill", arguments: @Sendable (Int) -> String = { #"{"order_number":\#($0)}"# }, priority: Int16 = 0,
+        maxAttempts: Int? = nil, scheduledAt: Date? = nil
+    ) async throws -> [Int64] {
         var ids: [Int64] = []
         var index = 0
         while index < count {
             let end = min(count, index + 5000)
             let batch = try (index..<end).map { n in
-                try Attempt(target: "OrderClient", method: method, argumentsJSON: Data(arguments(n).utf8), scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts)
+                try Attempt(
+                    target: "OrderClient", method: method, argumentsJSON: Data(arguments(n).utf8), scheduledAt: scheduledAt, priority: priority,
+                    maxAttempts: maxAttempts)
             }
             ids += try await pool.withTransaction { try await AttemptQueue().enqueue(batch, on: $0) }
             index = end
@@ -134,7 +141,9 @@ final class Cluster: @unchecked Sendable {
     /// Attempts by status.
     func statusCounts() async throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try await pool.query(PostgresStatement(name: "status_counts", sql: "SELECT status, count(*) AS n FROM async_task_attempts GROUP BY status")) {
+        for row in try await pool.query(
+            PostgresStatement(name: "status_counts", sql: "SELECT status, count(*) AS n FROM async_task_attempts GROUP BY status"))
+        {
             counts[try row.decode(String.self, "status")] = try row.decode(Int.self, "n")
         }
         return counts
@@ -147,7 +156,9 @@ final class Cluster: @unchecked Sendable {
 
     /// A node's counters from its row (written at each heartbeat).
     func nodeCounters() async throws -> [(status: String, counters: [String: Int])] {
-        try await pool.query(PostgresStatement(name: "node_counters", sql: "SELECT status, counters::text AS c FROM async_task_nodes ORDER BY started_at")).map { row in
+        try await pool.query(
+            PostgresStatement(name: "node_counters", sql: "SELECT status, counters::text AS c FROM async_task_nodes ORDER BY started_at")
+        ).map { row in
             let json = try row.decode(String.self, "c")
             let counters = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Int]) ?? [:]
             return (try row.decode(String.self, "status"), counters)

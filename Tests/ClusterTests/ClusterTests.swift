@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Worker cluster: real asynctask worker processes", .serialized)
 struct ClusterTests {
@@ -13,7 +13,9 @@ struct ClusterTests {
             try await eventually("all 20,000 attempts succeed", timeout: .seconds(240)) {
                 try await cluster.statusCounts()["succeeded"] == 20_000
             }
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE status <> 'succeeded' OR completed_at IS NULL OR locked_by IS NOT NULL") == 0)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE status <> 'succeeded' OR completed_at IS NULL OR locked_by IS NOT NULL") == 0)
             let calls = try cluster.recordedCalls()
             #expect(Set(calls.map(\.id)) == Set(ids))
             // Per-node cap: the target's 25 (below the node's 40); three nodes together at most 75.

@@ -1,11 +1,12 @@
 import AsyncTask
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// What operators see of real worker processes: the try history (CLI, API, page), the dashboard while
 /// PostgreSQL is down, and the dashboard's bulk actions, views and charts in a real browser behind a read token.
@@ -36,16 +37,19 @@ struct DashboardOperatorTests {
         defer { try? FileManager.default.removeItem(at: webhooks) }
         try await Cluster.with(targetArguments: ["--webhook-record", webhooks.path]) { cluster in
             let webhookURL = cluster.targetURL.replacingOccurrences(of: "/rpc", with: "/webhook")
-            let worker = try cluster.startWorker(target: ["max_attempts: 13"], extra: [
-                "admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }",
-                "webhook: { url: \"\(webhookURL)\", secret: webhook-secret-0123456789, events: [attempt.failed] }",
-            ])
+            let worker = try cluster.startWorker(
+                target: ["max_attempts: 13"],
+                extra: [
+                    "admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }",
+                    "webhook: { url: \"\(webhookURL)\", secret: webhook-secret-0123456789, events: [attempt.failed] }",
+                ])
             let admin = try await cluster.adminURL(of: worker)
             let failing = try await cluster.enqueue(1, method: "charge", arguments: { _ in #"{"_status":503}"# })[0]
             let fine = try await cluster.enqueue(1)[0]
             try await eventually("the 503 attempt fails after 13 tries and its webhook is delivered", timeout: .seconds(60)) {
                 let failed = try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'failed'", [failing])
-                let delivered = try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'succeeded'")
+                let delivered = try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'succeeded'")
                 return failed == 1 && delivered == 1
             }
             #expect(try await cluster.scalar("SELECT jsonb_array_length(tries) FROM async_task_attempts WHERE id = $1", [failing]) == 10)
@@ -56,8 +60,13 @@ struct DashboardOperatorTests {
             let tries = try #require(object["tries"] as? [[String: Any]])
             #expect(tries.compactMap { ($0["try"] as? NSNumber)?.intValue } == Array(4...13))
             #expect(tries.compactMap { $0["outcome"] as? String } == Array(repeating: "retry", count: 9) + ["failed"])
-            let nodeID = try await cluster.pool.query(PostgresStatement(name: "node", sql: "SELECT id::text AS id FROM async_task_nodes")).single().decode(String.self, "id")
-            #expect(tries.allSatisfy { $0["node"] as? String == nodeID && ($0["http_status"] as? NSNumber)?.intValue == 503 && $0["error_kind"] as? String == "http_status" })
+            let nodeID = try await cluster.pool.query(PostgresStatement(name: "node", sql: "SELECT id::text AS id FROM async_task_nodes")).single()
+                .decode(String.self, "id")
+            #expect(
+                tries.allSatisfy {
+                    $0["node"] as? String == nodeID && ($0["http_status"] as? NSNumber)?.intValue == 503
+                        && $0["error_kind"] as? String == "http_status"
+                })
             #expect(tries.allSatisfy { Self.isMillisecondTimestamp($0["started_at"] as? String) }, "\(tries)")
             #expect(tries.allSatisfy { (($0["duration_ms"] as? NSNumber)?.doubleValue ?? -1) >= 0 })
             #expect((object["effective_max_attempts"] as? NSNumber)?.intValue == 13)
@@ -71,11 +80,15 @@ struct DashboardOperatorTests {
             #expect(one.exitCode == 0, "\(one.stderr)")
             let shown = try #require(try JSONSerialization.jsonObject(with: Data(one.stdout.utf8)) as? [String: Any], "\(one.stdout)")
             let fineTries = shown["tries"] as? [[String: Any]] ?? []
-            #expect(fineTries.count == 1 && fineTries.first?["outcome"] as? String == "succeeded" && (fineTries.first?["http_status"] as? NSNumber)?.intValue == 200)
+            #expect(
+                fineTries.count == 1 && fineTries.first?["outcome"] as? String == "succeeded"
+                    && (fineTries.first?["http_status"] as? NSNumber)?.intValue == 200)
             let two = try await cli.run(["attempts", "show", String(fine), String(failing), "--json", "--database-url", cluster.database.url])
             #expect((try JSONSerialization.jsonObject(with: Data(two.stdout.utf8)) as? [Any])?.count == 2)
             let text = try await cli.run(["attempts", "show", String(failing), "--database-url", cluster.database.url])
-            #expect(text.stdout.contains("tries (the newest 10 are kept)") && text.stdout.contains("13/13") && text.stdout.contains("13 (target default)"), "\(text.stdout)")
+            #expect(
+                text.stdout.contains("tries (the newest 10 are kept)") && text.stdout.contains("13/13")
+                    && text.stdout.contains("13 (target default)"), "\(text.stdout)")
 
             // The @webhook delivery has its try too, and listings leave it out unless asked.
             let delivery = try await cluster.scalar("SELECT id FROM async_task_attempts WHERE target = '@webhook'")
@@ -122,7 +135,9 @@ struct DashboardOperatorTests {
                 let api = try await get(admin + "/api/attempts")
                 #expect(api.status == 503)
                 let report = try JSONSerialization.jsonObject(with: Data(api.body.utf8)) as? [String: Any]
-                let since = (report?["unreachable_since"] as? String).flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0) }
+                let since = (report?["unreachable_since"] as? String).flatMap {
+                    try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0)
+                }
                 #expect(since.map { $0 >= stoppedAt.addingTimeInterval(-1) && $0 <= Date() } == true, "\(api.body)")
                 // The calls end during the outage: their outcomes wait in the node's memory, and the page says so.
                 try await eventually("3 outcomes buffered", timeout: .seconds(20)) {
@@ -131,7 +146,8 @@ struct DashboardOperatorTests {
                 try await server.control("start")
                 try await eventually("the page is back and the outcomes are written", timeout: .seconds(60)) {
                     let page = try? await get(admin + "/").status
-                    let written = try? await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [ids])
+                    let written = try? await cluster.scalar(
+                        "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [ids])
                     return page == 200 && written == 3
                 }
             }
@@ -150,7 +166,7 @@ struct DashboardOperatorTests {
             .appendingPathComponent("artifacts")
         try await Cluster.with { cluster in
             let worker = try cluster.startWorker(extra: [
-                "admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\", read_token: \"\(Self.readToken)\" }",
+                "admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\", read_token: \"\(Self.readToken)\" }"
             ])
             let admin = try await cluster.adminURL(of: worker)
             // Without the read token the pages are refused (the browser is asked for Basic credentials); probes are open.
@@ -175,16 +191,21 @@ struct DashboardOperatorTests {
                 try await browser.send("Network.setExtraHTTPHeaders", ["headers": ["Authorization": "Basic \(basic)"]])
                 try await browser.navigate(admin + "/")
                 func figure(_ name: String) async throws -> String? {
-                    try await browser.evaluate("document.querySelector('[data-figure=\"\(name)\"][data-target=\"OrderClient\"]')?.textContent") as? String
+                    try await browser.evaluate("document.querySelector('[data-figure=\"\(name)\"][data-target=\"OrderClient\"]')?.textContent")
+                        as? String
                 }
                 #expect(try await figure("chart-succeeded") == "30")
                 #expect(try await figure("chart-failed") == "4")
                 #expect(try await figure("chart-latency")?.hasSuffix("ms") == true)
                 let charts = try await browser.evaluate("document.querySelectorAll('#charts svg').length") as? Int
                 #expect(charts == 3, "finished, lag and latency for the one target")
-                let yLabels = try await browser.evaluate("[...document.querySelectorAll('#charts svg')[0].querySelectorAll('[data-axis=y]')].map(e => e.textContent).join(' ')") as? String
+                let yLabels =
+                    try await browser.evaluate(
+                        "[...document.querySelectorAll('#charts svg')[0].querySelectorAll('[data-axis=y]')].map(e => e.textContent).join(' ')")
+                    as? String
                 #expect(yLabels?.hasPrefix("0 ") == true, "\(yLabels ?? "")")
-                let xLabels = try await browser.evaluate("document.querySelectorAll('#charts svg')[0].querySelectorAll('[data-axis=x]').length") as? Int
+                let xLabels =
+                    try await browser.evaluate("document.querySelectorAll('#charts svg')[0].querySelectorAll('[data-axis=x]').length") as? Int
                 #expect(xLabels == 5)
                 #expect(try await browser.evaluate("document.querySelector('#internal-none') !== null") as? Bool == true)
                 try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-charts-1h.png"))
@@ -194,16 +215,20 @@ struct DashboardOperatorTests {
 
                 // Scheduled view: tick both, expire them through review and confirmation.
                 try await browser.navigate(admin + "/attempts?state=scheduled")
-                let scheduledRows = try await browser.evaluate("[...document.querySelectorAll('#attempts tr[data-attempt]')].map(r => +r.dataset.attempt).sort()") as? [Int]
+                let scheduledRows =
+                    try await browser.evaluate("[...document.querySelectorAll('#attempts tr[data-attempt]')].map(r => +r.dataset.attempt).sort()")
+                    as? [Int]
                 #expect(scheduledRows == later.map { Int($0) }.sorted())
-                _ = try await browser.evaluate("""
+                _ = try await browser.evaluate(
+                    """
                     document.querySelectorAll('#attempts input[type=checkbox]').forEach(c => c.checked = true);
                     document.querySelector('#bulk-action').value = 'expire';
                     document.querySelector('#bulk-review').click(); true
                     """)
                 try await browser.waitForPage { $0.hasSuffix("/attempts/bulk") }
                 #expect(try await browser.evaluate("document.querySelector('#bulk-count').textContent") as? String == "2")
-                _ = try await browser.evaluate("""
+                _ = try await browser.evaluate(
+                    """
                     document.querySelector('#bulk-confirm input[name=token]').value = '\(Self.token)';
                     document.querySelector('#confirm-button').click(); true
                     """)
@@ -212,7 +237,8 @@ struct DashboardOperatorTests {
 
                 // Failed view: retry every match of the filter, confirmed with the token.
                 try await browser.navigate(admin + "/attempts?status=failed")
-                _ = try await browser.evaluate("""
+                _ = try await browser.evaluate(
+                    """
                     document.querySelector('#scope-filter').checked = true;
                     document.querySelector('#bulk-action').value = 'retry';
                     document.querySelector('#bulk-review').click(); true
@@ -220,9 +246,11 @@ struct DashboardOperatorTests {
                 try await browser.waitForPage { $0.hasSuffix("/attempts/bulk") }
                 #expect(try await browser.evaluate("document.querySelector('#bulk-count').textContent") as? String == "4")
                 try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-bulk-confirm.png"))
-                #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed'", [failing]) == 4,
-                        "reviewing changes nothing")
-                _ = try await browser.evaluate("""
+                #expect(
+                    try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed'", [failing]) == 4,
+                    "reviewing changes nothing")
+                _ = try await browser.evaluate(
+                    """
                     document.querySelector('#bulk-confirm input[name=token]').value = '\(Self.token)';
                     document.querySelector('#confirm-button').click(); true
                     """)
@@ -230,13 +258,17 @@ struct DashboardOperatorTests {
                 let notice = try await browser.evaluate("document.querySelector('#notice')?.textContent") as? String
                 #expect(notice == "retry applied to 4 attempt(s).", "\(notice ?? "no notice")")
                 try await eventually("the retried attempts run again (and fail again on 422)", timeout: .seconds(20)) {
-                    try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed' AND num_attempts = 2", [failing]) == 4
+                    try await cluster.scalar(
+                        "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed' AND num_attempts = 2", [failing]) == 4
                 }
 
                 // The attempt page: two tries on the timeline and in the table.
                 try await browser.navigate(admin + "/attempts/\(failing[0])")
                 #expect(try await browser.evaluate("document.querySelectorAll('#timeline rect[data-try]').length") as? Int == 2)
-                #expect(try await browser.evaluate("[...document.querySelectorAll('#tries-table [data-field=outcome]')].map(e => e.textContent).join(',')") as? String == "failed,failed")
+                #expect(
+                    try await browser.evaluate(
+                        "[...document.querySelectorAll('#tries-table [data-field=outcome]')].map(e => e.textContent).join(',')") as? String
+                        == "failed,failed")
                 try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-attempt-tries.png"))
             } catch {
                 await browser.close()

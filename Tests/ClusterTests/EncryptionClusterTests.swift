@@ -1,17 +1,19 @@
 import AsyncTask
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// Encrypted `method_args` end to end: producers (library, CLI, Python) encrypt, real worker processes decrypt
 /// and call the example target, which records the `order_number` it received.
 @Suite("Encrypted arguments across a cluster", .serialized)
 struct EncryptionClusterTests {
-    static let row = PostgresStatement(name: "encrypted_row", sql: """
-        SELECT status, coalesce(encryptor, '') AS encryptor, method_args::text AS method_args, coalesce(last_error, '') AS last_error
-        FROM async_task_attempts WHERE id = $1
-        """)
+    static let row = PostgresStatement(
+        name: "encrypted_row",
+        sql: """
+            SELECT status, coalesce(encryptor, '') AS encryptor, method_args::text AS method_args, coalesce(last_error, '') AS last_error
+            FROM async_task_attempts WHERE id = $1
+            """)
 
     let keys = ["k1": Self.randomKey(), "k2": Self.randomKey(), "k9": Self.randomKey()]
 
@@ -59,7 +61,10 @@ struct EncryptionClusterTests {
             let ids = try await enqueue(cluster, 20, with: try encryptor(primary: "k2", ["k1", "k2"]))
             let config = try cliConfig(cluster, primary: "k2", ["k1", "k2"])
             let cli = try await CommandRunner().run(
-                ["enqueue", "--config", config, "--target", "OrderClient", "--method", "fulfill", "--args", #"{"card":"SECRET-CARD-CLI","order_number":4242}"#],
+                [
+                    "enqueue", "--config", config, "--target", "OrderClient", "--method", "fulfill", "--args",
+                    #"{"card":"SECRET-CARD-CLI","order_number":4242}"#,
+                ],
                 environment: environment)
             #expect(cli.exitCode == 0, "\(cli.stderr)")
             let cliID = try #require(Int64(cli.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
@@ -123,10 +128,12 @@ struct EncryptionClusterTests {
             try await cluster.pool.query(
                 PostgresStatement(name: "tamper", sql: "UPDATE async_task_attempts SET method_args = $2::jsonb WHERE id = $1"), [ids[0], tampered])
             // A valid envelope copied to a row of another method: the authenticated data no longer matches.
-            let moved = Int64(try await cluster.scalar("""
-                INSERT INTO async_task_attempts (target, method_name, method_args, encryptor)
-                SELECT target, 'cancel', method_args, encryptor FROM async_task_attempts WHERE id = $1 RETURNING id
-                """, [ids[1]]))
+            let moved = Int64(
+                try await cluster.scalar(
+                    """
+                    INSERT INTO async_task_attempts (target, method_name, method_args, encryptor)
+                    SELECT target, 'cancel', method_args, encryptor FROM async_task_attempts WHERE id = $1 RETURNING id
+                    """, [ids[1]]))
 
             try cluster.startWorker(extra: encryptionYAML(primary: "k2", ["k2"]), environment: environment)
             try await eventually("all finish", timeout: .seconds(60)) { (try await cluster.statusCounts()["pending"] ?? 0) == 0 }
@@ -154,15 +161,19 @@ struct EncryptionClusterTests {
             try await eventually("the node is draining", timeout: .seconds(60)) { (try await cluster.statusCounts()["succeeded"] ?? 0) >= 50 }
 
             let config = try cliConfig(cluster, primary: "k2", ["k1", "k2"])
-            let rotate = try await CommandRunner().run(["keys", "rotate", "--config", config, "--batch-size", "100", "--json"], environment: environment)
+            let rotate = try await CommandRunner().run(
+                ["keys", "rotate", "--config", config, "--batch-size", "100", "--json"], environment: environment)
             #expect(rotate.exitCode == 0, "\(rotate.stdout) \(rotate.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(rotate.stdout.utf8)) as? [String: Any])
             let rotated = try #require(report["rotated"] as? Int)
             #expect(rotated > 100)
             #expect(report["primary"] as? String == "aes-256-gcm:k2")
             #expect((report["failed"] as? [Any])?.isEmpty == true)
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE status = 'pending' AND encryptor = 'aes-256-gcm:k1'") == 0)
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE status = 'pending'") > 0, "the drain ended before the rotation: no overlap")
+            #expect(
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE status = 'pending' AND encryptor = 'aes-256-gcm:k1'") == 0)
+            #expect(
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE status = 'pending'") > 0,
+                "the drain ended before the rotation: no overlap")
 
             try await eventually("all succeed", timeout: .seconds(90)) { try await cluster.statusCounts()["succeeded"] == count }
             let received = try cluster.recordedOrderNumbers()
@@ -175,14 +186,18 @@ struct EncryptionClusterTests {
     func pythonEnvelope() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/encrypt_args.py")
-        let envelope = try await Self.runPython(script: script.path, arguments: [
-            "--kid", "k2", "--target", "OrderClient", "--method", "fulfill", #"{"customer_token": "c_py", "order_number": 9001}"#,
-        ], environment: ["ASYNCTASK_KEY": keys["k2"]!])
+        let envelope = try await Self.runPython(
+            script: script.path,
+            arguments: [
+                "--kid", "k2", "--target", "OrderClient", "--method", "fulfill", #"{"customer_token": "c_py", "order_number": 9001}"#,
+            ], environment: ["ASYNCTASK_KEY": keys["k2"]!])
         try await Cluster.with { cluster in
-            let id = Int64(try await cluster.scalar("""
-                INSERT INTO async_task_attempts (target, method_name, method_args, encryptor)
-                VALUES ('OrderClient', 'fulfill', $1::jsonb, 'aes-256-gcm:k2') RETURNING id
-                """, [envelope]))
+            let id = Int64(
+                try await cluster.scalar(
+                    """
+                    INSERT INTO async_task_attempts (target, method_name, method_args, encryptor)
+                    VALUES ('OrderClient', 'fulfill', $1::jsonb, 'aes-256-gcm:k2') RETURNING id
+                    """, [envelope]))
             try cluster.startWorker(extra: encryptionYAML(primary: "k2", ["k1", "k2"]), environment: environment)
             try await eventually("the Python-encrypted attempt succeeds", timeout: .seconds(60)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'succeeded'", [id]) == 1
@@ -201,7 +216,8 @@ struct EncryptionClusterTests {
             if output.exitCode == 0 { return output.stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
             failures.append("\(python): exit \(output.exitCode): \(output.stderr.suffix(500))")
         }
-        throw TestSetupError("examples/encrypt_args.py failed (run scripts/ensure-deps.sh to install python3-cryptography): \(failures.joined(separator: "; "))")
+        throw TestSetupError(
+            "examples/encrypt_args.py failed (run scripts/ensure-deps.sh to install python3-cryptography): \(failures.joined(separator: "; "))")
     }
 }
 

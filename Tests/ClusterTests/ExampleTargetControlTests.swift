@@ -1,9 +1,10 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 @Suite("Example target: POST /_control faults", .serialized)
 struct ExampleTargetControlTests {
@@ -19,8 +20,10 @@ struct ExampleTargetControlTests {
         let start = ContinuousClock.now
         let (data, response) = try await URLSession.shared.data(for: request)
         let elapsed = ContinuousClock.now - start
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self),
-                Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return (
+            (response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self),
+            Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        )
     }
 
     @Test("bad control bodies get a 400 naming the problem; unavailable answers 503, hang holds calls, none restores; the record says which")
@@ -53,7 +56,8 @@ struct ExampleTargetControlTests {
             #expect(try await post(call, "{}", attempt: 5).status == 200)
 
             let lines = ChaosChecker.jsonLines(cluster.recordFile)
-            let byAttempt = Dictionary(lines.compactMap { line in (line["attempt_id"] as? NSNumber).map { ($0.intValue, line) } }, uniquingKeysWith: { a, _ in a })
+            let byAttempt = Dictionary(
+                lines.compactMap { line in (line["attempt_id"] as? NSNumber).map { ($0.intValue, line) } }, uniquingKeysWith: { a, _ in a })
             #expect((byAttempt[2]?["status"] as? NSNumber)?.intValue == 503)
             #expect(byAttempt[2]?["fault"] as? String == "unavailable")
             #expect(byAttempt[3]?["fault"] as? String == "hang")
@@ -62,7 +66,8 @@ struct ExampleTargetControlTests {
         }
         // Without --control there is no control endpoint.
         try await Cluster.with { cluster in
-            let answer = try await post(cluster.targetURL.replacingOccurrences(of: "/rpc", with: "/_control"), #"{"fault":"unavailable","seconds":5}"#)
+            let answer = try await post(
+                cluster.targetURL.replacingOccurrences(of: "/rpc", with: "/_control"), #"{"fault":"unavailable","seconds":5}"#)
             #expect(answer.status == 404)
         }
     }

@@ -36,7 +36,8 @@ final class HeadlessChromium: @unchecked Sendable {
         }
         profile = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-chromium-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         // fd 3 ← our stdin pipe, fd 4 → our stdout pipe; the browser's own stdin/stdout are detached.

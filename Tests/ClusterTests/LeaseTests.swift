@@ -1,16 +1,18 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Leases: renewal and reaping", .serialized)
 struct LeaseTests {
     /// What a claim leaves when its COMMIT succeeded but the answer never reached the node (the connection broke
     /// in between, e.g. in a PostgreSQL restart): the row leased to the node under the next attempt number.
-    static let orphanClaim = PostgresStatement(name: "orphan_claim", sql: """
-        UPDATE async_task_attempts SET num_attempts = num_attempts + 1, locked_by = $2, available_at = now() + interval '3 seconds'
-        WHERE id = $1
-        """, isPrepared: false)
+    static let orphanClaim = PostgresStatement(
+        name: "orphan_claim",
+        sql: """
+            UPDATE async_task_attempts SET num_attempts = num_attempts + 1, locked_by = $2, available_at = now() + interval '3 seconds'
+            WHERE id = $1
+            """, isPrepared: false)
 
     @Test("a call that outlasts the lease keeps it: renewed by the heartbeat, never re-claimed by another node")
     func longCallKeepsItsLease() async throws {

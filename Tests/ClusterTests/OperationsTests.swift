@@ -1,11 +1,12 @@
 import AsyncTask
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The operator surface of real worker processes: admin server, readiness while draining, metrics, the
 /// dashboard in a real browser, and retention under load.
@@ -21,7 +22,8 @@ struct OperationsTests {
     @Test("a worker serves /readyz (503 as soon as it drains, while calls finish) and /metrics with its counters")
     func readinessFlipsWhileDraining() async throws {
         try await Cluster.with(targetArguments: ["--delay-ms", "2500"]) { cluster in
-            let worker = try cluster.startWorker(node: ["shutdown_grace: 15s"], extra: ["admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }"])
+            let worker = try cluster.startWorker(
+                node: ["shutdown_grace: 15s"], extra: ["admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }"])
             let admin = try await cluster.adminURL(of: worker)
             try await eventually("the node is ready", timeout: .seconds(20)) { try await get(admin + "/readyz").status == 200 }
             _ = try await cluster.enqueue(5)
@@ -67,7 +69,8 @@ struct OperationsTests {
             do {
                 try await browser.navigate(admin + "/")
                 func figure(_ name: String) async throws -> String? {
-                    try await browser.evaluate("document.querySelector('[data-figure=\"\(name)\"][data-target=\"OrderClient\"]')?.textContent") as? String
+                    try await browser.evaluate("document.querySelector('[data-figure=\"\(name)\"][data-target=\"OrderClient\"]')?.textContent")
+                        as? String
                 }
                 let stats = try await cluster.pool.withConnection { try await ClusterStats().perTarget(on: $0) }.first { $0.target == "OrderClient" }
                 #expect(try await figure("succeeded") == String(stats?.succeededLastHour ?? -1))
@@ -85,7 +88,8 @@ struct OperationsTests {
                 let id = failing[0]
                 try await browser.navigate(admin + "/attempts/\(id)")
                 #expect(try await browser.evaluate("document.querySelector('[data-field=\"status\"]').textContent") as? String == "failed")
-                _ = try await browser.evaluate("""
+                _ = try await browser.evaluate(
+                    """
                     document.querySelector('#retry-form input[name=token]').value = '\(Self.token)';
                     document.querySelector('#retry-button').click(); true
                     """)
@@ -98,13 +102,17 @@ struct OperationsTests {
                 }
                 // A wrong token through the same form changes nothing.
                 try await browser.navigate(admin + "/attempts/\(failing[1])")
-                _ = try await browser.evaluate("""
+                _ = try await browser.evaluate(
+                    """
                     document.querySelector('#retry-form input[name=token]').value = 'not-the-token';
                     document.querySelector('#retry-button').click(); true
                     """)
                 try await browser.waitForPage { $0.hasSuffix("/attempts/\(failing[1])/retry") }
-                #expect((try await browser.evaluate("document.querySelector('#notice').textContent") as? String)?.contains("Wrong or missing admin token") == true)
-                #expect(try await cluster.scalar("SELECT num_attempts FROM async_task_attempts WHERE id = $1 AND status = 'failed'", [failing[1]]) == 1)
+                #expect(
+                    (try await browser.evaluate("document.querySelector('#notice').textContent") as? String)?.contains("Wrong or missing admin token")
+                        == true)
+                #expect(
+                    try await cluster.scalar("SELECT num_attempts FROM async_task_attempts WHERE id = $1 AND status = 'failed'", [failing[1]]) == 1)
             } catch {
                 await browser.close()
                 throw error
@@ -125,16 +133,22 @@ struct OperationsTests {
     func pruningUnderLoad() async throws {
         try await Cluster.with { cluster in
             try await cluster.pool.withConnection { connection in
-                _ = try await connection.query(PostgresStatement(name: "old", sql: """
-                    INSERT INTO async_task_attempts (target, method_name, status, completed_at, created_at, num_attempts)
-                    SELECT 'OrderClient', 'fulfill', CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END,
-                           now() - interval '40 days', now() - interval '40 days', 1
-                    FROM generate_series(1, 30000) g
-                    """, isPrepared: false))
-                _ = try await connection.query(PostgresStatement(name: "recent", sql: """
-                    INSERT INTO async_task_attempts (target, method_name, status, completed_at, num_attempts)
-                    SELECT 'OrderClient', 'fulfill', 'succeeded', now() - interval '1 day', 1 FROM generate_series(1, 100)
-                    """, isPrepared: false))
+                _ = try await connection.query(
+                    PostgresStatement(
+                        name: "old",
+                        sql: """
+                            INSERT INTO async_task_attempts (target, method_name, status, completed_at, created_at, num_attempts)
+                            SELECT 'OrderClient', 'fulfill', CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END,
+                                   now() - interval '40 days', now() - interval '40 days', 1
+                            FROM generate_series(1, 30000) g
+                            """, isPrepared: false))
+                _ = try await connection.query(
+                    PostgresStatement(
+                        name: "recent",
+                        sql: """
+                            INSERT INTO async_task_attempts (target, method_name, status, completed_at, num_attempts)
+                            SELECT 'OrderClient', 'fulfill', 'succeeded', now() - interval '1 day', 1 FROM generate_series(1, 100)
+                            """, isPrepared: false))
             }
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at < now() - interval '7 days'") == 30_000)
             let ids = try await cluster.enqueue(1500)
@@ -151,10 +165,13 @@ struct OperationsTests {
             while try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at < now() - interval '7 days'") > 0 {
                 let elapsed = try await clock.measure {
                     try await cluster.pool.withTransaction { connection in
-                        _ = try await connection.query(PostgresStatement(name: "claim_probe", sql: """
-                            SELECT id FROM async_task_attempts WHERE status = 'pending' AND available_at <= now()
-                            ORDER BY priority, available_at, id LIMIT 10 FOR UPDATE SKIP LOCKED
-                            """))
+                        _ = try await connection.query(
+                            PostgresStatement(
+                                name: "claim_probe",
+                                sql: """
+                                    SELECT id FROM async_task_attempts WHERE status = 'pending' AND available_at <= now()
+                                    ORDER BY priority, available_at, id LIMIT 10 FOR UPDATE SKIP LOCKED
+                                    """))
                     }
                     _ = try await cluster.enqueue(1)
                 }
@@ -168,8 +185,11 @@ struct OperationsTests {
             #expect(blockedByPruner == 0, "\(blockedByPruner) backends waited on a lock the pruner held")
             #expect(worst < .seconds(3), "a claim or an enqueue waited \(worst) while pruning ran")
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at < now() - interval '7 days'") == 0)
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE completed_at BETWEEN now() - interval '2 days' AND now() - interval '12 hours'") == 100,
-                    "attempts within their retention are kept")
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE completed_at BETWEEN now() - interval '2 days' AND now() - interval '12 hours'")
+                    == 100,
+                "attempts within their retention are kept")
             try await eventually("the load's attempts all succeed", timeout: .seconds(60)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [ids]) == ids.count
             }

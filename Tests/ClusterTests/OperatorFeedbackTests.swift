@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// What operators and producers see from real nodes: warnings at enqueue, doctor's hints, the admin bind error,
 /// `/metrics` as promtool reads it, and the node's JSON logs through an outage (issue 17).
@@ -19,7 +20,8 @@ struct OperatorFeedbackTests {
     }
 
     func enqueue(_ cluster: Cluster, target: String) async throws -> CommandRunner.Output {
-        try await cli.run(["enqueue", "--target", target, "--method", "fulfill", "--args", "{}"], environment: ["ASYNCTASK_DATABASE_URL": cluster.database.url])
+        try await cli.run(
+            ["enqueue", "--target", target, "--method", "fulfill", "--args", "{}"], environment: ["ASYNCTASK_DATABASE_URL": cluster.database.url])
     }
 
     @Test("enqueue warns when no node is live, or none serves the target (nearest served name); doctor suggests it too")
@@ -29,7 +31,8 @@ struct OperatorFeedbackTests {
             #expect(lonely.exitCode == 0 && lonely.stderr.contains("no worker node is live"), "\(lonely.stderr)")
             try cluster.startWorker()
             try await eventually("the node is live", timeout: .seconds(30)) {
-                try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active' AND heartbeat_at > now() - interval '5 seconds'") == 1
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_nodes WHERE status = 'active' AND heartbeat_at > now() - interval '5 seconds'") == 1
             }
             let miscased = try await enqueue(cluster, target: "orderclient")
             #expect(miscased.exitCode == 0, "\(miscased.stderr)")
@@ -38,7 +41,9 @@ struct OperatorFeedbackTests {
             let served = try await enqueue(cluster, target: "OrderClient")
             #expect(served.exitCode == 0 && !served.stderr.contains("warning"), "\(served.stderr)")
             let doctor = try await cli.run(["doctor"], environment: ["ASYNCTASK_DATABASE_URL": cluster.database.url])
-            #expect(doctor.exitCode == 1 && doctor.stdout.contains("target orderclient") && doctor.stdout.contains("did the producer mean OrderClient?"), "\(doctor.stdout)")
+            #expect(
+                doctor.exitCode == 1 && doctor.stdout.contains("target orderclient") && doctor.stdout.contains("did the producer mean OrderClient?"),
+                "\(doctor.stdout)")
         }
     }
 
@@ -50,7 +55,9 @@ struct OperatorFeedbackTests {
             let second = try cluster.startWorker(extra: ["admin: { listen: \"\(address)\" }"])
             let code = await second.waitForExit(timeout: .seconds(60))
             #expect(code == 2, "\(second.stderr)")
-            #expect(second.stderr.contains("error: admin.listen \(address) is already in use; set admin.listen or ASYNCTASK_ADMIN_LISTEN"), "\(second.stderr)")
+            #expect(
+                second.stderr.contains("error: admin.listen \(address) is already in use; set admin.listen or ASYNCTASK_ADMIN_LISTEN"),
+                "\(second.stderr)")
             #expect(first.isRunning)
         }
     }
@@ -91,10 +98,14 @@ struct OperatorFeedbackTests {
                 try await eventually("heartbeats fail", timeout: .seconds(30)) { worker.stderr.contains("heartbeat failed") }
                 try await Task.sleep(for: .seconds(4))
                 try await server.control("start")
-                try await eventually("the node says the database is back", timeout: .seconds(60)) { worker.stderr.contains("database reachable again") }
+                try await eventually("the node says the database is back", timeout: .seconds(60)) {
+                    worker.stderr.contains("database reachable again")
+                }
                 worker.send(SIGTERM)
                 #expect(await worker.waitForExit(timeout: .seconds(60)) == 0)
-                let lines = worker.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                let lines = worker.stderr.split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
                 let heartbeatFailures = lines.filter { $0["message"] as? String == "heartbeat failed" }
                 #expect((1...2).contains(heartbeatFailures.count), "\(heartbeatFailures.count) heartbeat warnings for one outage")
                 let back = lines.filter { $0["message"] as? String == "database reachable again" }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A real network partition: one worker node runs in a network namespace of its own (`ip netns exec`), reaching
 /// PostgreSQL over one veth pair and the target over another. Cutting the first pair leaves it calling targets
@@ -28,7 +28,8 @@ struct PartitionTests {
     }
 
     private func run(in namespace: NetworkNamespace) async throws {
-        let databaseLink = namespace.links[0], targetLink = namespace.links[1]
+        let databaseLink = namespace.links[0]
+        let targetLink = namespace.links[1]
         // A private server that also listens on the database link's host side, trusting the namespace's address
         // (the suite's shared server listens on loopback only, which the namespace cannot reach).
         let server = try await PostgresServer.start(
@@ -85,10 +86,12 @@ struct PartitionTests {
         }
         #expect(partitioned.stderr.contains("declared this node dead"))
         // Exactly one outcome each, the others' (attempt 2); nothing left leased; every id was called by both.
-        #expect(try await cluster.scalar("""
-            SELECT count(*) FROM async_task_attempts
-            WHERE status = 'succeeded' AND num_attempts = 2 AND completed_at IS NOT NULL AND locked_by IS NULL
-            """) == 20)
+        #expect(
+            try await cluster.scalar(
+                """
+                SELECT count(*) FROM async_task_attempts
+                WHERE status = 'succeeded' AND num_attempts = 2 AND completed_at IS NOT NULL AND locked_by IS NULL
+                """) == 20)
         let calls = try cluster.recordedCalls()
         #expect(Set(calls.filter { $0.number == 1 }.map(\.id)) == Set(ids))
         #expect(Set(calls.filter { $0.number == 2 }.map(\.id)) == Set(ids))

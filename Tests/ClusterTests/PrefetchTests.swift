@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// The prefetch buffer (attempts claimed ahead of free slots) with real worker processes: given back at once on
 /// SIGTERM, re-run elsewhere after kill -9, and never a reason to exceed a target's `concurrency`.
@@ -29,8 +29,10 @@ struct PrefetchTests {
             try await eventually("the 4 buffered leases are given back at once", timeout: .seconds(2.5), every: .milliseconds(20)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 4
             }
-            #expect(try await cluster.scalar(
-                "SELECT count(*) FROM async_task_attempts WHERE status = 'pending' AND locked_by IS NULL AND num_attempts = 0 AND available_at <= now()") == 16)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE status = 'pending' AND locked_by IS NULL AND num_attempts = 0 AND available_at <= now()"
+                ) == 16)
             #expect(await worker.waitForExit(timeout: .seconds(30)) == 0)
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE status = 'succeeded'") == 4)
             #expect(worker.stderr.contains("released the attempts claimed ahead"), "\(worker.stderr.suffix(2000))")

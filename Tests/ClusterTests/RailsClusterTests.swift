@@ -3,8 +3,8 @@ import AsyncTaskCore
 import AsyncTaskWorker
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// Rails applications with real Ruby (Debian's ruby, ruby-activerecord, ruby-pg, ruby-enumerize) against the
 /// test PostgreSQL and real worker processes: the unchanged async_task gem's writes across an adoption
@@ -15,17 +15,23 @@ struct RailsClusterTests {
         .deletingLastPathComponent().appendingPathComponent("clients/ruby/test")
     static let ruby = "/usr/bin/ruby"
 
-    static let attempt = PostgresStatement(name: "rails_attempt", sql: """
-        SELECT status, num_attempts, method_args::text AS method_args, coalesce(last_error_kind, '') AS kind,
-               coalesce(last_error, '') AS error, priority, coalesce(max_attempts, 0) AS max_attempts
-        FROM async_task_attempts WHERE id = $1
-        """, isPrepared: false)
-    static let statuses = PostgresStatement(name: "rails_statuses", sql: """
-        SELECT id, status FROM async_task_attempts WHERE target = 'OrderClient' ORDER BY id
-        """, isPrepared: false)
+    static let attempt = PostgresStatement(
+        name: "rails_attempt",
+        sql: """
+            SELECT status, num_attempts, method_args::text AS method_args, coalesce(last_error_kind, '') AS kind,
+                   coalesce(last_error, '') AS error, priority, coalesce(max_attempts, 0) AS max_attempts
+            FROM async_task_attempts WHERE id = $1
+            """, isPrepared: false)
+    static let statuses = PostgresStatement(
+        name: "rails_statuses",
+        sql: """
+            SELECT id, status FROM async_task_attempts WHERE target = 'OrderClient' ORDER BY id
+            """, isPrepared: false)
 
     /// Runs a Ruby script of clients/ruby/test to completion; its last stdout line parsed as JSON.
-    static func runRuby(_ arguments: [String], environment: [String: String]) async throws -> (exitCode: Int32, json: [String: Any], output: ChildProcess.Output) {
+    static func runRuby(_ arguments: [String], environment: [String: String]) async throws -> (
+        exitCode: Int32, json: [String: Any], output: ChildProcess.Output
+    ) {
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         let output = try await ChildProcess.run([ruby] + arguments, environment: env, directory: rubyDirectory, timeout: .seconds(60))
@@ -50,7 +56,9 @@ struct RailsClusterTests {
     static func ids(_ value: Any?) -> [Int64] { (value as? [NSNumber])?.map(\.int64Value) ?? [] }
     static func id(_ value: Any?) -> Int64 { (value as? NSNumber)?.int64Value ?? -1 }
 
-    @Test("a gem table filled the gem's way is adopted while the unchanged gem keeps inserting; workers drain it with the arguments as JSON; the gem's fail! and stale saves cannot break the fence")
+    @Test(
+        "a gem table filled the gem's way is adopted while the unchanged gem keeps inserting; workers drain it with the arguments as JSON; the gem's fail! and stale saves cannot break the fence"
+    )
     func adoptionDuringInserts() async throws {
         try await Cluster.with(targetArguments: ["--delay-ms", "1500"], migrate: false) { cluster in
             let env = ["DATABASE_URL": cluster.database.url]
@@ -90,7 +98,9 @@ struct RailsClusterTests {
             #expect(adopted.exitCode == 0, "\(adopted.stderr)")
             #expect(adopted.stdout.contains("adopted async_task_attempts") && adopted.stdout.contains("schema version \(Schema.latestVersion)"))
             let atAdoption = committed()
-            try await eventually("the gem app to go on inserting after the adoption", timeout: .seconds(30), every: .milliseconds(50)) { committed() >= atAdoption + 10 }
+            try await eventually("the gem app to go on inserting after the adoption", timeout: .seconds(30), every: .milliseconds(50)) {
+                committed() >= atAdoption + 10
+            }
 
             // A server booted after the adoption, still on the unchanged gem.
             let fresh = try await Self.runRuby(["gem_app.rb", "insert", "3"], environment: env)
@@ -106,7 +116,7 @@ struct RailsClusterTests {
             #expect(lines.last == "done")
             #expect(!lines.contains { $0.hasPrefix("error") }, "\(lines.filter { $0.hasPrefix("error") }.prefix(3))")
 
-            var expected: [Int64: Int] = [:] // attempt id → the order_number the target must receive
+            var expected: [Int64: Int] = [:]  // attempt id → the order_number the target must receive
             for line in lines where line.hasPrefix("ok ") {
                 let parts = line.split(separator: " ")
                 expected[Int64(parts[1])!] = Int(parts[2])!
@@ -119,7 +129,9 @@ struct RailsClusterTests {
             let held = Self.id(fence.json["held"])
 
             try await eventually("every runnable attempt to finish", timeout: .seconds(60), every: .milliseconds(200)) {
-                try await cluster.scalar("SELECT count(*)::int FROM async_task_attempts WHERE status = 'pending' AND available_at < 'infinity' AND scheduled_at IS DISTINCT FROM '2099-01-01' AND (scheduled_at IS NULL OR scheduled_at < now())") == 0
+                try await cluster.scalar(
+                    "SELECT count(*)::int FROM async_task_attempts WHERE status = 'pending' AND available_at < 'infinity' AND scheduled_at IS DISTINCT FROM '2099-01-01' AND (scheduled_at IS NULL OR scheduled_at < now())"
+                ) == 0
             }
             let calls = Self.calls(cluster)
             for (id, number) in expected {
@@ -135,8 +147,11 @@ struct RailsClusterTests {
 
             // Bad input: arguments YAML cannot give as JSON fail with their kind, untouched and never sent.
             let object = try await cluster.pool.query(Self.attempt, [Self.id(seed["bigdecimal"])]).single()
-            #expect(try object.decode(String.self, "status") == "failed" && object.decode(String.self, "kind") == GemArgumentsDecoder.errorKind.rawValue)
-            #expect(try object.decode(String.self, "error").contains("at amount") && object.decode(String.self, "method_args").contains("!ruby/object:BigDecimal"))
+            #expect(
+                try object.decode(String.self, "status") == "failed" && object.decode(String.self, "kind") == GemArgumentsDecoder.errorKind.rawValue)
+            #expect(
+                try object.decode(String.self, "error").contains("at amount")
+                    && object.decode(String.self, "method_args").contains("!ruby/object:BigDecimal"))
             #expect(calls[Self.id(seed["bigdecimal"])] == nil)
             // An encryptor module the cluster cannot run: kept pending, never sent, listed by doctor.
             let vault = Self.id(seed["vault"])
@@ -155,11 +170,14 @@ struct RailsClusterTests {
         }
     }
 
-    @Test("the Ruby library: commit, rollback, nested savepoints, duplicate tokens, schedule, priority, encryption and operator actions; workers run what committed")
+    @Test(
+        "the Ruby library: commit, rollback, nested savepoints, duplicate tokens, schedule, priority, encryption and operator actions; workers run what committed"
+    )
     func libraryProducer() async throws {
         try await Cluster.with { cluster in
             let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-            let produced = try await Self.runRuby(["library_app.rb", "produce"], environment: ["DATABASE_URL": cluster.database.url, "ASYNCTASK_KEY_K1": key])
+            let produced = try await Self.runRuby(
+                ["library_app.rb", "produce"], environment: ["DATABASE_URL": cluster.database.url, "ASYNCTASK_KEY_K1": key])
             try #require(produced.exitCode == 0, "\(produced.output.stderr)")
             let out = produced.json
             let committed = (out["committed"] as? [String: NSNumber] ?? [:]).reduce(into: [Int64: Int]()) { $0[Int64($1.key)!] = $1.value.intValue }
@@ -170,7 +188,8 @@ struct RailsClusterTests {
             let errors = out["errors"] as? [String: String] ?? [:]
             #expect(errors["fail_expired"]?.contains("cannot fail attempt") == true && errors["fail_expired"]?.contains("it is expired") == true)
             #expect(errors["array_args"]?.contains("must be a Hash") == true)
-            let expired = Self.id((out["expired"] as? [Any])?.first), failed = Self.id((out["failed"] as? [Any])?.first)
+            let expired = Self.id((out["expired"] as? [Any])?.first)
+            let failed = Self.id((out["failed"] as? [Any])?.first)
             #expect((out["failed"] as? [Any])?.last as? String == "cancelled by support")
             let priorityRow = committed.first { $0.value == 6 }!.key
             let stored = try await cluster.pool.query(Self.attempt, [priorityRow]).single()
@@ -185,7 +204,9 @@ struct RailsClusterTests {
             #expect(calls[expired] == nil && calls[failed] == nil)
             #expect(calls.count == committed.count)
             let scheduled = Self.id(out["scheduled"])
-            #expect(try await cluster.scalar("SELECT (extract(epoch FROM updated_at - created_at) >= 1.5)::int FROM async_task_attempts WHERE id = $1", [scheduled]) == 1)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT (extract(epoch FROM updated_at - created_at) >= 1.5)::int FROM async_task_attempts WHERE id = $1", [scheduled]) == 1)
         }
     }
 
@@ -196,7 +217,8 @@ struct RailsClusterTests {
         let header = WebhookSignature.header(body: Array(body.utf8), timestamp: now, secrets: ["whsec"])
         let good = try await Self.runRuby(["library_app.rb", "verify", body, header, "whsec"], environment: [:])
         #expect(good.exitCode == 0 && good.json["verified"] as? String == "attempt.failed", "\(good.output.stderr)")
-        let changed = try await Self.runRuby(["library_app.rb", "verify", body.replacingOccurrences(of: "42", with: "43"), header, "whsec"], environment: [:])
+        let changed = try await Self.runRuby(
+            ["library_app.rb", "verify", body.replacingOccurrences(of: "42", with: "43"), header, "whsec"], environment: [:])
         #expect(changed.exitCode == 3 && (changed.json["refused"] as? String)?.contains("does not match") == true)
         let wrong = try await Self.runRuby(["library_app.rb", "verify", body, header, "other"], environment: [:])
         #expect(wrong.exitCode == 3)

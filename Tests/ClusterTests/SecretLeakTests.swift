@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LoopbackHTTPServer
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The database password, the webhook secret and the admin token never appear in anything a node or the CLI
 /// shows: logs (at debug level), start-up errors, `/metrics`, the dashboard, the JSON API, `config check`.
@@ -30,8 +31,10 @@ struct SecretLeakTests {
 
     private func check(_ cluster: Cluster, server: PostgresServer, webhookReceiver: LoopbackHTTPServer) async throws {
         let tag = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let password = "DbPassw0rd\(tag)", wrongPassword = "WrongPassw0rd\(tag)"
-        let webhookSecret = "WebhookSecret\(tag)", adminToken = "AdminToken\(tag)"
+        let password = "DbPassw0rd\(tag)"
+        let wrongPassword = "WrongPassw0rd\(tag)"
+        let webhookSecret = "WebhookSecret\(tag)"
+        let adminToken = "AdminToken\(tag)"
         let secrets = [password, wrongPassword, webhookSecret, adminToken]
         var outputs: [(String, String)] = []
         func scan(_ what: String, _ text: String) { outputs.append((what, text)) }
@@ -63,7 +66,9 @@ struct SecretLeakTests {
             scan("\(what): worker stdout", worker.stdout)
         }
         let cli = CommandRunner()
-        for (what, databaseURL) in [("wrong password", url(password: wrongPassword, port: server.port)), ("unreachable", url(password: password, port: closedPort))] {
+        for (what, databaseURL) in [
+            ("wrong password", url(password: wrongPassword, port: server.port)), ("unreachable", url(password: password, port: closedPort)),
+        ] {
             let output = try await cli.run(["stats", "--database-url", databaseURL])
             #expect(output.exitCode == 1, "stats with a \(what): \(output.stderr)")
             scan("stats, \(what)", output.stdout + output.stderr)
@@ -72,19 +77,19 @@ struct SecretLeakTests {
         // A config file that is not valid YAML (a duplicated key): the error names the line, not the file's text.
         let broken = cluster.directory.appendingPathComponent("broken.yaml").path
         try """
-            database_url: \(url(password: password, port: server.port))
-            node: { concurrency: 5 }
-            node: { lease: 30s }
-            webhook: { url: "http://127.0.0.1:\(closedPort)/hook", secret: "\(webhookSecret)" }
-            admin: { token: "\(adminToken)" }
-            """.write(toFile: broken, atomically: true, encoding: .utf8)
+        database_url: \(url(password: password, port: server.port))
+        node: { concurrency: 5 }
+        node: { lease: 30s }
+        webhook: { url: "http://127.0.0.1:\(closedPort)/hook", secret: "\(webhookSecret)" }
+        admin: { token: "\(adminToken)" }
+        """.write(toFile: broken, atomically: true, encoding: .utf8)
         // A valid file whose target URL carries credentials: `config check` lists the target with them masked.
         let userinfo = cluster.directory.appendingPathComponent("userinfo.yaml").path
         try """
-            database_url: \(url(password: password, port: server.port))
-            targets:
-              OrderClient: { url: "http://orders:\(webhookSecret)@127.0.0.1:\(closedPort)/rpc" }
-            """.write(toFile: userinfo, atomically: true, encoding: .utf8)
+        database_url: \(url(password: password, port: server.port))
+        targets:
+          OrderClient: { url: "http://orders:\(webhookSecret)@127.0.0.1:\(closedPort)/rpc" }
+        """.write(toFile: userinfo, atomically: true, encoding: .utf8)
         let listed = try await cli.run(["config", "check", userinfo])
         #expect(listed.exitCode == 0 && listed.stdout.contains("OrderClient → http://orders:***@127.0.0.1"), "\(listed.stdout) \(listed.stderr)")
         scan("config check listing a target with credentials", listed.stdout + listed.stderr)
@@ -113,10 +118,14 @@ struct SecretLeakTests {
 
         let admin = try await cluster.adminURL(of: worker)
         var ids: [Int64] = []
-        for row in try await cluster.pool.query(PostgresStatement(name: "all_ids", sql: "SELECT id FROM async_task_attempts ORDER BY id", isPrepared: false)) {
+        for row in try await cluster.pool.query(
+            PostgresStatement(name: "all_ids", sql: "SELECT id FROM async_task_attempts ORDER BY id", isPrepared: false))
+        {
             ids.append(try row.decode(Int64.self, "id"))
         }
-        var paths = ["/", "/attempts", "/attempts?status=failed", "/metrics", "/healthz", "/readyz", "/api/attempts?limit=500", "/api/nodes", "/api/stats"]
+        var paths = [
+            "/", "/attempts", "/attempts?status=failed", "/metrics", "/healthz", "/readyz", "/api/attempts?limit=500", "/api/nodes", "/api/stats",
+        ]
         paths += ids.flatMap { ["/attempts/\($0)", "/api/attempts/\($0)"] }
         for path in paths {
             let (status, body) = try await request(admin + path)
@@ -167,7 +176,9 @@ struct SecretLeakTests {
 
         // Nor does anything the node wrote to the database (errors, webhook bodies, node rows).
         for table in ["async_task_attempts", "async_task_nodes"] {
-            for row in try await cluster.pool.query(PostgresStatement(name: "dump_\(table)", sql: "SELECT row_to_json(t)::text AS j FROM \(table) t", isPrepared: false)) {
+            for row in try await cluster.pool.query(
+                PostgresStatement(name: "dump_\(table)", sql: "SELECT row_to_json(t)::text AS j FROM \(table) t", isPrepared: false))
+            {
                 scan("a row of \(table)", try row.decode(String.self, "j"))
             }
         }

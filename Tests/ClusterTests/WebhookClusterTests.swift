@@ -2,8 +2,8 @@ import AsyncTask
 import AsyncTaskWorker
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Failure webhook", .serialized)
 struct WebhookClusterTests {
@@ -57,7 +57,9 @@ struct WebhookClusterTests {
             }
             // Keep the receiver down for 30 s in all; deliveries fail and are retried meanwhile.
             try await Task.sleep(until: downSince + .seconds(30))
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'pending' AND num_attempts > 0") > 0)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'pending' AND num_attempts > 0") > 0)
             receiver = try startReceiver(cluster, port: port, record: record)
             try await eventually("every event is delivered", timeout: .seconds(60)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'succeeded'") == 28
@@ -70,12 +72,14 @@ struct WebhookClusterTests {
             #expect(Set(ids).count == 28, "distinct event ids delivered")
             #expect(!ids.contains(""))
             let now = Int64(Date().timeIntervalSince1970)
-            var events: [String: Int] = [:], attemptIDs = Set<Int64>()
+            var events: [String: Int] = [:]
+            var attemptIDs = Set<Int64>()
             for delivery in deliveries {
                 let body = Array((delivery["body"] as? String ?? "").utf8)
                 let header = delivery["signature"] as? String ?? ""
                 for secret in Self.secrets {
-                    #expect(WebhookSignature.verify(header: header, body: body, secrets: [secret], now: now, tolerance: 600), "signature with \(secret)")
+                    #expect(
+                        WebhookSignature.verify(header: header, body: body, secrets: [secret], now: now, tolerance: 600), "signature with \(secret)")
                 }
                 #expect(!WebhookSignature.verify(header: header, body: body, secrets: ["wrong-secret-0123456789"], now: now, tolerance: 600))
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
@@ -102,18 +106,24 @@ struct WebhookClusterTests {
                 }
             }
             // Redeliveries of one event keep its id: count distinct ids per kind.
-            let distinct = Dictionary(grouping: deliveries, by: { $0["event_id"] as? String ?? "" }).compactMapValues { $0.first?["event"] as? String }
+            let distinct = Dictionary(grouping: deliveries, by: { $0["event_id"] as? String ?? "" }).compactMapValues {
+                $0.first?["event"] as? String
+            }
             let kinds = Dictionary(grouping: distinct.values, by: { $0 }).mapValues(\.count)
             #expect(kinds == ["attempt.error": 10, "attempt.failed": 15, "attempt.expired": 3])
             #expect(!attemptIDs.contains(later[3]), "a rolled-back expiry sent an event")
             #expect(attemptIDs.isSuperset(of: Set(flaky + missing)))
             // A failing delivery never produced an event about itself.
-            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND method_args -> 'attempt' ->> 'target' = '@webhook'") == 0)
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND method_args -> 'attempt' ->> 'target' = '@webhook'") == 0)
             _ = events
         }
     }
 
-    @Test("two nodes with different webhook.events: events follow the union of the live nodes, args only if all include them; with none live, the last union")
+    @Test(
+        "two nodes with different webhook.events: events follow the union of the live nodes, args only if all include them; with none live, the last union"
+    )
     func eventsFollowLiveNodes() async throws {
         try await Cluster.with { cluster in
             // Nobody listens: deliveries fail and retry, the event rows stay for counting.
@@ -134,10 +144,14 @@ struct WebhookClusterTests {
             }
             /// The events written about `id`: their kinds, and whether they carry the arguments.
             func events(about id: Int64) async throws -> [(event: String, hasArgs: Bool)] {
-                try await cluster.pool.query(PostgresStatement(name: "events_about", sql: """
-                    SELECT method_name, (method_args -> 'attempt') ? 'method_args' AS has_args FROM async_task_attempts
-                    WHERE target = '@webhook' AND (method_args -> 'attempt' ->> 'id')::bigint = $1 ORDER BY id
-                    """), [id]).map { row in (try row.decode(String.self, "method_name"), try row.decode(Bool.self, "has_args")) }
+                try await cluster.pool.query(
+                    PostgresStatement(
+                        name: "events_about",
+                        sql: """
+                            SELECT method_name, (method_args -> 'attempt') ? 'method_args' AS has_args FROM async_task_attempts
+                            WHERE target = '@webhook' AND (method_args -> 'attempt' ->> 'id')::bigint = $1 ORDER BY id
+                            """), [id]
+                ).map { row in (try row.decode(String.self, "method_name"), try row.decode(Bool.self, "has_args")) }
             }
             let later = try await cluster.enqueue(6, scheduledAt: Date().addingTimeInterval(3600))
             let actions = AttemptActions()

@@ -11,7 +11,8 @@ struct HTTPEngineShutdownTests {
     /// Runs `engine` in a service group; returns the group and the task running it.
     private func start(_ engine: HTTPEngine) -> (ServiceGroup, Task<Void, any Error>) {
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [engine], gracefulShutdownSignals: [], cancellationSignals: [], logger: Logger(label: "test"))
+            configuration: ServiceGroupConfiguration(
+                services: [engine], gracefulShutdownSignals: [], cancellationSignals: [], logger: Logger(label: "test"))
         )
         return (group, Task { try await group.run() })
     }

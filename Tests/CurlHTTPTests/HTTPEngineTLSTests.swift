@@ -30,7 +30,8 @@ struct HTTPEngineTLSTests {
             let insecure = try await engine.execute(HTTPRequest(url: server.baseURL + "/echo", tls: TLSOptions(insecureSkipVerify: true)))
             #expect(insecure.status == 200)
 
-            let missingCA = await failure(of: HTTPRequest(url: server.baseURL + "/echo", tls: TLSOptions(caFile: ca.directory + "/absent.pem")), on: engine)
+            let missingCA = await failure(
+                of: HTTPRequest(url: server.baseURL + "/echo", tls: TLSOptions(caFile: ca.directory + "/absent.pem")), on: engine)
             #expect(missingCA?.code == .tlsFailed)
         }
     }

@@ -1,7 +1,8 @@
-@testable import CurlHTTP
 import Foundation
 import LoopbackHTTPServer
 import Testing
+
+@testable import CurlHTTP
 
 /// The engine against a real HTTP server on loopback. Serialized so that timing checks are not
 /// disturbed by the 2,000-request test.
@@ -69,8 +70,9 @@ struct HTTPEngineTests {
                 (["X-Attempt": "3", "Content-Type": "application/json"], "x"),
             ]
             for (index, call) in calls.enumerated() {
-                let echo = try Echo.decode(try await engine.execute(
-                    HTTPRequest(method: .post, url: url, headers: call.headers, body: Array(call.body.utf8))))
+                let echo = try Echo.decode(
+                    try await engine.execute(
+                        HTTPRequest(method: .post, url: url, headers: call.headers, body: Array(call.body.utf8))))
                 #expect(echo.method == "POST", "call \(index)")
                 #expect(echo.body == call.body, "call \(index)")
                 #expect(echo.header("X-Attempt") == call.headers["X-Attempt"], "call \(index)")
@@ -84,13 +86,14 @@ struct HTTPEngineTests {
         }
     }
 
-    @Test(arguments: [
-        ("http://h", nil), ("HTTPS://h/x", nil), ("hTtP://h:1/a?b#c", nil), ("http://[::1]:8/x", nil),
-        ("http://", HTTPClientError.Code.invalidURL), ("http:///x", .invalidURL), ("http://?q", .invalidURL),
-        ("http:/h", .invalidURL), ("h", .invalidURL), ("http:h//x", .invalidURL),
-        ("://h", .unsupportedScheme), ("htt://h", .unsupportedScheme), ("httpx://h", .unsupportedScheme),
-        ("a:b://h", .unsupportedScheme), ("http:://h", .unsupportedScheme), ("ftp://h", .unsupportedScheme),
-    ] as [(String, HTTPClientError.Code?)])
+    @Test(
+        arguments: [
+            ("http://h", nil), ("HTTPS://h/x", nil), ("hTtP://h:1/a?b#c", nil), ("http://[::1]:8/x", nil),
+            ("http://", HTTPClientError.Code.invalidURL), ("http:///x", .invalidURL), ("http://?q", .invalidURL),
+            ("http:/h", .invalidURL), ("h", .invalidURL), ("http:h//x", .invalidURL),
+            ("://h", .unsupportedScheme), ("htt://h", .unsupportedScheme), ("httpx://h", .unsupportedScheme),
+            ("a:b://h", .unsupportedScheme), ("http:://h", .unsupportedScheme), ("ftp://h", .unsupportedScheme),
+        ] as [(String, HTTPClientError.Code?)])
     func validatesURLs(url: String, expected: HTTPClientError.Code?) {
         do throws(HTTPClientError) {
             try RequestValidator.validateURL(url)
@@ -138,7 +141,8 @@ struct HTTPEngineTests {
             #expect(unavailable.retryAfter == "120")
 
             let tooMany = try await engine.execute(
-                HTTPRequest(url: server.baseURL + "/status/429?retry_after=Wed,%2021%20Oct%202015%2007:28:00%20GMT&content_type=text/plain;%20charset=utf-8")
+                HTTPRequest(
+                    url: server.baseURL + "/status/429?retry_after=Wed,%2021%20Oct%202015%2007:28:00%20GMT&content_type=text/plain;%20charset=utf-8")
             )
             #expect(tooMany.status == 429)
             #expect(tooMany.retryAfter == "Wed, 21 Oct 2015 07:28:00 GMT")

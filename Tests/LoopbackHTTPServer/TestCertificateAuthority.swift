@@ -29,18 +29,20 @@ public struct TestCertificateAuthority: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ca = TestCertificateAuthority(directory: directory)
         let curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try run(["req", "-x509"] + curve + [
-            "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=AsyncTask Test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ], in: directory)
+        try run(
+            ["req", "-x509"] + curve + [
+                "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=AsyncTask Test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            ], in: directory)
         for (name, usage, san) in [("server", "serverAuth", "IP:127.0.0.1,DNS:localhost"), ("client", "clientAuth", "DNS:client")] {
             try run(["req"] + curve + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"], in: directory)
             try "subjectAltName=\(san)\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=\(usage)\n"
                 .write(toFile: directory + "/\(name).ext", atomically: true, encoding: .utf8)
-            try run([
-                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", "\(name).pem", "-days", "2", "-extfile", "\(name).ext",
-            ], in: directory)
+            try run(
+                [
+                    "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                    "-out", "\(name).pem", "-days", "2", "-extfile", "\(name).ext",
+                ], in: directory)
         }
         return ca
     }

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("COPY … FROM STDIN")
 struct CopyTests {
@@ -18,7 +18,9 @@ struct CopyTests {
         let at = Date(timeIntervalSince1970: 1_795_955_696.789012)
         var rows = PostgresCopyRows()
         for (index, label) in labels.enumerated() {
-            try rows.append([Int64(index), label, PostgresBind.jsonb(Data(#"{"s":"a\tb\\c","i":\#(index)}"#.utf8)), at, Data([0, 9, 10, 92, 255]), Int16(index)])
+            try rows.append([
+                Int64(index), label, PostgresBind.jsonb(Data(#"{"s":"a\tb\\c","i":\#(index)}"#.utf8)), at, Data([0, 9, 10, 92, 255]), Int16(index),
+            ])
         }
         #expect(rows.count == labels.count)
         try await TestDatabase.with { database throws in
@@ -106,9 +108,11 @@ struct CopyTests {
                     [Int64(index), "\(index) \(label)", PostgresBind.null, PostgresBind.null, PostgresBind.null, Int16(index % 100)]
                 }
                 #expect(inserted == 10_000)
-                let check = PostgresStatement(name: "check_streamed", sql: """
-                    SELECT count(*) AS n, count(*) FILTER (WHERE label = id || ' ' || $1) AS intact FROM copied
-                    """)
+                let check = PostgresStatement(
+                    name: "check_streamed",
+                    sql: """
+                        SELECT count(*) AS n, count(*) FILTER (WHERE label = id || ' ' || $1) AS intact FROM copied
+                        """)
                 let row = try await connection.query(check, [label]).single()
                 #expect(try row.decode(Int.self, "n") == 10_000)
                 #expect(try row.decode(Int.self, "intact") == 10_000)

@@ -1,18 +1,20 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Decoding and binding values")
 struct DecodingTests {
-    static let allTypes = PostgresStatement(name: "all_types", sql: """
-        SELECT 42::integer AS i4, 9007199254740993::bigint AS i8, 7::smallint AS i2, true AS b, 'héllo'::text AS t,
-               'v'::varchar AS v, 2.5::float8 AS f8, 1.5::float4 AS f4,
-               '2026-11-29 12:34:56.789012+00'::timestamptz AS ts, '\\x00ff10'::bytea AS bin,
-               'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u, '{"a":[1,2]}'::json AS j, '{"b": 1}'::jsonb AS jb,
-               ARRAY[1, 2, 3]::bigint[] AS ai8, ARRAY['x', 'y,"z"', NULL]::text[] AS at, '{}'::bigint[] AS empty,
-               NULL::text AS nothing
-        """)
+    static let allTypes = PostgresStatement(
+        name: "all_types",
+        sql: """
+            SELECT 42::integer AS i4, 9007199254740993::bigint AS i8, 7::smallint AS i2, true AS b, 'héllo'::text AS t,
+                   'v'::varchar AS v, 2.5::float8 AS f8, 1.5::float4 AS f4,
+                   '2026-11-29 12:34:56.789012+00'::timestamptz AS ts, '\\x00ff10'::bytea AS bin,
+                   'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u, '{"a":[1,2]}'::json AS j, '{"b": 1}'::jsonb AS jb,
+                   ARRAY[1, 2, 3]::bigint[] AS ai8, ARRAY['x', 'y,"z"', NULL]::text[] AS at, '{}'::bigint[] AS empty,
+                   NULL::text AS nothing
+            """)
 
     @Test("every supported column type decodes to its Swift type")
     func decodesColumnTypes() async throws {
@@ -42,10 +44,12 @@ struct DecodingTests {
         }
     }
 
-    static let echo = PostgresStatement(name: "echo_binds", sql: """
-        SELECT $1::bigint AS i, $2::boolean AS b, $3::text AS t, $4::float8 AS f, $5::timestamptz AS ts, $6::bytea AS bin,
-               $7::uuid AS u, $8::jsonb AS jb, $9::bigint[] AS ai, $10::text[] AS at, $11::text AS n
-        """)
+    static let echo = PostgresStatement(
+        name: "echo_binds",
+        sql: """
+            SELECT $1::bigint AS i, $2::boolean AS b, $3::text AS t, $4::float8 AS f, $5::timestamptz AS ts, $6::bytea AS bin,
+                   $7::uuid AS u, $8::jsonb AS jb, $9::bigint[] AS ai, $10::text[] AS at, $11::text AS n
+            """)
 
     @Test("bound parameters round-trip without interpolation, including quotes, backslashes and SQL")
     func bindsRoundTrip() async throws {
@@ -54,10 +58,13 @@ struct DecodingTests {
                 let now = Date(timeIntervalSince1970: 1_764_000_000.123456)
                 let uuid = UUID()
                 let hostile = "'; DROP TABLE x; -- \\ \"quoted\" ☃"
-                let row = try await connection.query(Self.echo, [
-                    Int64.min + 1, false, hostile, -0.125, now, Data([0, 1, 2, 0, 255]), uuid,
-                    PostgresBind.jsonb(Data(#"{"k":"v"}"#.utf8)), [Int64(5), -6], [hostile, "", "NULL"], String?.none,
-                ]).single()
+                let row = try await connection.query(
+                    Self.echo,
+                    [
+                        Int64.min + 1, false, hostile, -0.125, now, Data([0, 1, 2, 0, 255]), uuid,
+                        PostgresBind.jsonb(Data(#"{"k":"v"}"#.utf8)), [Int64(5), -6], [hostile, "", "NULL"], String?.none,
+                    ]
+                ).single()
                 #expect(try row.decode(Int64.self, "i") == Int64.min + 1)
                 #expect(try row.decode(Bool.self, "b") == false)
                 #expect(try row.decode(String.self, "t") == hostile)
@@ -77,7 +84,8 @@ struct DecodingTests {
     func typeMismatchNamesColumn() async throws {
         try await TestDatabase.with { database throws in
             try await database.withConnection { connection throws in
-                let row = try await connection.query(PostgresStatement(name: "mismatch", sql: "SELECT 'x'::text AS label, NULL::bigint AS missing")).single()
+                let row = try await connection.query(PostgresStatement(name: "mismatch", sql: "SELECT 'x'::text AS label, NULL::bigint AS missing"))
+                    .single()
                 let mismatch = #expect(throws: PostgresError.self) { try row.decode(Int64.self, "label") }
                 #expect(mismatch?.code == .decoding)
                 #expect(mismatch?.message.contains("'label'") == true)

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("PostgresError: a terse description, the detail on request")
 struct ErrorDescriptionTests {
@@ -20,9 +20,10 @@ struct ErrorDescriptionTests {
 
                 try await connection.execute(script: "CREATE TABLE items (id bigint PRIMARY KEY)", name: "create")
                 try await connection.query("INSERT INTO items VALUES (\(Int64(1)))", named: "insert_item")
-                let duplicate = try #require(await #expect(throws: PostgresError.self) {
-                    try await connection.query("INSERT INTO items VALUES (\(Int64(1)))", named: "insert_item")
-                })
+                let duplicate = try #require(
+                    await #expect(throws: PostgresError.self) {
+                        try await connection.query("INSERT INTO items VALUES (\(Int64(1)))", named: "insert_item")
+                    })
                 #expect(duplicate.description == "PostgreSQL server 23505 in query 'insert_item': unique_violation (constraint items_pkey)")
                 #expect(duplicate.debugDescription.contains("DETAIL: Key (id)=(1) already exists."))
             }

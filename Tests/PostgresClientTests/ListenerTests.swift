@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("LISTEN / NOTIFY")
 struct ListenerTests {
@@ -12,7 +12,8 @@ struct ListenerTests {
         try await TestDatabase.with { database throws in
             var configuration = database.configuration
             configuration.set("application_name", "listener-under-test")
-            let listener = PostgresListener(configuration: configuration, channels: ["jobs", "Other Channel"], reconnectDelayLimit: .milliseconds(200))
+            let listener = PostgresListener(
+                configuration: configuration, channels: ["jobs", "Other Channel"], reconnectDelayLimit: .milliseconds(200))
             let run = Task { await listener.run() }
             var events = listener.events.makeAsyncIterator()
             #expect(await events.next() == .listening)
@@ -29,9 +30,12 @@ struct ListenerTests {
             #expect(second.channel == "Other Channel" && second.payload == "two")
 
             _ = try await database.withConnection { admin throws in
-                try await admin.query(PostgresStatement(name: "kill_listener", sql: """
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'listener-under-test'
-                    """))
+                try await admin.query(
+                    PostgresStatement(
+                        name: "kill_listener",
+                        sql: """
+                            SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'listener-under-test'
+                            """))
             }
             #expect(await events.next() == .listening)
             try await database.withConnection { sender throws in try await sender.query(Self.notify, ["jobs", "after"]) }
@@ -45,4 +49,3 @@ struct ListenerTests {
         }
     }
 }
-

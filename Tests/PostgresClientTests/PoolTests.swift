@@ -1,8 +1,8 @@
 import Foundation
 import PostgresClient
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Connection pool")
 struct PoolTests {
@@ -35,7 +35,8 @@ struct PoolTests {
     @Test("a waiter past acquireTimeout gets .poolTimeout; a released connection serves the next caller")
     func acquireTimeout() async throws {
         try await TestDatabase.with { database throws in
-            let pool = PostgresConnectionPool(configuration: database.configuration, options: .init(maxConnections: 3, acquireTimeout: .milliseconds(300)))
+            let pool = PostgresConnectionPool(
+                configuration: database.configuration, options: .init(maxConnections: 3, acquireTimeout: .milliseconds(300)))
             // Hold all three, then ask for a fourth.
             let release = AsyncStream<Void>.makeStream()
             let held = AsyncStream<Void>.makeStream()
@@ -130,7 +131,12 @@ struct PoolTests {
 /// Counts concurrent holders and remembers the highest count.
 final class ConcurrencyGauge: Sendable {
     private let state = Mutex((active: 0, peak: 0))
-    func enter() { state.withLock { $0.active += 1; $0.peak = max($0.peak, $0.active) } }
+    func enter() {
+        state.withLock {
+            $0.active += 1
+            $0.peak = max($0.peak, $0.active)
+        }
+    }
     func leave() { state.withLock { $0.active -= 1 } }
     var peak: Int { state.withLock { $0.peak } }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 @Suite("PostgresQuery: interpolated values become numbered binds")
 struct QueryBuilderTests {
@@ -49,12 +49,14 @@ struct QueryBuilderTests {
             if let owner { conditions.append("label = \(owner)") }
             if let minimumID { conditions.append("id >= \(minimumID)") }
             let condition = conditions.isEmpty ? "TRUE" : PostgresQuery.joined(conditions, separator: " AND ")
-            return "SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM (SELECT id FROM items WHERE \(condition) ORDER BY id LIMIT \(limit)) s"
+            return
+                "SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM (SELECT id FROM items WHERE \(condition) ORDER BY id LIMIT \(limit)) s"
         }
         try await TestDatabase.with { database throws in
             try await database.withConnection { connection throws in
                 try await connection.execute(
-                    script: "CREATE TABLE items (id bigint PRIMARY KEY, label text); INSERT INTO items SELECT g, CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END FROM generate_series(1, 10) g",
+                    script:
+                        "CREATE TABLE items (id bigint PRIMARY KEY, label text); INSERT INTO items SELECT g, CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END FROM generate_series(1, 10) g",
                     name: "create")
                 for prepared in [false, true] {
                     func ids(_ query: PostgresQuery) async throws -> [Int64] {

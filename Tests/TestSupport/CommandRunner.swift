@@ -15,7 +15,8 @@ public struct CommandRunner: Sendable {
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
             directory = directory.deletingLastPathComponent()
         }
-        throw TestSetupError("cannot find the asynctask executable next to \(CommandLine.arguments[0]); build it with `swift build` or set ASYNCTASK_BIN")
+        throw TestSetupError(
+            "cannot find the asynctask executable next to \(CommandLine.arguments[0]); build it with `swift build` or set ASYNCTASK_BIN")
     }
 
     public init() {}

@@ -33,7 +33,8 @@ public final class PostgresServer: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         if getuid() == 0 { _ = try await run("/bin/chown", ["postgres", directory], asPostgres: false) }
         let server = PostgresServer(directory: directory, port: try freePort(), binaries: binaries, listenAddresses: listenAddresses)
-        _ = try await run("\(binaries)/initdb", ["-D", "\(directory)/data", "-U", "asynctask", "--auth=trust", "-E", "UTF8", "--no-locale"], asPostgres: true)
+        _ = try await run(
+            "\(binaries)/initdb", ["-D", "\(directory)/data", "-U", "asynctask", "--auth=trust", "-E", "UTF8", "--no-locale"], asPostgres: true)
         if !hbaLines.isEmpty {
             let hba = "\(directory)/data/pg_hba.conf"
             let existing = try String(contentsOfFile: hba, encoding: .utf8)
@@ -51,7 +52,11 @@ public final class PostgresServer: Sendable {
     public func control(_ verb: String, mode: String = "fast") async throws {
         var arguments = ["-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60"]
         if verb != "start" { arguments += ["-m", mode] }
-        arguments += ["-o", "-p \(port) -k \(directory) -c listen_addresses=\(listenAddresses.joined(separator: ",")) -c fsync=off -c synchronous_commit=off -c max_connections=200", verb]
+        arguments += [
+            "-o",
+            "-p \(port) -k \(directory) -c listen_addresses=\(listenAddresses.joined(separator: ",")) -c fsync=off -c synchronous_commit=off -c max_connections=200",
+            verb,
+        ]
         _ = try await Self.run("\(binaries)/pg_ctl", arguments, asPostgres: true)
     }
 

@@ -46,7 +46,9 @@ public struct TestDatabase: Sendable {
         try await admin.execute(script: "CREATE DATABASE \(name) TEMPLATE template0", name: "create_test_database")
         await admin.close()
         let url = serverURL.replacingOccurrences(of: "/postgres", with: "/\(name)")
-        return TestDatabase(name: String(name), url: url, serverURL: serverURL, configuration: try PostgresConfiguration(url: url, applicationName: "asynctask-tests"))
+        return TestDatabase(
+            name: String(name), url: url, serverURL: serverURL, configuration: try PostgresConfiguration(url: url, applicationName: "asynctask-tests")
+        )
     }
 
     /// Drops the database, terminating any connection still open to it.

@@ -72,7 +72,8 @@ public struct AESGCMEncryptor: Encryptor {
     /// Re-encrypts a row's stored arguments with the primary key (key rotation): opens it with the key its
     /// `encryptor` value names and seals it again with a fresh nonce.
     /// - Returns: the new `method_args` and `encryptor` values.
-    public func reencrypt(_ stored: Data, id: String, target: String, method: String) throws(EncryptionError) -> (methodArgs: Data, encryptor: String) {
+    public func reencrypt(_ stored: Data, id: String, target: String, method: String) throws(EncryptionError) -> (methodArgs: Data, encryptor: String)
+    {
         let plaintext = try decrypt(stored, id: id, target: target, method: method)
         let sealed = try encrypt(plaintext, target: target, method: method)
         return (sealed, Self.encryptorID(keyID: keyRing.primaryID))
@@ -81,7 +82,8 @@ public struct AESGCMEncryptor: Encryptor {
     private func encrypt(_ arguments: Data, keyID: String, key: SymmetricKey, target: String, method: String) throws(EncryptionError) -> Data {
         let box: AES.GCM.SealedBox
         do {
-            box = try AES.GCM.seal(arguments, using: key, nonce: AES.GCM.Nonce(), authenticating: ArgumentsEnvelope.additionalData(target: target, method: method))
+            box = try AES.GCM.seal(
+                arguments, using: key, nonce: AES.GCM.Nonce(), authenticating: ArgumentsEnvelope.additionalData(target: target, method: method))
         } catch {
             throw EncryptionError(encryptor: Self.encryptorID(keyID: keyID), code: .sealFailed(String(describing: error)))
         }

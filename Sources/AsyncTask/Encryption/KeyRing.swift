@@ -22,7 +22,8 @@ public struct KeyRing: Sendable, CustomStringConvertible {
             }
         }
         guard let primaryKey = keys[primary] else {
-            throw KeyRingError(keyID: nil, reason: "the primary key id '\(primary)' is not among the keys (\(keys.keys.sorted().joined(separator: ", ")))")
+            throw KeyRingError(
+                keyID: nil, reason: "the primary key id '\(primary)' is not among the keys (\(keys.keys.sorted().joined(separator: ", ")))")
         }
         self.primaryID = primary
         self.primaryKey = primaryKey

@@ -31,27 +31,33 @@ public struct KeyRotation: Sendable {
 
     // Candidates: pending rows whose encryptor is set and is not the primary. Keyset order by id so each pass
     // visits every row once; failed ids are excluded so they are not retried within a run.
-    static let selectBatch = PostgresStatement(name: "rotate_select_batch", sql: """
-        SELECT id, target, method_name, method_args::text AS method_args, encryptor
-        FROM async_task_attempts
-        WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1
-          AND id > $2 AND id <> ALL($3::bigint[])
-        ORDER BY id
-        LIMIT $4
-        FOR UPDATE SKIP LOCKED
-        """)
+    static let selectBatch = PostgresStatement(
+        name: "rotate_select_batch",
+        sql: """
+            SELECT id, target, method_name, method_args::text AS method_args, encryptor
+            FROM async_task_attempts
+            WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1
+              AND id > $2 AND id <> ALL($3::bigint[])
+            ORDER BY id
+            LIMIT $4
+            FOR UPDATE SKIP LOCKED
+            """)
 
-    static let update = PostgresStatement(name: "rotate_update_batch", sql: """
-        UPDATE async_task_attempts t
-        SET method_args = u.method_args::jsonb, encryptor = $3, updated_at = now()
-        FROM unnest($1::bigint[], $2::text[]) AS u(id, method_args)
-        WHERE t.id = u.id
-        """)
+    static let update = PostgresStatement(
+        name: "rotate_update_batch",
+        sql: """
+            UPDATE async_task_attempts t
+            SET method_args = u.method_args::jsonb, encryptor = $3, updated_at = now()
+            FROM unnest($1::bigint[], $2::text[]) AS u(id, method_args)
+            WHERE t.id = u.id
+            """)
 
-    static let countRemaining = PostgresStatement(name: "rotate_count_remaining", sql: """
-        SELECT count(*) AS n FROM async_task_attempts
-        WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1 AND id <> ALL($2::bigint[])
-        """)
+    static let countRemaining = PostgresStatement(
+        name: "rotate_count_remaining",
+        sql: """
+            SELECT count(*) AS n FROM async_task_attempts
+            WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1 AND id <> ALL($2::bigint[])
+            """)
 
     /// The encryptor whose primary key rows are moved to.
     public let encryptor: AESGCMEncryptor

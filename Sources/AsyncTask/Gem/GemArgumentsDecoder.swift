@@ -50,7 +50,8 @@ public struct GemArgumentsDecoder: Sendable {
         guard let arguments else { return "{}" }
         if case .scalar(let scalar) = arguments, Self.isNull(scalar) { return "{}" }
         guard case .mapping = arguments else {
-            throw GemArgumentsError(path: "", reason: "the arguments are \(Self.kind(of: arguments)), not a hash (the gem calls target.method(**args))")
+            throw GemArgumentsError(
+                path: "", reason: "the arguments are \(Self.kind(of: arguments)), not a hash (the gem calls target.method(**args))")
         }
         var output = ""
         try Self.write(arguments, path: "", into: &output)
@@ -176,11 +177,21 @@ public struct GemArgumentsDecoder: Sendable {
             digits.removeFirst()
         }
         let radix: Int
-        if digits.hasPrefix("0x") { radix = 16; digits.removeFirst(2) }
-        else if digits.hasPrefix("0b") { radix = 2; digits.removeFirst(2) }
-        else if digits.hasPrefix("0o") { radix = 8; digits.removeFirst(2) }
-        else if digits.count > 1, digits.hasPrefix("0") { radix = 8; digits.removeFirst() }
-        else { radix = 10 }
+        if digits.hasPrefix("0x") {
+            radix = 16
+            digits.removeFirst(2)
+        } else if digits.hasPrefix("0b") {
+            radix = 2
+            digits.removeFirst(2)
+        } else if digits.hasPrefix("0o") {
+            radix = 8
+            digits.removeFirst(2)
+        } else if digits.count > 1, digits.hasPrefix("0") {
+            radix = 8
+            digits.removeFirst()
+        } else {
+            radix = 10
+        }
         if radix == 10, !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
             return sign + digits
         }

@@ -122,69 +122,91 @@ public struct GemTableAdoption: Sendable {
     /// Columns only AsyncTask's table has: a table with them but no recorded migration is not the gem's.
     static let clusterOnlyColumns: Set<String> = ["available_at", "locked_by", "priority"]
 
-    static let columns = PostgresStatement(name: "adopt_columns", sql: """
-        SELECT a.attname::text AS name, regexp_replace(format_type(a.atttypid, a.atttypmod), '\\(\\d+\\)$', '') AS type,
-               format_type(a.atttypid, a.atttypmod) AS full_type, a.attnotnull AS not_null, a.atthasdef AS has_default
-        FROM pg_attribute a
-        WHERE a.attrelid = to_regclass('async_task_attempts') AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attnum
-        """, isPrepared: false)
-    static let versionOneApplied = PostgresStatement(name: "adopt_version_one", sql: """
-        SELECT EXISTS (SELECT 1 FROM async_task_schema_migrations WHERE version = 1) AS applied
-        """, isPrepared: false)
+    static let columns = PostgresStatement(
+        name: "adopt_columns",
+        sql: """
+            SELECT a.attname::text AS name, regexp_replace(format_type(a.atttypid, a.atttypmod), '\\(\\d+\\)$', '') AS type,
+                   format_type(a.atttypid, a.atttypmod) AS full_type, a.attnotnull AS not_null, a.atthasdef AS has_default
+            FROM pg_attribute a
+            WHERE a.attrelid = to_regclass('async_task_attempts') AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum
+            """, isPrepared: false)
+    static let versionOneApplied = PostgresStatement(
+        name: "adopt_version_one",
+        sql: """
+            SELECT EXISTS (SELECT 1 FROM async_task_schema_migrations WHERE version = 1) AS applied
+            """, isPrepared: false)
     static let migrationsTableExists = PostgresStatement(
         name: "adopt_migrations_table", sql: "SELECT to_regclass('async_task_schema_migrations') IS NOT NULL AS present", isPrepared: false)
-    static let badStatuses = PostgresStatement(name: "adopt_bad_statuses", sql: """
-        SELECT coalesce(status, '(null)') AS status, count(*) AS n, min(id) AS example FROM async_task_attempts
-        WHERE status IS NULL OR status NOT IN ('pending', 'succeeded', 'failed', 'expired')
-        GROUP BY status ORDER BY status
-        """, isPrepared: false)
-    static let badEncryptors = PostgresStatement(name: "adopt_bad_encryptors", sql: """
-        SELECT encryptor, count(*) AS n, min(id) AS example FROM async_task_attempts
-        WHERE encryptor IS NOT NULL AND encryptor !~ $1 GROUP BY encryptor ORDER BY encryptor
-        """, isPrepared: false)
-    static let counts = PostgresStatement(name: "adopt_counts", sql: """
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE status = 'pending') AS pending,
-               count(*) FILTER (WHERE status <> 'pending') AS finished,
-               count(*) FILTER (WHERE status <> 'pending' AND completed_at IS NULL) AS finished_without_time,
-               count(*) FILTER (WHERE status = 'pending' AND completed_at IS NOT NULL) AS pending_with_time,
-               count(*) FILTER (WHERE method_args IS NULL OR method_args = '') AS blank_args,
-               count(*) FILTER (WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1 AND encryptor ~ $2
-                                AND method_args IS NOT NULL AND method_args <> '') AS parked
-        FROM async_task_attempts
-        """, isPrepared: false)
-    static let encryptors = PostgresStatement(name: "adopt_encryptors", sql: """
-        SELECT encryptor, count(*) AS n, count(*) FILTER (WHERE status = 'pending') AS pending, min(id) AS example
-        FROM async_task_attempts
-        WHERE encryptor <> $1 AND encryptor ~ $2 AND method_args IS NOT NULL AND method_args <> ''
-        GROUP BY encryptor ORDER BY encryptor
-        """, isPrepared: false)
-    static let indexes = PostgresStatement(name: "adopt_indexes", sql: """
-        SELECT i.relname::text AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-        WHERE x.indrelid = to_regclass('async_task_attempts') AND NOT x.indisprimary ORDER BY i.relname
-        """, isPrepared: false)
+    static let badStatuses = PostgresStatement(
+        name: "adopt_bad_statuses",
+        sql: """
+            SELECT coalesce(status, '(null)') AS status, count(*) AS n, min(id) AS example FROM async_task_attempts
+            WHERE status IS NULL OR status NOT IN ('pending', 'succeeded', 'failed', 'expired')
+            GROUP BY status ORDER BY status
+            """, isPrepared: false)
+    static let badEncryptors = PostgresStatement(
+        name: "adopt_bad_encryptors",
+        sql: """
+            SELECT encryptor, count(*) AS n, min(id) AS example FROM async_task_attempts
+            WHERE encryptor IS NOT NULL AND encryptor !~ $1 GROUP BY encryptor ORDER BY encryptor
+            """, isPrepared: false)
+    static let counts = PostgresStatement(
+        name: "adopt_counts",
+        sql: """
+            SELECT count(*) AS total,
+                   count(*) FILTER (WHERE status = 'pending') AS pending,
+                   count(*) FILTER (WHERE status <> 'pending') AS finished,
+                   count(*) FILTER (WHERE status <> 'pending' AND completed_at IS NULL) AS finished_without_time,
+                   count(*) FILTER (WHERE status = 'pending' AND completed_at IS NOT NULL) AS pending_with_time,
+                   count(*) FILTER (WHERE method_args IS NULL OR method_args = '') AS blank_args,
+                   count(*) FILTER (WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1 AND encryptor ~ $2
+                                    AND method_args IS NOT NULL AND method_args <> '') AS parked
+            FROM async_task_attempts
+            """, isPrepared: false)
+    static let encryptors = PostgresStatement(
+        name: "adopt_encryptors",
+        sql: """
+            SELECT encryptor, count(*) AS n, count(*) FILTER (WHERE status = 'pending') AS pending, min(id) AS example
+            FROM async_task_attempts
+            WHERE encryptor <> $1 AND encryptor ~ $2 AND method_args IS NOT NULL AND method_args <> ''
+            GROUP BY encryptor ORDER BY encryptor
+            """, isPrepared: false)
+    static let indexes = PostgresStatement(
+        name: "adopt_indexes",
+        sql: """
+            SELECT i.relname::text AS name FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = to_regclass('async_task_attempts') AND NOT x.indisprimary ORDER BY i.relname
+            """, isPrepared: false)
     // Windows of ids, each a range scan of the primary key: "id > $2 ORDER BY id LIMIT n" let the planner,
     // without statistics on a table the gem never analysed, sort the whole table for every batch (a dry run over
     // 100,000 rows took 48 s instead of 21 s, debug build on a loaded machine). Every row is read once.
-    static let idRange = PostgresStatement(name: "adopt_id_range", sql: """
-        SELECT coalesce(min(id), 0) AS low, coalesce(max(id), 0) AS high FROM async_task_attempts
-        """, isPrepared: false)
-    static let yamlRows = PostgresStatement(name: "adopt_yaml_rows", sql: """
-        SELECT id, status, method_args FROM async_task_attempts
-        WHERE id > $2 AND id <= $3 AND encryptor = $1 AND method_args IS NOT NULL AND method_args <> ''
-        ORDER BY id
-        """, isPrepared: false)
-    static let writeJSON = PostgresStatement(name: "adopt_write_json", sql: """
-        UPDATE async_task_attempts a SET method_args = u.json, encryptor = NULL
-        FROM unnest($1::bigint[], $2::text[]) AS u(id, json) WHERE a.id = u.id
-        """, isPrepared: false)
+    static let idRange = PostgresStatement(
+        name: "adopt_id_range",
+        sql: """
+            SELECT coalesce(min(id), 0) AS low, coalesce(max(id), 0) AS high FROM async_task_attempts
+            """, isPrepared: false)
+    static let yamlRows = PostgresStatement(
+        name: "adopt_yaml_rows",
+        sql: """
+            SELECT id, status, method_args FROM async_task_attempts
+            WHERE id > $2 AND id <= $3 AND encryptor = $1 AND method_args IS NOT NULL AND method_args <> ''
+            ORDER BY id
+            """, isPrepared: false)
+    static let writeJSON = PostgresStatement(
+        name: "adopt_write_json",
+        sql: """
+            UPDATE async_task_attempts a SET method_args = u.json, encryptor = NULL
+            FROM unnest($1::bigint[], $2::text[]) AS u(id, json) WHERE a.id = u.id
+            """, isPrepared: false)
     static let lock = "LOCK TABLE async_task_attempts IN ACCESS EXCLUSIVE MODE"
     static let dropGemIndexes = gemIndexes.map { "DROP INDEX IF EXISTS \($0)" }.joined(separator: ";\n")
     // The gem writes no method_args for a call without arguments; its reader treats blank as none.
-    static let blankArguments = PostgresStatement(name: "adopt_blank_args", sql: """
-        UPDATE async_task_attempts SET method_args = '{}', encryptor = NULL WHERE method_args IS NULL OR method_args = ''
-        """, isPrepared: false)
+    static let blankArguments = PostgresStatement(
+        name: "adopt_blank_args",
+        sql: """
+            UPDATE async_task_attempts SET method_args = '{}', encryptor = NULL WHERE method_args IS NULL OR method_args = ''
+            """, isPrepared: false)
     static let alterColumns = """
         ALTER TABLE async_task_attempts
             ALTER COLUMN id TYPE bigint,
@@ -208,21 +230,28 @@ public struct GemTableAdoption: Sendable {
     // One statement for all of them: each ALTER COLUMN … TYPE rewrites the table, and one rewrite does them all.
     static func alterTimestamps(_ columns: [String]) -> String {
         precondition(columns.allSatisfy { column in gemColumns.contains { $0.name == column && $0.types == timestampTypes } })
-        return "ALTER TABLE async_task_attempts " + columns.map { "ALTER COLUMN \($0) TYPE timestamptz USING \($0) AT TIME ZONE 'UTC'" }.joined(separator: ", ")
+        return "ALTER TABLE async_task_attempts "
+            + columns.map { "ALTER COLUMN \($0) TYPE timestamptz USING \($0) AT TIME ZONE 'UTC'" }.joined(separator: ", ")
     }
-    static let completeFinished = PostgresStatement(name: "adopt_complete_finished", sql: """
-        UPDATE async_task_attempts SET completed_at = updated_at WHERE status <> 'pending' AND completed_at IS NULL
-        """, isPrepared: false)
-    static let reopenPending = PostgresStatement(name: "adopt_reopen_pending", sql: """
-        UPDATE async_task_attempts SET completed_at = NULL WHERE status = 'pending' AND completed_at IS NOT NULL
-        """, isPrepared: false)
+    static let completeFinished = PostgresStatement(
+        name: "adopt_complete_finished",
+        sql: """
+            UPDATE async_task_attempts SET completed_at = updated_at WHERE status <> 'pending' AND completed_at IS NULL
+            """, isPrepared: false)
+    static let reopenPending = PostgresStatement(
+        name: "adopt_reopen_pending",
+        sql: """
+            UPDATE async_task_attempts SET completed_at = NULL WHERE status = 'pending' AND completed_at IS NOT NULL
+            """, isPrepared: false)
     // Due in their original order (created_at), or at their schedule; rows no node can decrypt never.
-    static let schedulePending = PostgresStatement(name: "adopt_schedule_pending", sql: """
-        UPDATE async_task_attempts
-        SET available_at = CASE WHEN encryptor IS NOT NULL AND encryptor <> $1 AND encryptor ~ $2 THEN 'infinity'
-                                ELSE coalesce(scheduled_at, created_at) END
-        WHERE status = 'pending'
-        """, isPrepared: false)
+    static let schedulePending = PostgresStatement(
+        name: "adopt_schedule_pending",
+        sql: """
+            UPDATE async_task_attempts
+            SET available_at = CASE WHEN encryptor IS NOT NULL AND encryptor <> $1 AND encryptor ~ $2 THEN 'infinity'
+                                    ELSE coalesce(scheduled_at, created_at) END
+            WHERE status = 'pending'
+            """, isPrepared: false)
     static let constraints = """
         CREATE OR REPLACE FUNCTION async_task_gem_encryptor_unsupported(encryptor text) RETURNS boolean
             LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -299,7 +328,8 @@ public struct GemTableAdoption: Sendable {
         for row in columns {
             found[try row.decode(String.self, "name")] = (
                 try row.decode(String.self, "type"), try row.decode(String.self, "full_type"),
-                try row.decode(Bool.self, "not_null"), try row.decode(Bool.self, "has_default"))
+                try row.decode(Bool.self, "not_null"), try row.decode(Bool.self, "has_default")
+            )
         }
         var differences: [String] = []
         for column in gemColumns {
@@ -313,7 +343,8 @@ public struct GemTableAdoption: Sendable {
         }
         let cluster = clusterOnlyColumns.filter { found[$0] != nil }
         if !cluster.isEmpty {
-            differences.append("it has AsyncTask's columns \(cluster.sorted().joined(separator: ", ")) but async_task_schema_migrations does not record version 1")
+            differences.append(
+                "it has AsyncTask's columns \(cluster.sorted().joined(separator: ", ")) but async_task_schema_migrations does not record version 1")
         }
         let gemNames = Set(gemColumns.map(\.name))
         for (name, column) in found.sorted(by: { $0.key < $1.key }) where !gemNames.contains(name) && column.notNull && !column.hasDefault {
@@ -356,11 +387,14 @@ public struct GemTableAdoption: Sendable {
         case .gem:
             throw GemTableAdoptionError(
                 table: Schema.attemptsTable,
-                problem: "was created by the async_task gem (lock_version, YAML method_args, no AsyncTask migration recorded): run `asynctask migrate --adopt --dry-run` to see the changes, then `asynctask migrate --adopt`; nothing was changed")
+                problem:
+                    "was created by the async_task gem (lock_version, YAML method_args, no AsyncTask migration recorded): run `asynctask migrate --adopt --dry-run` to see the changes, then `asynctask migrate --adopt`; nothing was changed"
+            )
         case .foreign(let differences):
             throw GemTableAdoptionError(
                 table: Schema.attemptsTable,
-                problem: "exists but is neither the async_task gem's table nor AsyncTask's (\(differences.joined(separator: "; "))); nothing was changed")
+                problem:
+                    "exists but is neither the async_task gem's table nor AsyncTask's (\(differences.joined(separator: "; "))); nothing was changed")
         }
     }
 
@@ -369,9 +403,11 @@ public struct GemTableAdoption: Sendable {
         switch try await Self.inspect(on: connection) {
         case .gem: break
         case .absent:
-            throw GemTableAdoptionError(table: Schema.attemptsTable, problem: "does not exist; `asynctask migrate` creates it, there is nothing to adopt")
+            throw GemTableAdoptionError(
+                table: Schema.attemptsTable, problem: "does not exist; `asynctask migrate` creates it, there is nothing to adopt")
         case .cluster:
-            throw GemTableAdoptionError(table: Schema.attemptsTable, problem: "is already AsyncTask's (schema v1 is recorded); run `asynctask migrate`")
+            throw GemTableAdoptionError(
+                table: Schema.attemptsTable, problem: "is already AsyncTask's (schema v1 is recorded); run `asynctask migrate`")
         case .foreign:
             try await Self.refuseUnadopted(on: connection)
         }
@@ -380,9 +416,10 @@ public struct GemTableAdoption: Sendable {
         let counts = try await connection.query(Self.counts, [GemArgumentsDecoder.nullEncryptor, Self.rubyModulePattern]).single()
         plan.totalRows = try counts.decode(Int.self, "total")
         for row in try await connection.query(Self.encryptors, [GemArgumentsDecoder.nullEncryptor, Self.rubyModulePattern]) {
-            plan.unsupportedEncryptors.append(EncryptorRows(
-                encryptor: try row.decode(String.self, "encryptor"), rows: try row.decode(Int.self, "n"),
-                pending: try row.decode(Int.self, "pending"), exampleID: try row.decode(Int64.self, "example")))
+            plan.unsupportedEncryptors.append(
+                EncryptorRows(
+                    encryptor: try row.decode(String.self, "encryptor"), rows: try row.decode(Int.self, "n"),
+                    pending: try row.decode(Int.self, "pending"), exampleID: try row.decode(Int64.self, "example")))
         }
         let present = Set(try await connection.query(Self.indexes).map { row throws(PostgresError) in try row.decode(String.self, "name") })
         plan.keptIndexes = present.subtracting(Self.gemIndexes).sorted()
@@ -392,47 +429,73 @@ public struct GemTableAdoption: Sendable {
             if apply { try await connection.execute(script: Self.dropGemIndexes, name: "adopt_drop_indexes") }
         }
 
-        plan.changes.append(Change(summary: "columns: id bigint; idempotence_token, status (default 'pending'), target, method_name, encryptor (now nullable) text; method_args stays text, NOT NULL DEFAULT '{}'; add max_attempts, available_at, locked_by, priority, last_error, last_error_at, last_http_status"))
+        plan.changes.append(
+            Change(
+                summary:
+                    "columns: id bigint; idempotence_token, status (default 'pending'), target, method_name, encryptor (now nullable) text; method_args stays text, NOT NULL DEFAULT '{}'; add max_attempts, available_at, locked_by, priority, last_error, last_error_at, last_http_status"
+            ))
         if apply { try await connection.execute(script: Self.alterColumns, name: "adopt_alter_columns") }
 
         let converted = try await convertArguments(on: connection, apply: apply, into: &plan)
-        plan.changes.append(Change(summary: "rewrite the gem's AsyncTask::NullEncryptor YAML arguments as JSON objects (encryptor becomes NULL)", rows: converted))
+        plan.changes.append(
+            Change(summary: "rewrite the gem's AsyncTask::NullEncryptor YAML arguments as JSON objects (encryptor becomes NULL)", rows: converted))
         if !plan.undecodable.isEmpty {
-            plan.changes.append(Change(
-                summary: "leave YAML arguments with no JSON form as they are (listed below; a node fails a pending one with \(GemArgumentsDecoder.errorKind))",
-                rows: plan.undecodable.count))
+            plan.changes.append(
+                Change(
+                    summary:
+                        "leave YAML arguments with no JSON form as they are (listed below; a node fails a pending one with \(GemArgumentsDecoder.errorKind))",
+                    rows: plan.undecodable.count))
         }
-        try await step(&plan, "write '{}' (no arguments) where method_args is empty", Self.blankArguments, count: counts, "blank_args", apply, connection)
+        try await step(
+            &plan, "write '{}' (no arguments) where method_args is empty", Self.blankArguments, count: counts, "blank_args", apply, connection)
 
         let columns = try await connection.query(Self.columns)
         var timestamps: [String] = []
         for row in columns {
             let name = try row.decode(String.self, "name")
-            if ["scheduled_at", "completed_at", "created_at", "updated_at"].contains(name), try row.decode(String.self, "type").hasPrefix("timestamp"),
+            if ["scheduled_at", "completed_at", "created_at", "updated_at"].contains(name),
+                try row.decode(String.self, "type").hasPrefix("timestamp"),
                 !(try row.decode(String.self, "type")).contains("with time zone")
             {
                 timestamps.append(name)
             }
         }
         if !timestamps.isEmpty {
-            plan.changes.append(Change(summary: "\(timestamps.joined(separator: ", ")): timestamp → timestamptz, read as UTC (ActiveRecord's default)", rows: plan.totalRows))
+            plan.changes.append(
+                Change(
+                    summary: "\(timestamps.joined(separator: ", ")): timestamp → timestamptz, read as UTC (ActiveRecord's default)",
+                    rows: plan.totalRows))
             if apply { try await connection.execute(script: Self.alterTimestamps(timestamps), name: "adopt_timestamps") }
         }
-        try await step(&plan, "set completed_at = updated_at on finished rows without one", Self.completeFinished, count: counts, "finished_without_time", apply, connection)
-        try await step(&plan, "clear completed_at on pending rows that had one", Self.reopenPending, count: counts, "pending_with_time", apply, connection)
+        try await step(
+            &plan, "set completed_at = updated_at on finished rows without one", Self.completeFinished, count: counts, "finished_without_time", apply,
+            connection)
+        try await step(
+            &plan, "clear completed_at on pending rows that had one", Self.reopenPending, count: counts, "pending_with_time", apply, connection)
         let pending = try counts.decode(Int.self, "pending")
         let parked = try counts.decode(Int.self, "parked")
-        plan.changes.append(Change(summary: "pending rows keep num_attempts and scheduled_at and become claimable (available_at = scheduled_at, else created_at)", rows: pending - parked))
+        plan.changes.append(
+            Change(
+                summary: "pending rows keep num_attempts and scheduled_at and become claimable (available_at = scheduled_at, else created_at)",
+                rows: pending - parked))
         if parked > 0 {
-            plan.changes.append(Change(summary: "pending rows of other encryptors stay pending but never due (available_at = infinity; listed by doctor)", rows: parked))
+            plan.changes.append(
+                Change(
+                    summary: "pending rows of other encryptors stay pending but never due (available_at = infinity; listed by doctor)", rows: parked))
         }
         plan.changes.append(Change(summary: "finished rows keep status and completed_at", rows: try counts.decode(Int.self, "finished")))
         if apply {
             try await connection.query(Self.schedulePending, [GemArgumentsDecoder.nullEncryptor, Self.rubyModulePattern])
         }
-        plan.changes.append(Change(summary: "add AsyncTask's checks (status, completed_at, method_args a JSON object except the gem's rows), the function async_task_gem_encryptor_unsupported"))
-        plan.changes.append(Change(summary: "create schema v1's indexes and triggers (claim, idempotence, lease, finished; schedule, notify) and async_task_nodes"))
-        plan.changes.append(Change(summary: "add the adopted table's triggers: async_task_attempts_unchanged_gem_insert, async_task_attempts_gem_lock_version"))
+        plan.changes.append(
+            Change(
+                summary:
+                    "add AsyncTask's checks (status, completed_at, method_args a JSON object except the gem's rows), the function async_task_gem_encryptor_unsupported"
+            ))
+        plan.changes.append(
+            Change(summary: "create schema v1's indexes and triggers (claim, idempotence, lease, finished; schedule, notify) and async_task_nodes"))
+        plan.changes.append(
+            Change(summary: "add the adopted table's triggers: async_task_attempts_unchanged_gem_insert, async_task_attempts_gem_lock_version"))
         plan.changes.append(Change(summary: "record schema v1 as applied, then apply migrations 2…\(Schema.latestVersion)"))
         if apply {
             try await connection.execute(script: Self.constraints, name: "adopt_constraints")
@@ -459,13 +522,18 @@ public struct GemTableAdoption: Sendable {
     private static func validate(on connection: PostgresConnection) async throws {
         var problems: [String] = []
         for row in try await connection.query(Self.badStatuses) {
-            problems.append("\(try row.decode(Int.self, "n")) row(s) have status '\(try row.decode(String.self, "status"))' (e.g. id \(try row.decode(Int64.self, "example"))); the gem's are pending, succeeded, failed, expired")
+            problems.append(
+                "\(try row.decode(Int.self, "n")) row(s) have status '\(try row.decode(String.self, "status"))' (e.g. id \(try row.decode(Int64.self, "example"))); the gem's are pending, succeeded, failed, expired"
+            )
         }
         for row in try await connection.query(Self.badEncryptors, [Self.rubyModulePattern]) {
-            problems.append("\(try row.decode(Int.self, "n")) row(s) have encryptor '\(try row.decode(String.self, "encryptor"))' (e.g. id \(try row.decode(Int64.self, "example"))), which is not a Ruby module name")
+            problems.append(
+                "\(try row.decode(Int.self, "n")) row(s) have encryptor '\(try row.decode(String.self, "encryptor"))' (e.g. id \(try row.decode(Int64.self, "example"))), which is not a Ruby module name"
+            )
         }
         guard problems.isEmpty else {
-            throw GemTableAdoptionError(table: Schema.attemptsTable, problem: "holds rows adoption cannot take: \(problems.joined(separator: "; ")); nothing was changed")
+            throw GemTableAdoptionError(
+                table: Schema.attemptsTable, problem: "holds rows adoption cannot take: \(problems.joined(separator: "; ")); nothing was changed")
         }
     }
 

@@ -43,20 +43,24 @@ public struct AttemptPruner: Sendable {
     static let unlock = PostgresStatement(name: "prune_unlock", sql: "SELECT pg_advisory_unlock($1) AS unlocked")
 
     // The inner SELECT walks async_task_attempts_finished_idx (status, completed_at) for one status.
-    static let deleteBatch = PostgresStatement(name: "prune_attempts_batch", sql: """
-        DELETE FROM async_task_attempts
-        WHERE id IN (
-            SELECT id FROM async_task_attempts
-            WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond'
-            ORDER BY completed_at
-            LIMIT $3
-            FOR UPDATE SKIP LOCKED)
-        """)
+    static let deleteBatch = PostgresStatement(
+        name: "prune_attempts_batch",
+        sql: """
+            DELETE FROM async_task_attempts
+            WHERE id IN (
+                SELECT id FROM async_task_attempts
+                WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond'
+                ORDER BY completed_at
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED)
+            """)
 
-    static let countOld = PostgresStatement(name: "prune_attempts_count", sql: """
-        SELECT count(*) AS n FROM async_task_attempts
-        WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond'
-        """)
+    static let countOld = PostgresStatement(
+        name: "prune_attempts_count",
+        sql: """
+            SELECT count(*) AS n FROM async_task_attempts
+            WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond'
+            """)
 
     /// The statuses each retention applies to.
     static func statuses(_ policy: Policy) -> [(AttemptStatus, Duration)] {
@@ -125,9 +129,11 @@ public struct AttemptPruner: Sendable {
                 }
                 let total = counts.values.reduce(0, +)
                 if total > 0 {
-                    logger.info("retention: deleted finished attempts", metadata: [
-                        "succeeded": "\(counts[.succeeded] ?? 0)", "failed": "\(counts[.failed] ?? 0)", "expired": "\(counts[.expired] ?? 0)",
-                    ])
+                    logger.info(
+                        "retention: deleted finished attempts",
+                        metadata: [
+                            "succeeded": "\(counts[.succeeded] ?? 0)", "failed": "\(counts[.failed] ?? 0)", "expired": "\(counts[.expired] ?? 0)",
+                        ])
                 }
             } catch is CancellationError {
                 return

@@ -25,11 +25,12 @@ public struct AttemptQueries: Sendable {
         if let since = filter.since { criteria.append("created_at >= \(since)") }
         if let beforeID = filter.beforeID { criteria.append("id < \(beforeID)") }
         if let phase = filter.phase {
-            let condition: PostgresQuery = switch phase {
-            case .scheduled: "num_attempts = 0 AND available_at > now()"
-            case .retrying: "num_attempts > 0 AND locked_by IS NULL"
-            case .running: "locked_by IS NOT NULL AND available_at > now()"
-            }
+            let condition: PostgresQuery =
+                switch phase {
+                case .scheduled: "num_attempts = 0 AND available_at > now()"
+                case .retrying: "num_attempts > 0 AND locked_by IS NULL"
+                case .running: "locked_by IS NOT NULL AND available_at > now()"
+                }
             criteria.append("status = \(AttemptStatus.pending.rawValue)::text AND \(condition)")
         }
         if !filter.matchesInternal { criteria.append("left(target, 1) <> \(Schema.internalTargetPrefix)::text") }
@@ -69,15 +70,19 @@ public struct AttemptQueries: Sendable {
         """
     }
 
-    static let detail = PostgresStatement(name: "attempt_detail", sql: """
-        SELECT \(AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts WHERE id = $1
-        """)
+    static let detail = PostgresStatement(
+        name: "attempt_detail",
+        sql: """
+            SELECT \(AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts WHERE id = $1
+            """)
 
-    static let tries = PostgresStatement(name: "attempt_tries", sql: """
-        SELECT t.* FROM async_task_attempts a CROSS JOIN LATERAL \(AttemptTry.recordset)
-        WHERE a.id = $1
-        ORDER BY t."try"
-        """)
+    static let tries = PostgresStatement(
+        name: "attempt_tries",
+        sql: """
+            SELECT t.* FROM async_task_attempts a CROSS JOIN LATERAL \(AttemptTry.recordset)
+            WHERE a.id = $1
+            ORDER BY t."try"
+            """)
 
     /// Attempts matching `filter`, newest first, at most `limit`.
     /// - Throws: `PostgresError`.
@@ -115,7 +120,9 @@ public struct AttemptQueries: Sendable {
     }
 
     /// Up to `limit` ids matching `filter` above `cursor`, ascending.
-    public func ids(_ filter: AttemptFilter, after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws(PostgresError) -> [Int64] {
+    public func ids(_ filter: AttemptFilter, after cursor: Int64, limit: Int, on connection: PostgresConnection) async throws(PostgresError)
+        -> [Int64]
+    {
         try await connection.query(Self.ids(filter, after: cursor, limit: limit), named: "attempt_ids_after").map { row throws(PostgresError) in
             try row.decode(Int64.self, "id")
         }

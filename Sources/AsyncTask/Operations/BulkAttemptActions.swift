@@ -17,9 +17,11 @@ public struct BulkAttemptActions: Sendable {
         self.batchSize = max(1, batchSize)
     }
 
-    static let countIDs = PostgresStatement(name: "bulk_count_ids", sql: """
-        SELECT count(*) AS n FROM async_task_attempts WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
-        """)
+    static let countIDs = PostgresStatement(
+        name: "bulk_count_ids",
+        sql: """
+            SELECT count(*) AS n FROM async_task_attempts WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
+            """)
 
     /// How many attempts `action` would change for `filter` now (for `--dry-run` and the confirmation).
     public func count(_ action: AttemptActionRequest, filter: AttemptFilter, on connection: PostgresConnection) async throws(PostgresError) -> Int {

@@ -43,16 +43,18 @@ public struct ClusterNodes: Sendable {
     }
 
     // Leases are counted through the locked_by partial index. Live nodes first, then the most recent.
-    static let list = PostgresStatement(name: "cluster_nodes", sql: """
-        SELECT n.id, n.hostname, n.pid, n.version, n.status, n.started_at, n.heartbeat_at,
-               extract(epoch FROM now() - n.heartbeat_at)::float8 AS heartbeat_age,
-               n.concurrency, n.in_flight, n.targets,
-               (SELECT count(*) FROM async_task_attempts a WHERE a.locked_by = n.id AND a.status = 'pending') AS leases,
-               (n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond') AS live
-        FROM async_task_nodes n
-        WHERE $2 OR n.status IN ('active', 'draining') OR n.heartbeat_at > now() - interval '1 hour'
-        ORDER BY live DESC, n.hostname, n.started_at DESC
-        """)
+    static let list = PostgresStatement(
+        name: "cluster_nodes",
+        sql: """
+            SELECT n.id, n.hostname, n.pid, n.version, n.status, n.started_at, n.heartbeat_at,
+                   extract(epoch FROM now() - n.heartbeat_at)::float8 AS heartbeat_age,
+                   n.concurrency, n.in_flight, n.targets,
+                   (SELECT count(*) FROM async_task_attempts a WHERE a.locked_by = n.id AND a.status = 'pending') AS leases,
+                   (n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond') AS live
+            FROM async_task_nodes n
+            WHERE $2 OR n.status IN ('active', 'draining') OR n.heartbeat_at > now() - interval '1 hour'
+            ORDER BY live DESC, n.hostname, n.started_at DESC
+            """)
 
     /// Nodes that are live or were seen in the last hour (or every node with `all`).
     /// - Throws: `PostgresError`.

@@ -63,40 +63,42 @@ extension ClusterStats {
     // is what bounds the cost; `coverage` says where a capped status's rows stop. Lag and latency come from the
     // try history (schema v5): its first element, if it is try 1, and its last (the try that finished the row).
     // Clocks: started_at is the node's, created_at the database's, so a lag is floored at 0.
-    static let series = PostgresStatement(name: "cluster_series", sql: """
-        WITH recent AS (
-            (SELECT target, status, completed_at, created_at, scheduled_at, tries FROM async_task_attempts
-             WHERE status = 'succeeded' AND completed_at > now() - $1 * interval '1 second'
-             ORDER BY completed_at DESC LIMIT $3)
-            UNION ALL
-            (SELECT target, status, completed_at, created_at, scheduled_at, tries FROM async_task_attempts
-             WHERE status = 'failed' AND completed_at > now() - $1 * interval '1 second'
-             ORDER BY completed_at DESC LIMIT $3)
-        ), coverage AS (
-            SELECT max(oldest) AS complete_from
-            FROM (SELECT min(completed_at) AS oldest, count(*) AS n FROM recent GROUP BY status) s
-            WHERE n >= $3
-        ), measured AS (
-            SELECT target, status,
-                   floor(extract(epoch FROM completed_at) / $2) * $2 AS bucket,
-                   CASE WHEN tries -> 0 ->> 'try' = '1'
-                        THEN greatest(0, extract(epoch FROM (tries -> 0 ->> 'started_at')::timestamptz - coalesce(scheduled_at, created_at)))
-                   END::float8 AS lag_s,
-                   (tries -> -1 ->> 'duration_ms')::float8 AS latency_ms
-            FROM recent
-            WHERE $4::boolean OR left(target, 1) <> '@'
-        )
-        SELECT target, to_timestamp(bucket) AS bucket,
-               count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-               count(*) FILTER (WHERE status = 'failed') AS failed,
-               avg(lag_s) AS lag_avg, max(lag_s) AS lag_max,
-               avg(latency_ms) AS latency_avg,
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95,
-               (SELECT complete_from FROM coverage) AS complete_from
-        FROM measured
-        GROUP BY 1, 2
-        ORDER BY 1, 2
-        """)
+    static let series = PostgresStatement(
+        name: "cluster_series",
+        sql: """
+            WITH recent AS (
+                (SELECT target, status, completed_at, created_at, scheduled_at, tries FROM async_task_attempts
+                 WHERE status = 'succeeded' AND completed_at > now() - $1 * interval '1 second'
+                 ORDER BY completed_at DESC LIMIT $3)
+                UNION ALL
+                (SELECT target, status, completed_at, created_at, scheduled_at, tries FROM async_task_attempts
+                 WHERE status = 'failed' AND completed_at > now() - $1 * interval '1 second'
+                 ORDER BY completed_at DESC LIMIT $3)
+            ), coverage AS (
+                SELECT max(oldest) AS complete_from
+                FROM (SELECT min(completed_at) AS oldest, count(*) AS n FROM recent GROUP BY status) s
+                WHERE n >= $3
+            ), measured AS (
+                SELECT target, status,
+                       floor(extract(epoch FROM completed_at) / $2) * $2 AS bucket,
+                       CASE WHEN tries -> 0 ->> 'try' = '1'
+                            THEN greatest(0, extract(epoch FROM (tries -> 0 ->> 'started_at')::timestamptz - coalesce(scheduled_at, created_at)))
+                       END::float8 AS lag_s,
+                       (tries -> -1 ->> 'duration_ms')::float8 AS latency_ms
+                FROM recent
+                WHERE $4::boolean OR left(target, 1) <> '@'
+            )
+            SELECT target, to_timestamp(bucket) AS bucket,
+                   count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                   count(*) FILTER (WHERE status = 'failed') AS failed,
+                   avg(lag_s) AS lag_avg, max(lag_s) AS lag_max,
+                   avg(latency_ms) AS latency_avg,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS latency_p95,
+                   (SELECT complete_from FROM coverage) AS complete_from
+            FROM measured
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            """)
 
     /// Per target and bucket over `window`: finished attempts, pickup lag and call latency.
     /// - Parameters:

@@ -45,43 +45,47 @@ public struct ClusterStats: Sendable {
     // Pending rows through the claim index's predicate; finished rows through the finished index's predicate
     // (status <> 'pending') restricted to the last hour. Due excludes live leases: a claimed row's
     // available_at is its lease end, in the future while the call runs.
-    static let perTarget = PostgresStatement(name: "cluster_stats_per_target", sql: """
-        WITH pending AS (
-            SELECT target,
-                   count(*) AS pending,
-                   count(*) FILTER (WHERE available_at <= now()) AS due,
-                   count(*) FILTER (WHERE locked_by IS NOT NULL AND available_at > now()) AS running,
-                   coalesce(extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())), 0)::float8 AS lag_seconds
-            FROM async_task_attempts
-            WHERE status = 'pending' AND ($1::boolean OR left(target, 1) <> '@')
-            GROUP BY target
-        ), finished AS (
-            SELECT target,
-                   count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-                   count(*) FILTER (WHERE status = 'failed') AS failed,
-                   count(*) FILTER (WHERE status IN ('succeeded', 'failed') AND completed_at > now() - interval '5 minutes') AS recent
-            FROM async_task_attempts
-            WHERE status <> 'pending' AND completed_at > now() - interval '1 hour' AND ($1::boolean OR left(target, 1) <> '@')
-            GROUP BY target
-        )
-        SELECT coalesce(p.target, f.target) AS target,
-               coalesce(p.pending, 0) AS pending, coalesce(p.due, 0) AS due, coalesce(p.running, 0) AS running,
-               coalesce(f.succeeded, 0) AS succeeded, coalesce(f.failed, 0) AS failed,
-               coalesce(p.lag_seconds, 0) AS lag_seconds, coalesce(f.recent, 0) / 300.0::float8 AS rate
-        FROM pending p FULL JOIN finished f ON f.target = p.target
-        ORDER BY 1
-        """)
+    static let perTarget = PostgresStatement(
+        name: "cluster_stats_per_target",
+        sql: """
+            WITH pending AS (
+                SELECT target,
+                       count(*) AS pending,
+                       count(*) FILTER (WHERE available_at <= now()) AS due,
+                       count(*) FILTER (WHERE locked_by IS NOT NULL AND available_at > now()) AS running,
+                       coalesce(extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())), 0)::float8 AS lag_seconds
+                FROM async_task_attempts
+                WHERE status = 'pending' AND ($1::boolean OR left(target, 1) <> '@')
+                GROUP BY target
+            ), finished AS (
+                SELECT target,
+                       count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                       count(*) FILTER (WHERE status = 'failed') AS failed,
+                       count(*) FILTER (WHERE status IN ('succeeded', 'failed') AND completed_at > now() - interval '5 minutes') AS recent
+                FROM async_task_attempts
+                WHERE status <> 'pending' AND completed_at > now() - interval '1 hour' AND ($1::boolean OR left(target, 1) <> '@')
+                GROUP BY target
+            )
+            SELECT coalesce(p.target, f.target) AS target,
+                   coalesce(p.pending, 0) AS pending, coalesce(p.due, 0) AS due, coalesce(p.running, 0) AS running,
+                   coalesce(f.succeeded, 0) AS succeeded, coalesce(f.failed, 0) AS failed,
+                   coalesce(p.lag_seconds, 0) AS lag_seconds, coalesce(f.recent, 0) / 300.0::float8 AS rate
+            FROM pending p FULL JOIN finished f ON f.target = p.target
+            ORDER BY 1
+            """)
 
-    static let throughput = PostgresStatement(name: "cluster_throughput", sql: """
-        SELECT target, date_trunc('minute', completed_at) AS minute,
-               count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-               count(*) FILTER (WHERE status = 'failed') AS failed
-        FROM async_task_attempts
-        WHERE status <> 'pending' AND completed_at > date_trunc('minute', now()) - $1 * interval '1 minute'
-          AND ($2::boolean OR left(target, 1) <> '@')
-        GROUP BY 1, 2
-        ORDER BY 1, 2
-        """)
+    static let throughput = PostgresStatement(
+        name: "cluster_throughput",
+        sql: """
+            SELECT target, date_trunc('minute', completed_at) AS minute,
+                   count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
+                   count(*) FILTER (WHERE status = 'failed') AS failed
+            FROM async_task_attempts
+            WHERE status <> 'pending' AND completed_at > date_trunc('minute', now()) - $1 * interval '1 minute'
+              AND ($2::boolean OR left(target, 1) <> '@')
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            """)
 
     /// Figures for every target with pending attempts or attempts finished in the last hour, by name.
     /// - Parameter includeInternal: also the internal targets (`@webhook` deliveries), which operators' views
@@ -99,7 +103,9 @@ public struct ClusterStats: Sendable {
 
     /// Succeeded and failed attempts per target and minute over the last `minutes` minutes (minutes without any
     /// finished attempt are absent).
-    public func throughput(minutes: Int = 60, includeInternal: Bool = false, on connection: PostgresConnection) async throws(PostgresError) -> [ThroughputPoint] {
+    public func throughput(minutes: Int = 60, includeInternal: Bool = false, on connection: PostgresConnection) async throws(PostgresError)
+        -> [ThroughputPoint]
+    {
         try await connection.query(Self.throughput, [Int64(minutes), includeInternal]).map { row throws(PostgresError) in
             ThroughputPoint(
                 target: try row.decode(String.self, "target"), minute: try row.decode(Date.self, "minute"),

@@ -72,58 +72,68 @@ public struct Doctor: Sendable {
     }
 
     // Due attempts whose target no live node (fresh heartbeat) serves.
-    static let unserved = PostgresStatement(name: "doctor_unserved_targets", sql: """
-        SELECT a.target, count(*) AS pending, extract(epoch FROM now() - min(a.available_at))::float8 AS oldest
-        FROM async_task_attempts a
-        WHERE a.status = 'pending' AND a.available_at <= now()
-          AND NOT EXISTS (
-              SELECT 1 FROM async_task_nodes n
-              WHERE n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
-                AND a.target = ANY(n.targets))
-        GROUP BY a.target
-        ORDER BY a.target
-        """)
+    static let unserved = PostgresStatement(
+        name: "doctor_unserved_targets",
+        sql: """
+            SELECT a.target, count(*) AS pending, extract(epoch FROM now() - min(a.available_at))::float8 AS oldest
+            FROM async_task_attempts a
+            WHERE a.status = 'pending' AND a.available_at <= now()
+              AND NOT EXISTS (
+                  SELECT 1 FROM async_task_nodes n
+                  WHERE n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
+                    AND a.target = ANY(n.targets))
+            GROUP BY a.target
+            ORDER BY a.target
+            """)
 
     // Leases held by nodes that are dead, stopped, silent, or gone from the nodes table.
-    static let deadNodeLeases = PostgresStatement(name: "doctor_dead_node_leases", sql: """
-        SELECT a.locked_by::text AS node, coalesce(n.hostname, '(no node row)') AS hostname,
-               coalesce(n.status, 'missing') AS status, count(*) AS leases
-        FROM async_task_attempts a
-        LEFT JOIN async_task_nodes n ON n.id = a.locked_by
-        WHERE a.status = 'pending' AND a.locked_by IS NOT NULL
-          AND (n.id IS NULL OR n.status IN ('dead', 'stopped') OR n.heartbeat_at < now() - $1 * interval '1 millisecond')
-        GROUP BY 1, 2, 3
-        ORDER BY 4 DESC
-        """)
+    static let deadNodeLeases = PostgresStatement(
+        name: "doctor_dead_node_leases",
+        sql: """
+            SELECT a.locked_by::text AS node, coalesce(n.hostname, '(no node row)') AS hostname,
+                   coalesce(n.status, 'missing') AS status, count(*) AS leases
+            FROM async_task_attempts a
+            LEFT JOIN async_task_nodes n ON n.id = a.locked_by
+            WHERE a.status = 'pending' AND a.locked_by IS NOT NULL
+              AND (n.id IS NULL OR n.status IN ('dead', 'stopped') OR n.heartbeat_at < now() - $1 * interval '1 millisecond')
+            GROUP BY 1, 2, 3
+            ORDER BY 4 DESC
+            """)
 
     // A lease ends at available_at; a live node renews it long before. Past its end by stuckAfter means no
     // node renewed or reclaimed it.
-    static let stuckLeases = PostgresStatement(name: "doctor_stuck_leases", sql: """
-        SELECT count(*) AS stuck, coalesce(extract(epoch FROM now() - min(available_at)), 0)::float8 AS oldest,
-               coalesce(min(id), 0) AS example
-        FROM async_task_attempts
-        WHERE status = 'pending' AND locked_by IS NOT NULL AND available_at < now() - $1 * interval '1 millisecond'
-        """)
+    static let stuckLeases = PostgresStatement(
+        name: "doctor_stuck_leases",
+        sql: """
+            SELECT count(*) AS stuck, coalesce(extract(epoch FROM now() - min(available_at)), 0)::float8 AS oldest,
+                   coalesce(min(id), 0) AS example
+            FROM async_task_attempts
+            WHERE status = 'pending' AND locked_by IS NOT NULL AND available_at < now() - $1 * interval '1 millisecond'
+            """)
 
-    static let tableBloat = PostgresStatement(name: "doctor_table_bloat", sql: """
-        SELECT relname::text AS name, n_live_tup AS live, n_dead_tup AS dead,
-               coalesce(extract(epoch FROM now() - greatest(last_autovacuum, last_vacuum)), -1)::float8 AS vacuumed_ago
-        FROM pg_stat_user_tables
-        WHERE relname IN ('async_task_attempts', 'async_task_nodes')
-        ORDER BY relname
-        """)
+    static let tableBloat = PostgresStatement(
+        name: "doctor_table_bloat",
+        sql: """
+            SELECT relname::text AS name, n_live_tup AS live, n_dead_tup AS dead,
+                   coalesce(extract(epoch FROM now() - greatest(last_autovacuum, last_vacuum)), -1)::float8 AS vacuumed_ago
+            FROM pg_stat_user_tables
+            WHERE relname IN ('async_task_attempts', 'async_task_nodes')
+            ORDER BY relname
+            """)
 
     // A heuristic without extensions: an index bigger than its whole table (and than a floor) is bloated, since
     // every AsyncTask index covers fewer, narrower tuples than the heap holds.
-    static let indexBloat = PostgresStatement(name: "doctor_index_bloat", sql: """
-        SELECT i.indexrelid::regclass::text AS name, pg_relation_size(i.indexrelid) AS index_bytes,
-               pg_relation_size(i.indrelid) AS table_bytes
-        FROM pg_index i
-        WHERE i.indrelid IN ('async_task_attempts'::regclass, 'async_task_nodes'::regclass)
-          AND pg_relation_size(i.indexrelid) > $1
-          AND pg_relation_size(i.indexrelid) > pg_relation_size(i.indrelid)
-        ORDER BY 2 DESC
-        """)
+    static let indexBloat = PostgresStatement(
+        name: "doctor_index_bloat",
+        sql: """
+            SELECT i.indexrelid::regclass::text AS name, pg_relation_size(i.indexrelid) AS index_bytes,
+                   pg_relation_size(i.indrelid) AS table_bytes
+            FROM pg_index i
+            WHERE i.indrelid IN ('async_task_attempts'::regclass, 'async_task_nodes'::regclass)
+              AND pg_relation_size(i.indexrelid) > $1
+              AND pg_relation_size(i.indexrelid) > pg_relation_size(i.indrelid)
+            ORDER BY 2 DESC
+            """)
 
     /// Runs every check. Schema checks come first; the others are skipped when the tables do not exist yet.
     /// - Throws: `PostgresError` when a check's query fails.
@@ -133,17 +143,21 @@ public struct Doctor: Sendable {
         let missing = status.filter { $0.appliedAt == nil }
         let unknown = status.filter { $0.name == "(unknown to this build)" }
         if !missing.isEmpty {
-            findings.append(Finding(
-                check: "migrations", severity: .problem,
-                message: "missing migrations \(missing.map { "\($0.version) (\($0.name))" }.joined(separator: ", ")): run `asynctask migrate`"))
+            findings.append(
+                Finding(
+                    check: "migrations", severity: .problem,
+                    message: "missing migrations \(missing.map { "\($0.version) (\($0.name))" }.joined(separator: ", ")): run `asynctask migrate`"))
             if missing.count == status.count - unknown.count { return findings }
         } else {
             findings.append(Finding(check: "migrations", severity: .ok, message: "schema is current (version \(status.last?.version ?? 0))"))
         }
         if !unknown.isEmpty {
-            findings.append(Finding(
-                check: "migrations", severity: .warning,
-                message: "the database has migrations this build does not know (\(unknown.map { String($0.version) }.joined(separator: ", "))): upgrade this asynctask"))
+            findings.append(
+                Finding(
+                    check: "migrations", severity: .warning,
+                    message:
+                        "the database has migrations this build does not know (\(unknown.map { String($0.version) }.joined(separator: ", "))): upgrade this asynctask"
+                ))
         }
         let deadAfter = configuration.deadAfter.milliseconds
 
@@ -152,28 +166,40 @@ public struct Doctor: Sendable {
         for row in unserved {
             let target = try row.decode(String.self, "target")
             // A name close to a served one is most likely a producer's typo or wrong case, not a missing node.
-            let hint = served.flatMap { NearestName.nearest(to: target, in: $0.targets) }
+            let hint =
+                served.flatMap { NearestName.nearest(to: target, in: $0.targets) }
                 .map { "; live nodes serve \($0): did the producer mean \($0)? (target names are case-sensitive)" } ?? ""
-            findings.append(Finding(
-                check: "unserved_targets", severity: .problem,
-                message: "\(try row.decode(Int.self, "pending")) due attempt(s) for target \(target) (oldest waiting \(Self.age(try row.decode(Double.self, "oldest")))) but no live node serves it: start a node configured with \(target)\(hint)"))
+            findings.append(
+                Finding(
+                    check: "unserved_targets", severity: .problem,
+                    message:
+                        "\(try row.decode(Int.self, "pending")) due attempt(s) for target \(target) (oldest waiting \(Self.age(try row.decode(Double.self, "oldest")))) but no live node serves it: start a node configured with \(target)\(hint)"
+                ))
         }
-        if unserved.isEmpty { findings.append(Finding(check: "unserved_targets", severity: .ok, message: "every target with due work has a live node")) }
+        if unserved.isEmpty {
+            findings.append(Finding(check: "unserved_targets", severity: .ok, message: "every target with due work has a live node"))
+        }
 
         let dead = try await connection.query(Self.deadNodeLeases, [deadAfter])
         for row in dead {
-            findings.append(Finding(
-                check: "dead_node_leases", severity: .problem,
-                message: "node \(try row.decode(String.self, "hostname")) (\(try row.decode(String.self, "node")), \(try row.decode(String.self, "status"))) holds \(try row.decode(Int.self, "leases")) lease(s): a live node releases them within node.dead_after; if none runs, start one"))
+            findings.append(
+                Finding(
+                    check: "dead_node_leases", severity: .problem,
+                    message:
+                        "node \(try row.decode(String.self, "hostname")) (\(try row.decode(String.self, "node")), \(try row.decode(String.self, "status"))) holds \(try row.decode(Int.self, "leases")) lease(s): a live node releases them within node.dead_after; if none runs, start one"
+                ))
         }
         if dead.isEmpty { findings.append(Finding(check: "dead_node_leases", severity: .ok, message: "no dead node holds leases")) }
 
         let stuck = try await connection.query(Self.stuckLeases, [configuration.stuckAfter.milliseconds]).single()
         let stuckCount = try stuck.decode(Int.self, "stuck")
         if stuckCount > 0 {
-            findings.append(Finding(
-                check: "stuck_leases", severity: .problem,
-                message: "\(stuckCount) attempt(s) are past the end of their lease by more than \(configuration.stuckAfter) (oldest \(Self.age(try stuck.decode(Double.self, "oldest"))) ago, e.g. attempt \(try stuck.decode(Int64.self, "example"))): no node is reclaiming them"))
+            findings.append(
+                Finding(
+                    check: "stuck_leases", severity: .problem,
+                    message:
+                        "\(stuckCount) attempt(s) are past the end of their lease by more than \(configuration.stuckAfter) (oldest \(Self.age(try stuck.decode(Double.self, "oldest"))) ago, e.g. attempt \(try stuck.decode(Int64.self, "example"))): no node is reclaiming them"
+                ))
         } else {
             findings.append(Finding(check: "stuck_leases", severity: .ok, message: "no attempt is stuck past its lease"))
         }
@@ -183,21 +209,28 @@ public struct Doctor: Sendable {
         var bloated = false
         for row in try await connection.query(Self.tableBloat) {
             let name = try row.decode(String.self, "name")
-            let live = try row.decode(Int.self, "live"), deadTuples = try row.decode(Int.self, "dead")
+            let live = try row.decode(Int.self, "live")
+            let deadTuples = try row.decode(Int.self, "dead")
             if deadTuples >= configuration.bloatMinDeadTuples && Double(deadTuples) > configuration.bloatRatio * Double(max(live, 1)) {
                 bloated = true
                 let vacuumed = try row.decode(Double.self, "vacuumed_ago")
-                findings.append(Finding(
-                    check: "table_bloat", severity: .warning,
-                    message: "\(name) has \(deadTuples) dead rows for \(live) live (last vacuum \(vacuumed < 0 ? "never" : Self.age(vacuumed) + " ago")): check autovacuum (migration 3 tunes it) or run VACUUM \(name)"))
+                findings.append(
+                    Finding(
+                        check: "table_bloat", severity: .warning,
+                        message:
+                            "\(name) has \(deadTuples) dead rows for \(live) live (last vacuum \(vacuumed < 0 ? "never" : Self.age(vacuumed) + " ago")): check autovacuum (migration 3 tunes it) or run VACUUM \(name)"
+                    ))
             }
         }
         for row in try await connection.query(Self.indexBloat, [configuration.indexBloatMinBytes]) {
             bloated = true
             let name = try row.decode(String.self, "name")
-            findings.append(Finding(
-                check: "index_bloat", severity: .warning,
-                message: "index \(name) is \(Self.bytes(try row.decode(Int64.self, "index_bytes"))), larger than its table (\(Self.bytes(try row.decode(Int64.self, "table_bytes")))): REINDEX INDEX CONCURRENTLY \(name)"))
+            findings.append(
+                Finding(
+                    check: "index_bloat", severity: .warning,
+                    message:
+                        "index \(name) is \(Self.bytes(try row.decode(Int64.self, "index_bytes"))), larger than its table (\(Self.bytes(try row.decode(Int64.self, "table_bytes")))): REINDEX INDEX CONCURRENTLY \(name)"
+                ))
         }
         if !bloated { findings.append(Finding(check: "bloat", severity: .ok, message: "no table or index bloat found")) }
         return findings

@@ -36,7 +36,8 @@ public enum FilterParser {
         var filter = AttemptFilter()
         if let state, !state.isEmpty {
             guard let phase = AttemptFilter.Phase(rawValue: state.lowercased()) else {
-                throw Error(field: "state", reason: "'\(state)' is not one of \(AttemptFilter.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw Error(
+                    field: "state", reason: "'\(state)' is not one of \(AttemptFilter.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             filter.phase = phase
         }

@@ -16,9 +16,11 @@ public struct ServedTargets: Sendable {
         public func warning(forTarget target: String) -> String? {
             guard !targets.contains(target) else { return nil }
             guard liveNodes > 0 else {
-                return "no worker node is live (none with status active and a fresh heartbeat): attempt for \(target) waits until one that serves it starts"
+                return
+                    "no worker node is live (none with status active and a fresh heartbeat): attempt for \(target) waits until one that serves it starts"
             }
-            var text = "no live node serves target \(target) (live nodes serve \(targets.isEmpty ? "nothing" : targets.joined(separator: ", "))): the attempt waits until one does"
+            var text =
+                "no live node serves target \(target) (live nodes serve \(targets.isEmpty ? "nothing" : targets.joined(separator: ", "))): the attempt waits until one does"
             if let near = NearestName.nearest(to: target, in: targets) { text += "; did you mean \(near)? (target names are case-sensitive)" }
             return text
         }
@@ -32,13 +34,15 @@ public struct ServedTargets: Sendable {
         self.deadAfter = deadAfter
     }
 
-    static let live = PostgresStatement(name: "served_targets", sql: """
-        SELECT count(*) AS live_nodes,
-               coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM async_task_nodes n2, unnest(n2.targets) AS t
-                         WHERE n2.status = 'active' AND n2.heartbeat_at > now() - $1 * interval '1 millisecond'), '{}') AS targets
-        FROM async_task_nodes n
-        WHERE n.status = 'active' AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
-        """)
+    static let live = PostgresStatement(
+        name: "served_targets",
+        sql: """
+            SELECT count(*) AS live_nodes,
+                   coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM async_task_nodes n2, unnest(n2.targets) AS t
+                             WHERE n2.status = 'active' AND n2.heartbeat_at > now() - $1 * interval '1 millisecond'), '{}') AS targets
+            FROM async_task_nodes n
+            WHERE n.status = 'active' AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
+            """)
 
     /// Reads what live nodes serve.
     /// - Throws: `PostgresError`.

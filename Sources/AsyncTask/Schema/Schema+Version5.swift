@@ -15,7 +15,9 @@ extension Schema {
     /// `excerpt`. Nodes append to it in the same fenced UPDATE that records the outcome, so it costs no statement
     /// of its own. A try whose node died before recording leaves a gap in the numbers. Adding a nullable column
     /// without a default does not rewrite the table.
-    static let version5 = Migration(version: 5, name: "attempt_tries", sql: """
-        ALTER TABLE async_task_attempts ADD COLUMN tries jsonb;
-        """)
+    static let version5 = Migration(
+        version: 5, name: "attempt_tries",
+        sql: """
+            ALTER TABLE async_task_attempts ADD COLUMN tries jsonb;
+            """)
 }

@@ -35,7 +35,8 @@ struct ConfigValues {
             return nil
         }
         do {
-            return try items.map { item throws(EnvironmentExpansion.Error) in try EnvironmentExpansion.expand(item, environment: environment) }.filter { !$0.isEmpty }
+            return try items.map { item throws(EnvironmentExpansion.Error) in try EnvironmentExpansion.expand(item, environment: environment) }.filter
+            { !$0.isEmpty }
         } catch {
             throw ConfigurationError(key: key, reason: error.description)
         }

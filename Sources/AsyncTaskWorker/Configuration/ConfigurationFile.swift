@@ -59,7 +59,9 @@ struct ConfigurationFile {
             }
             let childPath = path + [name]
             // A mapping is fine when some known key continues below it.
-            if child.mapping != nil, !patterns.contains(where: { $0.count > childPath.count && Self.matches(Array($0.prefix(childPath.count)), childPath) }) {
+            if child.mapping != nil,
+                !patterns.contains(where: { $0.count > childPath.count && Self.matches(Array($0.prefix(childPath.count)), childPath) })
+            {
                 throw unknown(childPath, patterns: patterns)
             }
             try check(child, path: childPath, patterns: patterns)
@@ -81,7 +83,8 @@ struct ConfigurationFile {
         let parent = Array(path.dropLast())
         let siblings = patterns.compactMap { pattern -> String? in
             guard pattern.count >= path.count, Self.matches(Array(pattern.prefix(parent.count)), parent),
-                !ConfigurationKey.isPlaceholder(pattern[parent.count]) else { return nil }
+                !ConfigurationKey.isPlaceholder(pattern[parent.count])
+            else { return nil }
             return (parent + [pattern[parent.count]]).joined(separator: ".")
         }
         var reason = "unknown key"
@@ -106,7 +109,9 @@ struct ConfigurationFile {
                 var items: [String] = []
                 for (index, item) in sequence.enumerated() {
                     guard let scalar = item.scalar else {
-                        throw ConfigurationError(key: path.joined(separator: "."), reason: "item \(index + 1) of the list is itself a mapping or a list; a list holds plain values")
+                        throw ConfigurationError(
+                            key: path.joined(separator: "."),
+                            reason: "item \(index + 1) of the list is itself a mapping or a list; a list holds plain values")
                     }
                     items.append(scalar.string)
                 }

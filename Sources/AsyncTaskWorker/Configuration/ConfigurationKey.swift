@@ -37,7 +37,8 @@ public struct ConfigurationKey: Sendable, Hashable {
     /// The variable that overrides the key, placeholders kept: `ASYNCTASK_TARGETS_<NAME>_URL`.
     public var environmentVariable: String {
         let name = WorkerConfiguration.environmentName(forKey: components.map { Self.isPlaceholder($0) ? "placeholder" : $0 }.joined(separator: "."))
-        var parts = name.dropFirst(WorkerConfiguration.environmentPrefix.count).split(separator: "_", omittingEmptySubsequences: false).map(String.init)
+        var parts = name.dropFirst(WorkerConfiguration.environmentPrefix.count).split(separator: "_", omittingEmptySubsequences: false).map(
+            String.init)
         // Each placeholder came out as one PLACEHOLDER word; put the placeholder itself back, upper-cased.
         var placeholders = components.filter(Self.isPlaceholder).makeIterator()
         for index in parts.indices where parts[index] == "PLACEHOLDER" {

@@ -54,7 +54,10 @@ struct ConfigurationSetting<Section> {
 extension ConfigurationSetting where Section: ConfigurationSection {
     /// A whole number in `range`; the default is the section's.
     static func integer(_ path: String, _ field: WritableKeyPath<Section, Int>, in range: ClosedRange<Int>, doc: String) -> Self {
-        .init(path, type: "whole number \(range.lowerBound)…\(range.upperBound)", default: ConfigurationKey.code(Section.defaults[keyPath: field]), doc: doc) {
+        .init(
+            path, type: "whole number \(range.lowerBound)…\(range.upperBound)", default: ConfigurationKey.code(Section.defaults[keyPath: field]),
+            doc: doc
+        ) {
             values, key, section throws(ConfigurationError) in
             section[keyPath: field] = try values.int(key.path, default: section[keyPath: field], in: range)
         }
@@ -70,9 +73,13 @@ extension ConfigurationSetting where Section: ConfigurationSection {
     }
 
     /// One of the cases of `Value`, written in any case; the default is the section's.
-    static func choice<Value: RawRepresentable<String> & CaseIterable>(_ path: String, _ field: WritableKeyPath<Section, Value>, doc: String) -> Self {
+    static func choice<Value: RawRepresentable<String> & CaseIterable>(_ path: String, _ field: WritableKeyPath<Section, Value>, doc: String) -> Self
+    {
         let names = Value.allCases.map(\.rawValue)
-        return .init(path, type: "one of " + names.map(ConfigurationKey.code).joined(separator: ", "), default: ConfigurationKey.code(Section.defaults[keyPath: field].rawValue), doc: doc) {
+        return .init(
+            path, type: "one of " + names.map(ConfigurationKey.code).joined(separator: ", "),
+            default: ConfigurationKey.code(Section.defaults[keyPath: field].rawValue), doc: doc
+        ) {
             values, key, section throws(ConfigurationError) in
             guard let text = try values.string(key.path) else { return }
             guard let value = Value(rawValue: text.lowercased()) else {

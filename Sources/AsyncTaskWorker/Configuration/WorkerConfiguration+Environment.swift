@@ -34,7 +34,9 @@ extension WorkerConfiguration {
     /// that asynctask does not read otherwise is an error naming it and the nearest known name, so a typo never
     /// falls back to a default. An unsplit CamelCase spelling of a name (`…_ORDERCLIENT_URL`) is rewritten to the
     /// split one the provider reads.
-    static func environmentOverrides(_ environment: [String: String], names: ConfigurationSource) throws(ConfigurationError) -> (values: [String: String], secrets: Set<String>) {
+    static func environmentOverrides(_ environment: [String: String], names: ConfigurationSource) throws(ConfigurationError) -> (
+        values: [String: String], secrets: Set<String>
+    ) {
         let variables = environment.keys.filter { $0.hasPrefix(environmentPrefix) }
         guard !variables.isEmpty else { return ([:], []) }
         var canonical = Set<String>()
@@ -78,7 +80,8 @@ extension WorkerConfiguration {
         var reason = "unknown environment variable: it overrides no configuration key"
         if let near = NearestName.nearest(to: name, in: known.sorted()) { reason += "; did you mean \(near)?" }
         if name.hasPrefix(environmentPrefix + "TARGETS_") {
-            reason += " A target's variables are ASYNCTASK_TARGETS_<NAME>_<KEY> for a target declared in the file or in ASYNCTASK_TARGETS"
+            reason +=
+                " A target's variables are ASYNCTASK_TARGETS_<NAME>_<KEY> for a target declared in the file or in ASYNCTASK_TARGETS"
                 + " (declared: \(targets.isEmpty ? "none" : targets.joined(separator: ", "))), <NAME> upper-cased with CamelCase"
                 + " split into words or not (OrderClient → ORDER_CLIENT or ORDERCLIENT); headers can be overridden, not added."
         } else {

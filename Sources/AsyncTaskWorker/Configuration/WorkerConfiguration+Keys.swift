@@ -16,7 +16,8 @@ extension WorkerConfiguration: ConfigurationSection {
 extension WorkerConfiguration {
     /// Every key, in the order of the README's configuration reference.
     public static var configurationKeys: [ConfigurationKey] {
-        let target = CallBlock.target, webhook = CallBlock.webhook
+        let target = CallBlock.target
+        let webhook = CallBlock.webhook
         return databaseSettings.map(\.key) + nodeSettings.map(\.key)
             + target.settings.map(\.key) + targetSettings.map(\.key)
             + adminSettings.map(\.key)
@@ -39,56 +40,79 @@ extension WorkerConfiguration {
 
     static var databaseSettings: [Setting] {
         [
-            Setting("database_url", type: "`postgresql://` URL", default: "required", secret: true,
-                    doc: "where the database is (`postgresql://user:pass@host:5432/db?sslmode=require`); never logged") {
+            Setting(
+                "database_url", type: "`postgresql://` URL", default: "required", secret: true,
+                doc: "where the database is (`postgresql://user:pass@host:5432/db?sslmode=require`); never logged"
+            ) {
                 values, key, configuration throws(ConfigurationError) in
                 guard let url = try values.string(key.path, secret: true) else {
                     throw ConfigurationError(key: key.path, reason: "is required (set it in the file or as ASYNCTASK_DATABASE_URL)")
                 }
                 configuration.databaseURL = url
             },
-            .integer("database.pool_size", \.databasePoolSize, in: 2...200,
-                     doc: "connections the node opens at most, besides its LISTEN connection"),
+            .integer(
+                "database.pool_size", \.databasePoolSize, in: 2...200,
+                doc: "connections the node opens at most, besides its LISTEN connection"),
         ]
     }
 
     static var nodeSettings: [Setting] {
         [
-            Setting("node.id", type: "UUID", default: "random UUID per process",
-                    doc: "the node's id in `async_task_nodes` and in leases: a UUID (`3f2b9c1e-8a4d-4c6e-9b1a-2d5e7f9a0c3b`), since the column and `locked_by` are `uuid`; set it only to keep one id across restarts, and never give two running nodes the same one") {
+            Setting(
+                "node.id", type: "UUID", default: "random UUID per process",
+                doc:
+                    "the node's id in `async_task_nodes` and in leases: a UUID (`3f2b9c1e-8a4d-4c6e-9b1a-2d5e7f9a0c3b`), since the column and `locked_by` are `uuid`; set it only to keep one id across restarts, and never give two running nodes the same one"
+            ) {
                 values, key, configuration throws(ConfigurationError) in
                 guard let id = try values.string(key.path) else { return }
                 guard let uuid = UUID(uuidString: id) else {
-                    throw ConfigurationError(key: key.path, reason: "'\(id)' is not a UUID: node ids are UUIDs (e.g. 3f2b9c1e-8a4d-4c6e-9b1a-2d5e7f9a0c3b, as `uuidgen` prints); leave node.id unset for a random one per process")
+                    throw ConfigurationError(
+                        key: key.path,
+                        reason:
+                            "'\(id)' is not a UUID: node ids are UUIDs (e.g. 3f2b9c1e-8a4d-4c6e-9b1a-2d5e7f9a0c3b, as `uuidgen` prints); leave node.id unset for a random one per process"
+                    )
                 }
                 configuration.node.id = uuid
             },
-            Setting("node.hostname", type: "text", default: "the host name",
-                    doc: "shown in the nodes table and dashboard (the pod name in Kubernetes)") {
+            Setting(
+                "node.hostname", type: "text", default: "the host name",
+                doc: "shown in the nodes table and dashboard (the pod name in Kubernetes)"
+            ) {
                 values, key, configuration throws(ConfigurationError) in
                 if let hostname = try values.string(key.path) { configuration.node.hostname = hostname }
             },
             .integer("node.concurrency", \.node.concurrency, in: 1...100_000, doc: "calls in flight at most on this node"),
-            .duration("node.lease", \.node.lease, minimum: .seconds(1),
-                      doc: "how long a claim holds an attempt; at least twice `node.heartbeat`, which renews it"),
-            .duration("node.heartbeat", \.node.heartbeat, minimum: .milliseconds(50),
-                      doc: "how often the node reports itself alive and renews its leases"),
-            .duration("node.dead_after", \.node.deadAfter, minimum: .milliseconds(200),
-                      doc: "a node silent this long is marked dead and its leases released; longer than `node.heartbeat`"),
-            .duration("node.poll_interval", \.node.pollInterval, minimum: .milliseconds(10),
-                      doc: "how often to look for due work without a notification (scheduled and retried attempts)"),
-            .duration("node.shutdown_grace", \.node.shutdownGrace, minimum: .zero,
-                      doc: "how long a draining node lets in-flight calls finish; keep the orchestrator's kill timeout above it"),
+            .duration(
+                "node.lease", \.node.lease, minimum: .seconds(1),
+                doc: "how long a claim holds an attempt; at least twice `node.heartbeat`, which renews it"),
+            .duration(
+                "node.heartbeat", \.node.heartbeat, minimum: .milliseconds(50),
+                doc: "how often the node reports itself alive and renews its leases"),
+            .duration(
+                "node.dead_after", \.node.deadAfter, minimum: .milliseconds(200),
+                doc: "a node silent this long is marked dead and its leases released; longer than `node.heartbeat`"),
+            .duration(
+                "node.poll_interval", \.node.pollInterval, minimum: .milliseconds(10),
+                doc: "how often to look for due work without a notification (scheduled and retried attempts)"),
+            .duration(
+                "node.shutdown_grace", \.node.shutdownGrace, minimum: .zero,
+                doc: "how long a draining node lets in-flight calls finish; keep the orchestrator's kill timeout above it"),
             .integer("node.claim_batch", \.node.claimBatch, in: 1...10_000, doc: "attempts claimed at most per claim statement"),
-            .integer("node.claimers", \.node.claimers, in: 1...16,
-                     doc: "claim loops running at once on the node; they overlap their round trips to PostgreSQL and share the same caps"),
-            .duration("node.flush_interval", \.node.flushInterval, minimum: .zero,
-                      doc: "how long outcomes wait to be recorded together (each flush is one commit; full `node.flush_batch` batches go at once)"),
+            .integer(
+                "node.claimers", \.node.claimers, in: 1...16,
+                doc: "claim loops running at once on the node; they overlap their round trips to PostgreSQL and share the same caps"),
+            .duration(
+                "node.flush_interval", \.node.flushInterval, minimum: .zero,
+                doc: "how long outcomes wait to be recorded together (each flush is one commit; full `node.flush_batch` batches go at once)"),
             .integer("node.flush_batch", \.node.flushBatch, in: 1...50_000, doc: "outcomes recorded at most per statement"),
-            .integer("node.max_buffered_outcomes", \.node.maxBufferedOutcomes, in: 1...10_000_000,
-                     doc: "outcomes held in memory while the database is unreachable; beyond it the node stops claiming"),
-            .integer("node.prefetch", \.node.prefetch, in: 0...100_000,
-                     doc: "attempts claimed at most ahead of free slots (0 turns it off): the node sizes this buffer from its call rate and claim round trip, so a slot that frees starts its next call at once; the buffer's leases are renewed like the others and released at once when the node drains; attempts claimed ahead start in claim order, so an attempt of higher priority enqueued meanwhile waits for the buffer (about 30 ms of calls), and with several `node.claimers` two claims may land in either order"),
+            .integer(
+                "node.max_buffered_outcomes", \.node.maxBufferedOutcomes, in: 1...10_000_000,
+                doc: "outcomes held in memory while the database is unreachable; beyond it the node stops claiming"),
+            .integer(
+                "node.prefetch", \.node.prefetch, in: 0...100_000,
+                doc:
+                    "attempts claimed at most ahead of free slots (0 turns it off): the node sizes this buffer from its call rate and claim round trip, so a slot that frees starts its next call at once; the buffer's leases are renewed like the others and released at once when the node drains; attempts claimed ahead start in claim order, so an attempt of higher priority enqueued meanwhile waits for the buffer (about 30 ms of calls), and with several `node.claimers` two claims may land in either order"
+            ),
         ]
     }
 
@@ -96,26 +120,34 @@ extension WorkerConfiguration {
     static var targetSettings: [ConfigurationSetting<RawTargetConfiguration>] {
         let prefix = CallBlock.target.prefix
         return [
-            .raw("\(prefix).protocol", \.protocol, type: "one of " + TargetProtocol.allCases.map { ConfigurationKey.code($0.rawValue) }.joined(separator: ", "),
-                 default: ConfigurationKey.code(TargetProtocol.http.rawValue),
-                 doc: "`http` (`POST {url}/{method_name}`) or `jsonrpc` (`POST {url}`, JSON-RPC 2.0)"),
-            .raw("\(prefix).connect_timeout", \.connectTimeout, type: "duration > 0", default: "the smaller of `timeout` and `10s`",
-                 doc: "limit on connecting (TCP and TLS)"),
-            .number("\(prefix).max_response_bytes", \.maxResponseBytes, type: "whole number ≥ 1",
-                    default: ConfigurationKey.code(TargetConfiguration.Defaults.target.maxResponseBytes),
-                    doc: "response bodies are cut at this size (an excerpt is kept as `last_error`)"),
+            .raw(
+                "\(prefix).protocol", \.protocol,
+                type: "one of " + TargetProtocol.allCases.map { ConfigurationKey.code($0.rawValue) }.joined(separator: ", "),
+                default: ConfigurationKey.code(TargetProtocol.http.rawValue),
+                doc: "`http` (`POST {url}/{method_name}`) or `jsonrpc` (`POST {url}`, JSON-RPC 2.0)"),
+            .raw(
+                "\(prefix).connect_timeout", \.connectTimeout, type: "duration > 0", default: "the smaller of `timeout` and `10s`",
+                doc: "limit on connecting (TCP and TLS)"),
+            .number(
+                "\(prefix).max_response_bytes", \.maxResponseBytes, type: "whole number ≥ 1",
+                default: ConfigurationKey.code(TargetConfiguration.Defaults.target.maxResponseBytes),
+                doc: "response bodies are cut at this size (an excerpt is kept as `last_error`)"),
             // A `batch` block turns batching on even when empty; so does a variable setting one of its keys.
-            .init("\(prefix).batch.max", type: "whole number 1…\(BatchSettings.maxUpperBound)",
-                  default: "none (one request per attempt); `\(BatchSettings.defaultMax)` once `batch` is set",
-                  doc: "batched delivery: up to this many attempts of one method per request (see \"Batched delivery\")") {
+            .init(
+                "\(prefix).batch.max", type: "whole number 1…\(BatchSettings.maxUpperBound)",
+                default: "none (one request per attempt); `\(BatchSettings.defaultMax)` once `batch` is set",
+                doc: "batched delivery: up to this many attempts of one method per request (see \"Batched delivery\")"
+            ) {
                 values, key, raw throws(ConfigurationError) in
                 guard let max = try values.optionalInt(key.path) else { return }
                 raw.batch = raw.batch ?? .init()
                 raw.batch?.max = max
             },
-            .init("\(prefix).batch.linger", type: "duration 0…\(DurationText.format(BatchSettings.lingerUpperBound))",
-                  default: "`\(DurationText.format(BatchSettings.defaultLinger))` once `batch` is set",
-                  doc: "the longest a batch waits, from its first attempt, for others to join") {
+            .init(
+                "\(prefix).batch.linger", type: "duration 0…\(DurationText.format(BatchSettings.lingerUpperBound))",
+                default: "`\(DurationText.format(BatchSettings.defaultLinger))` once `batch` is set",
+                doc: "the longest a batch waits, from its first attempt, for others to join"
+            ) {
                 values, key, raw throws(ConfigurationError) in
                 guard let linger = try values.raw(key.path) else { return }
                 raw.batch = raw.batch ?? .init()
@@ -127,8 +159,10 @@ extension WorkerConfiguration {
     static var adminSettings: [Setting] {
         let defaults = Admin()
         return [
-            Setting("admin.listen", type: "`host:port`, `[v6]:port` or `off`", default: "`\(defaults.host):\(defaults.port)`",
-                    doc: "address of the node's admin HTTP server (health, metrics, API, dashboard); the container image sets `0.0.0.0:9090`") {
+            Setting(
+                "admin.listen", type: "`host:port`, `[v6]:port` or `off`", default: "`\(defaults.host):\(defaults.port)`",
+                doc: "address of the node's admin HTTP server (health, metrics, API, dashboard); the container image sets `0.0.0.0:9090`"
+            ) {
                 values, key, configuration throws(ConfigurationError) in
                 guard let listen = try values.string(key.path) else { return }
                 if listen.lowercased() == "off" {
@@ -137,10 +171,14 @@ extension WorkerConfiguration {
                     (configuration.admin.host, configuration.admin.port) = try parseListen(listen)
                 }
             },
-            token("admin.token", \.admin.token,
-                  doc: "bearer token the admin API's actions (`POST /api/attempts/{id}/…`) require; without it they are refused"),
-            token("admin.read_token", \.admin.readToken,
-                  doc: "when set, the dashboard and `/api/*` answer only requests presenting it (or `admin.token`) as `Authorization: Bearer …` or as a Basic-auth password (browsers ask once); `/healthz`, `/readyz`, `/metrics` stay open; actions still need `admin.token`"),
+            token(
+                "admin.token", \.admin.token,
+                doc: "bearer token the admin API's actions (`POST /api/attempts/{id}/…`) require; without it they are refused"),
+            token(
+                "admin.read_token", \.admin.readToken,
+                doc:
+                    "when set, the dashboard and `/api/*` answer only requests presenting it (or `admin.token`) as `Authorization: Bearer …` or as a Basic-auth password (browsers ask once); `/healthz`, `/readyz`, `/metrics` stay open; actions still need `admin.token`"
+            ),
         ]
     }
 
@@ -150,7 +188,8 @@ extension WorkerConfiguration {
             values, key, configuration throws(ConfigurationError) in
             guard let token = try values.string(key.path, secret: true), !token.isEmpty else { return }
             guard token.count >= minimumTokenLength else {
-                throw ConfigurationError(key: key.path, reason: "is too short (\(token.count) characters): use at least \(minimumTokenLength) random characters")
+                throw ConfigurationError(
+                    key: key.path, reason: "is too short (\(token.count) characters): use at least \(minimumTokenLength) random characters")
             }
             configuration[keyPath: field] = token
         }
@@ -163,17 +202,24 @@ extension WorkerConfiguration {
     static var webhookSettings: [ConfigurationSetting<RawWebhookOptions>] {
         let events = WebhookConfiguration.Event.allCases.map(\.rawValue)
         return [
-            .init("webhook.secret", type: "text, ≥ \(minimumTokenLength) bytes", default: "none", secret: true,
-                  doc: "one HMAC secret; joins `webhook.secrets`") { values, key, options throws(ConfigurationError) in
+            .init(
+                "webhook.secret", type: "text, ≥ \(minimumTokenLength) bytes", default: "none", secret: true,
+                doc: "one HMAC secret; joins `webhook.secrets`"
+            ) { values, key, options throws(ConfigurationError) in
                 options.secret = try values.string(key.path, secret: true)
             },
-            .init("webhook.secrets", type: "list", default: "none", secret: true,
-                  doc: "HMAC secrets (each \(minimumTokenLength)+ bytes); each delivery is signed with all of them, so a secret can rotate without downtime") {
+            .init(
+                "webhook.secrets", type: "list", default: "none", secret: true,
+                doc:
+                    "HMAC secrets (each \(minimumTokenLength)+ bytes); each delivery is signed with all of them, so a secret can rotate without downtime"
+            ) {
                 values, key, options throws(ConfigurationError) in
                 if let secrets = try values.stringList(key.path, secret: true) { options.secrets = secrets }
             },
-            .init("webhook.events", type: "list of " + events.map(ConfigurationKey.code).joined(separator: ", "),
-                  default: "`[\(events.joined(separator: ", "))]`", doc: "which events are posted") {
+            .init(
+                "webhook.events", type: "list of " + events.map(ConfigurationKey.code).joined(separator: ", "),
+                default: "`[\(events.joined(separator: ", "))]`", doc: "which events are posted"
+            ) {
                 values, key, options throws(ConfigurationError) in
                 guard let names = try values.stringList(key.path) else { return }
                 options.events = []
@@ -184,24 +230,31 @@ extension WorkerConfiguration {
                     options.events.insert(event)
                 }
             },
-            .flag("webhook.include_args", \.includeArgs, default: false,
-                  doc: "include the attempt's stored `method_args` in events (an encrypted envelope stays encrypted; plaintext is never decrypted for the webhook)"),
+            .flag(
+                "webhook.include_args", \.includeArgs, default: false,
+                doc:
+                    "include the attempt's stored `method_args` in events (an encrypted envelope stays encrypted; plaintext is never decrypted for the webhook)"
+            ),
         ]
     }
 
     static var encryptionSettings: [ConfigurationSetting<RawKeyRing>] { [encryptionPrimary, encryptionKey] }
 
     static var encryptionPrimary: ConfigurationSetting<RawKeyRing> {
-        .init("encryption.primary", type: "key id", default: "none (arguments stored as plain JSON)",
-              doc: "id of the key that encrypts new arguments") { values, key, ring throws(ConfigurationError) in
+        .init(
+            "encryption.primary", type: "key id", default: "none (arguments stored as plain JSON)",
+            doc: "id of the key that encrypts new arguments"
+        ) { values, key, ring throws(ConfigurationError) in
             ring.primary = try values.string(key.path)
         }
     }
 
     /// Read only once the primary is known to be set (the loader's order of errors).
     static var encryptionKey: ConfigurationSetting<RawKeyRing> {
-        .init("encryption.keys.<id>", type: "base64 of 32 bytes", default: "none", secret: true,
-              doc: "a key: base64 of 32 random bytes (AES-256-GCM); keep retired keys so old rows still decrypt") {
+        .init(
+            "encryption.keys.<id>", type: "base64 of 32 bytes", default: "none", secret: true,
+            doc: "a key: base64 of 32 random bytes (AES-256-GCM); keep retired keys so old rows still decrypt"
+        ) {
             values, key, ring throws(ConfigurationError) in
             do throws(KeyRingError) {
                 try KeyRing.validate(id: key.name)
@@ -217,12 +270,15 @@ extension WorkerConfiguration {
 
     static var retentionSettings: [Setting] {
         [
-            .duration("retention.succeeded", \.retention.succeeded, minimum: .seconds(1),
-                      doc: "succeeded attempts older than this are deleted, in batches"),
-            .duration("retention.failed", \.retention.failed, minimum: .seconds(1),
-                      doc: "failed and expired attempts older than this are deleted, in batches"),
-            .duration("retention.interval", \.retention.interval, minimum: .milliseconds(100),
-                      doc: "how often a node tries to prune (one node at a time, advisory lock; 1000-row batches)"),
+            .duration(
+                "retention.succeeded", \.retention.succeeded, minimum: .seconds(1),
+                doc: "succeeded attempts older than this are deleted, in batches"),
+            .duration(
+                "retention.failed", \.retention.failed, minimum: .seconds(1),
+                doc: "failed and expired attempts older than this are deleted, in batches"),
+            .duration(
+                "retention.interval", \.retention.interval, minimum: .milliseconds(100),
+                doc: "how often a node tries to prune (one node at a time, advisory lock; 1000-row batches)"),
         ]
     }
 
@@ -269,29 +325,39 @@ struct CallBlock {
         let duration = { (value: Duration) in ConfigurationKey.code(DurationText.format(value)) }
         return [
             .raw("\(prefix).url", \.url, type: "`http://` or `https://` URL", default: url.defaultValue, doc: url.doc),
-            .raw("\(prefix).timeout", \.timeout, type: "duration > 0", default: duration(defaults.timeout),
-                 doc: doc("timeout", "limit on a whole \(call)")),
-            .init("\(prefix).headers.<header>", type: "text", default: "none", secret: true,
-                  doc: "a static request header sent with every \(call); values may use `${VAR}` and are treated as secrets. The environment can override a header the file declares, not add one") {
+            .raw(
+                "\(prefix).timeout", \.timeout, type: "duration > 0", default: duration(defaults.timeout),
+                doc: doc("timeout", "limit on a whole \(call)")),
+            .init(
+                "\(prefix).headers.<header>", type: "text", default: "none", secret: true,
+                doc:
+                    "a static request header sent with every \(call); values may use `${VAR}` and are treated as secrets. The environment can override a header the file declares, not add one"
+            ) {
                 values, key, raw throws(ConfigurationError) in
-                                guard let value = try values.raw(key.path, secret: true) else { return }
+                guard let value = try values.raw(key.path, secret: true) else { return }
                 raw.headers = raw.headers ?? [:]
                 raw.headers?[key.name] = value
             },
-            .number("\(prefix).max_attempts", \.maxAttempts, type: "whole number ≥ 1", default: ConfigurationKey.code(defaults.maxAttempts),
-                    doc: doc("max_attempts", "tries of one \(call) before it fails")),
-            .raw("\(prefix).backoff.base", \.backoffBlock.base, type: "duration > 0", default: duration(defaults.backoff.base),
-                 doc: "exponential backoff with full jitter: try n waits a random time up to `base × 2^(n-1)`"),
-            .raw("\(prefix).backoff.max", \.backoffBlock.max, type: "duration ≥ `backoff.base`", default: duration(defaults.backoff.max),
-                 doc: "the cap of that wait (a `Retry-After` answer is honoured instead)"),
-            .number("\(prefix).concurrency", \.concurrency, type: "whole number ≥ 1", default: ConfigurationKey.code(defaults.concurrency),
-                    doc: "\(call == "call" ? "calls" : "deliveries") in flight to this \(receiver) per node"),
-            .raw("\(prefix).tls.ca_file", \.tlsBlock.caFile, type: "file path", default: "system CAs",
-                 doc: "PEM bundle to verify the \(receiver)'s certificate"),
+            .number(
+                "\(prefix).max_attempts", \.maxAttempts, type: "whole number ≥ 1", default: ConfigurationKey.code(defaults.maxAttempts),
+                doc: doc("max_attempts", "tries of one \(call) before it fails")),
+            .raw(
+                "\(prefix).backoff.base", \.backoffBlock.base, type: "duration > 0", default: duration(defaults.backoff.base),
+                doc: "exponential backoff with full jitter: try n waits a random time up to `base × 2^(n-1)`"),
+            .raw(
+                "\(prefix).backoff.max", \.backoffBlock.max, type: "duration ≥ `backoff.base`", default: duration(defaults.backoff.max),
+                doc: "the cap of that wait (a `Retry-After` answer is honoured instead)"),
+            .number(
+                "\(prefix).concurrency", \.concurrency, type: "whole number ≥ 1", default: ConfigurationKey.code(defaults.concurrency),
+                doc: "\(call == "call" ? "calls" : "deliveries") in flight to this \(receiver) per node"),
+            .raw(
+                "\(prefix).tls.ca_file", \.tlsBlock.caFile, type: "file path", default: "system CAs",
+                doc: "PEM bundle to verify the \(receiver)'s certificate"),
             .raw("\(prefix).tls.cert_file", \.tlsBlock.certFile, type: "file path", default: "none", doc: "client certificate (PEM) for mutual TLS"),
             .raw("\(prefix).tls.key_file", \.tlsBlock.keyFile, type: "file path", default: "none", doc: "the client certificate's private key (PEM)"),
-            .flag("\(prefix).tls.insecure_skip_verify", \.tlsBlock.insecureSkipVerify, default: false,
-                  doc: "skip certificate verification (development only)"),
+            .flag(
+                "\(prefix).tls.insecure_skip_verify", \.tlsBlock.insecureSkipVerify, default: false,
+                doc: "skip certificate verification (development only)"),
         ]
     }
 }

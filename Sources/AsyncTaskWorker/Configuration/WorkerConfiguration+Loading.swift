@@ -10,7 +10,9 @@ extension WorkerConfiguration {
     /// Reads and validates the configuration: the YAML `file` (optional) overridden by `ASYNCTASK_*` variables
     /// in `environment`; `${VAR}` in values is expanded from `environment`.
     /// - Throws: `ConfigurationError` naming the first bad key.
-    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> WorkerConfiguration {
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError)
+        -> WorkerConfiguration
+    {
         try load(text: try file.map(readFile), source: file ?? "", environment: environment)
     }
 
@@ -18,7 +20,9 @@ extension WorkerConfiguration {
     /// holding it (that one reads the file and calls this). `source` stands for the file path in errors about the
     /// text as a whole (not YAML, top level not a mapping).
     /// - Throws: `ConfigurationError` naming the first bad key.
-    public static func load(yaml text: String, source: String = "<config>", environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> WorkerConfiguration {
+    public static func load(yaml text: String, source: String = "<config>", environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(ConfigurationError) -> WorkerConfiguration
+    {
         try load(text: text, source: source, environment: environment)
     }
 
@@ -33,7 +37,8 @@ extension WorkerConfiguration {
             throw ConfigurationError(key: "node.dead_after", reason: "must be longer than node.heartbeat (\(node.heartbeat))")
         }
         guard node.heartbeat * 2 <= node.lease else {
-            throw ConfigurationError(key: "node.lease", reason: "must be at least twice node.heartbeat (\(node.heartbeat)) so leases are renewed in time")
+            throw ConfigurationError(
+                key: "node.lease", reason: "must be at least twice node.heartbeat (\(node.heartbeat)) so leases are renewed in time")
         }
         configuration.targets = try targets(values, names)
         configuration.webhook = try webhook(values, names)
@@ -64,7 +69,8 @@ extension WorkerConfiguration {
         for name in targetNames {
             let prefix = "targets.\(name)"
             guard !name.hasPrefix("@") else {
-                throw ConfigurationError(key: prefix, reason: "target names starting with '@' are reserved (\(Schema.webhookTarget) delivers webhook events)")
+                throw ConfigurationError(
+                    key: prefix, reason: "target names starting with '@' are reserved (\(Schema.webhookTarget) delivers webhook events)")
             }
             var raw = RawTargetConfiguration()
             // A `batch` block, even `batch: {}`, turns batching on (so does a variable setting one of its keys).
@@ -84,12 +90,15 @@ extension WorkerConfiguration {
         var raw = RawTargetConfiguration()
         try read(CallBlock.webhook.settings, into: &raw, values, names)
         guard raw.url != nil else {
-            if names.file?.node(at: ["webhook"]) != nil { throw ConfigurationError(key: "webhook.url", reason: "is required when a webhook block is given") }
+            if names.file?.node(at: ["webhook"]) != nil {
+                throw ConfigurationError(key: "webhook.url", reason: "is required when a webhook block is given")
+            }
             return nil
         }
         let target: TargetConfiguration
         do {
-            target = try TargetConfiguration(name: Schema.webhookTarget, raw: raw, environment: values.environment, defaults: CallBlock.webhook.defaults)
+            target = try TargetConfiguration(
+                name: Schema.webhookTarget, raw: raw, environment: values.environment, defaults: CallBlock.webhook.defaults)
         } catch {
             throw ConfigurationError(key: "webhook.\(error.field)", reason: error.reason)
         }
@@ -97,7 +106,9 @@ extension WorkerConfiguration {
         try read(webhookSettings, into: &options, values, names)
         let secrets = (options.secret.map { [$0] } ?? []) + options.secrets
         guard !secrets.isEmpty, secrets.allSatisfy({ $0.utf8.count >= minimumTokenLength }) else {
-            throw ConfigurationError(key: "webhook.secrets", reason: "give at least one signing secret of \(minimumTokenLength) or more bytes (webhook.secret or webhook.secrets)")
+            throw ConfigurationError(
+                key: "webhook.secrets",
+                reason: "give at least one signing secret of \(minimumTokenLength) or more bytes (webhook.secret or webhook.secrets)")
         }
         return WebhookConfiguration(target: target, secrets: secrets, events: options.events, includeArgs: options.includeArgs ?? false)
     }
@@ -107,7 +118,9 @@ extension WorkerConfiguration {
     /// that need the keys but not a whole node's settings. Unknown keys in the file are still rejected.
     /// - Returns: nil when no keys are configured.
     /// - Throws: `ConfigurationError` naming the bad key, e.g. `encryption.keys.k2` (never the key's value).
-    public static func loadKeyRing(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(ConfigurationError) -> KeyRing? {
+    public static func loadKeyRing(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        async throws(ConfigurationError) -> KeyRing?
+    {
         let (values, names) = try reader(text: try file.map(readFile), source: file ?? "", environment: environment)
         return try keyRing(values, names)
     }
@@ -123,7 +136,9 @@ extension WorkerConfiguration {
 
     /// The YAML `text` (optional; `source` names it in errors), parsed once and checked against the key table,
     /// under the `ASYNCTASK_*` variables, with the names its placeholders stand for.
-    private static func reader(text: String?, source: String, environment: [String: String]) throws(ConfigurationError) -> (ConfigValues, ConfigurationSource) {
+    private static func reader(text: String?, source: String, environment: [String: String]) throws(ConfigurationError) -> (
+        ConfigValues, ConfigurationSource
+    ) {
         let keys = configurationKeys
         let file = try text.map { (text) throws(ConfigurationError) in try ConfigurationFile(text: text, source: source) }
         try file?.checkKeys(keys)
@@ -136,9 +151,10 @@ extension WorkerConfiguration {
         ]
         if let file {
             let secret = keys.filter(\.isSecret).map(\.components)
-            providers.append(try file.provider(source: source) { path in
-                secret.contains { $0.count == path.count && zip($0, path).allSatisfy { ConfigurationKey.isPlaceholder($0) || $0 == $1 } }
-            })
+            providers.append(
+                try file.provider(source: source) { path in
+                    secret.contains { $0.count == path.count && zip($0, path).allSatisfy { ConfigurationKey.isPlaceholder($0) || $0 == $1 } }
+                })
         }
         return (ConfigValues(reader: ConfigReader(providers: providers), environment: environment), names)
     }
@@ -150,11 +166,14 @@ extension WorkerConfiguration {
         var ring = RawKeyRing.defaults
         try read([encryptionPrimary], into: &ring, values, names)
         guard !ids.isEmpty else {
-            if ring.primary != nil { throw ConfigurationError(key: "encryption.keys", reason: "encryption.primary is set but no keys are configured") }
+            if ring.primary != nil {
+                throw ConfigurationError(key: "encryption.keys", reason: "encryption.primary is set but no keys are configured")
+            }
             return nil
         }
         guard let primary = ring.primary, !primary.isEmpty else {
-            throw ConfigurationError(key: "encryption.primary", reason: "is required when encryption.keys are configured (the key id new rows are encrypted with)")
+            throw ConfigurationError(
+                key: "encryption.primary", reason: "is required when encryption.keys are configured (the key id new rows are encrypted with)")
         }
         try read([encryptionKey], into: &ring, values, names)
         do {

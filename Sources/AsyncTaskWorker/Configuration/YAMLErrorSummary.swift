@@ -19,7 +19,8 @@ public enum YAMLErrorSummary {
             guard let offset else { return problem }
             let prefix = yaml.prefix(offset)
             let line = prefix.count(where: { $0 == "\n" }) + 1
-            let column = prefix.distance(from: prefix.lastIndex(of: "\n").map { prefix.index(after: $0) } ?? prefix.startIndex, to: prefix.endIndex) + 1
+            let column =
+                prefix.distance(from: prefix.lastIndex(of: "\n").map { prefix.index(after: $0) } ?? prefix.startIndex, to: prefix.endIndex) + 1
             return "line \(line), column \(column): \(problem)"
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
@@ -30,7 +31,8 @@ public enum YAMLErrorSummary {
         case .dataCouldNotBeDecoded(let encoding):
             return "the file is not \(encoding) text"
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return "line \(context.mark.line), column \(context.mark.column): duplicated key(s) \(duplicates.map { "'\($0)'" }.joined(separator: ", "))"
+            return
+                "line \(context.mark.line), column \(context.mark.column): duplicated key(s) \(duplicates.map { "'\($0)'" }.joined(separator: ", "))"
         }
     }
 }

@@ -40,7 +40,8 @@ struct AttemptExecutor: Sendable {
     /// Runs `attempt` and stamps its outcome with what the try history keeps: when the try started, how long it
     /// took and the `max_attempts` in force.
     func execute(_ attempt: ClaimedAttempt) async -> AttemptOutcome {
-        let startedAt = Date(), started = clock.now
+        let startedAt = Date()
+        let started = clock.now
         guard let target = served[attempt.target] else {
             // The claim only asks for served targets; a row can never reach here unserved. Give it back.
             var outcome = OutcomeDecision.release(attempt)
@@ -80,9 +81,12 @@ struct AttemptExecutor: Sendable {
                 arguments = Array(try GemArgumentsDecoder().json(fromStored: attempt.methodArgs).utf8)
                 scheme = nil
             } catch {
-                return ([], OutcomeDecision.failure(
-                    attempt, .failed, kind: .argumentsUndecodable,
-                    message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`"))
+                return (
+                    [],
+                    OutcomeDecision.failure(
+                        attempt, .failed, kind: .argumentsUndecodable,
+                        message: "attempt \(attempt.id): \(error.description); fix its method_args, then `asynctask attempts retry \(attempt.id)`")
+                )
             }
         }
         if target.opensArguments, let scheme {
@@ -90,9 +94,12 @@ struct AttemptExecutor: Sendable {
                 arguments = Array(try encryptor.decrypt(Data(arguments), id: scheme, target: attempt.target, method: attempt.methodName))
             } catch {
                 // The error names the scheme and key id only; the plaintext never leaves this function.
-                return ([], OutcomeDecision.failure(
-                    attempt, .failed, kind: .decryption,
-                    message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`"))
+                return (
+                    [],
+                    OutcomeDecision.failure(
+                        attempt, .failed, kind: .decryption,
+                        message: "\(error.description); fix the node's keys, then `asynctask attempts retry \(attempt.id)`")
+                )
             }
         }
         return (arguments, nil)

@@ -55,11 +55,13 @@ final class BatchDispatcher: Sendable {
         self.init { calls, target in
             let (outcomes, reply) = await caller.call(batch: calls, to: target)
             if !reply.unknownIDs.isEmpty || !reply.duplicateIDs.isEmpty {
-                logger.warning("batch reply held elements that match no attempt, or several for one", metadata: [
-                    "target": "\(target.name)", "method": "\(calls.first?.methodName ?? "")",
-                    "unknown_ids": "\(reply.unknownIDs.prefix(10).joined(separator: ","))",
-                    "duplicate_ids": "\(reply.duplicateIDs.prefix(10).map(String.init).joined(separator: ","))",
-                ])
+                logger.warning(
+                    "batch reply held elements that match no attempt, or several for one",
+                    metadata: [
+                        "target": "\(target.name)", "method": "\(calls.first?.methodName ?? "")",
+                        "unknown_ids": "\(reply.unknownIDs.prefix(10).joined(separator: ","))",
+                        "duplicate_ids": "\(reply.duplicateIDs.prefix(10).map(String.init).joined(separator: ","))",
+                    ])
             }
             return outcomes
         }
@@ -107,7 +109,8 @@ final class BatchDispatcher: Sendable {
             }
             guard let gathering else {
                 // Unreachable: only the leader takes its gathering out. Send the leader's call alone.
-                return await send([call], target).first ?? .retryable(kind: .internal, message: "batch lost", httpStatus: nil, retryAfter: nil, excerpt: "")
+                return await send([call], target).first
+                    ?? .retryable(kind: .internal, message: "batch lost", httpStatus: nil, retryAfter: nil, excerpt: "")
             }
             let outcomes = await send(gathering.calls, target)
             for (index, follower) in gathering.followers.enumerated() {

@@ -25,9 +25,10 @@ final class CapacityTracker: Sendable {
         self.nodeLimit = nodeLimit
         self.targetLimits = targetLimits
         self.prefetch = prefetch
-        self.state = Mutex(State(
-            buffer: PrefetchBuffer(nodeLimit: nodeLimit, targetLimits: targetLimits),
-            sizing: targetLimits.mapValues { _ in PrefetchSizing(maximum: prefetch) }))
+        self.state = Mutex(
+            State(
+                buffer: PrefetchBuffer(nodeLimit: nodeLimit, targetLimits: targetLimits),
+                sizing: targetLimits.mapValues { _ in PrefetchSizing(maximum: prefetch) }))
     }
 
     /// Reserves the room of the next claim (empty when no claim is due now), at most `batch` attempts.

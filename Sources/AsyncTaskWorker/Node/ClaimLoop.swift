@@ -44,9 +44,11 @@ struct ClaimLoop: Sendable {
             // calls finish (a loop still claiming brings its rows here too).
             await releaseUnstarted(capacity.close())
             if index == 0 {
-                logger.info("draining: no more claims; waiting for in-flight calls", metadata: [
-                    "in_flight": "\(capacity.inFlight)", "grace": "\(settings.shutdownGrace)",
-                ])
+                logger.info(
+                    "draining: no more claims; waiting for in-flight calls",
+                    metadata: [
+                        "in_flight": "\(capacity.inFlight)", "grace": "\(settings.shutdownGrace)",
+                    ])
             }
             if !(await waitForIdle(upTo: settings.shutdownGrace)) {
                 logger.warning("shutdown grace over; cancelling the calls still in flight", metadata: ["in_flight": "\(capacity.inFlight)"])
@@ -128,9 +130,11 @@ struct ClaimLoop: Sendable {
             logger.info("draining: released the attempts claimed ahead and not started", metadata: ["released": "\(released)"])
         } catch {
             // Not renewed from here on: their leases lapse and they run elsewhere (or the stop releases them).
-            logger.warning("could not release the attempts claimed ahead; their leases will lapse", metadata: [
-                "error": "\(error)", "attempts": "\(attempts.count)",
-            ])
+            logger.warning(
+                "could not release the attempts claimed ahead; their leases will lapse",
+                metadata: [
+                    "error": "\(error)", "attempts": "\(attempts.count)",
+                ])
         }
         leases.remove(attempts)
     }

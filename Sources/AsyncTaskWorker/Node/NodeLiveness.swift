@@ -56,7 +56,8 @@ struct NodeLiveness: Service {
             logger.warning("this node's row vanished; registering again")
             try await driver.register()
         } else if previous == .dead {
-            logger.warning("another node declared this node dead (it was paused or cut off); its leases were released and its late outcomes will be fenced out")
+            logger.warning(
+                "another node declared this node dead (it was paused or cut off); its leases were released and its late outcomes will be fenced out")
         }
         let renewed = try await driver.renewLeases(leases.snapshot, by: renewal)
         if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
@@ -67,9 +68,11 @@ struct NodeLiveness: Service {
         guard action.reap else { return }
         let reaped = try await driver.reapDeadNodes()
         if !reaped.nodes.isEmpty {
-            logger.warning("marked silent nodes dead and released their leases", metadata: [
-                "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
-            ])
+            logger.warning(
+                "marked silent nodes dead and released their leases",
+                metadata: [
+                    "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
+                ])
         }
     }
 }

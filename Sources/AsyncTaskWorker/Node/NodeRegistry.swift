@@ -12,74 +12,88 @@ struct NodeRegistry: Sendable {
     /// Node statuses as stored.
     typealias Status = NodeStatus
 
-    static let register = PostgresStatement(name: "node_register", sql: """
-        INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, status)
-        VALUES ($1, $2, $3, $4, $5, $6, 'active')
-        ON CONFLICT (id) DO UPDATE
-        SET hostname = excluded.hostname, pid = excluded.pid, version = excluded.version,
-            concurrency = excluded.concurrency, targets = excluded.targets, status = 'active',
-            started_at = now(), heartbeat_at = now(), stopped_at = NULL
-        """)
+    static let register = PostgresStatement(
+        name: "node_register",
+        sql: """
+            INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, status)
+            VALUES ($1, $2, $3, $4, $5, $6, 'active')
+            ON CONFLICT (id) DO UPDATE
+            SET hostname = excluded.hostname, pid = excluded.pid, version = excluded.version,
+                concurrency = excluded.concurrency, targets = excluded.targets, status = 'active',
+                started_at = now(), heartbeat_at = now(), stopped_at = NULL
+            """)
 
     // Returns the status before this heartbeat: 'dead' means another node declared this one dead (it was
     // stopped or cut off); its leases were released and its late outcomes will be fenced out.
-    static let heartbeat = PostgresStatement(name: "node_heartbeat", sql: """
-        UPDATE async_task_nodes n
-        SET heartbeat_at = now(), in_flight = $2, counters = $3::jsonb,
-            status = CASE WHEN n.status IN ('dead', 'stopped') THEN $4 ELSE n.status END
-        FROM (SELECT status AS previous FROM async_task_nodes WHERE id = $1) p
-        WHERE n.id = $1
-        RETURNING p.previous
-        """)
+    static let heartbeat = PostgresStatement(
+        name: "node_heartbeat",
+        sql: """
+            UPDATE async_task_nodes n
+            SET heartbeat_at = now(), in_flight = $2, counters = $3::jsonb,
+                status = CASE WHEN n.status IN ('dead', 'stopped') THEN $4 ELSE n.status END
+            FROM (SELECT status AS previous FROM async_task_nodes WHERE id = $1) p
+            WHERE n.id = $1
+            RETURNING p.previous
+            """)
 
-    static let setStatus = PostgresStatement(name: "node_set_status", sql: """
-        UPDATE async_task_nodes
-        SET status = $2, heartbeat_at = now(),
-            stopped_at = CASE WHEN $2 = 'stopped' THEN now() ELSE stopped_at END,
-            in_flight = CASE WHEN $2 = 'stopped' THEN 0 ELSE in_flight END
-        WHERE id = $1
-        """)
+    static let setStatus = PostgresStatement(
+        name: "node_set_status",
+        sql: """
+            UPDATE async_task_nodes
+            SET status = $2, heartbeat_at = now(),
+                stopped_at = CASE WHEN $2 = 'stopped' THEN now() ELSE stopped_at END,
+                in_flight = CASE WHEN $2 = 'stopped' THEN 0 ELSE in_flight END
+            WHERE id = $1
+            """)
 
     // Only the leases the node knows it holds (attempt id and number, from `HeldLeases`), and of those only the
     // ones that would lapse within half a lease, are extended: one statement for all of them. A row leased to
     // this node that it does not know about (a claim whose answer was lost) is left to lapse, so it runs again.
     // Planned each time, like the outcome flush: a generic plan cannot know the arrays' length.
-    static let renewLeases = PostgresStatement(name: "renew_leases", sql: """
-        UPDATE async_task_attempts a
-        SET available_at = now() + $2 * interval '1 millisecond'
-        FROM unnest($4::bigint[], $5::integer[]) AS h(id, num_attempts)
-        WHERE a.id = ANY($4::bigint[]) AND a.id = h.id AND a.num_attempts = h.num_attempts
-          AND a.locked_by = $1 AND a.status = 'pending' AND a.available_at < now() + $3 * interval '1 millisecond'
-        """, isPrepared: false)
+    static let renewLeases = PostgresStatement(
+        name: "renew_leases",
+        sql: """
+            UPDATE async_task_attempts a
+            SET available_at = now() + $2 * interval '1 millisecond'
+            FROM unnest($4::bigint[], $5::integer[]) AS h(id, num_attempts)
+            WHERE a.id = ANY($4::bigint[]) AND a.id = h.id AND a.num_attempts = h.num_attempts
+              AND a.locked_by = $1 AND a.status = 'pending' AND a.available_at < now() + $3 * interval '1 millisecond'
+            """, isPrepared: false)
 
-    static let reapDeadNodes = PostgresStatement(name: "reap_dead_nodes", sql: """
-        WITH dead AS (
-            UPDATE async_task_nodes SET status = 'dead'
-            WHERE status IN ('active', 'draining') AND heartbeat_at < now() - $1 * interval '1 millisecond' AND id <> $2
-            RETURNING id, hostname
-        ), released AS (
-            UPDATE async_task_attempts a SET locked_by = NULL, available_at = now(), updated_at = now()
-            FROM dead WHERE a.locked_by = dead.id AND a.status = 'pending'
-            RETURNING a.id
-        )
-        SELECT (SELECT coalesce(array_agg(hostname || ' (' || id || ')'), '{}') FROM dead) AS nodes,
-               (SELECT count(*) FROM released) AS released
-        """)
+    static let reapDeadNodes = PostgresStatement(
+        name: "reap_dead_nodes",
+        sql: """
+            WITH dead AS (
+                UPDATE async_task_nodes SET status = 'dead'
+                WHERE status IN ('active', 'draining') AND heartbeat_at < now() - $1 * interval '1 millisecond' AND id <> $2
+                RETURNING id, hostname
+            ), released AS (
+                UPDATE async_task_attempts a SET locked_by = NULL, available_at = now(), updated_at = now()
+                FROM dead WHERE a.locked_by = dead.id AND a.status = 'pending'
+                RETURNING a.id
+            )
+            SELECT (SELECT coalesce(array_agg(hostname || ' (' || id || ')'), '{}') FROM dead) AS nodes,
+                   (SELECT count(*) FROM released) AS released
+            """)
 
-    static let releaseLeases = PostgresStatement(name: "release_leases", sql: """
-        UPDATE async_task_attempts SET locked_by = NULL, available_at = now(), updated_at = now()
-        WHERE locked_by = $1 AND status = 'pending'
-        """)
+    static let releaseLeases = PostgresStatement(
+        name: "release_leases",
+        sql: """
+            UPDATE async_task_attempts SET locked_by = NULL, available_at = now(), updated_at = now()
+            WHERE locked_by = $1 AND status = 'pending'
+            """)
 
     // Targets with due work that no live node serves: such attempts wait (never dropped) until a node with the
     // target starts, so they are reported.
-    static let unservedTargets = PostgresStatement(name: "unserved_targets", sql: """
-        SELECT a.target, count(*) AS pending
-        FROM async_task_attempts a
-        WHERE a.status = 'pending' AND a.available_at <= now()
-          AND NOT EXISTS (SELECT 1 FROM async_task_nodes n WHERE n.status IN ('active', 'draining') AND a.target = ANY(n.targets))
-        GROUP BY a.target
-        """)
+    static let unservedTargets = PostgresStatement(
+        name: "unserved_targets",
+        sql: """
+            SELECT a.target, count(*) AS pending
+            FROM async_task_attempts a
+            WHERE a.status = 'pending' AND a.available_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM async_task_nodes n WHERE n.status IN ('active', 'draining') AND a.target = ANY(n.targets))
+            GROUP BY a.target
+            """)
 
     let node: WorkerConfiguration.Node
     let targets: [String]
@@ -87,9 +101,11 @@ struct NodeRegistry: Sendable {
     let logger: Logger
 
     func register(on pool: PostgresConnectionPool) async throws {
-        try await pool.query(Self.register, [
-            node.id, node.hostname, Int32(ProcessInfo.processInfo.processIdentifier), version, Int32(node.concurrency), targets,
-        ])
+        try await pool.query(
+            Self.register,
+            [
+                node.id, node.hostname, Int32(ProcessInfo.processInfo.processIdentifier), version, Int32(node.concurrency), targets,
+            ])
     }
 
     /// Reports the node alive; returns the status it had before (nil when its row vanished).
@@ -107,10 +123,13 @@ struct NodeRegistry: Sendable {
     /// Extends those of `leases` that `renewal` finds due; returns how many.
     func renewLeases(_ leases: [HeldLeases.Lease], by renewal: LeaseRenewal, on pool: PostgresConnectionPool) async throws -> Int {
         guard !leases.isEmpty else { return 0 }
-        return try await pool.query(Self.renewLeases, [
-            node.id, renewal.lease.milliseconds, renewal.window.milliseconds, leases.map(\.id),
-            leases.map { Int32(clamping: $0.attemptNumber) },
-        ]).affectedRows
+        return try await pool.query(
+            Self.renewLeases,
+            [
+                node.id, renewal.lease.milliseconds, renewal.window.milliseconds, leases.map(\.id),
+                leases.map { Int32(clamping: $0.attemptNumber) },
+            ]
+        ).affectedRows
     }
 
     /// Marks silent nodes dead and releases their leases.

@@ -87,11 +87,13 @@ public final class WorkerNode: Service, Sendable {
         try await registerWhenReachable(driver) { [configuration, id] in
             try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
         }
-        logger.info("node started", metadata: [
-            "node_id": "\(id)", "targets": "\(driver.registry.targets.joined(separator: ","))",
-            "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
-            "concurrency": "\(node.concurrency)",
-        ])
+        logger.info(
+            "node started",
+            metadata: [
+                "node_id": "\(id)", "targets": "\(driver.registry.targets.joined(separator: ","))",
+                "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
+                "concurrency": "\(node.concurrency)",
+            ])
 
         // The background services live until the node has drained and stopped (the recorder's last flush and the
         // release of leases need the engine and the pool); the claim loops stop at the graceful shutdown.
@@ -164,13 +166,17 @@ public final class WorkerNode: Service, Sendable {
                 return (capacity.inFlight, counters, isDraining ? .draining : .active)
             },
             logger: logger, clock: .continuous)
-        let unserved = PeriodicJob(name: "unserved targets check", firstRunAfter: cadences.heartbeat, interval: cadences.unservedTargets, clock: .continuous, logger: logger) {
+        let unserved = PeriodicJob(
+            name: "unserved targets check", firstRunAfter: cadences.heartbeat, interval: cadences.unservedTargets, clock: .continuous, logger: logger
+        ) {
             [logger] in
             let unserved = try await driver.unservedTargets()
             if !unserved.isEmpty {
-                logger.warning("attempts are waiting for targets that no live node serves; start a node configured with them", metadata: [
-                    "targets": "\(unserved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
-                ])
+                logger.warning(
+                    "attempts are waiting for targets that no live node serves; start a node configured with them",
+                    metadata: [
+                        "targets": "\(unserved.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
+                    ])
             }
         }
         return [liveness, unserved]
@@ -181,7 +187,8 @@ public final class WorkerNode: Service, Sendable {
         recorder.stop()
         let unwritten = await recorder.flushRemaining(until: .now + .seconds(10))
         if unwritten > 0 {
-            logger.error("could not record outcomes before stopping; those attempts run again after their leases", metadata: ["outcomes": "\(unwritten)"])
+            logger.error(
+                "could not record outcomes before stopping; those attempts run again after their leases", metadata: ["outcomes": "\(unwritten)"])
         }
     }
 
@@ -190,7 +197,9 @@ public final class WorkerNode: Service, Sendable {
         do {
             let released = try await driver.releaseLeases()
             try await driver.setStatus(.stopped)
-            logger.info("node stopped", metadata: ["released_leases": "\(released)", "counters": .dictionary(metrics.totals.mapValues { .stringConvertible($0) })])
+            logger.info(
+                "node stopped",
+                metadata: ["released_leases": "\(released)", "counters": .dictionary(metrics.totals.mapValues { .stringConvertible($0) })])
         } catch {
             logger.error("could not mark the node stopped; its leases expire on their own", metadata: ["error": "\(error)"])
         }

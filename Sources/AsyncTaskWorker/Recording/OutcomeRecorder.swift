@@ -90,9 +90,11 @@ final class OutcomeRecorder: Sendable {
             } catch {
                 failures += 1
                 let delay = Backoff.databaseRetry.ceiling(afterAttempt: failures)
-                logger.warning("cannot record outcomes; keeping them in memory and retrying", metadata: [
-                    "error": "\(error)", "backlog": "\(backlog)", "retry_in": "\(delay)",
-                ])
+                logger.warning(
+                    "cannot record outcomes; keeping them in memory and retrying",
+                    metadata: [
+                        "error": "\(error)", "backlog": "\(backlog)", "retry_in": "\(delay)",
+                    ])
                 try? await clock.sleep(for: delay)
             }
         }
@@ -136,9 +138,11 @@ final class OutcomeRecorder: Sendable {
         } catch let error where driver.isRefusal(error) {
             // Not an outage: the batch itself is refused. Drop it rather than block every later outcome; the
             // leases expire and the attempts run again (at-least-once).
-            logger.error("outcome batch refused by the database; dropping it, its attempts will run again after their leases", metadata: [
-                "error": "\(error)", "outcomes": "\(batch.count)",
-            ])
+            logger.error(
+                "outcome batch refused by the database; dropping it, its attempts will run again after their leases",
+                metadata: [
+                    "error": "\(error)", "outcomes": "\(batch.count)",
+                ])
             state.withLock { $0.writing -= batch.count }
             onSettled(batch.map(\.attempt))
             throw error
@@ -153,10 +157,12 @@ final class OutcomeRecorder: Sendable {
         onSettled(batch.map(\.attempt))
         for outcome in batch where !accepted.contains(outcome.attempt.id) {
             metrics.count(.fencedRejects)
-            logger.warning("outcome rejected by the lease fence: the attempt was re-claimed or changed meanwhile", metadata: [
-                "attempt_id": "\(outcome.attempt.id)", "target": "\(outcome.attempt.target)",
-                "attempt_number": "\(outcome.attempt.attemptNumber)",
-            ])
+            logger.warning(
+                "outcome rejected by the lease fence: the attempt was re-claimed or changed meanwhile",
+                metadata: [
+                    "attempt_id": "\(outcome.attempt.id)", "target": "\(outcome.attempt.target)",
+                    "attempt_number": "\(outcome.attempt.attemptNumber)",
+                ])
         }
         for outcome in batch where accepted.contains(outcome.attempt.id) {
             switch outcome.disposition {

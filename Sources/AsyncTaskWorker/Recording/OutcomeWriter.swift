@@ -17,44 +17,54 @@ struct OutcomeWriter: Sendable {
     // The try history (schema v5) rides in the same UPDATE: one object appended to `tries`, the oldest dropped
     // once it holds $13 (`Schema.keptTries`); the outcome name follows from the status and the error (pending
     // with an error is a retry, without one a released lease). jsonb_strip_nulls keeps a success's entry small.
-    static let record = PostgresStatement(name: "record_outcomes", sql: """
-        WITH o AS (
-            SELECT * FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::text[], $9::text[],
-                                 $10::timestamptz[], $11::float8[], $12::integer[])
-                AS o(id, num_attempts, status, delay_ms, error, http_status, error_kind, excerpt, started_at, duration_ms, max_attempts)
-        )
-        UPDATE async_task_attempts a
-        SET status = o.status,
-            completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
-            available_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' ELSE a.available_at END,
-            locked_by = NULL,
-            last_error = coalesce(o.error, a.last_error),
-            last_error_at = CASE WHEN o.error IS NULL THEN a.last_error_at ELSE now() END,
-            last_http_status = coalesce(o.http_status, a.last_http_status),
-            last_error_kind = CASE WHEN o.error IS NULL THEN a.last_error_kind ELSE o.error_kind END,
-            last_response_excerpt = CASE WHEN o.error IS NULL THEN a.last_response_excerpt ELSE o.excerpt END,
-            updated_at = now(),
-            tries = CASE WHEN jsonb_array_length(coalesce(a.tries, '[]')) >= $13 THEN a.tries - 0 ELSE coalesce(a.tries, '[]') END
-                || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-                    'try', o.num_attempts, 'node', $1::uuid,
-                    'started_at', to_char(o.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                    'duration_ms', round(o.duration_ms::numeric, 3),
-                    'outcome', CASE WHEN o.status <> 'pending' THEN o.status WHEN o.error IS NULL THEN 'released' ELSE 'retry' END,
-                    'max_attempts', o.max_attempts, 'error_kind', o.error_kind, 'http_status', o.http_status,
-                    'error', o.error, 'excerpt', o.excerpt)))
-        FROM o
-        WHERE a.id = ANY($2::bigint[]) AND a.id = o.id
-          AND a.locked_by = $1 AND a.num_attempts = o.num_attempts AND a.status = 'pending'
-        RETURNING a.id
-        """, isPrepared: false)
+    static let record = PostgresStatement(
+        name: "record_outcomes",
+        sql: """
+            WITH o AS (
+                SELECT * FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::text[], $9::text[],
+                                     $10::timestamptz[], $11::float8[], $12::integer[])
+                    AS o(id, num_attempts, status, delay_ms, error, http_status, error_kind, excerpt, started_at, duration_ms, max_attempts)
+            )
+            UPDATE async_task_attempts a
+            SET status = o.status,
+                completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
+                available_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond' ELSE a.available_at END,
+                locked_by = NULL,
+                last_error = coalesce(o.error, a.last_error),
+                last_error_at = CASE WHEN o.error IS NULL THEN a.last_error_at ELSE now() END,
+                last_http_status = coalesce(o.http_status, a.last_http_status),
+                last_error_kind = CASE WHEN o.error IS NULL THEN a.last_error_kind ELSE o.error_kind END,
+                last_response_excerpt = CASE WHEN o.error IS NULL THEN a.last_response_excerpt ELSE o.excerpt END,
+                updated_at = now(),
+                tries = CASE WHEN jsonb_array_length(coalesce(a.tries, '[]')) >= $13 THEN a.tries - 0 ELSE coalesce(a.tries, '[]') END
+                    || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                        'try', o.num_attempts, 'node', $1::uuid,
+                        'started_at', to_char(o.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                        'duration_ms', round(o.duration_ms::numeric, 3),
+                        'outcome', CASE WHEN o.status <> 'pending' THEN o.status WHEN o.error IS NULL THEN 'released' ELSE 'retry' END,
+                        'max_attempts', o.max_attempts, 'error_kind', o.error_kind, 'http_status', o.http_status,
+                        'error', o.error, 'excerpt', o.excerpt)))
+            FROM o
+            WHERE a.id = ANY($2::bigint[]) AND a.id = o.id
+              AND a.locked_by = $1 AND a.num_attempts = o.num_attempts AND a.status = 'pending'
+            RETURNING a.id
+            """, isPrepared: false)
 
     let nodeID: UUID
 
     /// Writes `batch`; returns the ids of the attempts whose outcome the fence let through.
     func write(_ batch: [AttemptOutcome], on pool: PostgresConnectionPool) async throws -> Set<Int64> {
-        var ids: [Int64] = [], numbers: [Int32] = [], statuses: [String] = [], delays: [Int64?] = []
-        var errors: [String?] = [], statusCodes: [Int32?] = [], kinds: [String?] = [], excerpts: [String?] = []
-        var startedAts: [Date?] = [], durations: [Double?] = [], maxAttempts: [Int32?] = []
+        var ids: [Int64] = []
+        var numbers: [Int32] = []
+        var statuses: [String] = []
+        var delays: [Int64?] = []
+        var errors: [String?] = []
+        var statusCodes: [Int32?] = []
+        var kinds: [String?] = []
+        var excerpts: [String?] = []
+        var startedAts: [Date?] = []
+        var durations: [Double?] = []
+        var maxAttempts: [Int32?] = []
         for outcome in batch {
             startedAts.append(outcome.startedAt)
             durations.append(outcome.duration.map { $0.seconds * 1000 })
@@ -69,10 +79,12 @@ struct OutcomeWriter: Sendable {
             excerpts.append(outcome.excerpt.flatMap { $0.isEmpty ? nil : $0 })
             statusCodes.append(outcome.httpStatus.map { Int32(clamping: $0) })
         }
-        let rows = try await pool.query(Self.record, [
-            nodeID, ids, numbers, statuses, delays, errors, statusCodes, kinds, excerpts, startedAts, durations, maxAttempts,
-            Int32(Schema.keptTries),
-        ])
+        let rows = try await pool.query(
+            Self.record,
+            [
+                nodeID, ids, numbers, statuses, delays, errors, statusCodes, kinds, excerpts, startedAts, durations, maxAttempts,
+                Int32(Schema.keptTries),
+            ])
         var accepted = Set<Int64>()
         for row in rows { accepted.insert(try row.decode(Int64.self, "id")) }
         return accepted

@@ -8,7 +8,9 @@ extension AttemptsCommand {
     struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete finished attempts completed longer ago than --older-than, in small batches.",
-            discussion: "The same deletion the workers' retention runs (retention.succeeded / retention.failed), for manual runs. Pending attempts are never deleted.")
+            discussion:
+                "The same deletion the workers' retention runs (retention.succeeded / retention.failed), for manual runs. Pending attempts are never deleted."
+        )
         @OptionGroup var database: DatabaseOptions
 
         @Option(help: "Delete attempts completed longer ago than this (e.g. 30d, 12h).")
@@ -51,11 +53,14 @@ extension AttemptsCommand {
                     if json {
                         try OutputFormat.printJSON(["matching": counts])
                     } else {
-                        print("\(total) attempt(s) completed more than \(olderThan) ago (\(Self.describe(counts))): \(dryRun ? "dry run, nothing deleted" : "nothing to do")")
+                        print(
+                            "\(total) attempt(s) completed more than \(olderThan) ago (\(Self.describe(counts))): \(dryRun ? "dry run, nothing deleted" : "nothing to do")"
+                        )
                     }
                     return
                 }
-                try Confirmation.require("delete \(total) finished attempt(s) completed more than \(olderThan) ago (\(Self.describe(counts)))?", yes: yes)
+                try Confirmation.require(
+                    "delete \(total) finished attempt(s) completed more than \(olderThan) ago (\(Self.describe(counts)))?", yes: yes)
                 let progress = ProgressBar(total: total, label: "purge")
                 var deleted: [String: Int] = [:]
                 var before = 0

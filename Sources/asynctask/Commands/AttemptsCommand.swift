@@ -87,7 +87,8 @@ struct AttemptsCommand: AsyncParsableCommand {
     struct Retry: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Put failed or expired attempts back to pending, runnable now, by id or by filter.",
-            discussion: "With filters instead of ids, every matching failed or expired attempt is retried in batches, after a confirmation (or --yes).")
+            discussion:
+                "With filters instead of ids, every matching failed or expired attempt is retried in batches, after a confirmation (or --yes).")
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var selection: Selection
         @Option(help: "How many more tries each attempt gets.") var tries: Int = 1

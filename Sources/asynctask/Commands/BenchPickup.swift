@@ -15,14 +15,19 @@ struct BenchPickup: AsyncParsableCommand {
     @Option(help: "Seconds to enqueue.") var duration = 10.0
     @Option(help: "The example target's call record (JSON lines).") var record: String
     @Option(help: "Concurrent producer connections.") var producers = 4
-    @Option(help: "The nodes' node.lease (e.g. 60s): the claim time of a succeeded attempt is its available_at minus the lease, which splits the latency into commit → claim and claim → call.")
+    @Option(
+        help:
+            "The nodes' node.lease (e.g. 60s): the claim time of a succeeded attempt is its available_at minus the lease, which splits the latency into commit → claim and claim → call."
+    )
     var lease: String?
 
     // A succeeded attempt keeps the available_at its claim set (now() + lease), so the claim's time is recoverable.
-    static let claimTimes = PostgresStatement(name: "bench_claim_times", sql: """
-        SELECT id, extract(epoch FROM available_at)::float8 AS leased_until FROM async_task_attempts
-        WHERE id = ANY($1) AND status = 'succeeded'
-        """, isPrepared: false)
+    static let claimTimes = PostgresStatement(
+        name: "bench_claim_times",
+        sql: """
+            SELECT id, extract(epoch FROM available_at)::float8 AS leased_until FROM async_task_attempts
+            WHERE id = ANY($1) AND status = 'succeeded'
+            """, isPrepared: false)
 
     func run() async throws {
         let (url, _) = try await database.resolveURL()
@@ -78,13 +83,16 @@ struct BenchPickup: AsyncParsableCommand {
             return values[min(values.count - 1, Int(Double(values.count) * p))]
         }
         let achieved = Double(commits.count) / (Date().timeIntervalSince1970 - wallStart)
-        print(String(format: "pickup_latency rate=%.0f achieved_enqueue_rate=%.0f samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f",
-                     rate, min(achieved, rate), latencies.count, percentile(0.50), percentile(0.99), latencies.last ?? .nan))
+        print(
+            String(
+                format: "pickup_latency rate=%.0f achieved_enqueue_rate=%.0f samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f",
+                rate, min(achieved, rate), latencies.count, percentile(0.50), percentile(0.99), latencies.last ?? .nan))
         if let lease {
             guard let leaseSeconds = DurationText.seconds(lease) else { throw ValidationError("--lease: '\(lease)' is not a duration (e.g. 60s)") }
             let connection = try await PostgresConnection.connect(configuration)
             let rows = try await connection.query(Self.claimTimes, [Array(committedAt.keys)])
-            var toClaim: [Double] = [], toCall: [Double] = []
+            var toClaim: [Double] = []
+            var toCall: [Double] = []
             for row in rows {
                 let id = try row.decode(Int64.self, "id")
                 guard let commit = committedAt[id], let at = callAt[id] else { continue }
@@ -95,8 +103,10 @@ struct BenchPickup: AsyncParsableCommand {
             await connection.close()
             toClaim.sort()
             toCall.sort()
-            print(String(format: "pickup_split commit_to_claim_p50_ms=%.2f p99_ms=%.2f claim_to_call_p50_ms=%.2f p99_ms=%.2f",
-                         percentile(0.5, of: toClaim), percentile(0.99, of: toClaim), percentile(0.5, of: toCall), percentile(0.99, of: toCall)))
+            print(
+                String(
+                    format: "pickup_split commit_to_claim_p50_ms=%.2f p99_ms=%.2f claim_to_call_p50_ms=%.2f p99_ms=%.2f",
+                    percentile(0.5, of: toClaim), percentile(0.99, of: toClaim), percentile(0.5, of: toCall), percentile(0.99, of: toCall)))
         }
     }
 }

@@ -30,16 +30,22 @@ struct DevCommand: AsyncParsableCommand {
             """
         static let insertOrder = PostgresStatement(name: "demo_insert_order", sql: "INSERT INTO demo_orders (number, customer_token) VALUES ($1, $2)")
         static let nextNumber = PostgresStatement(name: "demo_next_order", sql: "SELECT coalesce(max(number), 0) + 1 AS next FROM demo_orders")
-        static let statusCounts = PostgresStatement(name: "demo_status_counts", sql: """
-            SELECT status, count(*) AS n FROM async_task_attempts WHERE target = 'OrderClient' AND method_name = 'fulfill' GROUP BY status
-            """)
-        static let attemptsForTokens = PostgresStatement(name: "demo_attempts_for_tokens", sql: """
-            SELECT count(*) AS n FROM async_task_attempts
-            WHERE target = 'OrderClient' AND method_name = 'fulfill' AND idempotence_token = ANY($1)
-            """)
-        static let perNode = PostgresStatement(name: "demo_per_node", sql: """
-            SELECT hostname || ' pid ' || pid AS node, status, counters::text AS counters FROM async_task_nodes ORDER BY started_at
-            """)
+        static let statusCounts = PostgresStatement(
+            name: "demo_status_counts",
+            sql: """
+                SELECT status, count(*) AS n FROM async_task_attempts WHERE target = 'OrderClient' AND method_name = 'fulfill' GROUP BY status
+                """)
+        static let attemptsForTokens = PostgresStatement(
+            name: "demo_attempts_for_tokens",
+            sql: """
+                SELECT count(*) AS n FROM async_task_attempts
+                WHERE target = 'OrderClient' AND method_name = 'fulfill' AND idempotence_token = ANY($1)
+                """)
+        static let perNode = PostgresStatement(
+            name: "demo_per_node",
+            sql: """
+                SELECT hostname || ' pid ' || pid AS node, status, counters::text AS counters FROM async_task_nodes ORDER BY started_at
+                """)
 
         func validate() throws {
             guard orders > 0 else { throw ValidationError("--orders must be positive") }
@@ -52,7 +58,8 @@ struct DevCommand: AsyncParsableCommand {
             try await database.withConnection { connection in
                 try await connection.execute(script: Self.createOrders, name: "demo_create_orders")
                 var number = try await connection.query(Self.nextNumber).single().decode(Int64.self, "next")
-                var committed: [Int64] = [], rolledBack: [Int64] = []
+                var committed: [Int64] = []
+                var rolledBack: [Int64] = []
                 let start = ContinuousClock.now
                 var lastProgress = ContinuousClock.now - .seconds(1)
                 for index in 0..<orders {
@@ -101,7 +108,9 @@ struct DevCommand: AsyncParsableCommand {
 
         private func progress(_ connection: PostgresConnection, committed: Int, rolledBack: Int) async throws {
             let counts = try await counts(connection)
-            let line = "orders committed \(committed), rolled back \(rolledBack) | attempts " + [AttemptStatus.pending, .succeeded, .failed].map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")
+            let line =
+                "orders committed \(committed), rolled back \(rolledBack) | attempts "
+                + [AttemptStatus.pending, .succeeded, .failed].map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")
             FileHandle.standardOutput.write(Data("\r\(line)   ".utf8))
         }
 
@@ -114,13 +123,16 @@ struct DevCommand: AsyncParsableCommand {
             print("  attempts stored for rolled-back orders: \(leaked) (must be 0)")
             print("  per node:")
             for row in try await connection.query(Self.perNode) {
-                print("    \(try row.decode(String.self, "node")) [\(try row.decode(String.self, "status"))] \(try row.decode(String.self, "counters"))")
+                print(
+                    "    \(try row.decode(String.self, "node")) [\(try row.decode(String.self, "status"))] \(try row.decode(String.self, "counters"))"
+                )
             }
             if let record, let text = try? String(contentsOfFile: record, encoding: .utf8) {
-                let called = Set(text.split(separator: "\n").compactMap { line -> Int64? in
-                    guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-                    return (object["order_number"] as? NSNumber)?.int64Value
-                })
+                let called = Set(
+                    text.split(separator: "\n").compactMap { line -> Int64? in
+                        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+                        return (object["order_number"] as? NSNumber)?.int64Value
+                    })
                 let wronglyCalled = rolledBack.filter(called.contains)
                 print("  rolled-back orders the target was called for: \(wronglyCalled.count) (must be 0)")
                 print("  committed orders the target was called for: \(committed.filter(called.contains).count) of \(committed.count)")

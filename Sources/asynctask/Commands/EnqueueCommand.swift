@@ -1,7 +1,7 @@
 import ArgumentParser
 import AsyncTask
-import PostgresClient
 import Foundation
+import PostgresClient
 
 /// `asynctask enqueue`: inserts one attempt, for operators and shell scripts. With `--config` naming a file that
 /// has `encryption` keys, the arguments are encrypted with the primary key, as the library's `enqueue` does.
@@ -18,7 +18,10 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Method to call on the target, e.g. fulfill.")
     var method: String
 
-    @Option(help: "Arguments as a JSON object, @FILE to read them from a file, or - for standard input (encrypted when the --config file has encryption keys).")
+    @Option(
+        help:
+            "Arguments as a JSON object, @FILE to read them from a file, or - for standard input (encrypted when the --config file has encryption keys)."
+    )
     var args: String = "{}"
 
     @Option(help: "Idempotence token: a second enqueue with the same target, method and token returns the first id.")
@@ -70,10 +73,14 @@ struct EnqueueCommand: AsyncParsableCommand {
     /// arguments differ (the new ones were discarded).
     static func notices(_ result: EnqueueResult, attempt: Attempt) -> [String] {
         guard !result.created, let token = attempt.idempotenceToken else { return [] }
-        var lines = ["notice: attempt \(result.id) already existed for token \(token) (\(attempt.target).\(attempt.methodName)); nothing was enqueued"]
+        var lines = [
+            "notice: attempt \(result.id) already existed for token \(token) (\(attempt.target).\(attempt.methodName)); nothing was enqueued"
+        ]
         switch result.arguments {
         case .different:
-            lines.append("WARNING: attempt \(result.id) has DIFFERENT arguments from --args; the new arguments were DISCARDED (use a new token to enqueue them)")
+            lines.append(
+                "WARNING: attempt \(result.id) has DIFFERENT arguments from --args; the new arguments were DISCARDED (use a new token to enqueue them)"
+            )
         case .notComparable(let reason):
             lines.append("warning: cannot tell whether attempt \(result.id) has the same arguments: \(reason)")
         case .same, nil:

@@ -26,7 +26,8 @@ struct ExampleBatchReply {
     init(body: Data, kind: Kind, method: String, failRate: Double, delay: Int, fault: Bool) {
         delayMilliseconds = delay
         let parsed = try? JSONSerialization.jsonObject(with: body)
-        let elements: [[String: Any]]? = kind == .http
+        let elements: [[String: Any]]? =
+            kind == .http
             ? ((parsed as? [String: Any])?["attempts"] as? [Any])?.compactMap { $0 as? [String: Any] }
             : (parsed as? [Any])?.compactMap { $0 as? [String: Any] }
         guard let elements else {

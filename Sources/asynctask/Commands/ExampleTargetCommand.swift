@@ -23,11 +23,16 @@ struct ExampleTargetCommand: AsyncParsableCommand {
     @Option(name: .customLong("fail-rate"), help: "Fraction of calls answered 503 (0…1).") var failRate = 0.0
     @Option(name: .customLong("delay-ms"), help: "Milliseconds to wait before answering each call.") var delayMilliseconds = 0
     @Option(help: "Append one JSON line per call to this file.") var record: String?
-    @Option(name: .customLong("webhook-record"), help: "Also receive webhooks on POST /webhook, appending one JSON line (headers and body) per delivery to this file.")
+    @Option(
+        name: .customLong("webhook-record"),
+        help: "Also receive webhooks on POST /webhook, appending one JSON line (headers and body) per delivery to this file.")
     var webhookRecord: String?
     @Flag(help: "Accept POST /_control to switch on bursts of 503s or hanging calls, e.g. {\"fault\":\"hang\",\"seconds\":5,\"hang_ms\":4000}.")
     var control = false
-    @Flag(help: "Serve batched requests: {\"attempts\":[…]} on POST /rpc/{method} and JSON-RPC 2.0 batch arrays on POST /rpc (README \"Batched delivery\").")
+    @Flag(
+        help:
+            "Serve batched requests: {\"attempts\":[…]} on POST /rpc/{method} and JSON-RPC 2.0 batch arrays on POST /rpc (README \"Batched delivery\")."
+    )
     var batch = false
 
     func validate() throws {
@@ -39,7 +44,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
         let recorder = try record.map(CallRecorder.init(path:))
         let webhookRecorder = try webhookRecord.map(CallRecorder.init(path:))
         let stats = TargetStats()
-        let failRate = self.failRate, delay = self.delayMilliseconds
+        let failRate = self.failRate
+        let delay = self.delayMilliseconds
         let faults = ExampleTargetFaultSwitch()
         let router = Router()
         if control {
@@ -47,10 +53,12 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                 let body = try await request.body.collect(upTo: 64 << 10)
                 do {
                     faults.set(try ExampleTargetFault.parse(Data(body.readableBytesView)))
-                    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+                    return Response(
+                        status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
                 } catch let error as ExampleTargetFault.BadControl {
                     let json = try JSONSerialization.data(withJSONObject: ["error": error.description])
-                    return Response(status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+                    return Response(
+                        status: .badRequest, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
                 }
             }
         }
@@ -82,7 +90,9 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                 for line in reply.records { recorder?.append(line) }
                 if let fault, fault.kind == .hang { try await Task.sleep(for: fault.hang) }
                 if reply.delayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(reply.delayMilliseconds)) }
-                return Response(status: .init(code: reply.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+                return Response(
+                    status: .init(code: reply.status), headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
             }
             router.post("rpc") { request, _ in try await answer(request, .jsonrpc, "") }
             router.post("rpc/:method") { request, context in try await answer(request, .http, context.parameters.get("method") ?? "") }
@@ -108,28 +118,34 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                 } else {
                     status = 200
                 }
-                var line: [String: Any] = ["attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
-                                           "at": Date().timeIntervalSince1970, "status": status]
+                var line: [String: Any] = [
+                    "attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
+                    "at": Date().timeIntervalSince1970, "status": status,
+                ]
                 if let order = args["order_number"] { line["order_number"] = order }
                 if let fault { line["fault"] = fault.kind.rawValue }
                 recorder?.append(line)
                 if let fault {
                     if fault.kind == .hang { try await Task.sleep(for: fault.hang) }
-                    return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
+                    return Response(
+                        status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
                 }
                 let wait = (args["_delay_ms"] as? Int) ?? delay
                 if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
                 if args["_status"] is Int {
                     var headers: HTTPFields = [.contentType: "application/json"]
                     if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }
-                    return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
+                    return Response(
+                        status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"error":"scripted"}"#)))
                 }
                 if status == 503 {
-                    return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"],
-                                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
+                    return Response(
+                        status: .serviceUnavailable, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":"orders service busy"}"#)))
                 }
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"ok":true}"#)))
             }
         }
         var logger = Logger(label: "asynctask.example-target")

@@ -43,9 +43,10 @@ struct KeysCommand: AsyncParsableCommand {
             }
             let target = AESGCMEncryptor.encryptorID(keyID: keyRing.primaryID)
             if json {
-                try OutputFormat.printJSON(RotationReport(
-                    primary: target, rotated: summary.rotated, batches: summary.batches, remaining: summary.remaining,
-                    failed: summary.failures.map { .init(id: $0.id, error: $0.error.description) }))
+                try OutputFormat.printJSON(
+                    RotationReport(
+                        primary: target, rotated: summary.rotated, batches: summary.batches, remaining: summary.remaining,
+                        failed: summary.failures.map { .init(id: $0.id, error: $0.error.description) }))
             } else {
                 print("rotated \(summary.rotated) pending attempt(s) to \(target) in \(summary.batches) batch(es)")
                 for failure in summary.failures { print("  attempt \(failure.id): \(failure.error)") }

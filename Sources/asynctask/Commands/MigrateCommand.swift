@@ -31,35 +31,40 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await database.withConnection { connection in
-        let migrator = Migrator()
-        if status {
-            let rows = try await migrator.status(on: connection)
-            if json {
-                try OutputFormat.printJSON(rows)
-            } else {
-                OutputFormat.printTable(
-                    header: ["VERSION", "NAME", "STATE", "APPLIED AT"],
-                    rows: rows.map { [String($0.version), $0.name, $0.appliedAt == nil ? "pending" : "applied", $0.appliedAt.map(OutputFormat.timestamp) ?? "-"] })
+            let migrator = Migrator()
+            if status {
+                let rows = try await migrator.status(on: connection)
+                if json {
+                    try OutputFormat.printJSON(rows)
+                } else {
+                    OutputFormat.printTable(
+                        header: ["VERSION", "NAME", "STATE", "APPLIED AT"],
+                        rows: rows.map {
+                            [
+                                String($0.version), $0.name, $0.appliedAt == nil ? "pending" : "applied",
+                                $0.appliedAt.map(OutputFormat.timestamp) ?? "-",
+                            ]
+                        })
+                }
+                return
             }
-            return
-        }
-        if adopt {
-            try await adoptTable(on: connection)
-            return
-        }
-        let applied: [Int]
-        do {
-            applied = try await migrator.migrate(on: connection)
-        } catch let error as GemTableAdoptionError {
-            throw CLIFailure.badInput(error.description)
-        }
-        if json {
-            try OutputFormat.printJSON(["applied": applied, "schema_version": [Schema.latestVersion]])
-        } else if applied.isEmpty {
-            print("schema is current (version \(Schema.latestVersion))")
-        } else {
-            print("applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(Schema.latestVersion)")
-        }
+            if adopt {
+                try await adoptTable(on: connection)
+                return
+            }
+            let applied: [Int]
+            do {
+                applied = try await migrator.migrate(on: connection)
+            } catch let error as GemTableAdoptionError {
+                throw CLIFailure.badInput(error.description)
+            }
+            if json {
+                try OutputFormat.printJSON(["applied": applied, "schema_version": [Schema.latestVersion]])
+            } else if applied.isEmpty {
+                print("schema is current (version \(Schema.latestVersion))")
+            } else {
+                print("applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(Schema.latestVersion)")
+            }
         }
     }
 
@@ -81,8 +86,11 @@ struct MigrateCommand: AsyncParsableCommand {
             return
         }
         guard let plan else {
-            print(applied.isEmpty ? "nothing to adopt; schema is current (version \(Schema.latestVersion))"
-                  : "nothing to adopt; applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(Schema.latestVersion)")
+            print(
+                applied.isEmpty
+                    ? "nothing to adopt; schema is current (version \(Schema.latestVersion))"
+                    : "nothing to adopt; applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(Schema.latestVersion)"
+            )
             return
         }
         print("\(dryRun ? "would adopt" : "adopted") \(plan.table) (\(plan.totalRows) rows), in one transaction:")
@@ -93,10 +101,15 @@ struct MigrateCommand: AsyncParsableCommand {
             print("  ! attempt \(row.id) (\(row.status)): \(row.reason)")
         }
         for group in plan.unsupportedEncryptors {
-            print("  ! \(group.rows) row(s) (\(group.pending) pending, e.g. attempt \(group.exampleID)) use encryptor \(group.encryptor): never sent; `asynctask doctor` lists them")
+            print(
+                "  ! \(group.rows) row(s) (\(group.pending) pending, e.g. attempt \(group.exampleID)) use encryptor \(group.encryptor): never sent; `asynctask doctor` lists them"
+            )
         }
         if !plan.keptIndexes.isEmpty { print("  kept indexes that are not the gem's: \(plan.keptIndexes.joined(separator: ", "))") }
-        print(dryRun ? "dry run: nothing was changed" : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(Schema.latestVersion)")
+        print(
+            dryRun
+                ? "dry run: nothing was changed"
+                : "applied migrations \(applied.map(String.init).joined(separator: ", ")); schema version \(Schema.latestVersion)")
     }
 }
 
@@ -108,6 +121,8 @@ private struct AdoptionOutput: Encodable {
     let schemaVersion: Int
 
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run", adopted, applied, schemaVersion = "schema_version"
+        case dryRun = "dry_run"
+        case adopted, applied
+        case schemaVersion = "schema_version"
     }
 }

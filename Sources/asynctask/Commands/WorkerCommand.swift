@@ -54,10 +54,11 @@ struct WorkerCommand: AsyncParsableCommand {
             services.append(.init(service: admin))
         }
         services.append(.init(service: node))
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         // The first signal drains (ServiceGroup); a second one ends the process at once. Leases then expire.
         let escalation = Task {
             var seen = 0
@@ -86,7 +87,8 @@ struct ConfigCommand: AsyncParsableCommand {
         subcommands: [Check.self])
 
     struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate a worker config file (and ASYNCTASK_* overrides); exit 2 naming the first bad key.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a worker config file (and ASYNCTASK_* overrides); exit 2 naming the first bad key.")
 
         @Argument(help: "The config file (YAML).")
         var file: String
@@ -111,12 +113,18 @@ extension ConfigCommand.Check {
         let targets = configuration.targets.values.sorted { $0.name < $1.name }
         var lines = ["ok: node concurrency \(node.concurrency), lease \(node.lease), \(targets.count) target(s)"]
         lines.append("  database: \(Redaction.maskingPasswords(in: configuration.databaseURL)) (pool_size \(configuration.databasePoolSize))")
-        lines.append("  node: heartbeat \(node.heartbeat), dead_after \(node.deadAfter), poll_interval \(node.pollInterval), claim_batch \(node.claimBatch), claimers \(node.claimers), shutdown_grace \(node.shutdownGrace)")
+        lines.append(
+            "  node: heartbeat \(node.heartbeat), dead_after \(node.deadAfter), poll_interval \(node.pollInterval), claim_batch \(node.claimBatch), claimers \(node.claimers), shutdown_grace \(node.shutdownGrace)"
+        )
         for target in targets {
-            lines.append("  target \(target.name) → \(Redaction.maskingPasswords(in: target.url)) (\(target.protocol.rawValue), concurrency \(target.concurrency), max_attempts \(target.maxAttempts))")
+            lines.append(
+                "  target \(target.name) → \(Redaction.maskingPasswords(in: target.url)) (\(target.protocol.rawValue), concurrency \(target.concurrency), max_attempts \(target.maxAttempts))"
+            )
         }
         if let webhook = configuration.webhook {
-            lines.append("  webhook: \(Redaction.maskingPasswords(in: webhook.target.url)), events \(webhook.events.map(\.rawValue).sorted().joined(separator: ", ")), \(webhook.secrets.count) secret(s), include_args \(webhook.includeArgs)")
+            lines.append(
+                "  webhook: \(Redaction.maskingPasswords(in: webhook.target.url)), events \(webhook.events.map(\.rawValue).sorted().joined(separator: ", ")), \(webhook.secrets.count) secret(s), include_args \(webhook.includeArgs)"
+            )
         } else {
             lines.append("  webhook: none (no failure events are posted)")
         }

@@ -1,6 +1,7 @@
 import AsyncTaskCore
-@testable import AsyncTaskWorker
 import Synchronization
+
+@testable import AsyncTaskWorker
 
 /// A `WorkerDriver` over rows in memory, on a `ManualClock`: it claims, fences, renews and releases as the
 /// PostgreSQL driver's statements do (the same rules: `LeaseRenewal`, `Disposition.stored`), so the node's loops
@@ -221,7 +222,6 @@ final class InMemoryWorkerDriver: WorkerDriver {
     }
 
     func unservedTargets() async throws -> [String: Int] { try reachable { _ in [:] } }
-
 
     func isUnreachable(_ error: any Error) -> Bool { error is Unreachable }
 

@@ -1,5 +1,6 @@
-@testable import AsyncTaskWorker
 import Synchronization
+
+@testable import AsyncTaskWorker
 
 /// A `WorkerClock` that moves only when a test calls `advance(by:)`: sleepers whose deadline has come are woken
 /// then, and a cancelled sleeper throws `CancellationError` at once (as `Task.sleep` does).

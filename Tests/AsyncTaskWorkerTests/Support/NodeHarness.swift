@@ -1,9 +1,10 @@
 import AsyncTask
 import AsyncTaskTargets
-@testable import AsyncTaskWorker
 import Logging
 import Synchronization
 import Testing
+
+@testable import AsyncTaskWorker
 
 /// The node's claim loop, executor and recorder wired to an in-memory driver, a scripted caller and a manual
 /// clock, as `WorkerNode.run` wires them to PostgreSQL and libcurl.
@@ -69,7 +70,10 @@ struct NodeHarness: Sendable {
     /// Runs the claim loop and the recorder while `body` runs, then drains and writes what is left.
     func run(_ body: @Sendable (NodeHarness) async throws -> Void) async rethrows {
         try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { await recorder.run(); return true }
+            group.addTask {
+                await recorder.run()
+                return true
+            }
             group.addTask {
                 await loop.run()
                 return true

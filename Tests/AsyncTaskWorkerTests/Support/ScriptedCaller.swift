@@ -1,6 +1,7 @@
 import AsyncTaskTargets
-@testable import AsyncTaskWorker
 import Synchronization
+
+@testable import AsyncTaskWorker
 
 /// A `TargetCalling` that answers each call by a script instead of the network, and records the calls made.
 final class ScriptedCaller: TargetCalling {

@@ -56,22 +56,29 @@ struct ChaosChecker {
         """
 
     static let orders = PostgresStatement(name: "chaos_orders", sql: "SELECT number, attempt_id FROM chaos_orders")
-    static let attempts = PostgresStatement(name: "chaos_attempts", sql: """
-        SELECT id, status, num_attempts, coalesce((method_args ->> 'order_number')::bigint, -1) AS order_number
-        FROM async_task_attempts WHERE target = 'OrderClient'
-        """)
-    static let transitions = PostgresStatement(name: "chaos_transitions", sql: """
-        SELECT attempt_id, target, old_num, new_num, old_status, new_status, old_locked_by, new_locked_by, error_changed,
-               coalesce(error_kind, '') AS error_kind, extract(epoch FROM at)::float8 AS at
-        FROM chaos_transitions ORDER BY seq
-        """)
-    static let events = PostgresStatement(name: "chaos_events", sql: """
-        SELECT method_args ->> 'event_id' AS event_id, method_args ->> 'event' AS event,
-               (method_args -> 'attempt' ->> 'id')::bigint AS attempt_id, (method_args -> 'attempt' ->> 'num_attempts')::integer AS number
-        FROM async_task_attempts WHERE target = '@webhook'
-        """)
+    static let attempts = PostgresStatement(
+        name: "chaos_attempts",
+        sql: """
+            SELECT id, status, num_attempts, coalesce((method_args ->> 'order_number')::bigint, -1) AS order_number
+            FROM async_task_attempts WHERE target = 'OrderClient'
+            """)
+    static let transitions = PostgresStatement(
+        name: "chaos_transitions",
+        sql: """
+            SELECT attempt_id, target, old_num, new_num, old_status, new_status, old_locked_by, new_locked_by, error_changed,
+                   coalesce(error_kind, '') AS error_kind, extract(epoch FROM at)::float8 AS at
+            FROM chaos_transitions ORDER BY seq
+            """)
+    static let events = PostgresStatement(
+        name: "chaos_events",
+        sql: """
+            SELECT method_args ->> 'event_id' AS event_id, method_args ->> 'event' AS event,
+                   (method_args -> 'attempt' ->> 'id')::bigint AS attempt_id, (method_args -> 'attempt' ->> 'num_attempts')::integer AS number
+            FROM async_task_attempts WHERE target = '@webhook'
+            """)
     static let pending = PostgresStatement(name: "chaos_pending", sql: "SELECT count(*) AS n FROM async_task_attempts WHERE status = 'pending'")
-    static let counters = PostgresStatement(name: "chaos_counters", sql: "SELECT coalesce(sum((counters ->> 'fenced_rejects')::bigint), 0)::bigint AS n FROM async_task_nodes")
+    static let counters = PostgresStatement(
+        name: "chaos_counters", sql: "SELECT coalesce(sum((counters ->> 'fenced_rejects')::bigint), 0)::bigint AS n FROM async_task_nodes")
 
     /// One try of an attempt: the fencing token of one lease.
     struct Try: Hashable {
@@ -99,7 +106,8 @@ struct ChaosChecker {
         // Orders and attempts.
         var orderAttempt: [Int64: Int64] = [:]
         for row in try await pool.query(Self.orders) { orderAttempt[try row.decode(Int64.self, "number")] = try row.decode(Int64.self, "attempt_id") }
-        var status: [Int64: String] = [:], orderOf: [Int64: Int64] = [:]
+        var status: [Int64: String] = [:]
+        var orderOf: [Int64: Int64] = [:]
         for row in try await pool.query(Self.attempts) {
             let id = try row.decode(Int64.self, "id")
             status[id] = try row.decode(String.self, "status")
@@ -110,7 +118,8 @@ struct ChaosChecker {
         report.transactionsRolledBack = rolledBack.count
         report.transactionsCutOff = rolledBack.intersection(produced.inDoubt).count
         report.attemptsCommitted = status.count
-        report.rowsOfRolledBack = produced.rolledBack.intersection(orderAttempt.keys).count
+        report.rowsOfRolledBack =
+            produced.rolledBack.intersection(orderAttempt.keys).count
             + orderOf.values.filter { rolledBack.contains($0) }.count
         report.succeeded = status.values.filter { $0 == "succeeded" }.count
         report.failed = status.values.filter { $0 == "failed" }.count
@@ -126,9 +135,10 @@ struct ChaosChecker {
         report.calls = calls.count
         report.callsAnswered2xx = successfulCalls.count
         report.executed = Set(calls.map(\.attempt.id)).intersection(status.keys).count
-        report.executedForRolledBack = calls.filter { call in
-            status[call.attempt.id] == nil || call.orderNumber.map { rolledBack.contains($0) } == true
-        }.count
+        report.executedForRolledBack =
+            calls.filter { call in
+                status[call.attempt.id] == nil || call.orderNumber.map { rolledBack.contains($0) } == true
+            }.count
         let answered2xx = Set(successfulCalls.map(\.attempt))
 
         // The transition log: claims, outcomes, lease losses, per try.
@@ -142,9 +152,12 @@ struct ChaosChecker {
         for row in try await pool.query(Self.transitions) {
             guard try row.decode(String.self, "target") == "OrderClient" else { continue }
             let id = try row.decode(Int64.self, "attempt_id")
-            let oldNumber = try row.decode(Int.self, "old_num"), newNumber = try row.decode(Int.self, "new_num")
-            let oldHolder = try row.decode(String?.self, "old_locked_by"), newHolder = try row.decode(String?.self, "new_locked_by")
-            let oldStatus = try row.decode(String.self, "old_status"), newStatus = try row.decode(String.self, "new_status")
+            let oldNumber = try row.decode(Int.self, "old_num")
+            let newNumber = try row.decode(Int.self, "new_num")
+            let oldHolder = try row.decode(String?.self, "old_locked_by")
+            let newHolder = try row.decode(String?.self, "new_locked_by")
+            let oldStatus = try row.decode(String.self, "old_status")
+            let newStatus = try row.decode(String.self, "new_status")
             let errorChanged = try row.decode(Bool.self, "error_changed")
             let at = try row.decode(Double.self, "at")
             if newNumber == oldNumber + 1, let newHolder {
@@ -188,7 +201,8 @@ struct ChaosChecker {
         }
 
         // Faults by node and time.
-        let killedAt = Dictionary(faults.filter { $0.kind == .kill }.compactMap { event in event.node.map { ($0.id, event.start) } }, uniquingKeysWith: min)
+        let killedAt = Dictionary(
+            faults.filter { $0.kind == .kill }.compactMap { event in event.node.map { ($0.id, event.start) } }, uniquingKeysWith: min)
         let stops = faults.filter { $0.kind == .stop }
         let restarts = faults.filter { $0.kind == .postgresRestart }
         func stopped(_ node: String, at time: Double) -> Bool {
@@ -263,10 +277,12 @@ struct ChaosChecker {
         }
 
         // The webhook: one event per error outcome, each delivered (by event id).
-        var expected = Set<String>(), eventKeys: [String] = []
+        var expected = Set<String>()
+        var eventKeys: [String] = []
         for row in try await pool.query(Self.events) {
             expected.insert(try row.decode(String.self, "event_id"))
-            eventKeys.append("\(try row.decode(String.self, "event")):\(try row.decode(Int64.self, "attempt_id")):\(try row.decode(Int.self, "number"))")
+            eventKeys.append(
+                "\(try row.decode(String.self, "event")):\(try row.decode(Int64.self, "attempt_id")):\(try row.decode(Int.self, "number"))")
         }
         report.errorOutcomes = errorOutcomes.count
         report.webhookEventsExpected = expected.count

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PostgresClient
 import Synchronization
 import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// The processes of a chaos run on top of a `Cluster` (its database on a private PostgreSQL, the recording
 /// example target started with `--control`): worker nodes with short leases and a webhook, and the webhook
@@ -46,9 +47,11 @@ final class ChaosCluster: Sendable {
     /// when none does or the database cannot say.
     func nodesHoldingLeases() async -> [Node] {
         let live = liveNodes
-        let statement = PostgresStatement(name: "chaos_holders", sql: """
-            SELECT DISTINCT locked_by::text AS node FROM async_task_attempts WHERE locked_by IS NOT NULL AND status = 'pending'
-            """)
+        let statement = PostgresStatement(
+            name: "chaos_holders",
+            sql: """
+                SELECT DISTINCT locked_by::text AS node FROM async_task_attempts WHERE locked_by IS NOT NULL AND status = 'pending'
+                """)
         guard let rows = try? await cluster.pool.query(statement) else { return live }
         let holders = Set(rows.compactMap { try? $0.decode(String.self, "node") })
         let busy = live.filter { holders.contains($0.id) }

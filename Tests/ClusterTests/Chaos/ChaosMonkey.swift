@@ -68,12 +68,13 @@ final class ChaosMonkey: Sendable {
                 if kinds.isEmpty { kinds = [.kill, .stop, .postgresRestart, .unavailable, .hang].shuffled(using: &random) }
                 let pause = Duration.milliseconds(Int.random(in: 2000...4000, using: &random))
                 let kind = kinds.removeFirst()
-                let length: Duration = switch kind {
-                case .stop: Self.stopFor
-                case .unavailable, .hang: Self.burstFor
-                case .postgresRestart: Self.postgresDownFor + .seconds(2)
-                case .kill, .webhookDown: .seconds(2)
-                }
+                let length: Duration =
+                    switch kind {
+                    case .stop: Self.stopFor
+                    case .unavailable, .hang: Self.burstFor
+                    case .postgresRestart: Self.postgresDownFor + .seconds(2)
+                    case .kill, .webhookDown: .seconds(2)
+                    }
                 guard ContinuousClock.now + pause + length < end else { break }
                 try await Task.sleep(for: pause)
                 try await play(kind, random: &random)

@@ -87,14 +87,20 @@ struct ChaosReport: Sendable {
         if executedForRolledBack != 0 { problems.append("executed for rolled-back transactions \(executedForRolledBack)") }
         if rowsOfRolledBack != 0 { problems.append("rows kept for rolled-back transactions \(rowsOfRolledBack)") }
         if duplicatesUnexplained != 0 { problems.append("unexplained duplicate deliveries \(duplicatesUnexplained)") }
-        if recordedOutcomes != attemptsCommitted { problems.append("recorded outcomes \(recordedOutcomes) ≠ attempts committed \(attemptsCommitted)") }
+        if recordedOutcomes != attemptsCommitted {
+            problems.append("recorded outcomes \(recordedOutcomes) ≠ attempts committed \(attemptsCommitted)")
+        }
         if webhookEventsExpected != errorOutcomes || eventsWithoutOutcome != 0 {
             problems.append("webhook events \(webhookEventsExpected) ≠ error outcomes \(errorOutcomes) (\(eventsWithoutOutcome) unmatched)")
         }
         if webhookMissing != 0 || webhookUnexpected != 0 || webhookEventsDelivered != webhookEventsExpected {
-            problems.append("webhook events expected \(webhookEventsExpected), delivered \(webhookEventsDelivered) (missing \(webhookMissing), unexpected \(webhookUnexpected))")
+            problems.append(
+                "webhook events expected \(webhookEventsExpected), delivered \(webhookEventsDelivered) (missing \(webhookMissing), unexpected \(webhookUnexpected))"
+            )
         }
-        if leasesHeldAtKills != leaseLossesHolderKilled { problems.append("leases held at kills \(leasesHeldAtKills) ≠ lost \(leaseLossesHolderKilled)") }
+        if leasesHeldAtKills != leaseLossesHolderKilled {
+            problems.append("leases held at kills \(leasesHeldAtKills) ≠ lost \(leaseLossesHolderKilled)")
+        }
         if leaseLossesUnexplained != 0 { problems.append("leases lost by running nodes \(leaseLossesUnexplained)") }
         if pendingAtEnd != 0 { problems.append("pending at the end \(pendingAtEnd)") }
         return problems
@@ -104,7 +110,8 @@ struct ChaosReport: Sendable {
     var table: String {
         var lines: [String] = []
         let faultList = ChaosMonkey.Event.Kind.allCases.map { "\($0.rawValue) ×\(faults[$0] ?? 0)" }.joined(separator: ", ")
-        lines.append("AsyncTask chaos run: \(seconds) s of faults, seed \(seed), \(nodesAtATime) worker nodes at a time (\(nodesStarted) started in all)")
+        lines.append(
+            "AsyncTask chaos run: \(seconds) s of faults, seed \(seed), \(nodesAtATime) worker nodes at a time (\(nodesStarted) started in all)")
         lines.append("faults: \(faultList)")
         lines.append("")
         func row(_ label: String, _ value: String, _ rule: String = "") {
@@ -136,7 +143,9 @@ struct ChaosReport: Sendable {
         row("  unexplained", "\(duplicatesUnexplained)", "must be 0")
         row("leases the killed nodes held when killed", "\(leasesHeldAtKills)", "= losses with the holder killed")
         row("lease losses (released or re-claimed)", "\(leaseLosses)")
-        row("  holder killed / stopped / lapsed while PostgreSQL down", "\(leaseLossesHolderKilled) / \(leaseLossesHolderStopped) / \(leaseLossesAfterRestart)")
+        row(
+            "  holder killed / stopped / lapsed while PostgreSQL down",
+            "\(leaseLossesHolderKilled) / \(leaseLossesHolderStopped) / \(leaseLossesAfterRestart)")
         row("  holder running (reaped while alive, or no fault)", "\(leaseLossesUnexplained)", "must be 0")
         row("fenced writes rejected (node counters / log lines)", "\(fencedRejectsCounted) / \(fencedRejectsLogged)")
         row("error outcomes recorded (each makes an event)", "\(errorOutcomes)")

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresClient
-import Testing
 import TestSupport
+import Testing
 
 /// `make chaos` (and a bounded run in `make test`): five worker nodes on a PostgreSQL of the test's own, a
 /// producer committing and rolling back order transactions, the recording example target and a webhook
@@ -113,7 +113,8 @@ struct ChaosTests {
             .deletingLastPathComponent()
         let file = environment["CHAOS_REPORT"].map { URL(fileURLWithPath: $0) } ?? root.appendingPathComponent("artifacts/chaos-report.txt")
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let text = report.table + "\nfault log:\n" + report.faultLog.map { "  \($0)\n" }.joined()
+        let text =
+            report.table + "\nfault log:\n" + report.faultLog.map { "  \($0)\n" }.joined()
             + "\nreproduce: CHAOS_SECONDS=\(report.seconds) CHAOS_SEED=\(report.seed) make chaos\n"
         try text.write(to: file, atomically: true, encoding: .utf8)
         print("chaos: report written to \(file.path)")
@@ -129,9 +130,10 @@ struct ChaosTests {
         #expect(report.attemptsCommitted == report.transactionsCommitted, "one attempt per committed order")
         #expect(report.recordedOutcomes == report.attemptsCommitted, "one recorded outcome per committed attempt")
         #expect(report.duplicatesUnexplained == 0, "duplicate deliveries without a kill, lease loss or timeout to explain them")
-        #expect(report.duplicateDeliveries
-            == report.duplicatesAfterKill + report.duplicatesAfterStop + report.duplicatesAfterRestart + report.duplicatesAfterTimeout
-            + report.duplicatesUnexplained)
+        #expect(
+            report.duplicateDeliveries
+                == report.duplicatesAfterKill + report.duplicatesAfterStop + report.duplicatesAfterRestart + report.duplicatesAfterTimeout
+                + report.duplicatesUnexplained)
         #expect(report.leaseLossesUnexplained == 0, "leases lost by running nodes: reaped while alive, or lapsed away from any outage")
         #expect(report.webhookEventsExpected == report.errorOutcomes && report.eventsWithoutOutcome == 0, "one webhook event per error outcome")
         #expect(report.webhookEventsDelivered == report.webhookEventsExpected, "webhook events delivered")
