@@ -40,7 +40,7 @@ let package = Package(
         // Configuration durations (`250ms`, `1.5s`, `7d`) → a Duration or an error naming the input.
         fuzzTarget("FuzzDuration", [product("AsyncTaskCore")]),
         // A JSON-RPC 2.0 response body → succeeded, retryable or permanent.
-        fuzzTarget("FuzzJSONRPC", [product("AsyncTaskTargets"), product("CurlHTTP")]),
+        fuzzTarget("FuzzJSONRPC", [product("AsyncTaskCore"), product("AsyncTaskTargets"), product("CurlHTTP")]),
         // Stored `method_args` envelopes → an envelope / plaintext, or an EncryptionError.
         fuzzTarget("FuzzEnvelope", [product("AsyncTask")]),
         // YAML config text → a WorkerConfiguration, or a ConfigurationError naming the key.

@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import AsyncTaskTargets
 import CurlHTTP
 import Foundation
