@@ -139,6 +139,36 @@ extension AdminServer {
             }
             return try Self.json(body)
         }
+        api.get("targets") { [configuration] _, _ -> Response in
+            let targets = try await database.withConnection { try await TargetControls(deadAfter: configuration.deadAfter).list(on: $0) }
+            return try Self.json(["targets": targets])
+        }
+        // Pause or resume a target cluster-wide, as `asynctask targets pause|resume` (the admin token required).
+        api.post("targets/:name/:control") { [tokenCheck, logger, configuration] request, context -> Response in
+            guard let control = context.parameters.get("control"), control == "pause" || control == "resume" else {
+                return Self.jsonError("unknown control: use pause or resume", status: .notFound)
+            }
+            guard let name = context.parameters.get("name"), !name.isEmpty else {
+                return Self.jsonError("no target name", status: .badRequest)
+            }
+            do {
+                try tokenCheck.verify(TokenCheck.bearer(request.headers[.authorization]))
+            } catch let error as TokenCheck.Refusal {
+                return Self.refusal(error)
+            }
+            let controls = TargetControls(deadAfter: configuration.deadAfter)
+            do {
+                let target = try await database.withConnection { connection in
+                    control == "pause"
+                        ? try await controls.pause(name, by: request.uri.queryParameters.get("by") ?? "admin api", on: connection)
+                        : try await controls.resume(name, on: connection)
+                }
+                logger.notice("admin target control", metadata: ["control": "\(control)", "target": "\(name)", "via": "api"])
+                return try Self.json(target)
+            } catch let error as TargetControlError {
+                return Self.jsonError(error.description, status: .notFound)
+            }
+        }
         api.get("doctor") { [configuration] _, _ -> Response in
             let findings = try await database.withConnection {
                 try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: $0)

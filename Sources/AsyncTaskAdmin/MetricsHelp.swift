@@ -21,6 +21,7 @@ enum MetricsHelp {
         "asynctask_queue_running": "Attempts per target leased by a node now, cluster-wide.",
         "asynctask_queue_lag_seconds": "Age of the oldest due attempt per target: how far the cluster is behind.",
         "asynctask_nodes_live": "Worker nodes with a fresh heartbeat.",
+        "asynctask_target_paused": "1 while an operator has the target paused cluster-wide (asynctask targets pause), else 0.",
     ]
 
     /// `exposition` with a `# HELP` line before each `# TYPE` line of a family that has none and has text here.

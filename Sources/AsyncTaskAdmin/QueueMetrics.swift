@@ -35,10 +35,11 @@ final class QueueMetrics: Sendable {
         }
         guard due else { return }
         // Internal targets too: a growing @webhook backlog is worth an alert.
-        let (stats, nodes) = try await database.withConnection { connection in
+        let (stats, nodes, paused) = try await database.withConnection { connection in
             (
                 try await ClusterStats().perTarget(includeInternal: true, on: connection),
-                try await ClusterNodes(deadAfter: deadAfter).list(on: connection)
+                try await ClusterNodes(deadAfter: deadAfter).list(on: connection),
+                try await TargetControls(deadAfter: deadAfter).pausedStates(on: connection)
             )
         }
         let previous = state.withLock { state in
@@ -60,6 +61,10 @@ final class QueueMetrics: Sendable {
             }
         }
         registry.makeGauge(descriptor: Self.nodesLive).set(Double(nodes.filter(\.live).count))
+        // Every target an operator has steered, paused or resumed (a resumed one reads 0, not a stale 1).
+        for (target, isPaused) in paused {
+            registry.makeGauge(descriptor: Self.paused, labels: [("target", target)]).set(isPaused ? 1.0 : 0.0)
+        }
     }
 
     // The gauges, named in full in `metricName` (no unit suffix is added). The help text stays empty here: the
@@ -70,6 +75,7 @@ final class QueueMetrics: Sendable {
     static var running: MetricNameDescriptor { descriptor("asynctask_queue_running") }
     static var lag: MetricNameDescriptor { descriptor("asynctask_queue_lag_seconds") }
     static var nodesLive: MetricNameDescriptor { descriptor("asynctask_nodes_live") }
+    static var paused: MetricNameDescriptor { descriptor("asynctask_target_paused") }
 
     private static func descriptor(_ name: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: "")

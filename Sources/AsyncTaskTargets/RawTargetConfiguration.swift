@@ -99,6 +99,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
     public var maxResponseBytes: Int?
     /// `batch` (default: none, one request per attempt).
     public var batch: RawBatch?
+    /// `max_retry_duration`, e.g. `24h` (default: none, only `max_attempts` ends retries).
+    public var maxRetryDuration: String?
 
     /// Creates raw settings.
     public init(
@@ -112,7 +114,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         concurrency: Int? = nil,
         tls: RawTLS? = nil,
         maxResponseBytes: Int? = nil,
-        batch: RawBatch? = nil
+        batch: RawBatch? = nil,
+        maxRetryDuration: String? = nil
     ) {
         self.url = url
         self.protocol = `protocol`
@@ -125,6 +128,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         self.tls = tls
         self.maxResponseBytes = maxResponseBytes
         self.batch = batch
+        self.maxRetryDuration = maxRetryDuration
     }
 
     /// Decodes the file's keys; durations may be strings or numbers.
@@ -141,6 +145,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         tls = try container.decodeIfPresent(RawTLS.self, forKey: .tls)
         maxResponseBytes = try container.decodeIfPresent(Int.self, forKey: .maxResponseBytes)
         batch = try container.decodeIfPresent(RawBatch.self, forKey: .batch)
+        maxRetryDuration = try container.decodeDurationText(forKey: .maxRetryDuration)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -151,6 +156,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         case backoff, concurrency, tls
         case maxResponseBytes = "max_response_bytes"
         case batch
+        case maxRetryDuration = "max_retry_duration"
     }
 }
 

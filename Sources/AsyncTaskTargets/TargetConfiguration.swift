@@ -67,6 +67,9 @@ public struct TargetConfiguration: Sendable, Hashable {
     public let maxResponseBytes: Int
     /// Batched delivery (`batch`), or `nil` to send one request per attempt.
     public let batch: BatchSettings?
+    /// `max_retry_duration`: an attempt whose first try began longer ago than this fails at its next failure,
+    /// whatever tries are left (nil: only `maxAttempts` ends retries).
+    public let maxRetryDuration: Duration?
 
     /// Validates typed values.
     /// - Throws: ``TargetConfigurationError`` naming this target and the first bad field.
@@ -82,7 +85,8 @@ public struct TargetConfiguration: Sendable, Hashable {
         concurrency: Int = TargetConfiguration.defaultConcurrency,
         tls: TLSOptions = TLSOptions(),
         maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes,
-        batch: BatchSettings? = nil
+        batch: BatchSettings? = nil,
+        maxRetryDuration: Duration? = nil
     ) throws(TargetConfigurationError) {
         func fail(_ field: String, _ code: TargetConfigurationError.Code, _ reason: String) -> TargetConfigurationError {
             TargetConfigurationError(target: name, field: field, code: code, reason: reason)
@@ -111,6 +115,9 @@ public struct TargetConfiguration: Sendable, Hashable {
                 throw fail(field, .unreadableFile, "'\(path)' does not exist or cannot be read")
             }
         }
+        if let maxRetryDuration, maxRetryDuration <= .zero {
+            throw fail("max_retry_duration", .nonPositiveDuration, "must be positive (got \(maxRetryDuration))")
+        }
         if tls.keyFile != nil, tls.certFile == nil {
             throw fail("tls.key_file", .missing, "a client key needs tls.cert_file")
         }
@@ -127,6 +134,7 @@ public struct TargetConfiguration: Sendable, Hashable {
         self.tls = tls
         self.maxResponseBytes = maxResponseBytes
         self.batch = batch
+        self.maxRetryDuration = maxRetryDuration
     }
 
     /// Validates the config file's values: parses durations and expands `${VAR}` in the URL,
@@ -193,7 +201,8 @@ public struct TargetConfiguration: Sendable, Hashable {
             concurrency: raw.concurrency ?? defaults.concurrency,
             tls: tls,
             maxResponseBytes: raw.maxResponseBytes ?? defaults.maxResponseBytes,
-            batch: try raw.batch.map { (batch) throws(TargetConfigurationError) in try Self.batchSettings(batch, target: name) }
+            batch: try raw.batch.map { (batch) throws(TargetConfigurationError) in try Self.batchSettings(batch, target: name) },
+            maxRetryDuration: try duration(raw.maxRetryDuration, field: "max_retry_duration")
         )
     }
 

@@ -13,7 +13,8 @@ struct AsyncTaskCommand: AsyncParsableCommand {
         version: AsyncTaskVersion.current,
         subcommands: [
             MigrateCommand.self, WorkerCommand.self, ConfigCommand.self, EnqueueCommand.self, AttemptsCommand.self, NodesCommand.self,
-            StatsCommand.self, DoctorCommand.self, KeysCommand.self, BenchCommand.self, ExampleTargetCommand.self, DevCommand.self,
+            StatsCommand.self, DoctorCommand.self, KeysCommand.self, TargetsCommand.self, BenchCommand.self, ExampleTargetCommand.self,
+            DevCommand.self,
         ]
     )
 

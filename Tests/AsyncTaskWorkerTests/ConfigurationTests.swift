@@ -88,6 +88,8 @@ struct ConfigurationTests {
             ("database_url: x\ntargets: { A: { url: ftp://a } }", "targets.A.url"),
             ("database_url: x\ntargets: { A: { url: http://a, protocol: soap } }", "targets.A.protocol"),
             ("database_url: x\ntargets: { A: { url: http://a, timeout: -1s } }", "targets.A.timeout"),
+            ("database_url: x\ntargets: { A: { url: http://a, max_retry_duration: 0s } }", "targets.A.max_retry_duration"),
+            ("database_url: x\ntargets: { A: { url: http://a, max_retry_duration: fast } }", "targets.A.max_retry_duration"),
             ("database_url: x\ntargets: { A: { url: 'http://${NOPE}/rpc' } }", "targets.A.url"),
             ("database_url: x\ntargets: { A: { url: http://a, headers: { Bad Header: v } } }", "targets.A.headers.Bad Header"),
             ("database_url: x\ntargets: { A: { url: http://a } }\nlog: { level: loud }", "log.level"),

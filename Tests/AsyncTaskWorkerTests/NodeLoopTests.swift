@@ -76,6 +76,43 @@ struct NodeLoopTests {
         #expect(node.driver.claims.allSatisfy { plan in plan.caps.allSatisfy { $0.target != "A" || $0.limit <= 1 } })
     }
 
+    @Test("a paused target is not claimed nor started; its claimed-ahead attempts go back with their tries; resume runs them")
+    func pauseAndResume() async throws {
+        let gate = Gate()
+        let caller = ScriptedCaller { _, target in
+            if target.name == "A" { await gate.wait() }
+            return .succeeded(status: 200, excerpt: "")
+        }
+        let node = try NodeHarness(targets: ["A": 1, "B": 4], prefetch: 4, caller: caller)
+        let a = (0..<4).map { _ in node.driver.enqueue(target: "A") }
+        for _ in 0..<3 { node.driver.enqueue(target: "B") }
+        try await node.run { node in
+            node.claimDue.signal()
+            // A's one slot is busy (held by the gate) and more of A's attempts are claimed ahead of it.
+            #expect(await eventually { node.caller.inFlight == 1 && node.capacity.buffered > 0 })
+            node.driver.setPaused(["A"])
+            try await node.pauses.apply(["A"])
+            #expect(node.capacity.buffered == 0)
+            gate.open()
+            #expect(await eventually { node.driver.rows.filter { $0.target == "B" }.allSatisfy { $0.status == .succeeded } })
+            #expect(await eventually { node.driver.row(a[0])?.status == .succeeded })
+            // The call in flight finished; the rest were never called and keep every try.
+            for id in a.dropFirst() {
+                #expect(
+                    node.driver.row(id)?.status == .pending && node.driver.row(id)?.numAttempts == 0 && node.driver.row(id)?.lockedByThisNode == false
+                )
+            }
+            node.claimDue.signal()
+            try? await Task.sleep(for: .milliseconds(50))
+            #expect(node.caller.calls.filter { $0.target == "A" }.count == 1)
+
+            node.driver.setPaused([])
+            try await node.pauses.apply([])
+            #expect(await eventually { node.driver.rows.allSatisfy { $0.status == .succeeded } })
+        }
+        #expect(node.caller.calls.filter { $0.target == "A" }.map(\.attemptID).sorted() == a)
+    }
+
     @Test("drain lets in-flight calls finish and claims nothing new")
     func drainFinishesInFlight() async throws {
         let hold = Gate()

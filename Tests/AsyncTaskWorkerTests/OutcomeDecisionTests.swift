@@ -113,4 +113,29 @@ struct OutcomeDecisionTests {
         #expect(AttemptOutcome.Disposition.retry(after: .milliseconds(1500)).stored == (.pending, 1500))
         #expect(AttemptOutcome.Disposition.release.stored == (.pending, 0))
     }
+
+    @Test("max_retry_duration: a retryable failure of an attempt first tried longer ago fails with tries left; younger ones retry")
+    func retryDeadline() {
+        var random = SeededRandom(seed: 5)
+        let deadline = OutcomeDecision(maxAttempts: 100, backoff: Backoff(base: .seconds(1), max: .seconds(60)), maxRetryDuration: .seconds(3600))
+        let failure = CallOutcome.retryable(kind: .httpStatus, message: "503", httpStatus: 503, retryAfter: nil, excerpt: "down")
+        var young = Self.attempt(number: 2)
+        young.triedFor = .seconds(3599)
+        guard case .retry = deadline.afterCall(failure, of: young, using: &random).disposition else {
+            Issue.record("an attempt inside its retry duration must retry")
+            return
+        }
+        var old = Self.attempt(number: 2)
+        old.triedFor = .seconds(3600)
+        let outcome = deadline.afterCall(failure, of: old, using: &random)
+        #expect(outcome.disposition == .failed)
+        #expect(outcome.errorKind == .httpStatus && outcome.httpStatus == 503)
+        #expect(outcome.error?.contains("max_retry_duration 1h passed") == true, "\(outcome.error ?? "")")
+        // A permanent failure and a success are unchanged by the deadline; without one, only max_attempts counts.
+        #expect(deadline.afterCall(.succeeded(status: 200, excerpt: ""), of: old, using: &random).disposition == .succeeded)
+        guard case .retry = decision.afterCall(failure, of: old, using: &random).disposition else {
+            Issue.record("without max_retry_duration an old attempt with tries left retries")
+            return
+        }
+    }
 }

@@ -177,4 +177,34 @@ struct PrefetchBufferTests {
         jumpy.observeCompletions(total: 500, at: start + .microseconds(10))
         #expect(jumpy.rate == 0)
     }
+
+    @Test("a paused target gets no reservation and no start; pause hands back its buffer; resume wakes it")
+    func pauseAndResume() {
+        var buffer = PrefetchBuffer(nodeLimit: 512, targetLimits: ["A": 2, "B": 2])
+        var next: Int64 = 1
+        let started = Self.claim(&buffer, depth: 3, have: ["A": 100, "B": 100], next: &next)
+        #expect(started.count == 4 && buffer.buffered == 6)
+        let (unstarted, resumed) = buffer.pause(["A"])
+        #expect(unstarted.count == 3 && unstarted.allSatisfy { $0.target == "A" } && !resumed)
+        #expect(buffer.buffered == 3 && buffer.inFlight == 4)
+        // A's call ends: nothing starts (A is paused, B's slots are full); B's call ends: B's next starts.
+        let (afterA, _) = buffer.finish(target: "A", depth: 3)
+        #expect(afterA == nil && buffer.inFlight == 3)
+        let (afterB, _) = buffer.finish(target: "B", depth: 3)
+        #expect(afterB?.target == "B" && buffer.inFlight == 3)
+        let reservation = buffer.reserve(batch: 1000, depth: 3)
+        #expect(!reservation.caps.contains { $0.target == "A" })
+        _ = buffer.commit(reservation, claimed: [])
+        let (none, resumedNow) = buffer.pause([])
+        #expect(none.isEmpty && resumedNow)
+        #expect(buffer.reserve(batch: 1000, depth: 3).caps.contains { $0.target == "A" })
+
+        // Attempts a claim under way at the pause brings in later do not start; the next read hands them back.
+        var other = PrefetchBuffer(nodeLimit: 10, targetLimits: ["A": 2])
+        let plan = other.reserve(batch: 10, depth: 0)
+        _ = other.pause(["A"])
+        #expect(other.commit(plan, claimed: Self.attempts("A", 900..<902)).isEmpty)
+        #expect(other.pause(["A"]).unstarted.map(\.id) == [900, 901])
+        #expect(other.buffered == 0 && other.inFlight == 0)
+    }
 }

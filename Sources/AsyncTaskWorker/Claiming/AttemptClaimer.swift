@@ -8,7 +8,8 @@ struct AttemptClaimer: Sendable {
     // per-target caps hold at every moment; SKIP LOCKED lets concurrent nodes claim disjoint rows without
     // waiting. The outer LIMIT ($5, the node's free capacity) keeps the most urgent of those across targets:
     // every target is offered the whole node share, so a target with nothing due never starves the others.
-    // The claim bumps num_attempts, which fences every later write of this lease.
+    // Targets an operator paused (async_task_targets, schema v7) are skipped here, so a pause stops new claims
+    // at once on every node, not only after the next heartbeat. The claim bumps num_attempts, which fences every later write of this lease.
     // The claim's commit does not wait for its WAL to reach the disk (synchronous_commit off for this statement's
     // transaction only, set in the statement so it costs no round trip): on a durable server that wait is the
     // whole pickup latency and more (one fsync, 0.4 ms on an idle disk, 28 ms on a busy one). Nothing depends on a
@@ -20,6 +21,7 @@ struct AttemptClaimer: Sendable {
         sql: """
             WITH caps AS (
                 SELECT c.target, c.n FROM unnest($1::text[], $2::integer[]) AS c(target, n)
+                WHERE NOT EXISTS (SELECT 1 FROM async_task_targets s WHERE s.target = c.target AND s.paused)
             ), picked AS (
                 SELECT p.id FROM caps CROSS JOIN LATERAL (
                     SELECT a.id, a.priority, a.available_at FROM async_task_attempts a
@@ -33,11 +35,13 @@ struct AttemptClaimer: Sendable {
             )
             UPDATE async_task_attempts t
             SET num_attempts = t.num_attempts + 1, locked_by = $3,
-                available_at = now() + $4 * interval '1 millisecond', updated_at = now()
+                available_at = now() + $4 * interval '1 millisecond', updated_at = now(),
+                first_tried_at = coalesce(t.first_tried_at, now())
             FROM picked
             WHERE t.id = picked.id AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
             RETURNING t.id, t.target, t.method_name, t.method_args::text AS method_args, t.encryptor, t.num_attempts,
-                      t.max_attempts, t.idempotence_token
+                      t.max_attempts, t.idempotence_token,
+                      (extract(epoch FROM now() - coalesce(t.first_tried_at, now())) * 1000)::bigint AS tried_for_ms
             """, isPrepared: false)
 
     // Gives back claimed attempts that never started (the prefetch buffer of a draining node): due again at
@@ -47,7 +51,8 @@ struct AttemptClaimer: Sendable {
         name: "release_unstarted",
         sql: """
             UPDATE async_task_attempts a
-            SET locked_by = NULL, available_at = now(), num_attempts = a.num_attempts - 1, updated_at = now()
+            SET locked_by = NULL, available_at = now(), num_attempts = a.num_attempts - 1, updated_at = now(),
+                first_tried_at = CASE WHEN a.num_attempts = 1 THEN NULL ELSE a.first_tried_at END
             FROM unnest($2::bigint[], $3::integer[]) AS u(id, num_attempts)
             WHERE a.id = ANY($2::bigint[]) AND a.id = u.id AND a.num_attempts = u.num_attempts
               AND a.locked_by = $1 AND a.status = 'pending'
@@ -76,7 +81,8 @@ struct AttemptClaimer: Sendable {
                     encryptor: try row.decode(String?.self, "encryptor"),
                     attemptNumber: try row.decode(Int.self, "num_attempts"),
                     maxAttempts: try row.decode(Int?.self, "max_attempts"),
-                    idempotenceToken: try row.decode(String?.self, "idempotence_token")))
+                    idempotenceToken: try row.decode(String?.self, "idempotence_token"),
+                    triedFor: .milliseconds(try row.decode(Int64.self, "tried_for_ms"))))
         }
         return claimed
     }

@@ -10,4 +10,7 @@ struct ClaimedAttempt: Sendable {
     let attemptNumber: Int
     let maxAttempts: Int?
     let idempotenceToken: String?
+    /// How long ago its first try began, at this claim, on the database's clock (zero for a first try): what
+    /// `max_retry_duration` is checked against, so nodes' clocks never matter.
+    var triedFor: Duration = .zero
 }

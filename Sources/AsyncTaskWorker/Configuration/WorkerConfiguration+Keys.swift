@@ -342,6 +342,9 @@ struct CallBlock {
                 "\(prefix).max_attempts", \.maxAttempts, type: "whole number ≥ 1", default: ConfigurationKey.code(defaults.maxAttempts),
                 doc: doc("max_attempts", "tries of one \(call) before it fails")),
             .raw(
+                "\(prefix).max_retry_duration", \.maxRetryDuration, type: "duration > 0", default: "none",
+                doc: "a \(call) whose first try began longer ago than this fails at its next failure, whatever tries are left"),
+            .raw(
                 "\(prefix).backoff.base", \.backoffBlock.base, type: "duration > 0", default: duration(defaults.backoff.base),
                 doc: "exponential backoff with full jitter: try n waits a random time up to `base × 2^(n-1)`"),
             .raw(

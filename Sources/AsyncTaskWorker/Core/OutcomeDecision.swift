@@ -13,6 +13,8 @@ struct OutcomeDecision: Sendable {
     let maxAttempts: Int
     /// The target's retry backoff.
     let backoff: Backoff
+    /// The target's `max_retry_duration`, if any.
+    var maxRetryDuration: Duration? = nil
 
     /// The outcome of an attempt that must not be called, or nil to call it.
     func beforeCall(_ attempt: ClaimedAttempt) -> AttemptOutcome? {
@@ -35,6 +37,13 @@ struct OutcomeDecision: Sendable {
                 return Self.failure(
                     attempt, .failed, kind: kind, message: "tries exhausted (\(maxAttempts)): \(message)", status: status,
                     excerpt: excerpt)
+            }
+            if let maxRetryDuration, attempt.triedFor >= maxRetryDuration {
+                return Self.failure(
+                    attempt, .failed, kind: kind,
+                    message:
+                        "max_retry_duration \(DurationParser.format(maxRetryDuration)) passed (first try \(DurationParser.format(attempt.triedFor)) before this one, try \(attempt.attemptNumber) of \(maxAttempts)): \(message)",
+                    status: status, excerpt: excerpt)
             }
             let delay = max(backoff.delay(afterAttempt: attempt.attemptNumber, using: &generator), retryAfter ?? .zero)
             return Self.failure(attempt, .retry(after: delay), kind: kind, message: message, status: status, excerpt: excerpt)

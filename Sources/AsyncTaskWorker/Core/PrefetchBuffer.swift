@@ -12,6 +12,9 @@
 /// off) a target is claimed for only when it has free slots nothing is claimed for, as before the buffer.
 /// Targets whose last claim came back short (nothing more due) are *quiet* and skipped until new work is
 /// announced (NOTIFY) or the poll interval passes.
+///
+/// Targets an operator paused (`async_task_targets.paused`, read each heartbeat) have no free slot: nothing of
+/// theirs is reserved or started, and `pause` hands their buffered attempts back for release.
 struct PrefetchBuffer {
     /// A first-in-first-out queue of claimed attempts that takes from its head in O(1).
     private struct Queue {
@@ -57,6 +60,8 @@ struct PrefetchBuffer {
     private var reservedTotal = 0
     private var reservedPerTarget: [String: Int] = [:]
     private var quiet: Set<String> = []
+    /// Targets paused by an operator: nothing of theirs starts or is claimed for.
+    private(set) var paused: Set<String> = []
     /// Counts `wake()`s: a claim that came back short turns its targets quiet only if no wake came after it was
     /// reserved (a NOTIFY during the claim may announce rows the claim could not see).
     private var wakes = 0
@@ -75,7 +80,8 @@ struct PrefetchBuffer {
     func buffered(target: String) -> Int { queues[target]?.count ?? 0 }
 
     private func free(_ target: String) -> Int {
-        max(0, min(nodeLimit - inFlight, (targetLimits[target] ?? 0) - (inFlightPerTarget[target] ?? 0)))
+        guard !paused.contains(target) else { return 0 }
+        return max(0, min(nodeLimit - inFlight, (targetLimits[target] ?? 0) - (inFlightPerTarget[target] ?? 0)))
     }
 
     private func surplus(_ target: String) -> Int {
@@ -101,7 +107,7 @@ struct PrefetchBuffer {
         let nodeRoom = min(batch, nodeLimit + nodeDepth - inFlight - buffered - reservedTotal)
         guard nodeRoom > 0 else { return .init(caps: [], total: 0) }
         var caps: [(target: String, limit: Int)] = []
-        for target in targets where !quiet.contains(target) {
+        for target in targets where !quiet.contains(target) && !paused.contains(target) {
             let depth = depths(target)
             guard wantsRefill(target, depth: depth) else { continue }
             let room = min(nodeRoom, depth - surplus(target))
@@ -171,7 +177,7 @@ struct PrefetchBuffer {
         completed[target, default: 0] += 1
         let refill = !isClosed && !quiet.contains(target) && wantsRefill(target, depth: depth)
         guard !isClosed else { return (nil, false) }
-        if let next = take(target) { return (next, refill) }
+        if !paused.contains(target), let next = take(target) { return (next, refill) }
         guard !targets.isEmpty else { return (nil, refill) }
         for offset in 0..<targets.count {
             let other = targets[(nextTarget + offset) % targets.count]
@@ -181,6 +187,20 @@ struct PrefetchBuffer {
             }
         }
         return (nil, refill)
+    }
+
+    /// Sets the targets an operator has paused (all of them, as last read). Returns the buffered attempts of
+    /// paused targets (claimed ahead, never started: release them so they keep their tries) and whether a target
+    /// was resumed (a claim is due for it).
+    mutating func pause(_ targets: Set<String>) -> (unstarted: [ClaimedAttempt], resumed: Bool) {
+        let resumed = paused.subtracting(targets)
+        paused = targets
+        for target in resumed { quiet.remove(target) }
+        var unstarted: [ClaimedAttempt] = []
+        // Every time, not only when newly paused: a claim under way at the pause may have brought some in since.
+        for target in targets { unstarted += queues[target]?.removeAll() ?? [] }
+        buffered -= unstarted.count
+        return (unstarted, !resumed.isEmpty)
     }
 
     /// New work may be due for every target (a NOTIFY, a reconnected listener, the poll interval passed).

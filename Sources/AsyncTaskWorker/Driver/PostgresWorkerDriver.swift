@@ -49,6 +49,10 @@ struct PostgresWorkerDriver: WorkerDriver {
         try await registry.unservedTargets(on: pool)
     }
 
+    func pausedTargets() async throws -> Set<String> {
+        try await registry.pausedTargets(on: pool)
+    }
+
     func isUnreachable(_ error: any Error) -> Bool {
         guard let error = error as? PostgresError else { return false }
         return error.isConnectionLoss || error.code == .poolTimeout

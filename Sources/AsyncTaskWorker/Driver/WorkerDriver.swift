@@ -37,6 +37,9 @@ protocol WorkerDriver: Sendable {
     /// Targets with due attempts that no live node serves, with their counts.
     func unservedTargets() async throws -> [String: Int]
 
+    /// The targets this node serves that an operator has paused (`asynctask targets pause`).
+    func pausedTargets() async throws -> Set<String>
+
     /// Whether `error` means the database is unreachable (the node keeps its work and retries).
     func isUnreachable(_ error: any Error) -> Bool
 

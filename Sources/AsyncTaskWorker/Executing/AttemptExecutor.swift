@@ -50,7 +50,9 @@ struct AttemptExecutor: Sendable {
             outcome.maxAttempts = attempt.maxAttempts
             return outcome
         }
-        let decision = OutcomeDecision(maxAttempts: attempt.maxAttempts ?? target.configuration.maxAttempts, backoff: target.configuration.backoff)
+        let decision = OutcomeDecision(
+            maxAttempts: attempt.maxAttempts ?? target.configuration.maxAttempts, backoff: target.configuration.backoff,
+            maxRetryDuration: target.configuration.maxRetryDuration)
         var outcome: AttemptOutcome
         if let refused = decision.beforeCall(attempt) {
             outcome = refused

@@ -74,6 +74,12 @@ final class CapacityTracker: Sendable {
         state.withLock { $0.buffer.take(target: target, limit: limit) }
     }
 
+    /// Sets the targets an operator has paused; returns the buffered attempts of paused targets (never started,
+    /// for release) and whether a target was resumed.
+    func pause(_ targets: Set<String>) -> (unstarted: [ClaimedAttempt], resumed: Bool) {
+        state.withLock { $0.buffer.pause(targets) }
+    }
+
     /// New work may be due: targets whose last claim came back short are claimed for again.
     func wake() { state.withLock { $0.buffer.wake() } }
 

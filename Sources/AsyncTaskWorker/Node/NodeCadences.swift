@@ -8,4 +8,7 @@ struct NodeCadences: Sendable, Equatable {
     /// The warning about attempts waiting for targets no live node serves: every 15 heartbeats (a scan of the
     /// due rows; the warning repeats often enough to be noticed without flooding the log).
     var unservedTargets: Duration { heartbeat * 15 }
+
+    /// The read of operator controls (paused targets): every heartbeat, so a pause reaches every node within one.
+    var targetControls: Duration { heartbeat }
 }

@@ -144,6 +144,20 @@ struct NodeRegistry: Sendable {
     }
 
     /// Targets with due attempts that no live node serves, with their counts.
+    // The operator's pauses of the targets this node serves (schema v7); a target without a row is not paused.
+    static let pausedTargets = PostgresStatement(
+        name: "paused_targets",
+        sql: """
+            SELECT target FROM async_task_targets WHERE paused AND target = ANY($1::text[])
+            """)
+
+    /// The targets this node serves that an operator has paused.
+    func pausedTargets(on pool: PostgresConnectionPool) async throws -> Set<String> {
+        var paused: Set<String> = []
+        for row in try await pool.query(Self.pausedTargets, [targets]) { paused.insert(try row.decode(String.self, "target")) }
+        return paused
+    }
+
     func unservedTargets(on pool: PostgresConnectionPool) async throws -> [String: Int] {
         var result: [String: Int] = [:]
         for row in try await pool.query(Self.unservedTargets) {

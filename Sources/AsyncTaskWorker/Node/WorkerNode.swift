@@ -179,7 +179,13 @@ public final class WorkerNode: Service, Sendable {
                     ])
             }
         }
-        return [liveness, unserved]
+        let controls = PeriodicJob(
+            name: "target controls read", firstRunAfter: cadences.targetControls, interval: cadences.targetControls, clock: .continuous,
+            logger: logger
+        ) { [pauses = TargetPauses(driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger)] in
+            try await pauses.apply(try await driver.pausedTargets())
+        }
+        return [liveness, unserved, controls]
     }
 
     /// After the claim loops drained: writes the outcomes still buffered (at most 10 s).

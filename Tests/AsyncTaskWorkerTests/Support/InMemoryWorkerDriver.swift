@@ -36,6 +36,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
         var nodeStatus: NodeStatus?
         var unreachable = false
         var claims: [ClaimPlan] = []
+        var paused: Set<String> = []
         var heartbeats = 0
         var renewals = 0
         var renewCalls = 0
@@ -71,6 +72,9 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     /// Every row now.
     var rows: [Row] { state.withLock { $0.rows.values.sorted { $0.id < $1.id } } }
+
+    /// Pauses `targets` (and resumes every other), as `asynctask targets pause|resume` does in the table.
+    func setPaused(_ targets: Set<String>) { state.withLock { $0.paused = targets } }
 
     /// The claims made so far, in order.
     var claims: [ClaimPlan] { state.withLock { $0.claims } }
@@ -112,7 +116,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
         return try reachable { state in
             state.claims.append(plan)
             var picked: [Row] = []
-            for cap in plan.caps {
+            for cap in plan.caps where !state.paused.contains(cap.target) {
                 let due = state.rows.values
                     .filter { $0.status == .pending && $0.availableAt <= now && $0.target == cap.target }
                     .sorted { ($0.priority, $0.availableAt, $0.id) < ($1.priority, $1.availableAt, $1.id) }
@@ -222,6 +226,8 @@ final class InMemoryWorkerDriver: WorkerDriver {
     }
 
     func unservedTargets() async throws -> [String: Int] { try reachable { _ in [:] } }
+
+    func pausedTargets() async throws -> Set<String> { try reachable { $0.paused } }
 
     func isUnreachable(_ error: any Error) -> Bool { error is Unreachable }
 

@@ -17,6 +17,8 @@ struct NodeHarness: Sendable {
     let recorder: OutcomeRecorder
     let loop: ClaimLoop
     let claimDue: WakeSignal
+    /// Applies operator pauses as the node's periodic read does.
+    let pauses: TargetPauses
     private let drainingBox: DrainFlag
 
     /// A flag shared by the harness and its loop.
@@ -53,6 +55,7 @@ struct NodeHarness: Sendable {
         let executor = AttemptExecutor(
             targets: configurations, caller: caller, batches: BatchDispatcher { calls, _ in calls.map { _ in .succeeded(status: 200, excerpt: "") } },
             encryptor: NullEncryptor(), webhook: nil, metrics: metrics, logger: logger, clock: clock)
+        pauses = TargetPauses(driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger)
         let flag = DrainFlag()
         drainingBox = flag
         loop = ClaimLoop(

@@ -87,7 +87,7 @@ module AsyncTaskCluster
     # failed or expired → pending, runnable now, with `extra_tries` more tries (nil keeps max_attempts).
     def retry!(extra_tries: 1)
       async_task_change!('retry', self.class.where(id: id, status: %w[failed expired]), [<<~SQL.squish, extra_tries, extra_tries])
-        status = 'pending', completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL,
+        status = 'pending', completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL, first_tried_at = NULL,
         max_attempts = CASE WHEN ?::integer IS NULL THEN max_attempts ELSE num_attempts + ?::integer END
       SQL
     end

@@ -1,0 +1,165 @@
+import AsyncTaskCore
+public import Foundation
+public import PostgresClient
+
+/// Operator controls per target, shared by the whole cluster through `async_task_targets` (schema v7): pause
+/// and resume, and the listing of every target with its state and load (`asynctask targets`, the admin API).
+///
+/// A pause is one row update: the claim statement of every node skips the target from its next claim on, and
+/// each node gives back what it claimed ahead of the target within one heartbeat. Calls in flight finish; pending
+/// attempts wait and keep their tries (nothing fails or expires because of a pause).
+public struct TargetControls: Sendable {
+    /// One target as operators see it.
+    public struct TargetInfo: Sendable, Hashable, Codable {
+        /// The target's name.
+        public var name: String
+        /// True while an operator has it paused.
+        public var paused: Bool
+        /// Since when it is paused.
+        public var pausedAt: Date?
+        /// Who paused it (free text given to `pause`).
+        public var pausedBy: String?
+        /// Live nodes that serve it.
+        public var servedBy: Int
+        /// Its pending attempts (due, scheduled, retrying or leased).
+        public var pending: Int
+        /// Of those, the ones due now and not leased.
+        public var due: Int
+        /// Attempts leased to a node now, cluster-wide (in flight or claimed ahead).
+        public var inFlight: Int
+        /// Outcomes recorded per second over the last minute (finished attempts and failed tries).
+        public var callsPerSecond: Double
+
+        /// `paused` or `running`.
+        public var state: String { paused ? "paused" : "running" }
+    }
+
+    /// Heartbeats older than this make a node not live (the workers' `node.dead_after`).
+    public let deadAfter: Duration
+
+    /// Creates the controls with the dead-after limit that decides which nodes are live.
+    public init(deadAfter: Duration = .seconds(10)) {
+        self.deadAfter = deadAfter
+    }
+
+    // Every target anyone can mean: served by a live node, with pending attempts (a loose index scan over the
+    // claim index, which leads with target), or with a control row. Counts come from the claim index too;
+    // the observed rate from the finished index and the pending rows' last errors.
+    static let list = PostgresStatement(
+        name: "target_controls_list",
+        sql: """
+            WITH RECURSIVE pending_targets(t) AS (
+                SELECT min(target) FROM async_task_attempts WHERE status = 'pending'
+                UNION ALL
+                SELECT (SELECT min(a.target) FROM async_task_attempts a WHERE a.status = 'pending' AND a.target > p.t)
+                FROM pending_targets p WHERE p.t IS NOT NULL
+            ), live AS (
+                SELECT n.targets FROM async_task_nodes n
+                WHERE n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
+            ), names AS (
+                SELECT t FROM pending_targets WHERE t IS NOT NULL
+                UNION SELECT unnest(targets) FROM live
+                UNION SELECT target FROM async_task_targets
+            )
+            SELECT names.t AS target, coalesce(s.paused, false) AS paused, s.paused_at, s.paused_by,
+                   (SELECT count(*) FROM live WHERE names.t = ANY(live.targets)) AS served_by,
+                   c.pending, c.due, c.in_flight,
+                   ((SELECT count(*) FROM async_task_attempts f
+                     WHERE f.status <> 'pending' AND f.completed_at > now() - interval '1 minute' AND f.target = names.t)
+                    + c.errors)::float8 / 60 AS calls_per_second
+            FROM names
+            LEFT JOIN async_task_targets s ON s.target = names.t
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS pending,
+                       count(*) FILTER (WHERE a.available_at <= now()) AS due,
+                       count(*) FILTER (WHERE a.locked_by IS NOT NULL AND a.available_at > now()) AS in_flight,
+                       count(*) FILTER (WHERE a.last_error_at > now() - interval '1 minute') AS errors
+                FROM async_task_attempts a WHERE a.status = 'pending' AND a.target = names.t
+            ) c
+            WHERE $2::text IS NULL OR names.t = $2
+            ORDER BY names.t
+            """)
+
+    static let pause = PostgresStatement(
+        name: "target_controls_pause",
+        sql: """
+            INSERT INTO async_task_targets (target, paused, paused_at, paused_by, updated_at)
+            VALUES ($1, true, now(), $2, now())
+            ON CONFLICT (target) DO UPDATE
+            SET paused = true, paused_at = CASE WHEN async_task_targets.paused THEN async_task_targets.paused_at ELSE now() END,
+                paused_by = CASE WHEN async_task_targets.paused THEN async_task_targets.paused_by ELSE excluded.paused_by END,
+                updated_at = now()
+            """)
+
+    // A resume also announces work on the insert channel, so idle nodes claim the target at once instead of at
+    // their next poll.
+    static let resume = PostgresStatement(
+        name: "target_controls_resume",
+        sql: """
+            WITH resumed AS (
+                UPDATE async_task_targets SET paused = false, paused_at = NULL, paused_by = NULL, updated_at = now()
+                WHERE target = $1 AND paused
+                RETURNING target
+            )
+            SELECT count(*) AS resumed, pg_notify('\(Schema.notifyChannel)', '') IS NULL AS notified FROM resumed
+            """)
+
+    static let controlRows = PostgresStatement(
+        name: "target_controls_rows", sql: "SELECT target, paused FROM async_task_targets ORDER BY target")
+
+    /// Whether each target with a control row is paused now (one small read, for the metrics).
+    /// - Throws: `PostgresError`.
+    public func pausedStates(on connection: PostgresConnection) async throws(PostgresError) -> [String: Bool] {
+        var states: [String: Bool] = [:]
+        for row in try await connection.query(Self.controlRows) {
+            states[try row.decode(String.self, "target")] = try row.decode(Bool.self, "paused")
+        }
+        return states
+    }
+
+    /// Every known target, sorted by name.
+    /// - Throws: `PostgresError`.
+    public func list(on connection: PostgresConnection) async throws(PostgresError) -> [TargetInfo] {
+        try await rows(named: nil, on: connection)
+    }
+
+    /// One target, or nil when no one knows it (no live node serves it, nothing is pending, no control row).
+    /// - Throws: `PostgresError`.
+    public func target(_ name: String, on connection: PostgresConnection) async throws(PostgresError) -> TargetInfo? {
+        try await rows(named: name, on: connection).first
+    }
+
+    /// Pauses `name` cluster-wide (again: keeps the first pause's time and author); returns the target after.
+    /// - Throws: `TargetControlError.unknownTarget` for a target no one knows (nothing is written), or
+    ///   `PostgresError`.
+    public func pause(_ name: String, by author: String?, on connection: PostgresConnection) async throws -> TargetInfo {
+        try await requireKnown(name, on: connection)
+        try await connection.query(Self.pause, [name, author])
+        return try await requireKnown(name, on: connection)
+    }
+
+    /// Resumes `name` (a no-op when it was not paused); returns the target after.
+    /// - Throws: `TargetControlError.unknownTarget`, or `PostgresError`.
+    public func resume(_ name: String, on connection: PostgresConnection) async throws -> TargetInfo {
+        try await requireKnown(name, on: connection)
+        try await connection.query(Self.resume, [name])
+        return try await requireKnown(name, on: connection)
+    }
+
+    @discardableResult
+    private func requireKnown(_ name: String, on connection: PostgresConnection) async throws -> TargetInfo {
+        if let info = try await target(name, on: connection) { return info }
+        throw TargetControlError.unknownTarget(name: name, known: try await list(on: connection).map(\.name))
+    }
+
+    private func rows(named name: String?, on connection: PostgresConnection) async throws(PostgresError) -> [TargetInfo] {
+        try await connection.query(Self.list, [deadAfter.milliseconds, name]).map { row throws(PostgresError) in
+            TargetInfo(
+                name: try row.decode(String.self, "target"), paused: try row.decode(Bool.self, "paused"),
+                pausedAt: try row.decode(Date?.self, "paused_at"), pausedBy: try row.decode(String?.self, "paused_by"),
+                servedBy: try row.decode(Int.self, "served_by"), pending: try row.decode(Int.self, "pending"),
+                due: try row.decode(Int.self, "due"), inFlight: try row.decode(Int.self, "in_flight"),
+                callsPerSecond: try row.decode(Double.self, "calls_per_second"))
+        }
+    }
+}
