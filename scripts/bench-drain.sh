@@ -13,7 +13,8 @@
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
 # Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
 # sql-ceiling.sh), BASELINE_BIN, DRAINS (which drains: default "default tuned"), PREFETCH_OFF=1 (also one node
-# with default settings but node.prefetch 0: no claimed attempts ahead of the slots).
+# with default settings but node.prefetch 0: no claimed attempts ahead of the slots), LIMITS=0 (skip the drains
+# with a rate and a global_concurrency that never bind).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/pg-env.sh"
@@ -76,6 +77,8 @@ worker_config() { # $1 file, $2 target url, $3 settings (tuned | default | in_fl
     tuned) node="concurrency: 1024, claim_batch: 1000, flush_batch: 1000, "; target="concurrency: 1024, " ;;
     default) node=""; target="" ;;
     prefetch-off) node="prefetch: 0, "; target="" ;;
+    rate-unbound) node=""; target="rate: 10000000/s, " ;;
+    global-unbound) node=""; target="global_concurrency: 100000, " ;;
     *) node="concurrency: $3, "; target="concurrency: $3, " ;;
   esac
   cat >"$1" <<YAML
@@ -91,13 +94,15 @@ nginx_url="http://127.0.0.1:$nginx_port/rpc"
 worker_config "$tmp/tuned.yaml" "$nginx_url" tuned
 worker_config "$tmp/default.yaml" "$nginx_url" default
 worker_config "$tmp/prefetch-off.yaml" "$nginx_url" prefetch-off
+worker_config "$tmp/rate-unbound.yaml" "$nginx_url" rate-unbound
+worker_config "$tmp/global-unbound.yaml" "$nginx_url" global-unbound
 
 commits() { psql -qAtX -d bench_drain -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'bench_drain'"; }
 statement_stats() { # calls and mean ms of the claim and the outcome flush since the reset
   [ "$has_pgss" = 1 ] || { echo "(pg_stat_statements not loaded)"; return; }
   psql -qAtX -d bench_drain -F ' ' -c "
-    SELECT coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%'), 0),
-           coalesce(round((sum(total_exec_time) FILTER (WHERE query LIKE 'WITH caps AS%') / nullif(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%'), 0))::numeric, 2), 0),
+    SELECT coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%' OR query LIKE '%async_task_claim_limited(%'), 0),
+           coalesce(round((sum(total_exec_time) FILTER (WHERE query LIKE 'WITH caps AS%' OR query LIKE '%async_task_claim_limited(%') / nullif(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%' OR query LIKE '%async_task_claim_limited(%'), 0))::numeric, 2), 0),
            coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH o AS%'), 0),
            coalesce(round((sum(total_exec_time) FILTER (WHERE query LIKE 'WITH o AS%') / nullif(sum(calls) FILTER (WHERE query LIKE 'WITH o AS%'), 0))::numeric, 2), 0)
     FROM pg_stat_statements" | awk -v n="$attempts" '{ printf "claims_per_100=%.2f claim_ms=%s flushes_per_100=%.2f flush_ms=%s", $1 * 100 / n, $2, $3 * 100 / n, $4 }'
@@ -132,6 +137,13 @@ for nodes in 1 2; do
   if [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ]; then drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"; fi
   if [ -n "${BASELINE_BIN:-}" ]; then drain "baseline-default" "$nodes" "$tmp/default.yaml" "$BASELINE_BIN"; fi
 done
+# Cluster-wide limits that never bind (LIMITS=0 skips): the cost of routing claims through the claim function
+# (one row lock per claim, no prefetch for the target), one node, default settings otherwise.
+if [ "${LIMITS:-1}" = 1 ]; then
+  [ -n "${rate_default_1:-}" ] || drain "default" 1 "$tmp/default.yaml" "$bin"
+  for kind in rate-unbound global-unbound; do drain "$kind" 1 "$tmp/$kind.yaml" "$bin"; done
+  echo "limits that never bind, one node, against no limit: rate $(awk -v a="$rate_rate_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'), global_concurrency $(awk -v a="$rate_global_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+fi
 if [ -n "${rate_default_1:-}" ] && [ -n "${rate_tuned_1:-}" ]; then
   echo "one node, default settings / tuned: $(awk -v a="$rate_default_1" -v b="$rate_tuned_1" 'BEGIN { printf "%.2f", a / b }')"
 fi

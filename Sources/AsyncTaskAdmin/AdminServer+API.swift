@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -143,10 +144,11 @@ extension AdminServer {
             let targets = try await database.withConnection { try await TargetControls(deadAfter: configuration.deadAfter).list(on: $0) }
             return try Self.json(["targets": targets])
         }
-        // Pause or resume a target cluster-wide, as `asynctask targets pause|resume` (the admin token required).
+        // Pause, resume or limit a target cluster-wide, as `asynctask targets pause|resume|set` (the admin token
+        // required). `limits` takes a JSON body: {"rate": "50/s", "burst": 10, "global_concurrency": 20, "clear": true}.
         api.post("targets/:name/:control") { [tokenCheck, logger, configuration] request, context -> Response in
-            guard let control = context.parameters.get("control"), control == "pause" || control == "resume" else {
-                return Self.jsonError("unknown control: use pause or resume", status: .notFound)
+            guard let control = context.parameters.get("control"), ["pause", "resume", "limits"].contains(control) else {
+                return Self.jsonError("unknown control: use pause, resume or limits", status: .notFound)
             }
             guard let name = context.parameters.get("name"), !name.isEmpty else {
                 return Self.jsonError("no target name", status: .badRequest)
@@ -156,16 +158,30 @@ extension AdminServer {
             } catch let error as TokenCheck.Refusal {
                 return Self.refusal(error)
             }
+            let by = request.uri.queryParameters.get("by").map { String($0) } ?? "admin api"
+            var change = TargetControls.LimitChange()
+            if control == "limits" {
+                let body = try await request.body.collect(upTo: 64 << 10)
+                do {
+                    change = try Self.limitChange(Data(body.readableBytesView))
+                    try change.validate()
+                } catch let error as TargetControlError {
+                    return Self.jsonError(error.description, status: .badRequest)
+                }
+            }
             let controls = TargetControls(deadAfter: configuration.deadAfter)
             do {
                 let target = try await database.withConnection { connection in
-                    control == "pause"
-                        ? try await controls.pause(name, by: request.uri.queryParameters.get("by") ?? "admin api", on: connection)
-                        : try await controls.resume(name, on: connection)
+                    switch control {
+                    case "pause": try await controls.pause(name, by: by, on: connection)
+                    case "resume": try await controls.resume(name, on: connection)
+                    default: try await controls.setLimits(name, change, by: by, on: connection)
+                    }
                 }
                 logger.notice("admin target control", metadata: ["control": "\(control)", "target": "\(name)", "via": "api"])
                 return try Self.json(target)
             } catch let error as TargetControlError {
+                if case .invalidLimit = error { return Self.jsonError(error.description, status: .badRequest) }
                 return Self.jsonError(error.description, status: .notFound)
             }
         }
@@ -175,6 +191,51 @@ extension AdminServer {
             }
             return try Self.json(["findings": findings])
         }
+    }
+
+    /// The body of `POST /api/targets/{name}/limits`.
+    private struct LimitsBody: Decodable {
+        var rate: String?
+        var burst: Int?
+        var globalConcurrency: Int?
+        var clear: Bool?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case rate, burst
+            case globalConcurrency = "global_concurrency"
+            case clear
+        }
+    }
+
+    /// The limits of a `POST /api/targets/{name}/limits` body.
+    /// - Throws: `TargetControlError.invalidLimit` naming the key that is not what it must be.
+    static func limitChange(_ body: Data) throws(TargetControlError) -> TargetControls.LimitChange {
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+            throw .invalidLimit(field: "body", reason: #"not a JSON object like {"rate": "50/s", "global_concurrency": 20}"#)
+        }
+        let known = Set(LimitsBody.CodingKeys.allCases.map(\.rawValue))
+        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+            throw .invalidLimit(field: unknown, reason: "unknown key (use rate, burst, global_concurrency, clear)")
+        }
+        let decoded: LimitsBody
+        do {
+            decoded = try JSONDecoder().decode(LimitsBody.self, from: body)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.first?.stringValue ?? "body"
+            let expected = key == "rate" ? "text like \"50/s\"" : key == "clear" ? "true or false" : "a whole number"
+            throw .invalidLimit(field: key, reason: "must be \(expected)")
+        } catch {
+            throw .invalidLimit(field: "body", reason: "not readable JSON")
+        }
+        var change = TargetControls.LimitChange(burst: decoded.burst, globalConcurrency: decoded.globalConcurrency, clear: decoded.clear ?? false)
+        if let rate = decoded.rate {
+            do throws(CallRate.Error) {
+                change.rate = try CallRate(parsing: rate)
+            } catch {
+                throw .invalidLimit(field: "rate", reason: error.description)
+            }
+        }
+        return change
     }
 
     /// Why an action failed, as an HTTP status and a message.

@@ -22,6 +22,7 @@ enum MetricsHelp {
         "asynctask_queue_lag_seconds": "Age of the oldest due attempt per target: how far the cluster is behind.",
         "asynctask_nodes_live": "Worker nodes with a fresh heartbeat.",
         "asynctask_target_paused": "1 while an operator has the target paused cluster-wide (asynctask targets pause), else 0.",
+        "asynctask_claims_throttled_total": "Claims for a target that its cluster-wide rate or global_concurrency cut short, on this node.",
     ]
 
     /// `exposition` with a `# HELP` line before each `# TYPE` line of a family that has none and has text here.

@@ -101,6 +101,12 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
     public var batch: RawBatch?
     /// `max_retry_duration`, e.g. `24h` (default: none, only `max_attempts` ends retries).
     public var maxRetryDuration: String?
+    /// `rate`, e.g. `200/s`: calls per second to this target from all nodes together (default: none).
+    public var rate: String?
+    /// `burst`: calls beyond the rate allowed after a quiet spell (default: one second's worth of `rate`).
+    public var burst: Int?
+    /// `global_concurrency`: calls in flight to this target from all nodes together (default: none).
+    public var globalConcurrency: Int?
 
     /// Creates raw settings.
     public init(
@@ -115,7 +121,10 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         tls: RawTLS? = nil,
         maxResponseBytes: Int? = nil,
         batch: RawBatch? = nil,
-        maxRetryDuration: String? = nil
+        maxRetryDuration: String? = nil,
+        rate: String? = nil,
+        burst: Int? = nil,
+        globalConcurrency: Int? = nil
     ) {
         self.url = url
         self.protocol = `protocol`
@@ -129,6 +138,9 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         self.maxResponseBytes = maxResponseBytes
         self.batch = batch
         self.maxRetryDuration = maxRetryDuration
+        self.rate = rate
+        self.burst = burst
+        self.globalConcurrency = globalConcurrency
     }
 
     /// Decodes the file's keys; durations may be strings or numbers.
@@ -146,6 +158,9 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         maxResponseBytes = try container.decodeIfPresent(Int.self, forKey: .maxResponseBytes)
         batch = try container.decodeIfPresent(RawBatch.self, forKey: .batch)
         maxRetryDuration = try container.decodeDurationText(forKey: .maxRetryDuration)
+        rate = try container.decodeDurationText(forKey: .rate)
+        burst = try container.decodeIfPresent(Int.self, forKey: .burst)
+        globalConcurrency = try container.decodeIfPresent(Int.self, forKey: .globalConcurrency)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -157,6 +172,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         case maxResponseBytes = "max_response_bytes"
         case batch
         case maxRetryDuration = "max_retry_duration"
+        case rate, burst
+        case globalConcurrency = "global_concurrency"
     }
 }
 

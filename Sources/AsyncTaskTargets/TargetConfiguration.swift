@@ -1,4 +1,4 @@
-import AsyncTaskCore
+public import AsyncTaskCore
 public import CurlHTTP
 import Foundation
 
@@ -70,6 +70,13 @@ public struct TargetConfiguration: Sendable, Hashable {
     /// `max_retry_duration`: an attempt whose first try began longer ago than this fails at its next failure,
     /// whatever tries are left (nil: only `maxAttempts` ends retries).
     public let maxRetryDuration: Duration?
+    /// `rate`: calls per second to this target from all nodes together, retries included (nil: no limit).
+    public let rate: CallRate?
+    /// `burst`: calls beyond `rate` allowed after a quiet spell; over any second the target receives at most
+    /// `rate × 1 s + burst` calls (nil: one second's worth of `rate`).
+    public let burst: Int?
+    /// `global_concurrency`: calls in flight to this target from all nodes together (nil: no limit).
+    public let globalConcurrency: Int?
 
     /// Validates typed values.
     /// - Throws: ``TargetConfigurationError`` naming this target and the first bad field.
@@ -86,7 +93,10 @@ public struct TargetConfiguration: Sendable, Hashable {
         tls: TLSOptions = TLSOptions(),
         maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes,
         batch: BatchSettings? = nil,
-        maxRetryDuration: Duration? = nil
+        maxRetryDuration: Duration? = nil,
+        rate: CallRate? = nil,
+        burst: Int? = nil,
+        globalConcurrency: Int? = nil
     ) throws(TargetConfigurationError) {
         func fail(_ field: String, _ code: TargetConfigurationError.Code, _ reason: String) -> TargetConfigurationError {
             TargetConfigurationError(target: name, field: field, code: code, reason: reason)
@@ -118,6 +128,11 @@ public struct TargetConfiguration: Sendable, Hashable {
         if let maxRetryDuration, maxRetryDuration <= .zero {
             throw fail("max_retry_duration", .nonPositiveDuration, "must be positive (got \(maxRetryDuration))")
         }
+        if let burst, burst < 0 { throw fail("burst", .outOfRange, "must be 0 or more (got \(burst))") }
+        if burst != nil, rate == nil { throw fail("burst", .missing, "a burst needs a rate") }
+        if let globalConcurrency, globalConcurrency < 1 {
+            throw fail("global_concurrency", .outOfRange, "must be at least 1 (got \(globalConcurrency))")
+        }
         if tls.keyFile != nil, tls.certFile == nil {
             throw fail("tls.key_file", .missing, "a client key needs tls.cert_file")
         }
@@ -135,6 +150,9 @@ public struct TargetConfiguration: Sendable, Hashable {
         self.maxResponseBytes = maxResponseBytes
         self.batch = batch
         self.maxRetryDuration = maxRetryDuration
+        self.rate = rate
+        self.burst = burst
+        self.globalConcurrency = globalConcurrency
     }
 
     /// Validates the config file's values: parses durations and expands `${VAR}` in the URL,
@@ -202,8 +220,20 @@ public struct TargetConfiguration: Sendable, Hashable {
             tls: tls,
             maxResponseBytes: raw.maxResponseBytes ?? defaults.maxResponseBytes,
             batch: try raw.batch.map { (batch) throws(TargetConfigurationError) in try Self.batchSettings(batch, target: name) },
-            maxRetryDuration: try duration(raw.maxRetryDuration, field: "max_retry_duration")
+            maxRetryDuration: try duration(raw.maxRetryDuration, field: "max_retry_duration"),
+            rate: try raw.rate.map { (text) throws(TargetConfigurationError) in try Self.rate(text, target: name) },
+            burst: raw.burst,
+            globalConcurrency: raw.globalConcurrency
         )
+    }
+
+    /// `rate` read from the file's text.
+    private static func rate(_ text: String, target: String) throws(TargetConfigurationError) -> CallRate {
+        do throws(CallRate.Error) {
+            return try CallRate(parsing: text)
+        } catch {
+            throw TargetConfigurationError(target: target, field: "rate", code: .invalidRate, reason: error.description)
+        }
     }
 
     /// `batch.max` and `batch.linger` (zero allowed: send what has gathered by the next turn of the scheduler).

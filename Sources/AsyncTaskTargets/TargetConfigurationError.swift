@@ -26,6 +26,8 @@ public struct TargetConfigurationError: Error, Sendable, Hashable, CustomStringC
         case reservedHeader
         /// A TLS file does not exist or cannot be read.
         case unreadableFile
+        /// A `rate` cannot be read or is not more than zero.
+        case invalidRate
     }
 
     /// The target's name.

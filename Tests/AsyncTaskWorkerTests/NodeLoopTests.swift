@@ -91,7 +91,7 @@ struct NodeLoopTests {
             // A's one slot is busy (held by the gate) and more of A's attempts are claimed ahead of it.
             #expect(await eventually { node.caller.inFlight == 1 && node.capacity.buffered > 0 })
             node.driver.setPaused(["A"])
-            try await node.pauses.apply(["A"])
+            try await node.controls.apply(TargetControlState(paused: ["A"]))
             #expect(node.capacity.buffered == 0)
             gate.open()
             #expect(await eventually { node.driver.rows.filter { $0.target == "B" }.allSatisfy { $0.status == .succeeded } })
@@ -107,9 +107,35 @@ struct NodeLoopTests {
             #expect(node.caller.calls.filter { $0.target == "A" }.count == 1)
 
             node.driver.setPaused([])
-            try await node.pauses.apply([])
+            try await node.controls.apply(TargetControlState())
             #expect(await eventually { node.driver.rows.allSatisfy { $0.status == .succeeded } })
         }
+        #expect(node.caller.calls.filter { $0.target == "A" }.map(\.attemptID).sorted() == a)
+    }
+
+    @Test("a target with global_concurrency is claimed only for free slots within the limit, never ahead; calls ending claim again")
+    func globalConcurrency() async throws {
+        let gate = Gate()
+        let caller = ScriptedCaller { _, target in
+            if target.name == "A" { await gate.wait() }
+            return .succeeded(status: 200, excerpt: "")
+        }
+        let node = try NodeHarness(targets: ["A": 4, "B": 4], prefetch: 8, globalConcurrency: ["A": 2], caller: caller)
+        let a = (0..<6).map { _ in node.driver.enqueue(target: "A") }
+        for _ in 0..<3 { node.driver.enqueue(target: "B") }
+        await node.run { node in
+            node.claimDue.signal()
+            #expect(await eventually { node.caller.inFlight == 2 })
+            #expect(await eventually { node.driver.rows.filter { $0.target == "B" }.allSatisfy { $0.status == .succeeded } })
+            // Only the two in flight hold a lease: nothing of A waits in the buffer.
+            #expect(node.driver.rows.filter { $0.target == "A" && $0.lockedByThisNode }.count == 2)
+            #expect(node.capacity.buffered == 0)
+            #expect(node.driver.claims.allSatisfy { $0.limits["B"] == nil })
+            #expect(node.driver.claims.contains { $0.limits["A"]?.globalConcurrency == 2 })
+            gate.open()
+            #expect(await eventually { node.driver.rows.allSatisfy { $0.status == .succeeded } })
+        }
+        #expect(node.caller.peakInFlight(target: "A") <= 2)
         #expect(node.caller.calls.filter { $0.target == "A" }.map(\.attemptID).sorted() == a)
     }
 

@@ -16,9 +16,10 @@ struct TargetControlTests {
     static let token = "target-controls-admin-token-9d2e"
     static let pausedAtMilliseconds = "SELECT (extract(epoch FROM paused_at) * 1000)::bigint FROM async_task_targets WHERE target = 'OrderClient'"
 
-    static func post(_ url: String, token: String) async throws -> (status: Int, body: String) {
+    static func post(_ url: String, token: String, body: String? = nil) async throws -> (status: Int, body: String) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = "POST"
+        request.httpBody = body.map { Data($0.utf8) }
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.timeoutInterval = 30
         let (data, response) = try await URLSession.shared.data(for: request)
@@ -82,7 +83,7 @@ struct TargetControlTests {
         }
     }
 
-    @Test("a misspelled target is refused (exit 2, nearest name) and nothing is written; the API answers 404 and a missing token 401")
+    @Test("a misspelled target is refused (exit 2, nearest name) and nothing is written; the API answers 404, a missing token 401, bad limits 400")
     func unknownTarget() async throws {
         try await Cluster.with { cluster in
             _ = try await cluster.enqueue(1)
@@ -95,7 +96,30 @@ struct TargetControlTests {
             let admin = try await cluster.adminURL(of: worker)
             #expect(try await Self.post("\(admin)/api/targets/orderclient/pause", token: Self.token).status == 404)
             #expect(try await Self.post("\(admin)/api/targets/OrderClient/pause", token: "wrong").status == 401)
+            // Limits through the API: bad bodies are 400 naming the key, an unknown target 404; nothing is stored.
+            for (body, says) in [
+                (#"{"rate": "fast"}"#, "'fast' is not a rate"), (#"{"rate": 5}"#, "rate: must be text"),
+                (#"{"burst": -1}"#, "burst: must be 0 or more"),
+                (#"{"global_concurrency": 0}"#, "global_concurrency: must be at least 1"),
+                (#"{"global_concurency": 3}"#, "global_concurency: unknown key"),
+                (#"{"global_concurrency": true}"#, "must be a whole number"), ("[]", "not a JSON object"), ("{}", "nothing to set"),
+            ] {
+                let answer = try await Self.post("\(admin)/api/targets/OrderClient/limits", token: Self.token, body: body)
+                #expect(answer.status == 400 && answer.body.contains(says), "\(body): \(answer.status) \(answer.body)")
+            }
+            #expect(
+                try await Self.post("\(admin)/api/targets/orderclient/limits", token: Self.token, body: #"{"global_concurrency": 3}"#).status == 404)
             #expect(try await cluster.scalar("SELECT count(*) FROM async_task_targets") == 0)
+            let limited = try await Self.post(
+                "\(admin)/api/targets/OrderClient/limits?by=api%20test", token: Self.token, body: #"{"rate": "30/m", "global_concurrency": 3}"#)
+            #expect(
+                limited.status == 200 && limited.body.contains(#""global_concurrency":3"#) && limited.body.contains("api test"), "\(limited.body)")
+            #expect(try await cluster.scalar("SELECT (rate_per_second * 1000)::int FROM async_task_targets WHERE target = 'OrderClient'") == 500)
+            let cleared = try await Self.post("\(admin)/api/targets/OrderClient/limits", token: Self.token, body: #"{"clear": true}"#)
+            #expect(cleared.status == 200, "\(cleared.body)")
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_targets WHERE rate_per_second IS NOT NULL OR global_concurrency IS NOT NULL") == 0)
             try await eventually("the attempt still runs", timeout: .seconds(60)) { try await cluster.statusCounts()["succeeded"] == 1 }
         }
     }

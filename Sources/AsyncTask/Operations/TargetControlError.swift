@@ -2,6 +2,8 @@
 public enum TargetControlError: Error, Sendable, Hashable, CustomStringConvertible {
     /// No live node serves the target, it has no pending attempts and no control row: most likely a typo.
     case unknownTarget(name: String, known: [String])
+    /// A limit given to `set` is out of range, or nothing was given.
+    case invalidLimit(field: String, reason: String)
 
     public var description: String {
         switch self {
@@ -10,6 +12,8 @@ public enum TargetControlError: Error, Sendable, Hashable, CustomStringConvertib
                 "unknown target \(name): no live node serves it and it has no pending attempts (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
             if let near = NearestName.nearest(to: name, in: known) { text += "; did you mean \(near)? (target names are case-sensitive)" }
             return text
+        case .invalidLimit(let field, let reason):
+            return "invalid \(field): \(reason)"
         }
     }
 }

@@ -1,9 +1,10 @@
-import AsyncTaskCore
+public import AsyncTaskCore
 public import Foundation
 public import PostgresClient
 
-/// Operator controls per target, shared by the whole cluster through `async_task_targets` (schema v7): pause
-/// and resume, and the listing of every target with its state and load (`asynctask targets`, the admin API).
+/// Operator controls per target, shared by the whole cluster through `async_task_targets` (schema v7, v8):
+/// pause and resume, limits that hold for all nodes together (`set`), and the listing of every target with its
+/// state and load (`asynctask targets`, the admin API).
 ///
 /// A pause is one row update: the claim statement of every node skips the target from its next claim on, and
 /// each node gives back what it claimed ahead of the target within one heartbeat. Calls in flight finish; pending
@@ -29,9 +30,50 @@ public struct TargetControls: Sendable {
         public var inFlight: Int
         /// Outcomes recorded per second over the last minute (finished attempts and failed tries).
         public var callsPerSecond: Double
+        /// The stored `rate` in calls per second (`set`; nil: the nodes' config files decide).
+        public var rate: Double?
+        /// The stored `burst`.
+        public var burst: Int?
+        /// The stored `global_concurrency`.
+        public var globalConcurrency: Int?
+        /// Who stored the limits.
+        public var limitsSetBy: String?
 
         /// `paused` or `running`.
         public var state: String { paused ? "paused" : "running" }
+    }
+
+    /// A change of a target's stored limits (`asynctask targets set`): the values given replace the stored ones;
+    /// `clear` first removes every stored limit, so the nodes' config files decide again.
+    public struct LimitChange: Sendable, Hashable {
+        /// `--rate`.
+        public var rate: CallRate?
+        /// `--burst` (0 or more).
+        public var burst: Int?
+        /// `--global-concurrency` (1 or more).
+        public var globalConcurrency: Int?
+        /// `--clear`.
+        public var clear: Bool
+
+        /// Creates a change.
+        public init(rate: CallRate? = nil, burst: Int? = nil, globalConcurrency: Int? = nil, clear: Bool = false) {
+            self.rate = rate
+            self.burst = burst
+            self.globalConcurrency = globalConcurrency
+            self.clear = clear
+        }
+
+        /// Checks the values.
+        /// - Throws: `TargetControlError.invalidLimit` naming the first bad value.
+        public func validate() throws(TargetControlError) {
+            if let burst, burst < 0 { throw .invalidLimit(field: "burst", reason: "must be 0 or more (got \(burst))") }
+            if let globalConcurrency, globalConcurrency < 1 {
+                throw .invalidLimit(field: "global_concurrency", reason: "must be at least 1 (got \(globalConcurrency))")
+            }
+            if rate == nil, burst == nil, globalConcurrency == nil, !clear {
+                throw .invalidLimit(field: "limits", reason: "nothing to set: give --rate, --burst, --global-concurrency or --clear")
+            }
+        }
     }
 
     /// Heartbeats older than this make a node not live (the workers' `node.dead_after`).
@@ -62,6 +104,7 @@ public struct TargetControls: Sendable {
                 UNION SELECT target FROM async_task_targets
             )
             SELECT names.t AS target, coalesce(s.paused, false) AS paused, s.paused_at, s.paused_by,
+                   s.rate_per_second, s.burst, s.global_concurrency, s.limits_set_by,
                    (SELECT count(*) FROM live WHERE names.t = ANY(live.targets)) AS served_by,
                    c.pending, c.due, c.in_flight,
                    ((SELECT count(*) FROM async_task_attempts f
@@ -102,6 +145,24 @@ public struct TargetControls: Sendable {
                 RETURNING target
             )
             SELECT count(*) AS resumed, pg_notify('\(Schema.notifyChannel)', '') IS NULL AS notified FROM resumed
+            """)
+
+    // $5: clear every stored limit before the given ones apply. A change announces work on the insert channel:
+    // a raised limit lets idle nodes claim at once.
+    static let setLimits = PostgresStatement(
+        name: "target_controls_set_limits",
+        sql: """
+            WITH changed AS (
+                INSERT INTO async_task_targets AS s (target, rate_per_second, burst, global_concurrency, limits_set_by, updated_at)
+                VALUES ($1, $2, $3, $4, $6, now())
+                ON CONFLICT (target) DO UPDATE
+                SET rate_per_second = coalesce(excluded.rate_per_second, CASE WHEN $5 THEN NULL ELSE s.rate_per_second END),
+                    burst = coalesce(excluded.burst, CASE WHEN $5 THEN NULL ELSE s.burst END),
+                    global_concurrency = coalesce(excluded.global_concurrency, CASE WHEN $5 THEN NULL ELSE s.global_concurrency END),
+                    limits_set_by = excluded.limits_set_by, updated_at = now()
+                RETURNING target
+            )
+            SELECT count(*) AS changed, pg_notify('\(Schema.notifyChannel)', '') IS NULL AS notified FROM changed
             """)
 
     static let controlRows = PostgresStatement(
@@ -146,6 +207,23 @@ public struct TargetControls: Sendable {
         return try await requireKnown(name, on: connection)
     }
 
+    /// Stores limits for `name` that every node applies within one heartbeat, in place of its config file's,
+    /// until cleared; returns the target after.
+    /// - Throws: `TargetControlError.invalidLimit` or `.unknownTarget` (nothing is written), or `PostgresError`.
+    public func setLimits(_ name: String, _ change: LimitChange, by author: String?, on connection: PostgresConnection) async throws
+        -> TargetInfo
+    {
+        try change.validate()
+        try await requireKnown(name, on: connection)
+        try await connection.query(
+            Self.setLimits,
+            [
+                name, change.rate?.perSecond, change.burst.map(Int32.init(clamping:)),
+                change.globalConcurrency.map(Int32.init(clamping:)), change.clear, author,
+            ])
+        return try await requireKnown(name, on: connection)
+    }
+
     @discardableResult
     private func requireKnown(_ name: String, on connection: PostgresConnection) async throws -> TargetInfo {
         if let info = try await target(name, on: connection) { return info }
@@ -159,7 +237,9 @@ public struct TargetControls: Sendable {
                 pausedAt: try row.decode(Date?.self, "paused_at"), pausedBy: try row.decode(String?.self, "paused_by"),
                 servedBy: try row.decode(Int.self, "served_by"), pending: try row.decode(Int.self, "pending"),
                 due: try row.decode(Int.self, "due"), inFlight: try row.decode(Int.self, "in_flight"),
-                callsPerSecond: try row.decode(Double.self, "calls_per_second"))
+                callsPerSecond: try row.decode(Double.self, "calls_per_second"), rate: try row.decode(Double?.self, "rate_per_second"),
+                burst: try row.decode(Int?.self, "burst"), globalConcurrency: try row.decode(Int?.self, "global_concurrency"),
+                limitsSetBy: try row.decode(String?.self, "limits_set_by"))
         }
     }
 }

@@ -9,7 +9,9 @@ struct AttemptClaimer: Sendable {
     // waiting. The outer LIMIT ($5, the node's free capacity) keeps the most urgent of those across targets:
     // every target is offered the whole node share, so a target with nothing due never starves the others.
     // Targets an operator paused (async_task_targets, schema v7) are skipped here, so a pause stops new claims
-    // at once on every node, not only after the next heartbeat. The claim bumps num_attempts, which fences every later write of this lease.
+    // at once on every node, not only after the next heartbeat; so are targets an operator limited (schema v8),
+    // which only the claim function below claims for. The claim bumps num_attempts, which fences every later
+    // write of this lease.
     // The claim's commit does not wait for its WAL to reach the disk (synchronous_commit off for this statement's
     // transaction only, set in the statement so it costs no round trip): on a durable server that wait is the
     // whole pickup latency and more (one fsync, 0.4 ms on an idle disk, 28 ms on a busy one). Nothing depends on a
@@ -21,7 +23,10 @@ struct AttemptClaimer: Sendable {
         sql: """
             WITH caps AS (
                 SELECT c.target, c.n FROM unnest($1::text[], $2::integer[]) AS c(target, n)
-                WHERE NOT EXISTS (SELECT 1 FROM async_task_targets s WHERE s.target = c.target AND s.paused)
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM async_task_targets s
+                    WHERE s.target = c.target AND (s.paused OR s.rate_per_second IS NOT NULL OR s.global_concurrency IS NOT NULL)
+                )
             ), picked AS (
                 SELECT p.id FROM caps CROSS JOIN LATERAL (
                     SELECT a.id, a.priority, a.available_at FROM async_task_attempts a
@@ -44,6 +49,17 @@ struct AttemptClaimer: Sendable {
                       (extract(epoch FROM now() - coalesce(t.first_tried_at, now())) * 1000)::bigint AS tried_for_ms
             """, isPrepared: false)
 
+    // Targets with a cluster-wide limit (schema v8): the claim function locks each target's row in turn and
+    // claims within its limits; a row without an id names a target a limit cut short, and when to ask again.
+    static let claimLimited = PostgresStatement(
+        name: "claim_limited_attempts",
+        sql: """
+            SELECT id, target, method_name, method_args, encryptor, num_attempts, max_attempts, idempotence_token,
+                   tried_for_ms, throttled_ms
+            FROM async_task_claim_limited($1::text[], $2::integer[], $3::double precision[], $4::integer[],
+                                          $5::integer[], $6, $7)
+            """, isPrepared: false)
+
     // Gives back claimed attempts that never started (the prefetch buffer of a draining node): due again at
     // once, and the claim's count undone, so a try that never ran does not count against max_attempts. Fenced
     // like an outcome: only this node's lease under the claimed number.
@@ -61,30 +77,58 @@ struct AttemptClaimer: Sendable {
     let nodeID: UUID
     let lease: Duration
 
-    /// Claims up to `reservation.total` due attempts, at most each cap's `limit` of its target, most urgent first.
-    func claim(_ reservation: ClaimPlan, on connection: PostgresConnection) async throws -> [ClaimedAttempt] {
-        guard !reservation.caps.isEmpty, reservation.total > 0 else { return [] }
-        let rows = try await connection.query(
-            Self.claim,
-            [
-                reservation.caps.map(\.target), reservation.caps.map { Int32($0.limit) }, nodeID, lease.milliseconds, Int32(reservation.total),
-            ])
-        var claimed: [ClaimedAttempt] = []
-        claimed.reserveCapacity(rows.count)
-        for row in rows {
-            claimed.append(
-                ClaimedAttempt(
-                    id: try row.decode(Int64.self, "id"),
-                    target: try row.decode(String.self, "target"),
-                    methodName: try row.decode(String.self, "method_name"),
-                    methodArgs: try row.decode(String.self, "method_args"),
-                    encryptor: try row.decode(String?.self, "encryptor"),
-                    attemptNumber: try row.decode(Int.self, "num_attempts"),
-                    maxAttempts: try row.decode(Int?.self, "max_attempts"),
-                    idempotenceToken: try row.decode(String?.self, "idempotence_token"),
-                    triedFor: .milliseconds(try row.decode(Int64.self, "tried_for_ms"))))
+    /// Claims up to `reservation.total` due attempts, at most each cap's `limit` of its target, most urgent first;
+    /// targets with a cluster-wide limit through the claim function, within their limits.
+    func claim(_ reservation: ClaimPlan, on connection: PostgresConnection) async throws -> ClaimResult {
+        guard !reservation.caps.isEmpty, reservation.total > 0 else { return ClaimResult(attempts: []) }
+        let free = reservation.caps.filter { reservation.limits[$0.target] == nil }
+        // Sorted, so two nodes' claim functions lock the targets' rows in one order.
+        let limited = reservation.caps.filter { reservation.limits[$0.target] != nil }.sorted { $0.target < $1.target }
+        var result = ClaimResult(attempts: [])
+        if !free.isEmpty {
+            let total = min(reservation.total, free.reduce(0) { $0 + $1.limit })
+            let rows = try await connection.query(
+                Self.claim, [free.map(\.target), free.map { Int32($0.limit) }, nodeID, lease.milliseconds, Int32(total)])
+            for row in rows { result.attempts.append(try Self.attempt(row)) }
         }
-        return claimed
+        let room = reservation.total - result.attempts.count
+        if !limited.isEmpty, room > 0 {
+            var left = room
+            var wants: [Int32] = []
+            for cap in limited {
+                let want = min(cap.limit, left)
+                wants.append(Int32(want))
+                left -= want
+            }
+            let limits = limited.map { reservation.limits[$0.target] ?? .none }
+            let rows = try await connection.query(
+                Self.claimLimited,
+                [
+                    limited.map(\.target), wants, limits.map(\.rate), limits.map { $0.burst.map(Int32.init(clamping:)) },
+                    limits.map { $0.globalConcurrency.map(Int32.init(clamping:)) }, nodeID, lease.milliseconds,
+                ])
+            for row in rows {
+                if let wait = try row.decode(Int?.self, "throttled_ms") {
+                    result.throttled[try row.decode(String.self, "target")] = .milliseconds(wait)
+                } else {
+                    result.attempts.append(try Self.attempt(row))
+                }
+            }
+        }
+        return result
+    }
+
+    private static func attempt(_ row: PostgresRow) throws -> ClaimedAttempt {
+        ClaimedAttempt(
+            id: try row.decode(Int64.self, "id"),
+            target: try row.decode(String.self, "target"),
+            methodName: try row.decode(String.self, "method_name"),
+            methodArgs: try row.decode(String.self, "method_args"),
+            encryptor: try row.decode(String?.self, "encryptor"),
+            attemptNumber: try row.decode(Int.self, "num_attempts"),
+            maxAttempts: try row.decode(Int?.self, "max_attempts"),
+            idempotenceToken: try row.decode(String?.self, "idempotence_token"),
+            triedFor: .milliseconds(try row.decode(Int64.self, "tried_for_ms")))
     }
 
     /// Releases attempts this node claimed and never started; returns how many leases were given back.

@@ -361,6 +361,22 @@ struct CallBlock {
             .flag(
                 "\(prefix).tls.insecure_skip_verify", \.tlsBlock.insecureSkipVerify, default: false,
                 doc: "skip certificate verification (development only)"),
+        ] + (receiver == "target" ? clusterLimits : [])
+    }
+
+    /// The limits that hold for every node together (targets only): stored overrides (`asynctask targets set`)
+    /// take their place until cleared.
+    private var clusterLimits: [ConfigurationSetting<RawTargetConfiguration>] {
+        [
+            .raw(
+                "\(prefix).rate", \.rate, type: "`N/s`, `N/m` or `N/h`, N > 0", default: "none",
+                doc: "calls per second to this target from all nodes together, retries included"),
+            .number(
+                "\(prefix).burst", \.burst, type: "whole number ≥ 0", default: "one second's worth of `rate`",
+                doc: "calls beyond `rate` allowed after a quiet spell: over any second at most `rate × 1s + burst` calls"),
+            .number(
+                "\(prefix).global_concurrency", \.globalConcurrency, type: "whole number ≥ 1", default: "none",
+                doc: "calls in flight to this target from all nodes together (attempts of a limited target are not claimed ahead)"),
         ]
     }
 }

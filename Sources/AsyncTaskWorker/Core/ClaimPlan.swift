@@ -9,6 +9,9 @@ struct ClaimPlan: Sendable {
     var total: Int
     /// The buffer's count of wake-ups when the room was reserved.
     var wakes = 0
+    /// The cluster-wide limits of the capped targets that have any (their claims go through the claim
+    /// function, which enforces them).
+    var limits: [String: TargetLimits] = [:]
 
     /// True when no claim is due now (the buffer is deep enough, the slots are full, or every target is quiet).
     var isEmpty: Bool { caps.isEmpty || total <= 0 }

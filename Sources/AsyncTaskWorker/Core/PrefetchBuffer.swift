@@ -62,6 +62,9 @@ struct PrefetchBuffer {
     private var quiet: Set<String> = []
     /// Targets paused by an operator: nothing of theirs starts or is claimed for.
     private(set) var paused: Set<String> = []
+    /// Targets with a `global_concurrency`: once outcomes are written (their leases no longer count against it)
+    /// they are claimed for again even when their last claim came back short.
+    private(set) var globallyCapped: Set<String> = []
     /// Counts `wake()`s: a claim that came back short turns its targets quiet only if no wake came after it was
     /// reserved (a NOTIFY during the claim may announce rows the claim could not see).
     private var wakes = 0
@@ -207,6 +210,26 @@ struct PrefetchBuffer {
     mutating func wake() {
         quiet.removeAll()
         wakes &+= 1
+    }
+
+    /// `targets` may be claimed for again (a limit that held them back has room now).
+    mutating func wake(_ targets: some Sequence<String>) {
+        for target in targets { quiet.remove(target) }
+    }
+
+    /// `targets` are held back by their cluster-wide limit: not claimed for until `wake(_:)` (or any wake).
+    mutating func hold(_ targets: some Sequence<String>) {
+        for target in targets { quiet.insert(target) }
+    }
+
+    /// Outcomes were written: the targets with a `global_concurrency` may have room again.
+    mutating func wakeGloballyCapped() {
+        for target in globallyCapped { quiet.remove(target) }
+    }
+
+    /// Sets the targets with a `global_concurrency` (all of them, as last read).
+    mutating func setGloballyCapped(_ targets: Set<String>) {
+        globallyCapped = targets
     }
 
     /// Stops starting from the buffer and reserving (the node drains); returns the buffered attempts, which

@@ -13,7 +13,7 @@ struct PostgresWorkerDriver: WorkerDriver {
         try await registry.register(on: pool)
     }
 
-    func claim(_ plan: ClaimPlan) async throws -> [ClaimedAttempt] {
+    func claim(_ plan: ClaimPlan) async throws -> ClaimResult {
         try await pool.withConnection { try await claimer.claim(plan, on: $0) }
     }
 
@@ -49,8 +49,8 @@ struct PostgresWorkerDriver: WorkerDriver {
         try await registry.unservedTargets(on: pool)
     }
 
-    func pausedTargets() async throws -> Set<String> {
-        try await registry.pausedTargets(on: pool)
+    func targetControls() async throws -> TargetControlState {
+        try await registry.targetControls(on: pool)
     }
 
     func isUnreachable(_ error: any Error) -> Bool {

@@ -8,8 +8,9 @@ protocol WorkerDriver: Sendable {
     func register() async throws
 
     /// Claims up to `plan.total` due attempts, at most each cap's `limit` of its target, most urgent first,
-    /// leased to this node.
-    func claim(_ plan: ClaimPlan) async throws -> [ClaimedAttempt]
+    /// leased to this node; the targets of `plan.limits` within their cluster-wide limits (the result names
+    /// those a limit held back).
+    func claim(_ plan: ClaimPlan) async throws -> ClaimResult
 
     /// Gives back attempts claimed and never started, due again at once with the claim's count undone; returns
     /// how many were given back.
@@ -37,8 +38,9 @@ protocol WorkerDriver: Sendable {
     /// Targets with due attempts that no live node serves, with their counts.
     func unservedTargets() async throws -> [String: Int]
 
-    /// The targets this node serves that an operator has paused (`asynctask targets pause`).
-    func pausedTargets() async throws -> Set<String>
+    /// What an operator stored for the targets this node serves: pauses (`asynctask targets pause`) and limit
+    /// overrides (`asynctask targets set`).
+    func targetControls() async throws -> TargetControlState
 
     /// Whether `error` means the database is unreachable (the node keeps its work and retries).
     func isUnreachable(_ error: any Error) -> Bool

@@ -13,6 +13,14 @@ final class CapacityTracker: Sendable {
         var sizing: [String: PrefetchSizing]
         var idleWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextWaiter: UInt64 = 0
+        /// The cluster-wide limits in force, of the targets that have any.
+        var limits: [String: TargetLimits] = [:]
+
+        /// A target's prefetch depth: none for a limited target (an attempt claimed ahead would hold a share of
+        /// the cluster's limit while it waits).
+        func depth(_ target: String, concurrency: Int) -> Int {
+            limits[target] != nil ? 0 : sizing[target]?.depth(concurrency: concurrency) ?? 0
+        }
     }
 
     private let state: Mutex<State>
@@ -38,9 +46,13 @@ final class CapacityTracker: Sendable {
             for (target, completed) in state.buffer.completed {
                 state.sizing[target]?.observeCompletions(total: completed, at: now)
             }
-            let sizing = state.sizing
-            return state.buffer.reserve(
-                batch: batch, depths: { sizing[$0]?.depth(concurrency: limits[$0] ?? 0) ?? 0 }, nodeDepth: prefetch)
+            let snapshot = state
+            var plan = state.buffer.reserve(
+                batch: batch, depths: { snapshot.depth($0, concurrency: limits[$0] ?? 0) }, nodeDepth: prefetch)
+            for cap in plan.caps {
+                if let limit = state.limits[cap.target] { plan.limits[cap.target] = limit }
+            }
+            return plan
         }
     }
 
@@ -59,7 +71,7 @@ final class CapacityTracker: Sendable {
     /// caps, and whether a claim is now due.
     func finish(target: String) -> (next: ClaimedAttempt?, refill: Bool) {
         let (result, waiters) = state.withLock { state -> ((next: ClaimedAttempt?, refill: Bool), [CheckedContinuation<Void, Never>]) in
-            let depth = state.sizing[target]?.depth(concurrency: targetLimits[target] ?? 0) ?? 0
+            let depth = state.depth(target, concurrency: targetLimits[target] ?? 0)
             let result = state.buffer.finish(target: target, depth: depth)
             guard state.buffer.inFlight == 0 else { return (result, []) }
             defer { state.idleWaiters = [:] }
@@ -82,6 +94,26 @@ final class CapacityTracker: Sendable {
 
     /// New work may be due: targets whose last claim came back short are claimed for again.
     func wake() { state.withLock { $0.buffer.wake() } }
+
+    /// `targets`, held back by a cluster-wide limit, may be claimed for again.
+    func wake(_ targets: some Sequence<String> & Sendable) { state.withLock { $0.buffer.wake(targets) } }
+
+    /// `targets` are held back by their cluster-wide limit until woken.
+    func hold(_ targets: some Sequence<String> & Sendable) { state.withLock { $0.buffer.hold(targets) } }
+
+    /// Outcomes were written, releasing leases: targets with a `global_concurrency` may be claimed for again.
+    func wakeGloballyCapped() { state.withLock { $0.buffer.wakeGloballyCapped() } }
+
+    /// Sets the cluster-wide limits in force (every limited target's; a target missing from it has none).
+    func setLimits(_ limits: [String: TargetLimits]) {
+        state.withLock { state in
+            state.limits = limits.filter(\.value.isLimited)
+            state.buffer.setGloballyCapped(Set(state.limits.filter { $0.value.globalConcurrency != nil }.keys))
+        }
+    }
+
+    /// The cluster-wide limits in force.
+    var limits: [String: TargetLimits] { state.withLock { $0.limits } }
 
     /// Stops starting buffered attempts and reserving; returns the buffered ones (never started) for release.
     func close() -> [ClaimedAttempt] { state.withLock { $0.buffer.close() } }

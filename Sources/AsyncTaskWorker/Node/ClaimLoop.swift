@@ -63,11 +63,23 @@ struct ClaimLoop: Sendable {
         // Targets whose claim came back short are left alone until a NOTIFY or, for scheduled and retried
         // attempts, until the poll interval passes.
         var lastPoll = clock.now
+        // Limited targets a limit held back, and when a claim may get more for them.
+        var throttled: [String: ContinuousClock.Instant] = [:]
         while !isDraining() && !Task.isCancelled {
             if clock.now - lastPoll >= poll {
                 capacity.wake()
                 lastPoll = clock.now
             }
+            if !throttled.isEmpty {
+                let now = clock.now
+                let ready = throttled.filter { $0.value <= now }.map(\.key)
+                if !ready.isEmpty {
+                    capacity.wake(ready)
+                    for target in ready { throttled[target] = nil }
+                }
+            }
+            // Wait no longer than the first throttled target's time, nor the poll.
+            let wakeAt = min(lastPoll + poll, throttled.values.min() ?? lastPoll + poll)
             if recorder.isFull {
                 await claimDue.wait(timeout: poll)
                 continue
@@ -75,14 +87,21 @@ struct ClaimLoop: Sendable {
             let plan = capacity.reserve(batch: settings.claimBatch, at: clock.now)
             if plan.caps.isEmpty {
                 // Nothing due a claim: the buffer is deep enough, the slots are full, or every target is quiet.
-                await claimDue.wait(timeout: max(.milliseconds(1), lastPoll + poll - clock.now))
+                await claimDue.wait(timeout: max(.milliseconds(1), wakeAt - clock.now))
                 continue
             }
             let claimed: [ClaimedAttempt]
+            var throttledNow: [String] = []
             let started = clock.now
             do {
-                claimed = try await driver.claim(plan)
+                let result = try await driver.claim(plan)
+                claimed = result.attempts
                 leases.insert(claimed)
+                for (target, wait) in result.throttled {
+                    throttled[target] = started + wait
+                    throttledNow.append(target)
+                    metrics.throttled(target: target)
+                }
                 failures = 0
             } catch {
                 _ = capacity.commit(plan, claimed: [])
@@ -96,6 +115,8 @@ struct ClaimLoop: Sendable {
                 continue
             }
             let starting = capacity.commit(plan, claimed: claimed, took: clock.now - started)
+            // After the commit, which may have judged them otherwise: a throttled target waits for its time.
+            capacity.hold(throttledNow)
             metrics.claimBatchSize.record(claimed.count)
             if !claimed.isEmpty { metrics.count(.claimed, claimed.count) }
             for attempt in starting {

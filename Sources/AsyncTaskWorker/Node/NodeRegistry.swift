@@ -143,21 +143,31 @@ struct NodeRegistry: Sendable {
         try await pool.query(Self.releaseLeases, [node.id]).affectedRows
     }
 
-    /// Targets with due attempts that no live node serves, with their counts.
-    // The operator's pauses of the targets this node serves (schema v7); a target without a row is not paused.
-    static let pausedTargets = PostgresStatement(
-        name: "paused_targets",
+    // The operator's controls of the targets this node serves (schema v7, v8); a target without a row is not
+    // paused and has no stored limit.
+    static let targetControls = PostgresStatement(
+        name: "target_controls",
         sql: """
-            SELECT target FROM async_task_targets WHERE paused AND target = ANY($1::text[])
+            SELECT target, paused, rate_per_second, burst, global_concurrency FROM async_task_targets
+            WHERE target = ANY($1::text[])
+              AND (paused OR rate_per_second IS NOT NULL OR burst IS NOT NULL OR global_concurrency IS NOT NULL)
             """)
 
-    /// The targets this node serves that an operator has paused.
-    func pausedTargets(on pool: PostgresConnectionPool) async throws -> Set<String> {
-        var paused: Set<String> = []
-        for row in try await pool.query(Self.pausedTargets, [targets]) { paused.insert(try row.decode(String.self, "target")) }
-        return paused
+    /// What an operator stored for the targets this node serves: pauses and limit overrides.
+    func targetControls(on pool: PostgresConnectionPool) async throws -> TargetControlState {
+        var controls = TargetControlState()
+        for row in try await pool.query(Self.targetControls, [targets]) {
+            let target = try row.decode(String.self, "target")
+            if try row.decode(Bool.self, "paused") { controls.paused.insert(target) }
+            let limits = TargetLimits(
+                rate: try row.decode(Double?.self, "rate_per_second"), burst: try row.decode(Int?.self, "burst"),
+                globalConcurrency: try row.decode(Int?.self, "global_concurrency"))
+            if limits != .none { controls.overrides[target] = limits }
+        }
+        return controls
     }
 
+    /// Targets with due attempts that no live node serves, with their counts.
     func unservedTargets(on pool: PostgresConnectionPool) async throws -> [String: Int] {
         var result: [String: Int] = [:]
         for row in try await pool.query(Self.unservedTargets) {

@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import AsyncTaskTargets
 import CoreMetrics
 public import CurlHTTP
@@ -76,13 +77,23 @@ public final class WorkerNode: Service, Sendable {
         let claimDue = self.claimDue
         let recorder = OutcomeRecorder(
             driver: driver, flushInterval: node.flushInterval, flushBatch: node.flushBatch, maxBuffered: node.maxBufferedOutcomes,
-            metrics: metrics, logger: logger, onFlushed: { claimDue.signal() }, onSettled: { [leases] in leases.remove($0) })
+            metrics: metrics, logger: logger,
+            onFlushed: { [capacity] in
+                capacity.wakeGloballyCapped()
+                claimDue.signal()
+            }, onSettled: { [leases] in leases.remove($0) })
         recorderBacklog.withLock { $0 = { recorder.backlog } }
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine),
             batches: BatchDispatcher(caller: TargetCaller(engine: engine), logger: logger), encryptor: configuration.encryptor,
             webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
+        // Before any claim: a target limited in the file is never claimed for outside its limits.
+        let controls = TargetControlApplier(
+            driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger,
+            fileLimits: configuration.targets.mapValues {
+                TargetLimits(rate: $0.rate?.perSecond, burst: $0.burst, globalConcurrency: $0.globalConcurrency)
+            })
 
         try await registerWhenReachable(driver) { [configuration, id] in
             try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
@@ -119,7 +130,7 @@ public final class WorkerNode: Service, Sendable {
             // renewed meanwhile) and stop before the node marks itself stopped: a heartbeat landing after that
             // would set the row back to draining.
             await withDiscardingTaskGroup { periodic in
-                for service in periodicServices(driver: driver) {
+                for service in periodicServices(driver: driver, controls: controls) {
                     periodic.addTask { try? await service.run() }
                 }
                 await withGracefulShutdownHandler {
@@ -153,9 +164,9 @@ public final class WorkerNode: Service, Sendable {
     }
 
     /// The node's periodic jobs, each its own service on its own cadence (`NodeCadences`): the heartbeat with
-    /// lease renewal and reaping, the queue gauges, the unserved-targets warning (the last two first run one
-    /// heartbeat after the start, so a fresh node reports at once).
-    private func periodicServices(driver: any WorkerDriver) -> [any Service] {
+    /// lease renewal and reaping, the unserved-targets warning and the read of the operator's target controls
+    /// (the last two first run one heartbeat after the start, so a fresh node reports at once).
+    private func periodicServices(driver: any WorkerDriver, controls applier: TargetControlApplier) -> [any Service] {
         let cadences = NodeCadences(heartbeat: configuration.node.heartbeat)
         let liveness = NodeLiveness(
             interval: cadences.heartbeat, deadAfter: configuration.node.deadAfter, driver: driver, leases: leases,
@@ -182,8 +193,8 @@ public final class WorkerNode: Service, Sendable {
         let controls = PeriodicJob(
             name: "target controls read", firstRunAfter: cadences.targetControls, interval: cadences.targetControls, clock: .continuous,
             logger: logger
-        ) { [pauses = TargetPauses(driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger)] in
-            try await pauses.apply(try await driver.pausedTargets())
+        ) {
+            try await applier.apply(try await driver.targetControls())
         }
         return [liveness, unserved, controls]
     }

@@ -15,6 +15,8 @@ final class WorkerMetrics: Sendable {
     private let tally = Mutex<[Event: Int]>([:])
     /// One timer per target, made once: every call records into it, and making one asks the backend's factory.
     private let callDurations = Mutex<[String: Timer]>([:])
+    /// Claims a cluster-wide limit cut short, per target (made once each, as the timers).
+    private let throttledClaims = Mutex<[String: Counter]>([:])
     let inFlight = Gauge(label: "asynctask_in_flight")
     let claimBatchSize = Recorder(label: "asynctask_claim_batch_size", aggregate: true)
 
@@ -39,6 +41,16 @@ final class WorkerMetrics: Sendable {
         tally.withLock { tally in
             Dictionary(uniqueKeysWithValues: Event.allCases.map { ($0.rawValue, tally[$0] ?? 0) })
         }
+    }
+
+    /// Counts a claim for `target` that its cluster-wide limit (`rate`, `global_concurrency`) cut short.
+    func throttled(target: String) {
+        throttledClaims.withLock { counters in
+            if let counter = counters[target] { return counter }
+            let counter = Counter(label: "asynctask_claims_throttled_total", dimensions: [("target", target)])
+            counters[target] = counter
+            return counter
+        }.increment()
     }
 
     /// Call duration per target.

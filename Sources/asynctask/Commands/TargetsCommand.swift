@@ -1,12 +1,15 @@
 import ArgumentParser
 import AsyncTask
+import AsyncTaskCore
 import Foundation
 
-/// `asynctask targets`: every target with its state and load cluster-wide, and the operator's pause and resume.
+/// `asynctask targets`: every target with its state and load cluster-wide, the operator's pause and resume,
+/// and limits that hold for all nodes together.
 struct TargetsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "targets", abstract: "List targets (state, pending, due, in flight cluster-wide, calls per second); pause or resume one.",
-        subcommands: [List.self, Pause.self, Resume.self], defaultSubcommand: List.self)
+        commandName: "targets",
+        abstract: "List targets (state, limits, pending, due, in flight cluster-wide, calls per second); pause, resume or limit one.",
+        subcommands: [List.self, Pause.self, Resume.self, SetLimits.self], defaultSubcommand: List.self)
 
     /// Options every `targets` subcommand shares.
     struct Common: ParsableArguments {
@@ -31,14 +34,23 @@ struct TargetsCommand: AsyncParsableCommand {
                 return
             }
             OutputFormat.printTable(
-                header: ["TARGET", "STATE", "SERVED BY", "PENDING", "DUE", "IN FLIGHT", "CALLS/S (1 MIN)", "PAUSED SINCE"],
+                header: ["TARGET", "STATE", "STORED LIMITS", "SERVED BY", "PENDING", "DUE", "IN FLIGHT", "CALLS/S (1 MIN)", "PAUSED SINCE"],
                 rows: targets.map { target in
                     [
-                        target.name, target.state, "\(target.servedBy) node\(target.servedBy == 1 ? "" : "s")", String(target.pending),
-                        String(target.due), String(target.inFlight), String(format: "%.1f", target.callsPerSecond),
+                        target.name, target.state, Self.limits(target), "\(target.servedBy) node\(target.servedBy == 1 ? "" : "s")",
+                        String(target.pending), String(target.due), String(target.inFlight), String(format: "%.1f", target.callsPerSecond),
                         target.pausedAt.map { "\($0.formatted(.iso8601)) by \(target.pausedBy ?? "?")" } ?? "",
                     ]
                 })
+        }
+
+        /// `rate 50/s, burst 10, global 20` for the stored limits (`-`: the config files decide).
+        static func limits(_ target: TargetControls.TargetInfo) -> String {
+            var parts: [String] = []
+            if let rate = target.rate { parts.append("rate \((try? CallRate(perSecond: rate))?.description ?? "\(rate)/s")") }
+            if let burst = target.burst { parts.append("burst \(burst)") }
+            if let global = target.globalConcurrency { parts.append("global \(global)") }
+            return parts.isEmpty ? "-" : parts.joined(separator: ", ")
         }
     }
 
@@ -89,7 +101,40 @@ struct TargetsCommand: AsyncParsableCommand {
         }
     }
 
-    /// Runs a control; an unknown target is bad input (exit 2), naming the known ones.
+    /// `asynctask targets set NAME --rate 50/s --global-concurrency 20 [--clear]`.
+    struct SetLimits: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set",
+            abstract:
+                "Store limits for a target that every node applies within one heartbeat, in place of its config file's, until cleared (--clear)."
+        )
+        @OptionGroup var common: Common
+        @Argument(help: "The target's name (case-sensitive).") var name: String
+        @Option(help: "Calls per second from all nodes together, retries included: 200/s, 30/m, 1000/h.") var rate: String?
+        @Option(help: "Calls beyond the rate allowed after a quiet spell (default: one second's worth of the rate).") var burst: Int?
+        @Option(help: "Calls in flight from all nodes together.") var globalConcurrency: Int?
+        @Flag(help: "Remove every stored limit first (alone: the config files decide again).") var clear = false
+        @Option(help: "Who sets them, shown in the listing (default: user@host).") var by: String?
+
+        func run() async throws {
+            let controls = try common.controls()
+            var change = TargetControls.LimitChange(burst: burst, globalConcurrency: globalConcurrency, clear: clear)
+            if let rate {
+                do {
+                    change.rate = try CallRate(parsing: rate)
+                } catch {
+                    throw CLIFailure.badInput("--rate: \(error.description)")
+                }
+            }
+            let author = by ?? "\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")@\(ProcessInfo.processInfo.hostName)"
+            let target = try await TargetsCommand.controlling {
+                try await common.database.withConnection { try await controls.setLimits(name, change, by: author, on: $0) }
+            }
+            try common.print([target])
+        }
+    }
+
+    /// Runs a control; an unknown target or a bad limit is bad input (exit 2), naming the known ones or the value.
     static func controlling<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()

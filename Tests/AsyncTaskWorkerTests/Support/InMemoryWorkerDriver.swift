@@ -110,20 +110,28 @@ final class InMemoryWorkerDriver: WorkerDriver {
         try reachable { $0.nodeStatus = .active }
     }
 
-    func claim(_ plan: ClaimPlan) async throws -> [ClaimedAttempt] {
+    func claim(_ plan: ClaimPlan) async throws -> ClaimResult {
         let now = clock.now
         let lease = lease
         return try reachable { state in
             state.claims.append(plan)
             var picked: [Row] = []
+            var throttled: [String: Duration] = [:]
             for cap in plan.caps where !state.paused.contains(cap.target) {
                 let due = state.rows.values
                     .filter { $0.status == .pending && $0.availableAt <= now && $0.target == cap.target }
                     .sorted { ($0.priority, $0.availableAt, $0.id) < ($1.priority, $1.availableAt, $1.id) }
-                picked += due.prefix(cap.limit)
+                var limit = cap.limit
+                // As the claim function: in flight means leased, and a limit that cuts the claim short says so.
+                if let global = plan.limits[cap.target]?.globalConcurrency {
+                    let held = state.rows.values.filter { $0.status == .pending && $0.lockedByThisNode && $0.target == cap.target }.count
+                    limit = max(0, min(limit, global - held))
+                    if limit < cap.limit, due.count > limit { throttled[cap.target] = .milliseconds(25) }
+                }
+                picked += due.prefix(limit)
             }
             picked.sort { ($0.priority, $0.availableAt, $0.id) < ($1.priority, $1.availableAt, $1.id) }
-            return picked.prefix(plan.total).map { row in
+            let attempts = picked.prefix(plan.total).map { row in
                 var row = row
                 row.numAttempts += 1
                 row.lockedByThisNode = true
@@ -133,6 +141,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
                     id: row.id, target: row.target, methodName: row.methodName, methodArgs: row.methodArgs, encryptor: nil,
                     attemptNumber: row.numAttempts, maxAttempts: row.maxAttempts, idempotenceToken: nil)
             }
+            return ClaimResult(attempts: attempts, throttled: throttled)
         }
     }
 
@@ -227,7 +236,7 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     func unservedTargets() async throws -> [String: Int] { try reachable { _ in [:] } }
 
-    func pausedTargets() async throws -> Set<String> { try reachable { $0.paused } }
+    func targetControls() async throws -> TargetControlState { try reachable { TargetControlState(paused: $0.paused) } }
 
     func isUnreachable(_ error: any Error) -> Bool { error is Unreachable }
 

@@ -17,8 +17,8 @@ struct NodeHarness: Sendable {
     let recorder: OutcomeRecorder
     let loop: ClaimLoop
     let claimDue: WakeSignal
-    /// Applies operator pauses as the node's periodic read does.
-    let pauses: TargetPauses
+    /// Applies operator pauses and limits as the node's periodic read does.
+    let controls: TargetControlApplier
     private let drainingBox: DrainFlag
 
     /// A flag shared by the harness and its loop.
@@ -30,8 +30,10 @@ struct NodeHarness: Sendable {
     ///   - targets: served targets, by name, with their `concurrency`.
     ///   - nodeConcurrency: `node.concurrency`.
     ///   - prefetch: `node.prefetch`.
+    ///   - globalConcurrency: targets' `global_concurrency`, as the config file would set it.
     init(
-        targets: [String: Int], nodeConcurrency: Int = 10, prefetch: Int = 0, maxAttempts: Int = 5, lease: Duration = .seconds(30),
+        targets: [String: Int], nodeConcurrency: Int = 10, prefetch: Int = 0, globalConcurrency: [String: Int] = [:], maxAttempts: Int = 5,
+        lease: Duration = .seconds(30),
         pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(5), caller: ScriptedCaller = .succeeding
     ) throws {
         let clock = clock
@@ -45,7 +47,10 @@ struct NodeHarness: Sendable {
         let leases = leases
         recorder = OutcomeRecorder(
             driver: driver, clock: clock, flushInterval: .zero, flushBatch: 100, maxBuffered: 10_000, metrics: metrics, logger: logger,
-            onFlushed: { claimDue.signal() }, onSettled: { leases.remove($0) })
+            onFlushed: { [capacity] in
+                capacity.wakeGloballyCapped()
+                claimDue.signal()
+            }, onSettled: { leases.remove($0) })
         var configurations: [String: TargetConfiguration] = [:]
         for (name, concurrency) in targets {
             configurations[name] = try TargetConfiguration(
@@ -55,7 +60,9 @@ struct NodeHarness: Sendable {
         let executor = AttemptExecutor(
             targets: configurations, caller: caller, batches: BatchDispatcher { calls, _ in calls.map { _ in .succeeded(status: 200, excerpt: "") } },
             encryptor: NullEncryptor(), webhook: nil, metrics: metrics, logger: logger, clock: clock)
-        pauses = TargetPauses(driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger)
+        controls = TargetControlApplier(
+            driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger,
+            fileLimits: globalConcurrency.mapValues { TargetLimits(globalConcurrency: $0) })
         let flag = DrainFlag()
         drainingBox = flag
         loop = ClaimLoop(
