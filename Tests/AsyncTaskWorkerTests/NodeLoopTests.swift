@@ -113,7 +113,7 @@ struct NodeLoopTests {
         #expect(node.caller.calls.filter { $0.target == "A" }.map(\.attemptID).sorted() == a)
     }
 
-    @Test("a target with global_concurrency is claimed only for free slots within the limit, never ahead; calls ending claim again")
+    @Test("a target with global_concurrency is claimed within the limit, nothing ahead while its slots are free; calls ending claim again")
     func globalConcurrency() async throws {
         let gate = Gate()
         let caller = ScriptedCaller { _, target in

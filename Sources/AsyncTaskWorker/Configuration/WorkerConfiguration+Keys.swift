@@ -376,7 +376,7 @@ struct CallBlock {
                 doc: "calls beyond `rate` allowed after a quiet spell: over any second at most `rate × 1s + burst` calls"),
             .number(
                 "\(prefix).global_concurrency", \.globalConcurrency, type: "whole number ≥ 1", default: "none",
-                doc: "calls in flight to this target from all nodes together (attempts of a limited target are not claimed ahead)"),
+                doc: "calls in flight to this target from all nodes together (attempts claimed ahead count as in flight)"),
         ]
     }
 }

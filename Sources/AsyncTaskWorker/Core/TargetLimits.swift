@@ -1,7 +1,7 @@
 /// A target's limits that hold for all nodes together (`targets.<name>.rate`, `burst`, `global_concurrency`),
 /// from the config file or an operator's stored override (`asynctask targets set`). The claim function
-/// (`async_task_claim_limited`, schema v8) enforces them; the node only routes a limited target's claims there
-/// and claims none of its attempts ahead.
+/// (`async_task_claim_limited`, schema v8) enforces them; the node routes a limited target's claims there
+/// and claims a rate-limited one ahead by at most 50 ms of its rate.
 struct TargetLimits: Sendable, Hashable {
     /// Calls per second, retries included (nil: no rate limit).
     var rate: Double?

@@ -16,11 +16,19 @@ final class CapacityTracker: Sendable {
         /// The cluster-wide limits in force, of the targets that have any.
         var limits: [String: TargetLimits] = [:]
 
-        /// A target's prefetch depth: none for a limited target (an attempt claimed ahead would hold a share of
-        /// the cluster's limit while it waits).
+        /// A target's prefetch depth, from its observed rate. A rate-limited target's is at most 50 ms of its
+        /// rate: an attempt claimed ahead took its token at the claim and starts later, and the claim function
+        /// keeps 50 ms of calls off the bucket for that. (Under a `global_concurrency` an attempt claimed ahead
+        /// counts as in flight while it waits, which errs on the safe side; it is claimed ahead only when the
+        /// node's own slots are full.)
         func depth(_ target: String, concurrency: Int) -> Int {
-            limits[target] != nil ? 0 : sizing[target]?.depth(concurrency: concurrency) ?? 0
+            let depth = sizing[target]?.depth(concurrency: concurrency) ?? 0
+            guard let rate = limits[target]?.rate else { return depth }
+            return min(depth, Int(rate * Self.rateMargin))
         }
+
+        /// The time of calls of a rate-limited target that the claim function keeps off its bucket (schema v8).
+        static let rateMargin = 0.05
     }
 
     private let state: Mutex<State>
