@@ -120,9 +120,6 @@ final class CapacityTracker: Sendable {
         }
     }
 
-    /// The cluster-wide limits in force.
-    var limits: [String: TargetLimits] { state.withLock { $0.limits } }
-
     /// Stops starting buffered attempts and reserving; returns the buffered ones (never started) for release.
     func close() -> [ClaimedAttempt] { state.withLock { $0.buffer.close() } }
 
