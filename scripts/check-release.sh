@@ -15,14 +15,16 @@ if [ "$version" != "$expected" ]; then
   exit 1
 fi
 libs="$(ldd "$bin")"
-if echo "$libs" | grep -E 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime' >&2; then
+# Here-strings, not `echo | grep -q`: with pipefail, grep -q exits at its first match and echo, still writing
+# ldd's output (over 4 KiB with libcurl's dependencies), dies of SIGPIPE, which fails the pipeline.
+if grep -E 'libswift|libFoundation|lib_Foundation|libdispatch|libBlocksRuntime' <<<"$libs" >&2; then
   echo "check-release: the release binary links Swift runtime libraries dynamically (expected --static-swift-stdlib)" >&2
   exit 1
 fi
 for needed in libpq.so.5 libcurl.so.4; do
-  echo "$libs" | grep -q "$needed" || { echo "check-release: the binary does not link $needed" >&2; exit 1; }
+  grep -q "$needed" <<<"$libs" || { echo "check-release: the binary does not link $needed" >&2; exit 1; }
 done
-if echo "$libs" | grep -q 'not found'; then
+if grep -q 'not found' <<<"$libs"; then
   echo "$libs" >&2
   echo "check-release: unresolved shared libraries" >&2
   exit 1
