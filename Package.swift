@@ -210,7 +210,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AsyncTaskTests",
-            dependencies: ["AsyncTask", "AsyncTaskCore", "PostgresClient", "TestSupport"],
+            dependencies: [
+                "AsyncTask", "AsyncTaskCore", "PostgresClient", "TestSupport",
+                // SHA-256 of released migrations (MigrationTextTests).
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,6 +21,10 @@ public struct Attempt: Sendable, Hashable {
     public let priority: Int16
     /// Overrides the target's configured number of tries.
     public let maxAttempts: Int?
+    /// Attempts of one target with the same key run one at a time, in id (enqueue) order: the next is not called
+    /// before this one has a final outcome (`targets.<name>.ordering.on_failure` says what a failure does).
+    /// Typically the aggregate's id (`order-42`); nil runs unordered.
+    public let orderingKey: String?
 
     /// Creates an attempt with arguments encoded by `JSONEncoder`.
     /// - Throws: `AttemptValidationError` naming the field that is invalid.
@@ -31,7 +35,8 @@ public struct Attempt: Sendable, Hashable {
         idempotenceToken: String? = nil,
         scheduledAt: Date? = nil,
         priority: Int16 = 0,
-        maxAttempts: Int? = nil
+        maxAttempts: Int? = nil,
+        orderingKey: String? = nil
     ) throws(AttemptValidationError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -44,7 +49,7 @@ public struct Attempt: Sendable, Hashable {
         }
         try self.init(
             target: target, method: method, argumentsJSON: json, idempotenceToken: idempotenceToken,
-            scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts)
+            scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts, orderingKey: orderingKey)
     }
 
     /// Creates an attempt from raw JSON arguments (e.g. from the command line).
@@ -56,7 +61,8 @@ public struct Attempt: Sendable, Hashable {
         idempotenceToken: String? = nil,
         scheduledAt: Date? = nil,
         priority: Int16 = 0,
-        maxAttempts: Int? = nil
+        maxAttempts: Int? = nil,
+        orderingKey: String? = nil
     ) throws(AttemptValidationError) {
         try Self.validateName(target, field: "target")
         try Self.validateName(method, field: "method_name")
@@ -98,6 +104,7 @@ public struct Attempt: Sendable, Hashable {
         if let maxAttempts, maxAttempts < 1 || maxAttempts > 1_000_000 {
             throw AttemptValidationError(field: "max_attempts", reason: "must be between 1 and 1000000, got \(maxAttempts)")
         }
+        if let orderingKey { try Self.validateName(orderingKey, field: "ordering_key") }
         self.target = target
         self.methodName = method
         self.argumentsJSON = argumentsJSON
@@ -105,6 +112,7 @@ public struct Attempt: Sendable, Hashable {
         self.scheduledAt = scheduledAt
         self.priority = priority
         self.maxAttempts = maxAttempts
+        self.orderingKey = orderingKey
     }
 
     private static func validateName(_ value: String, field: String) throws(AttemptValidationError) {

@@ -36,12 +36,14 @@ public struct AttemptActions: Sendable {
 
     // num_attempts stays (it is the lease fencing token and must only grow); max_attempts is raised so the
     // retried attempt gets `$4` more tries whatever it used up before, and its max_retry_duration counts afresh
-    // from its next try (first_tried_at cleared).
+    // from its next try (first_tried_at cleared). A failed head that blocked its ordering key holds it again as
+    // pending (key_blocked cleared), so it runs before the rest of its key.
     static let retry = PostgresStatement(
         name: "retry_attempts",
         sql: """
             UPDATE async_task_attempts
             SET status = $3::text, completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL, first_tried_at = NULL,
+                key_blocked = false,
                 max_attempts = CASE WHEN $4::integer IS NULL THEN max_attempts ELSE num_attempts + $4::integer END
             WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
             RETURNING \(AttemptRecord.columns)

@@ -24,8 +24,8 @@ public struct AttemptQueue: Sendable {
         name: "enqueue_attempt",
         sql: """
             INSERT INTO async_task_attempts
-                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor)
-            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text)
+                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor, ordering_key)
+            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text, $9)
             ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
             RETURNING id
             """)
@@ -49,10 +49,11 @@ public struct AttemptQueue: Sendable {
         name: "enqueue_attempts_batch",
         sql: """
             INSERT INTO async_task_attempts
-                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor)
-            SELECT u.target, u.method_name, u.method_args::jsonb, u.token, u.scheduled_at, u.priority, u.max_attempts, $8::text
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::integer[])
-                 WITH ORDINALITY AS u(target, method_name, method_args, token, scheduled_at, priority, max_attempts, ord)
+                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor, ordering_key)
+            SELECT u.target, u.method_name, u.method_args::jsonb, u.token, u.scheduled_at, u.priority, u.max_attempts, $8::text,
+                   u.ordering_key
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::integer[], $9::text[])
+                 WITH ORDINALITY AS u(target, method_name, method_args, token, scheduled_at, priority, max_attempts, ordering_key, ord)
             ORDER BY u.ord
             ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
             RETURNING id, idempotence_token
@@ -82,7 +83,7 @@ public struct AttemptQueue: Sendable {
         name: "copy_attempts",
         sql: """
             COPY async_task_attempts
-                (id, target, method_name, method_args, scheduled_at, priority, max_attempts, encryptor)
+                (id, target, method_name, method_args, scheduled_at, priority, max_attempts, encryptor, ordering_key)
             FROM STDIN
             """, isPrepared: false)
 
@@ -117,7 +118,7 @@ public struct AttemptQueue: Sendable {
             Self.insertOne,
             [
                 attempt.target, attempt.methodName, PostgresBind.jsonb(arguments), attempt.idempotenceToken,
-                attempt.scheduledAt, attempt.priority, attempt.maxAttempts, encryptor.id,
+                attempt.scheduledAt, attempt.priority, attempt.maxAttempts, encryptor.id, attempt.orderingKey,
             ])
         if let row = rows.first { return EnqueueResult(id: try row.decode(Int64.self, "id"), created: true, arguments: nil) }
         // The token exists: in READ COMMITTED this new statement sees the committed row that won the race.
@@ -201,7 +202,7 @@ public struct AttemptQueue: Sendable {
             [
                 attempts.map(\.target), attempts.map(\.methodName), arguments,
                 attempts.map(\.idempotenceToken), attempts.map(\.scheduledAt), attempts.map(\.priority),
-                attempts.map { $0.maxAttempts.map { Int32(clamping: $0) } }, encryptor.id,
+                attempts.map { $0.maxAttempts.map { Int32(clamping: $0) } }, encryptor.id, attempts.map(\.orderingKey),
             ])
         var inserted: [(id: Int64, token: String?)] = []
         inserted.reserveCapacity(rows.count)
@@ -261,7 +262,7 @@ public struct AttemptQueue: Sendable {
             let attempt = attempts[index]
             return [
                 ids[index], attempt.target, attempt.methodName, PostgresBind.jsonb(arguments[index]), attempt.scheduledAt,
-                attempt.priority, attempt.maxAttempts.map { Int32(clamping: $0) }, encryptorID,
+                attempt.priority, attempt.maxAttempts.map { Int32(clamping: $0) }, encryptorID, attempt.orderingKey,
             ]
         }
         guard inserted == attempts.count else {

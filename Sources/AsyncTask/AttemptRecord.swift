@@ -26,12 +26,17 @@ public struct AttemptRecord: Sendable, Hashable, Codable, CustomStringConvertibl
     public var lastError: String?
     public var lastErrorAt: Date?
     public var lastHTTPStatus: Int?
+    /// The ordering key (schema v9): attempts of one target with the same key run one at a time in id order.
+    public var orderingKey: String?
+    /// True on a failed head that holds its ordering key (`ordering.on_failure: block`) until an operator
+    /// retries it or unblocks the key.
+    public var keyBlocked: Bool
 
     /// The columns `init(row:)` reads, for SELECT lists.
     public static let columns = """
         id, idempotence_token, status, target, method_name, method_args::text AS method_args, encryptor, num_attempts,
         max_attempts, scheduled_at, completed_at, created_at, updated_at, available_at, locked_by, priority,
-        last_error, last_error_at, last_http_status
+        last_error, last_error_at, last_http_status, ordering_key, key_blocked
         """
 
     /// Decodes a row selected with `columns`.
@@ -60,6 +65,8 @@ public struct AttemptRecord: Sendable, Hashable, Codable, CustomStringConvertibl
         lastError = try row.decode(String?.self, "last_error")
         lastErrorAt = try row.decode(Date?.self, "last_error_at")
         lastHTTPStatus = try row.decode(Int?.self, "last_http_status")
+        orderingKey = try row.decode(String?.self, "ordering_key")
+        keyBlocked = try row.decode(Bool.self, "key_blocked")
     }
 
     public var description: String {

@@ -147,8 +147,8 @@ extension AdminServer {
         // Pause, resume or limit a target cluster-wide, as `asynctask targets pause|resume|set` (the admin token
         // required). `limits` takes a JSON body: {"rate": "50/s", "burst": 10, "global_concurrency": 20, "clear": true}.
         api.post("targets/:name/:control") { [tokenCheck, logger, configuration] request, context -> Response in
-            guard let control = context.parameters.get("control"), ["pause", "resume", "limits"].contains(control) else {
-                return Self.jsonError("unknown control: use pause, resume or limits", status: .notFound)
+            guard let control = context.parameters.get("control"), ["pause", "resume", "limits", "unblock"].contains(control) else {
+                return Self.jsonError("unknown control: use pause, resume, limits or unblock", status: .notFound)
             }
             guard let name = context.parameters.get("name"), !name.isEmpty else {
                 return Self.jsonError("no target name", status: .badRequest)
@@ -170,6 +170,22 @@ extension AdminServer {
                 }
             }
             let controls = TargetControls(deadAfter: configuration.deadAfter)
+            if control == "unblock" {
+                // {"ordering_key": "order-42"}: the key's failed head stays failed, its next attempt runs.
+                let body = try await request.body.collect(upTo: 64 << 10)
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
+                    let key = object["ordering_key"] as? String, object.count == 1
+                else {
+                    return Self.jsonError(#"the body must be {"ordering_key": "<key>"}"#, status: .badRequest)
+                }
+                do {
+                    let head = try await database.withConnection { try await controls.unblock(name, key: key, on: $0) }
+                    logger.notice("admin target control", metadata: ["control": "unblock", "target": "\(name)", "via": "api"])
+                    return try Self.json(UnblockReply(target: name, orderingKey: key, headID: head))
+                } catch let error as TargetControlError {
+                    return Self.jsonError(error.description, status: .notFound)
+                }
+            }
             do {
                 let target = try await database.withConnection { connection in
                     switch control {
@@ -185,11 +201,32 @@ extension AdminServer {
                 return Self.jsonError(error.description, status: .notFound)
             }
         }
+        // The ordering keys a failed head holds (`ordering.on_failure: block`), as `asynctask targets blocked NAME`.
+        api.get("targets/:name/blocked") { [configuration] _, context -> Response in
+            guard let name = context.parameters.get("name"), !name.isEmpty else { return Self.jsonError("no target name", status: .badRequest) }
+            let keys = try await database.withConnection {
+                try await TargetControls(deadAfter: configuration.deadAfter).blockedKeys(of: name, on: $0)
+            }
+            return try Self.json(["blocked_keys": keys])
+        }
         api.get("doctor") { [configuration] _, _ -> Response in
             let findings = try await database.withConnection {
                 try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: $0)
             }
             return try Self.json(["findings": findings])
+        }
+    }
+
+    /// The answer to `POST /api/targets/{name}/unblock`.
+    private struct UnblockReply: Encodable {
+        var target: String
+        var orderingKey: String
+        var headID: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case target
+            case orderingKey = "ordering_key"
+            case headID = "head_id"
         }
     }
 

@@ -77,6 +77,21 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         enum CodingKeys: String, CodingKey { case max, linger }
     }
 
+    /// The `ordering` block: how the attempts of one ordering key behave.
+    public struct RawOrdering: Sendable, Hashable, Decodable {
+        /// `on_failure`: `skip` (default) or `block`.
+        public var onFailure: String?
+
+        /// Creates a raw ordering block.
+        public init(onFailure: String? = nil) {
+            self.onFailure = onFailure
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case onFailure = "on_failure"
+        }
+    }
+
     /// `url` (required).
     public var url: String?
     /// `protocol`: `http` (default) or `jsonrpc`.
@@ -107,6 +122,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
     public var burst: Int?
     /// `global_concurrency`: calls in flight to this target from all nodes together (default: none).
     public var globalConcurrency: Int?
+    /// `ordering` (default `{ on_failure: skip }`).
+    public var ordering: RawOrdering?
 
     /// Creates raw settings.
     public init(
@@ -124,7 +141,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         maxRetryDuration: String? = nil,
         rate: String? = nil,
         burst: Int? = nil,
-        globalConcurrency: Int? = nil
+        globalConcurrency: Int? = nil,
+        ordering: RawOrdering? = nil
     ) {
         self.url = url
         self.protocol = `protocol`
@@ -141,6 +159,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         self.rate = rate
         self.burst = burst
         self.globalConcurrency = globalConcurrency
+        self.ordering = ordering
     }
 
     /// Decodes the file's keys; durations may be strings or numbers.
@@ -161,6 +180,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         rate = try container.decodeDurationText(forKey: .rate)
         burst = try container.decodeIfPresent(Int.self, forKey: .burst)
         globalConcurrency = try container.decodeIfPresent(Int.self, forKey: .globalConcurrency)
+        ordering = try container.decodeIfPresent(RawOrdering.self, forKey: .ordering)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -174,6 +194,7 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         case maxRetryDuration = "max_retry_duration"
         case rate, burst
         case globalConcurrency = "global_concurrency"
+        case ordering
     }
 }
 

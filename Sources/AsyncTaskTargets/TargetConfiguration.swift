@@ -77,6 +77,8 @@ public struct TargetConfiguration: Sendable, Hashable {
     public let burst: Int?
     /// `global_concurrency`: calls in flight to this target from all nodes together (nil: no limit).
     public let globalConcurrency: Int?
+    /// `ordering.on_failure`: whether an ordering key moves on past a head that failed for good, or waits.
+    public let orderingOnFailure: OrderingFailurePolicy
 
     /// Validates typed values.
     /// - Throws: ``TargetConfigurationError`` naming this target and the first bad field.
@@ -96,7 +98,8 @@ public struct TargetConfiguration: Sendable, Hashable {
         maxRetryDuration: Duration? = nil,
         rate: CallRate? = nil,
         burst: Int? = nil,
-        globalConcurrency: Int? = nil
+        globalConcurrency: Int? = nil,
+        orderingOnFailure: OrderingFailurePolicy = .default
     ) throws(TargetConfigurationError) {
         func fail(_ field: String, _ code: TargetConfigurationError.Code, _ reason: String) -> TargetConfigurationError {
             TargetConfigurationError(target: name, field: field, code: code, reason: reason)
@@ -153,6 +156,7 @@ public struct TargetConfiguration: Sendable, Hashable {
         self.rate = rate
         self.burst = burst
         self.globalConcurrency = globalConcurrency
+        self.orderingOnFailure = orderingOnFailure
     }
 
     /// Validates the config file's values: parses durations and expands `${VAR}` in the URL,
@@ -223,8 +227,20 @@ public struct TargetConfiguration: Sendable, Hashable {
             maxRetryDuration: try duration(raw.maxRetryDuration, field: "max_retry_duration"),
             rate: try raw.rate.map { (text) throws(TargetConfigurationError) in try Self.rate(text, target: name) },
             burst: raw.burst,
-            globalConcurrency: raw.globalConcurrency
+            globalConcurrency: raw.globalConcurrency,
+            orderingOnFailure: try Self.orderingPolicy(raw.ordering?.onFailure, target: name)
         )
+    }
+
+    /// `ordering.on_failure` read from the file's text.
+    private static func orderingPolicy(_ text: String?, target: String) throws(TargetConfigurationError) -> OrderingFailurePolicy {
+        guard let text else { return .default }
+        guard let policy = OrderingFailurePolicy(rawValue: text) else {
+            let words = OrderingFailurePolicy.allCases.map(\.rawValue).joined(separator: " or ")
+            throw TargetConfigurationError(
+                target: target, field: "ordering.on_failure", code: .unknownChoice, reason: "'\(text)' is not \(words)")
+        }
+        return policy
     }
 
     /// `rate` read from the file's text.

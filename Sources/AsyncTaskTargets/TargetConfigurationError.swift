@@ -28,6 +28,8 @@ public struct TargetConfigurationError: Error, Sendable, Hashable, CustomStringC
         case unreadableFile
         /// A `rate` cannot be read or is not more than zero.
         case invalidRate
+        /// A value is not one of the words its key takes (e.g. `ordering.on_failure`).
+        case unknownChoice
     }
 
     /// The target's name.

@@ -95,6 +95,8 @@ struct ConfigurationTests {
             ("database_url: x\ntargets: { A: { url: http://a, rate: 10/s, burst: -1 } }", "targets.A.burst"),
             ("database_url: x\ntargets: { A: { url: http://a, burst: 5 } }", "targets.A.burst"),
             ("database_url: x\ntargets: { A: { url: http://a, global_concurrency: 0 } }", "targets.A.global_concurrency"),
+            ("database_url: x\ntargets: { A: { url: http://a, ordering: { on_failure: later } } }", "targets.A.ordering.on_failure"),
+            ("database_url: x\ntargets: { A: { url: http://a, ordering: { on_fail: block } } }", "targets.A.ordering.on_fail"),
             ("database_url: x\ntargets: { A: { url: 'http://${NOPE}/rpc' } }", "targets.A.url"),
             ("database_url: x\ntargets: { A: { url: http://a, headers: { Bad Header: v } } }", "targets.A.headers.Bad Header"),
             ("database_url: x\ntargets: { A: { url: http://a } }\nlog: { level: loud }", "log.level"),

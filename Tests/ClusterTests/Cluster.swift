@@ -121,7 +121,7 @@ final class Cluster: @unchecked Sendable {
     /// Enqueues `count` attempts in batches; returns their ids.
     func enqueue(
         _ count: Int, method: String = "fulfill", arguments: @Sendable (Int) -> String = { #"{"order_number":\#($0)}"# }, priority: Int16 = 0,
-        maxAttempts: Int? = nil, scheduledAt: Date? = nil
+        maxAttempts: Int? = nil, scheduledAt: Date? = nil, orderingKey: @Sendable (Int) -> String? = { _ in nil }
     ) async throws -> [Int64] {
         var ids: [Int64] = []
         var index = 0
@@ -130,7 +130,7 @@ final class Cluster: @unchecked Sendable {
             let batch = try (index..<end).map { n in
                 try Attempt(
                     target: "OrderClient", method: method, argumentsJSON: Data(arguments(n).utf8), scheduledAt: scheduledAt, priority: priority,
-                    maxAttempts: maxAttempts)
+                    maxAttempts: maxAttempts, orderingKey: orderingKey(n))
             }
             ids += try await pool.withTransaction { try await AttemptQueue().enqueue(batch, on: $0) }
             index = end
@@ -175,6 +175,26 @@ final class Cluster: @unchecked Sendable {
             else { return nil }
             return (id, number, at)
         }
+    }
+
+    /// When each call the target answered ended (`--record-ends`): (attempt id, attempt number) → Unix time.
+    func recordedEnds() throws -> [CallKey: Double] {
+        let text = (try? String(contentsOf: recordFile, encoding: .utf8)) ?? ""
+        var ends: [CallKey: Double] = [:]
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let id = (object["attempt_id"] as? NSNumber)?.int64Value, let number = (object["attempt_number"] as? NSNumber)?.intValue,
+                let end = (object["ended_at"] as? NSNumber)?.doubleValue
+            else { continue }
+            ends[CallKey(id: id, number: number)] = end
+        }
+        return ends
+    }
+
+    /// One call of an attempt: its id and try number.
+    struct CallKey: Hashable {
+        let id: Int64
+        let number: Int
     }
 
     /// The example target's `/stats`.

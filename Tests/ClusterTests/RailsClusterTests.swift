@@ -181,13 +181,19 @@ struct RailsClusterTests {
             try #require(produced.exitCode == 0, "\(produced.output.stderr)")
             let out = produced.json
             let committed = (out["committed"] as? [String: NSNumber] ?? [:]).reduce(into: [Int64: Int]()) { $0[Int64($1.key)!] = $1.value.intValue }
-            #expect(committed.values.sorted() == [1, 3, 6, 7, 8, 11])
+            #expect(committed.values.sorted() == [1, 3, 6, 7, 8, 11, 13, 14])
             #expect(out["duplicate_refused"] as? Bool == true)
             #expect((out["sealed_encryptor"] as? String) == "aes-256-gcm:k1" && out["sealed_stored_has_plaintext"] as? Bool == false)
             #expect((out["sealed_reads_back"] as? [String: Any])?["secret"] as? String == "s3cr3t")
             let errors = out["errors"] as? [String: String] ?? [:]
             #expect(errors["fail_expired"]?.contains("cannot fail attempt") == true && errors["fail_expired"]?.contains("it is expired") == true)
             #expect(errors["array_args"]?.contains("must be a Hash") == true)
+            #expect(errors["long_key"]?.contains("Ordering key must be 1 to 255 bytes, got 256") == true, "\(errors)")
+            let ordered = (out["ordered"] as? [NSNumber] ?? []).map(\.int64Value)
+            #expect(ordered.count == 2)
+            #expect(
+                try await cluster.scalar("SELECT count(*)::int FROM async_task_attempts WHERE id = ANY($1) AND ordering_key = 'order-77'", [ordered])
+                    == 2)
             let expired = Self.id((out["expired"] as? [Any])?.first)
             let failed = Self.id((out["failed"] as? [Any])?.first)
             #expect((out["failed"] as? [Any])?.last as? String == "cancelled by support")

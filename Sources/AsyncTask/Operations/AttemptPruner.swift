@@ -42,14 +42,15 @@ public struct AttemptPruner: Sendable {
     static let tryLock = PostgresStatement(name: "prune_try_lock", sql: "SELECT pg_try_advisory_lock($1) AS locked")
     static let unlock = PostgresStatement(name: "prune_unlock", sql: "SELECT pg_advisory_unlock($1) AS unlocked")
 
-    // The inner SELECT walks async_task_attempts_finished_idx (status, completed_at) for one status.
+    // The inner SELECT walks async_task_attempts_finished_idx (status, completed_at) for one status. A failed head
+    // that blocks its ordering key (schema v9) stays: pruning it would let the key move on unseen.
     static let deleteBatch = PostgresStatement(
         name: "prune_attempts_batch",
         sql: """
             DELETE FROM async_task_attempts
             WHERE id IN (
                 SELECT id FROM async_task_attempts
-                WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond'
+                WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond' AND NOT key_blocked
                 ORDER BY completed_at
                 LIMIT $3
                 FOR UPDATE SKIP LOCKED)
@@ -59,7 +60,7 @@ public struct AttemptPruner: Sendable {
         name: "prune_attempts_count",
         sql: """
             SELECT count(*) AS n FROM async_task_attempts
-            WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond'
+            WHERE status = $1 AND completed_at < now() - $2 * interval '1 millisecond' AND NOT key_blocked
             """)
 
     /// The statuses each retention applies to.

@@ -204,6 +204,20 @@ public struct Doctor: Sendable {
             findings.append(Finding(check: "stuck_leases", severity: .ok, message: "no attempt is stuck past its lease"))
         }
 
+        // Ordering keys exist from migration 9 on (an older schema was reported above).
+        if status.contains(where: { $0.version == 9 && $0.appliedAt != nil }) {
+            let blocked = try await TargetControls(deadAfter: configuration.deadAfter).blockedKeys(limit: 20, on: connection)
+            for key in blocked {
+                findings.append(
+                    Finding(
+                        check: "blocked_keys", severity: .problem,
+                        message:
+                            "ordering key \(key.orderingKey) of \(key.target) is blocked by failed attempt \(key.headID) (\(key.waiting) attempt(s) waiting): `asynctask attempts retry \(key.headID)` runs it again, `asynctask targets unblock \(key.target) \(key.orderingKey)` moves on without it"
+                    ))
+            }
+            if blocked.isEmpty { findings.append(Finding(check: "blocked_keys", severity: .ok, message: "no ordering key is blocked")) }
+        }
+
         findings += try await gemRowFindings(on: connection)
 
         var bloated = false

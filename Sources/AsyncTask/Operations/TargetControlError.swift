@@ -4,6 +4,8 @@ public enum TargetControlError: Error, Sendable, Hashable, CustomStringConvertib
     case unknownTarget(name: String, known: [String])
     /// A limit given to `set` is out of range, or nothing was given.
     case invalidLimit(field: String, reason: String)
+    /// `unblock` named an ordering key that no failed head holds; `blocked` lists some keys that are blocked.
+    case notBlocked(target: String, key: String, blocked: [String])
 
     public var description: String {
         switch self {
@@ -14,6 +16,9 @@ public enum TargetControlError: Error, Sendable, Hashable, CustomStringConvertib
             return text
         case .invalidLimit(let field, let reason):
             return "invalid \(field): \(reason)"
+        case .notBlocked(let target, let key, let blocked):
+            return
+                "ordering key \(key) of target \(target) is not blocked (blocked keys of \(target): \(blocked.isEmpty ? "none" : blocked.joined(separator: ", ")))"
         }
     }
 }

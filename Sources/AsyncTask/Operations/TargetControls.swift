@@ -38,6 +38,8 @@ public struct TargetControls: Sendable {
         public var globalConcurrency: Int?
         /// Who stored the limits.
         public var limitsSetBy: String?
+        /// Ordering keys held by a failed head (`ordering.on_failure: block`) until an operator acts.
+        public var blockedKeys: Int
 
         /// `paused` or `running`.
         public var state: String { paused ? "paused" : "running" }
@@ -76,6 +78,23 @@ public struct TargetControls: Sendable {
         }
     }
 
+    /// An ordering key whose failed head holds it (`ordering.on_failure: block`): the rest of the key waits until an
+    /// operator retries the head (`asynctask attempts retry ID`) or unblocks the key (`asynctask targets unblock`).
+    public struct BlockedKey: Sendable, Hashable, Codable {
+        /// The target.
+        public var target: String
+        /// The ordering key.
+        public var orderingKey: String
+        /// The failed attempt that holds the key.
+        public var headID: Int64
+        /// When it failed.
+        public var failedAt: Date?
+        /// Its last error.
+        public var lastError: String?
+        /// The key's pending attempts waiting behind it.
+        public var waiting: Int
+    }
+
     /// Heartbeats older than this make a node not live (the workers' `node.dead_after`).
     public let deadAfter: Duration
 
@@ -105,6 +124,7 @@ public struct TargetControls: Sendable {
             )
             SELECT names.t AS target, coalesce(s.paused, false) AS paused, s.paused_at, s.paused_by,
                    s.rate_per_second, s.burst, s.global_concurrency, s.limits_set_by,
+                   (SELECT count(*) FROM async_task_attempts b WHERE b.key_blocked AND b.target = names.t) AS blocked_keys,
                    (SELECT count(*) FROM live WHERE names.t = ANY(live.targets)) AS served_by,
                    c.pending, c.due, c.in_flight,
                    ((SELECT count(*) FROM async_task_attempts f
@@ -163,6 +183,33 @@ public struct TargetControls: Sendable {
                 RETURNING target
             )
             SELECT count(*) AS changed, pg_notify('\(Schema.notifyChannel)', '') IS NULL AS notified FROM changed
+            """)
+
+    // Through async_task_attempts_blocked_key_idx (only blocked heads) and, for the waiting count, the pending
+    // ordering index.
+    static let blocked = PostgresStatement(
+        name: "target_controls_blocked_keys",
+        sql: """
+            SELECT b.target, b.ordering_key, b.id, b.completed_at, b.last_error,
+                   (SELECT count(*) FROM async_task_attempts w
+                    WHERE w.target = b.target AND w.ordering_key = b.ordering_key AND w.status = 'pending'
+                      AND w.ordering_key IS NOT NULL) AS waiting
+            FROM async_task_attempts b
+            WHERE b.key_blocked AND ($1::text IS NULL OR b.target = $1)
+            ORDER BY b.target, b.ordering_key, b.id
+            LIMIT $2
+            """)
+
+    // The head stays failed; the key's next attempt becomes claimable, and idle nodes hear of it at once.
+    static let unblock = PostgresStatement(
+        name: "target_controls_unblock",
+        sql: """
+            WITH unblocked AS (
+                UPDATE async_task_attempts SET key_blocked = false, updated_at = now()
+                WHERE key_blocked AND target = $1 AND ordering_key = $2
+                RETURNING id
+            )
+            SELECT id, pg_notify('\(Schema.notifyChannel)', '') IS NULL AS notified FROM unblocked
             """)
 
     static let controlRows = PostgresStatement(
@@ -224,6 +271,31 @@ public struct TargetControls: Sendable {
         return try await requireKnown(name, on: connection)
     }
 
+    /// The blocked ordering keys, of one target or all, oldest key first within a target; at most `limit`.
+    /// - Throws: `PostgresError`.
+    public func blockedKeys(of target: String? = nil, limit: Int = 100, on connection: PostgresConnection) async throws(PostgresError)
+        -> [BlockedKey]
+    {
+        try await connection.query(Self.blocked, [target, limit]).map { row throws(PostgresError) in
+            BlockedKey(
+                target: try row.decode(String.self, "target"), orderingKey: try row.decode(String.self, "ordering_key"),
+                headID: try row.decode(Int64.self, "id"), failedAt: try row.decode(Date?.self, "completed_at"),
+                lastError: try row.decode(String?.self, "last_error"), waiting: try row.decode(Int.self, "waiting"))
+        }
+    }
+
+    /// Lets a blocked ordering key move on: its failed head stays failed and the key's next attempt runs.
+    /// - Returns: the id of the head that held the key.
+    /// - Throws: `TargetControlError.notBlocked` when the key is not blocked (nothing changes), or `PostgresError`.
+    @discardableResult
+    public func unblock(_ target: String, key: String, on connection: PostgresConnection) async throws -> Int64 {
+        guard let row = try await connection.query(Self.unblock, [target, key]).first else {
+            throw TargetControlError.notBlocked(
+                target: target, key: key, blocked: try await blockedKeys(of: target, limit: 10, on: connection).map(\.orderingKey))
+        }
+        return try row.decode(Int64.self, "id")
+    }
+
     @discardableResult
     private func requireKnown(_ name: String, on connection: PostgresConnection) async throws -> TargetInfo {
         if let info = try await target(name, on: connection) { return info }
@@ -239,7 +311,7 @@ public struct TargetControls: Sendable {
                 due: try row.decode(Int.self, "due"), inFlight: try row.decode(Int.self, "in_flight"),
                 callsPerSecond: try row.decode(Double.self, "calls_per_second"), rate: try row.decode(Double?.self, "rate_per_second"),
                 burst: try row.decode(Int?.self, "burst"), globalConcurrency: try row.decode(Int?.self, "global_concurrency"),
-                limitsSetBy: try row.decode(String?.self, "limits_set_by"))
+                limitsSetBy: try row.decode(String?.self, "limits_set_by"), blockedKeys: try row.decode(Int.self, "blocked_keys"))
         }
     }
 }

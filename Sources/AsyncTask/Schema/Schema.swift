@@ -15,7 +15,9 @@ public enum Schema {
     public static let internalTargetPrefix = "@"
 
     /// Every migration, in order.
-    public static let migrations: [Migration] = [version1, version2, version3, version4, version5, version6, version7, version8]
+    public static let migrations: [Migration] = [
+        version1, version2, version3, version4, version5, version6, version7, version8, version9,
+    ]
 
     /// The latest schema version this build knows.
     public static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -1,3 +1,4 @@
+import AsyncTask
 import AsyncTaskCore
 import Foundation
 import PostgresClient
@@ -31,6 +32,7 @@ struct AttemptClaimer: Sendable {
                 SELECT p.id FROM caps CROSS JOIN LATERAL (
                     SELECT a.id, a.priority, a.available_at FROM async_task_attempts a
                     WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = caps.target
+                      AND \(Schema.orderedKeyHeadCondition)
                     ORDER BY a.priority, a.available_at, a.id
                     LIMIT caps.n
                     FOR UPDATE SKIP LOCKED
@@ -46,18 +48,22 @@ struct AttemptClaimer: Sendable {
             WHERE t.id = picked.id AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
             RETURNING t.id, t.target, t.method_name, t.method_args::text AS method_args, t.encryptor, t.num_attempts,
                       t.max_attempts, t.idempotence_token,
-                      (extract(epoch FROM now() - coalesce(t.first_tried_at, now())) * 1000)::bigint AS tried_for_ms
+                      (extract(epoch FROM now() - coalesce(t.first_tried_at, now())) * 1000)::bigint AS tried_for_ms,
+                      t.ordering_key
             """, isPrepared: false)
 
     // Targets with a cluster-wide limit (schema v8): the claim function locks each target's row in turn and
     // claims within its limits; a row without an id names a target a limit cut short, and when to ask again.
+    // The ordering key comes from the claimed row as the statement's snapshot has it: it never changes after
+    // the insert, and the claimed rows were committed before the claim began.
     static let claimLimited = PostgresStatement(
         name: "claim_limited_attempts",
         sql: """
-            SELECT id, target, method_name, method_args, encryptor, num_attempts, max_attempts, idempotence_token,
-                   tried_for_ms, throttled_ms
+            SELECT c.id, c.target, c.method_name, c.method_args, c.encryptor, c.num_attempts, c.max_attempts,
+                   c.idempotence_token, c.tried_for_ms, c.throttled_ms, a.ordering_key
             FROM async_task_claim_limited($1::text[], $2::integer[], $3::double precision[], $4::integer[],
-                                          $5::integer[], $6, $7)
+                                          $5::integer[], $6, $7) AS c
+            LEFT JOIN async_task_attempts a ON a.id = c.id
             """, isPrepared: false)
 
     // Gives back claimed attempts that never started (the prefetch buffer of a draining node): due again at
@@ -128,7 +134,8 @@ struct AttemptClaimer: Sendable {
             attemptNumber: try row.decode(Int.self, "num_attempts"),
             maxAttempts: try row.decode(Int?.self, "max_attempts"),
             idempotenceToken: try row.decode(String?.self, "idempotence_token"),
-            triedFor: .milliseconds(try row.decode(Int64.self, "tried_for_ms")))
+            triedFor: .milliseconds(try row.decode(Int64.self, "tried_for_ms")),
+            orderingKey: try row.decode(String?.self, "ordering_key"))
     }
 
     /// Releases attempts this node claimed and never started; returns how many leases were given back.

@@ -13,4 +13,10 @@ extension RawTargetConfiguration {
         get { tls ?? RawTLS() }
         set { tls = newValue }
     }
+
+    /// `ordering`, empty until a key of it is written (see ``backoffBlock``).
+    var orderingBlock: RawOrdering {
+        get { ordering ?? RawOrdering() }
+        set { ordering = newValue }
+    }
 }

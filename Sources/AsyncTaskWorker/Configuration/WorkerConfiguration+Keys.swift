@@ -377,6 +377,11 @@ struct CallBlock {
             .number(
                 "\(prefix).global_concurrency", \.globalConcurrency, type: "whole number ≥ 1", default: "none",
                 doc: "calls in flight to this target from all nodes together (attempts claimed ahead count as in flight)"),
+            .raw(
+                "\(prefix).ordering.on_failure", \.orderingBlock.onFailure, type: "`skip` or `block`", default: "`skip`",
+                doc:
+                    "when the head of an ordering key fails for good: `skip` runs the key's next attempt, `block` holds the rest until an operator retries the head or runs `asynctask targets unblock`"
+            ),
         ]
     }
 }

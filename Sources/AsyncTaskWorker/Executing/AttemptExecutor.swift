@@ -18,11 +18,17 @@ struct AttemptExecutor: Sendable {
     let metrics: WorkerMetrics
     let logger: Logger
     let clock: any WorkerClock
+    /// A keyed attempt whose claim is older than this when its slot takes it is given back, not called (half of
+    /// the shorter of `node.lease` and `node.dead_after`; a buffered attempt normally waits milliseconds). A node
+    /// frozen or cut off that long may have lost the lease, to its lapse or to a peer reaping it as dead, and
+    /// the key moved on elsewhere: calling it now could overtake or overlap the key's next attempt. nil: never.
+    let staleClaimAge: Duration?
 
     /// - Parameter webhook: delivers event rows of the reserved `@webhook` target, when a webhook is configured.
     init(
         targets: [String: TargetConfiguration], caller: any TargetCalling, batches: BatchDispatcher, encryptor: any Encryptor,
-        webhook: WebhookDelivery?, metrics: WorkerMetrics, logger: Logger, clock: any WorkerClock = .continuous
+        webhook: WebhookDelivery?, metrics: WorkerMetrics, logger: Logger, clock: any WorkerClock = .continuous,
+        staleClaimAge: Duration? = nil
     ) {
         var served = targets.mapValues { ServedTarget(configuration: $0, delivery: .call) }
         if let webhook {
@@ -35,6 +41,7 @@ struct AttemptExecutor: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
+        self.staleClaimAge = staleClaimAge
     }
 
     /// Runs `attempt` and stamps its outcome with what the try history keeps: when the try started, how long it
@@ -54,7 +61,13 @@ struct AttemptExecutor: Sendable {
             maxAttempts: attempt.maxAttempts ?? target.configuration.maxAttempts, backoff: target.configuration.backoff,
             maxRetryDuration: target.configuration.maxRetryDuration)
         var outcome: AttemptOutcome
-        if let refused = decision.beforeCall(attempt) {
+        if isStale(attempt, at: started) {
+            // Given back under its lease, or fenced out when another node has taken the attempt meanwhile.
+            logger.warning(
+                "not starting a keyed attempt claimed longer ago than half a lease; giving it back",
+                metadata: ["attempt_id": "\(attempt.id)", "target": "\(attempt.target)"])
+            outcome = OutcomeDecision.release(attempt)
+        } else if let refused = decision.beforeCall(attempt) {
             outcome = refused
         } else {
             let opened = open(attempt, for: target)
@@ -69,8 +82,15 @@ struct AttemptExecutor: Sendable {
         outcome.startedAt = startedAt
         outcome.duration = clock.now - started
         outcome.maxAttempts = decision.maxAttempts
+        outcome.blocksKey = outcome.disposition == .failed && attempt.orderingKey != nil && target.configuration.orderingOnFailure == .block
         log(outcome)
         return outcome
+    }
+
+    /// Whether `attempt` has an ordering key and was claimed longer ago than `staleClaimAge`.
+    private func isStale(_ attempt: ClaimedAttempt, at now: ContinuousClock.Instant) -> Bool {
+        guard attempt.orderingKey != nil, let staleClaimAge, let claimedAt = attempt.claimedAt else { return false }
+        return now - claimedAt > staleClaimAge
     }
 
     /// The arguments to send, or the failed outcome of a row whose arguments cannot be opened.

@@ -95,7 +95,12 @@ struct ClaimLoop: Sendable {
             let started = clock.now
             do {
                 let result = try await driver.claim(plan)
-                claimed = result.attempts
+                // Stamped with when the claim was sent: no lease it returns began earlier.
+                claimed = result.attempts.map { attempt in
+                    var attempt = attempt
+                    attempt.claimedAt = started
+                    return attempt
+                }
                 leases.insert(claimed)
                 for (target, wait) in result.throttled {
                     throttled[target] = started + wait

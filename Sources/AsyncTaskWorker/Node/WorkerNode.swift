@@ -78,15 +78,17 @@ public final class WorkerNode: Service, Sendable {
         let recorder = OutcomeRecorder(
             driver: driver, flushInterval: node.flushInterval, flushBatch: node.flushBatch, maxBuffered: node.maxBufferedOutcomes,
             metrics: metrics, logger: logger,
-            onFlushed: { [capacity] in
+            onFlushed: { [capacity] keysMovedOn in
                 capacity.wakeGloballyCapped()
+                capacity.wake(keysMovedOn)
                 claimDue.signal()
             }, onSettled: { [leases] in leases.remove($0) })
         recorderBacklog.withLock { $0 = { recorder.backlog } }
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine),
             batches: BatchDispatcher(caller: TargetCaller(engine: engine), logger: logger), encryptor: configuration.encryptor,
-            webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger)
+            webhook: configuration.webhook.map { WebhookDelivery(configuration: $0, engine: engine) }, metrics: metrics, logger: logger,
+            staleClaimAge: min(configuration.node.lease, configuration.node.deadAfter) / 2)
         let listener = PostgresListener(configuration: postgres, channels: [Schema.notifyChannel], logger: logger)
         // Before any claim: a target limited in the file is never claimed for outside its limits.
         let controls = TargetControlApplier(

@@ -30,6 +30,9 @@ struct AttemptOutcome: Sendable {
     var duration: Duration? = nil
     /// The `max_attempts` in force for this try: the row's, else its target's.
     var maxAttempts: Int? = nil
+    /// A failure of a keyed attempt whose target says `ordering.on_failure: block`: the failed row holds its
+    /// key (`key_blocked`) until an operator retries it or unblocks the key.
+    var blocksKey = false
 }
 
 extension AttemptOutcome.Disposition {

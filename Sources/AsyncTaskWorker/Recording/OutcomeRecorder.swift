@@ -27,15 +27,16 @@ final class OutcomeRecorder: Sendable {
     private let maxBuffered: Int
     private let metrics: WorkerMetrics
     private let logger: Logger
-    /// Called after each flush, so the claimer can use freed capacity at once.
-    private let onFlushed: @Sendable () -> Void
+    /// Called after each flush, so the claimer can use freed capacity at once, with the targets of keyed attempts
+    /// that left `pending` (their keys' next attempts may be due now).
+    private let onFlushed: @Sendable (_ keysMovedOn: Set<String>) -> Void
     /// Called with the attempts of each batch that is done with: written, fenced out or dropped (not one put
     /// back after an outage), so the node stops renewing their leases.
     private let onSettled: @Sendable ([ClaimedAttempt]) -> Void
 
     init(
         driver: any WorkerDriver, clock: any WorkerClock = .continuous, flushInterval: Duration, flushBatch: Int, maxBuffered: Int,
-        metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable () -> Void,
+        metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable (_ keysMovedOn: Set<String>) -> Void,
         onSettled: @escaping @Sendable ([ClaimedAttempt]) -> Void = { _ in }
     ) {
         self.driver = driver
@@ -172,6 +173,11 @@ final class OutcomeRecorder: Sendable {
             case .release: metrics.count(.released)
             }
         }
-        onFlushed()
+        var keysMovedOn = Set<String>()
+        for outcome in batch where outcome.attempt.orderingKey != nil && outcome.disposition != .release && accepted.contains(outcome.attempt.id) {
+            if case .retry = outcome.disposition { continue }
+            keysMovedOn.insert(outcome.attempt.target)
+        }
+        onFlushed(keysMovedOn)
     }
 }

@@ -17,13 +17,15 @@ struct OutcomeWriter: Sendable {
     // The try history (schema v5) rides in the same UPDATE: one object appended to `tries`, the oldest dropped
     // once it holds $13 (`Schema.keptTries`); the outcome name follows from the status and the error (pending
     // with an error is a retry, without one a released lease). jsonb_strip_nulls keeps a success's entry small.
+    // A keyed attempt failed under `ordering.on_failure: block` keeps its key (`key_blocked`, schema v9).
     static let record = PostgresStatement(
         name: "record_outcomes",
         sql: """
             WITH o AS (
                 SELECT * FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::text[], $9::text[],
-                                     $10::timestamptz[], $11::float8[], $12::integer[])
-                    AS o(id, num_attempts, status, delay_ms, error, http_status, error_kind, excerpt, started_at, duration_ms, max_attempts)
+                                     $10::timestamptz[], $11::float8[], $12::integer[], $14::boolean[])
+                    AS o(id, num_attempts, status, delay_ms, error, http_status, error_kind, excerpt, started_at, duration_ms, max_attempts,
+                         blocks_key)
             )
             UPDATE async_task_attempts a
             SET status = o.status,
@@ -36,6 +38,7 @@ struct OutcomeWriter: Sendable {
                 last_error_kind = CASE WHEN o.error IS NULL THEN a.last_error_kind ELSE o.error_kind END,
                 last_response_excerpt = CASE WHEN o.error IS NULL THEN a.last_response_excerpt ELSE o.excerpt END,
                 updated_at = now(),
+                key_blocked = (o.status = 'failed' AND a.ordering_key IS NOT NULL AND o.blocks_key),
                 tries = CASE WHEN jsonb_array_length(coalesce(a.tries, '[]')) >= $13 THEN a.tries - 0 ELSE coalesce(a.tries, '[]') END
                     || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
                         'try', o.num_attempts, 'node', $1::uuid,
@@ -65,7 +68,9 @@ struct OutcomeWriter: Sendable {
         var startedAts: [Date?] = []
         var durations: [Double?] = []
         var maxAttempts: [Int32?] = []
+        var blocksKey: [Bool] = []
         for outcome in batch {
+            blocksKey.append(outcome.blocksKey)
             startedAts.append(outcome.startedAt)
             durations.append(outcome.duration.map { $0.seconds * 1000 })
             maxAttempts.append(outcome.maxAttempts.map { Int32(clamping: $0) })
@@ -83,7 +88,7 @@ struct OutcomeWriter: Sendable {
             Self.record,
             [
                 nodeID, ids, numbers, statuses, delays, errors, statusCodes, kinds, excerpts, startedAts, durations, maxAttempts,
-                Int32(Schema.keptTries),
+                Int32(Schema.keptTries), blocksKey,
             ])
         var accepted = Set<Int64>()
         for row in rows { accepted.insert(try row.decode(Int64.self, "id")) }

@@ -37,6 +37,11 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Tries before the attempt fails (overrides the target's setting).")
     var maxAttempts: Int?
 
+    @Option(
+        name: .customLong("ordering-key"),
+        help: "Attempts of the target with this key run one at a time, in enqueue order (at most 255 bytes).")
+    var orderingKey: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -47,7 +52,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         do {
             attempt = try Attempt(
                 target: target, method: method, argumentsJSON: argumentsJSON, idempotenceToken: token,
-                scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts)
+                scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts, orderingKey: orderingKey)
         } catch {
             throw CLIFailure.badInput(error.description)
         }

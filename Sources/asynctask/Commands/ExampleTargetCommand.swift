@@ -22,7 +22,13 @@ struct ExampleTargetCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one; the chosen port is printed).") var port = 8081
     @Option(name: .customLong("fail-rate"), help: "Fraction of calls answered 503 (0…1).") var failRate = 0.0
     @Option(name: .customLong("delay-ms"), help: "Milliseconds to wait before answering each call.") var delayMilliseconds = 0
+    @Option(name: .customLong("delay-jitter-ms"), help: "Up to this many milliseconds more, at random, before answering each call.")
+    var delayJitterMilliseconds = 0
     @Option(help: "Append one JSON line per call to this file.") var record: String?
+    @Flag(
+        name: .customLong("record-ends"),
+        help: "Also append a line when each call is answered (attempt_id, attempt_number, ended_at), to check overlaps.")
+    var recordEnds = false
     @Option(
         name: .customLong("webhook-record"),
         help: "Also receive webhooks on POST /webhook, appending one JSON line (headers and body) per delivery to this file.")
@@ -37,6 +43,7 @@ struct ExampleTargetCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
+        guard delayJitterMilliseconds >= 0 else { throw ValidationError("--delay-jitter-ms must be 0 or more") }
         guard delayMilliseconds >= 0 else { throw ValidationError("--delay-ms must not be negative") }
     }
 
@@ -45,6 +52,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
         let webhookRecorder = try webhookRecord.map(CallRecorder.init(path:))
         let stats = TargetStats()
         let failRate = self.failRate
+        let jitter = self.delayJitterMilliseconds
+        let recordEnds = self.recordEnds
         let delay = self.delayMilliseconds
         let faults = ExampleTargetFaultSwitch()
         let router = Router()
@@ -131,8 +140,11 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                         status: .serviceUnavailable, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: #"{"error":"fault: \#(fault.kind.rawValue)"}"#)))
                 }
-                let wait = (args["_delay_ms"] as? Int) ?? delay
+                let wait = ((args["_delay_ms"] as? Int) ?? delay) + (jitter > 0 ? Int.random(in: 0...jitter) : 0)
                 if wait > 0 { try await Task.sleep(for: .milliseconds(wait)) }
+                if recordEnds {
+                    recorder?.append(["attempt_id": attemptID, "attempt_number": attemptNumber, "ended_at": Date().timeIntervalSince1970])
+                }
                 if args["_status"] is Int {
                     var headers: HTTPFields = [.contentType: "application/json"]
                     if let retryAfter = args["_retry_after"] as? String { headers[.retryAfter] = retryAfter }

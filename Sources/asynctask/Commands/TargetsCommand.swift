@@ -9,7 +9,7 @@ struct TargetsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "targets",
         abstract: "List targets (state, limits, pending, due, in flight cluster-wide, calls per second); pause, resume or limit one.",
-        subcommands: [List.self, Pause.self, Resume.self, SetLimits.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Pause.self, Resume.self, SetLimits.self, Blocked.self, Unblock.self], defaultSubcommand: List.self)
 
     /// Options every `targets` subcommand shares.
     struct Common: ParsableArguments {
@@ -34,12 +34,15 @@ struct TargetsCommand: AsyncParsableCommand {
                 return
             }
             OutputFormat.printTable(
-                header: ["TARGET", "STATE", "STORED LIMITS", "SERVED BY", "PENDING", "DUE", "IN FLIGHT", "CALLS/S (1 MIN)", "PAUSED SINCE"],
+                header: [
+                    "TARGET", "STATE", "STORED LIMITS", "SERVED BY", "PENDING", "DUE", "IN FLIGHT", "CALLS/S (1 MIN)", "BLOCKED KEYS",
+                    "PAUSED SINCE",
+                ],
                 rows: targets.map { target in
                     [
                         target.name, target.state, Self.limits(target), "\(target.servedBy) node\(target.servedBy == 1 ? "" : "s")",
                         String(target.pending), String(target.due), String(target.inFlight), String(format: "%.1f", target.callsPerSecond),
-                        target.pausedAt.map { "\($0.formatted(.iso8601)) by \(target.pausedBy ?? "?")" } ?? "",
+                        String(target.blockedKeys), target.pausedAt.map { "\($0.formatted(.iso8601)) by \(target.pausedBy ?? "?")" } ?? "",
                     ]
                 })
         }
@@ -131,6 +134,56 @@ struct TargetsCommand: AsyncParsableCommand {
                 try await common.database.withConnection { try await controls.setLimits(name, change, by: author, on: $0) }
             }
             try common.print([target])
+        }
+    }
+
+    /// `asynctask targets blocked [NAME]`.
+    struct Blocked: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List ordering keys held by a failed head (ordering.on_failure: block), with the attempts waiting behind each.")
+        @OptionGroup var common: Common
+        @Argument(help: "Only this target's keys.") var name: String?
+        @Option(help: "At most this many keys.") var limit = 100
+
+        func run() async throws {
+            let controls = try common.controls()
+            guard limit >= 1 else { throw CLIFailure.badInput("--limit must be at least 1 (got \(limit))") }
+            let keys = try await common.database.withConnection { try await controls.blockedKeys(of: name, limit: limit, on: $0) }
+            if common.json {
+                try OutputFormat.printJSON(keys)
+                return
+            }
+            OutputFormat.printTable(
+                header: ["TARGET", "ORDERING KEY", "HEAD", "FAILED AT", "WAITING", "LAST ERROR"],
+                rows: keys.map { key in
+                    [
+                        key.target, key.orderingKey, String(key.headID), key.failedAt.map { $0.formatted(.iso8601) } ?? "", String(key.waiting),
+                        String((key.lastError ?? "").prefix(80)),
+                    ]
+                })
+        }
+    }
+
+    /// `asynctask targets unblock NAME KEY`.
+    struct Unblock: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Let a blocked ordering key move on: its failed head stays failed and the key's next attempt runs (to run the head again instead: asynctask attempts retry ID)."
+        )
+        @OptionGroup var common: Common
+        @Argument(help: "The target's name (case-sensitive).") var name: String
+        @Argument(help: "The ordering key.") var key: String
+
+        func run() async throws {
+            let controls = try common.controls()
+            let head = try await TargetsCommand.controlling {
+                try await common.database.withConnection { try await controls.unblock(name, key: key, on: $0) }
+            }
+            if common.json {
+                try OutputFormat.printJSON(["target": name, "ordering_key": key, "head_id": String(head)])
+            } else {
+                Swift.print("unblocked ordering key \(key) of \(name): attempt \(head) stays failed; the key's next attempt runs")
+            }
         }
     }
 

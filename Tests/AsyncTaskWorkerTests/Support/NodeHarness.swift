@@ -47,8 +47,9 @@ struct NodeHarness: Sendable {
         let leases = leases
         recorder = OutcomeRecorder(
             driver: driver, clock: clock, flushInterval: .zero, flushBatch: 100, maxBuffered: 10_000, metrics: metrics, logger: logger,
-            onFlushed: { [capacity] in
+            onFlushed: { [capacity] keysMovedOn in
                 capacity.wakeGloballyCapped()
+                capacity.wake(keysMovedOn)
                 claimDue.signal()
             }, onSettled: { leases.remove($0) })
         var configurations: [String: TargetConfiguration] = [:]

@@ -86,6 +86,15 @@ def produce
   rescue ActiveRecord::RecordInvalid => e
     out[:errors][:array_args] = e.message
   end
+  # Ordered keys: two attempts of one key (they run in id order), and a key too long for the column.
+  ordered = [13, 14].map { |number| create.call(number, ordering_key: 'order-77') }
+  ordered.each_with_index { |attempt, index| record.call(attempt, 13 + index) }
+  out[:ordered] = ordered.map(&:id)
+  begin
+    create.call(15, ordering_key: 'k' * 256)
+  rescue ActiveRecord::RecordInvalid => e
+    out[:errors][:long_key] = e.message
+  end
   out[:plain_args] = AsyncTask::Attempt.find(out[:committed].keys.first).method_args
   puts JSON.generate(out)
 end

@@ -28,7 +28,7 @@ module AsyncTaskCluster
       # Per-model encryptor; nil falls back to AsyncTaskCluster.encryptor (and then plaintext JSON).
       class_attribute :async_task_encryptor, instance_writer: false, default: nil
 
-      attr_readonly :idempotence_token, :target, :method_name, :method_args, :encryptor
+      attr_readonly :idempotence_token, :target, :method_name, :method_args, :encryptor, :ordering_key
 
       validates :target, presence: true
       validates :method_name, presence: true
@@ -36,6 +36,7 @@ module AsyncTaskCluster
       validates :priority, numericality: { only_integer: true, greater_than_or_equal_to: -32_768, less_than_or_equal_to: 32_767 }, allow_nil: true
       validates :max_attempts, numericality: { only_integer: true, greater_than: 0 }, allow_nil: true
       validate :async_task_arguments_must_be_a_hash
+      validate :async_task_ordering_key_must_fit
 
       STATUSES.each do |name|
         scope name, -> { where(status: name) }
@@ -88,7 +89,7 @@ module AsyncTaskCluster
     def retry!(extra_tries: 1)
       async_task_change!('retry', self.class.where(id: id, status: %w[failed expired]), [<<~SQL.squish, extra_tries, extra_tries])
         status = 'pending', completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL, first_tried_at = NULL,
-        max_attempts = CASE WHEN ?::integer IS NULL THEN max_attempts ELSE num_attempts + ?::integer END
+        key_blocked = false, max_attempts = CASE WHEN ?::integer IS NULL THEN max_attempts ELSE num_attempts + ?::integer END
       SQL
     end
 
@@ -97,6 +98,14 @@ module AsyncTaskCluster
     def async_task_arguments_must_be_a_hash
       args = @async_task_arguments
       errors.add(:method_args, "must be a Hash (keyword arguments), got #{args.class}") unless args.nil? || args.is_a?(Hash)
+    end
+
+    # `ordering_key` (schema v9): attempts of one target with the same key run one at a time, in id order.
+    def async_task_ordering_key_must_fit
+      key = self[:ordering_key]
+      return if key.nil?
+
+      errors.add(:ordering_key, "must be 1 to 255 bytes, got #{key.to_s.bytesize}") unless (1..255).cover?(key.to_s.bytesize)
     end
 
     def async_task_store_arguments
