@@ -8,13 +8,17 @@
 #    with BASELINE_BIN (another build of asynctask) also that binary with default settings, in the same run.
 #    Each line: attempts/s, ratio to the ceiling, commits per 100 attempts (pg_stat_database), claim and flush
 #    statements per 100 attempts and their mean execution time (pg_stat_statements).
+#    Then, one node with default settings: limits that never bind (a rate, a global_concurrency) and every attempt
+#    with one of 10,000 ordering keys, each against no limit; the claim's mean and max time at 1,000,000 pending
+#    rows with 100,000 keys (random and in runs) and with one key's 100,000-row backlog first.
 # 3. Pickup latency (commit → call start) at a steady 1000 attempts/s, default settings (target = the example
 #    target, recording), split into commit → claim and claim → call.
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
 # Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
 # sql-ceiling.sh), BASELINE_BIN, DRAINS (which drains: default "default tuned"), PREFETCH_OFF=1 (also one node
 # with default settings but node.prefetch 0: no claimed attempts ahead of the slots), LIMITS=0 (skip the drains
-# with a rate and a global_concurrency that never bind).
+# with a rate and a global_concurrency that never bind, and the one with 10,000 ordering keys), CLAIM_SCALE=0 (skip
+# the claim at 1,000,000 pending rows), CLAIM_SECONDS (10).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/pg-env.sh"
@@ -108,11 +112,12 @@ statement_stats() { # calls and mean ms of the claim and the outcome flush since
     FROM pg_stat_statements" | awk -v n="$attempts" '{ printf "claims_per_100=%.2f claim_ms=%s flushes_per_100=%.2f flush_ms=%s", $1 * 100 / n, $2, $3 * 100 / n, $4 }'
 }
 
-drain() { # $1 label, $2 nodes, $3 config, $4 binary
-  bench_fill "$attempts"
+drain() { # $1 label, $2 nodes, $3 config, $4 binary, $5 ordering keys (none: no keys)
+  bench_fill "$attempts" ${5:+"$5"}
   psql -qAtX -d bench_drain -c "CHECKPOINT"
   [ "$has_pgss" = 1 ] && psql -qAtX -d bench_drain -c "SELECT pg_stat_statements_reset()" >/dev/null
   local before; before=$(commits)
+  local pg_before; pg_before=$(bench_pg_ticks)
   local started; started=$(date +%s.%N)
   local node_pids=()
   for n in $(seq 1 "$2"); do "$4" worker --config "$3" 2>>"$tmp/worker.log" & node_pids+=($!); pids+=($!); done
@@ -123,12 +128,15 @@ drain() { # $1 label, $2 nodes, $3 config, $4 binary
   local finished; finished=$(psql -qAtX -d bench_drain -c "SELECT extract(epoch FROM max(completed_at)) FROM async_task_attempts")
   local after; after=$(commits)
   local stats; stats=$(statement_stats)
+  local pg_after; pg_after=$(bench_pg_ticks)
   for pid in "${node_pids[@]}"; do kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; done
+  # PostgreSQL's CPU per attempt (all its processes, this drain's probes included), in microseconds.
+  local pg_us; pg_us=$(awk -v t="$((pg_after - pg_before))" -v hz="$(getconf CLK_TCK)" -v n="$attempts" 'BEGIN { printf "%.1f", t * 1000000 / hz / n }')
   local rate; rate=$(awk -v n="$attempts" -v a="$started" -v b="$finished" 'BEGIN { printf "%d", n / (b - a) }')
   # The probe's own transactions (one a second, plus the two reads here) are not the nodes'.
   local per100; per100=$(awk -v c="$((after - before - probes - 3))" -v n="$attempts" 'BEGIN { printf "%.2f", c * 100 / n }')
-  printf "drain %-16s nodes=%d attempts=%d attempts_per_s=%d ratio_to_ceiling=%.2f commits_per_100=%s %s\n" \
-    "$1" "$2" "$attempts" "$rate" "$(awk -v r="$rate" -v c="$ceiling_rate" 'BEGIN { print r / c }')" "$per100" "$stats"
+  printf "drain %-16s nodes=%d attempts=%d attempts_per_s=%d ratio_to_ceiling=%.2f commits_per_100=%s pg_cpu_us_per_attempt=%s %s\n" \
+    "$1" "$2" "$attempts" "$rate" "$(awk -v r="$rate" -v c="$ceiling_rate" 'BEGIN { print r / c }')" "$per100" "$pg_us" "$stats"
   eval "rate_${1//[^a-z0-9]/_}_$2=$rate"
 }
 echo "== drain of $attempts attempts (target: nginx on loopback); default = the node's and target's default settings =="
@@ -142,7 +150,31 @@ done
 if [ "${LIMITS:-1}" = 1 ]; then
   [ -n "${rate_default_1:-}" ] || drain "default" 1 "$tmp/default.yaml" "$bin"
   for kind in rate-unbound global-unbound; do drain "$kind" 1 "$tmp/$kind.yaml" "$bin"; done
-  echo "limits that never bind, one node, against no limit: rate $(awk -v a="$rate_rate_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'), global_concurrency $(awk -v a="$rate_global_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+  drain "ordered-10k-keys" 1 "$tmp/default.yaml" "$bin" 10000
+  echo "limits that never bind, one node, against no limit: rate $(awk -v a="$rate_rate_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'), global_concurrency $(awk -v a="$rate_global_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'); every attempt with one of 10,000 ordering keys (random): $(awk -v a="$rate_ordered_10k_keys_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+fi
+
+# The claim at 1,000,000 pending rows with ordering keys: one node with default settings runs for CLAIM_SECONDS
+# (10) on each layout; pg_stat_statements gives the claim statement's mean and max execution time under that load.
+# `hot` (one key's 100,000-row backlog ahead of every other row) is the known limit of checking the head at claim
+# time: every claim steps over the backlog while the key's head runs (README, "Ordered keys").
+claim_at_scale() { # $1 layout, $2 keys
+  [ "$has_pgss" = 1 ] || { echo "claim at 1,000,000 pending: needs pg_stat_statements"; return; }
+  bench_fill 1000000 "$2" "$1"
+  psql -qAtX -d bench_drain -c "SELECT pg_stat_statements_reset()" >/dev/null
+  "$bin" worker --config "$tmp/default.yaml" 2>>"$tmp/worker.log" & local pid=$!; pids+=($!)
+  sleep "${CLAIM_SECONDS:-10}"
+  psql -qAtX -d bench_drain -F ' ' -c "
+    SELECT sum(calls), round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 2), round(max(max_exec_time)::numeric, 2)
+    FROM pg_stat_statements WHERE query LIKE 'WITH caps AS%'" \
+    | awk -v l="$1" -v k="$([ "$1" = hot ] && echo $((1000000 - $2 + 1)) || echo "$2")" '{ printf "claim pending=1000000 keys=%s layout=%s claims=%s claim_mean_ms=%s claim_max_ms=%s\n", k, l, $1, $2, $3 }'
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+}
+if [ "${CLAIM_SCALE:-1}" = 1 ]; then
+  echo "== the claim at 1,000,000 pending attempts with ordering keys (one node, default settings) =="
+  claim_at_scale random 100000
+  claim_at_scale runs 100000
+  claim_at_scale hot 100000
 fi
 if [ -n "${rate_default_1:-}" ] && [ -n "${rate_tuned_1:-}" ]; then
   echo "one node, default settings / tuned: $(awk -v a="$rate_default_1" -v b="$rate_tuned_1" 'BEGIN { printf "%.2f", a / b }')"

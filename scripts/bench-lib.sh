@@ -18,10 +18,22 @@ bench_database() {
   "$bin" migrate --database-url "$db_url" >/dev/null
 }
 
-# bench_fill COUNT: empties the attempts table and enqueues COUNT OrderClient.fulfill attempts in one statement.
+# bench_fill COUNT [KEYS [LAYOUT]]: empties the attempts table and enqueues COUNT OrderClient.fulfill attempts in one
+# statement; with KEYS, each with one of KEYS ordering keys: LAYOUT random (default: each row's key drawn at random,
+# as the events of many aggregates interleave), runs (COUNT / KEYS consecutive rows per key) or hot (the first KEYS
+# rows all share one key, the rest have their own: one key's deep backlog ahead of everything else).
 bench_fill() {
   psql -qAtX -d "$bench_db" -c "TRUNCATE async_task_attempts; DELETE FROM async_task_nodes"
-  psql -qAtX -d "$bench_db" -c "INSERT INTO async_task_attempts (target, method_name, method_args) SELECT 'OrderClient', 'fulfill', jsonb_build_object('order_number', g) FROM generate_series(1, $1) g"
+  local key=NULL
+  if [ -n "${2:-}" ]; then
+    case "${3:-random}" in
+      random) key="'k' || floor(random() * $2)::bigint" ;;
+      runs) key="'k' || (g / ($1 / $2))" ;;
+      hot) key="CASE WHEN g <= $2 THEN 'hot' ELSE 'k' || g END" ;;
+      *) echo "bench_fill: unknown layout $3" >&2; return 2 ;;
+    esac
+  fi
+  psql -qAtX -d "$bench_db" -c "INSERT INTO async_task_attempts (target, method_name, method_args, ordering_key) SELECT 'OrderClient', 'fulfill', jsonb_build_object('order_number', g), $key FROM generate_series(1, $1) g"
   psql -qAtX -d "$bench_db" -c "VACUUM ANALYZE async_task_attempts"
 }
 

@@ -37,15 +37,20 @@ public struct AttemptActions: Sendable {
     // num_attempts stays (it is the lease fencing token and must only grow); max_attempts is raised so the
     // retried attempt gets `$4` more tries whatever it used up before, and its max_retry_duration counts afresh
     // from its next try (first_tried_at cleared). A failed head that blocked its ordering key holds it again as
-    // pending (key_blocked cleared), so it runs before the rest of its key.
+    // pending (key_blocked cleared), so it runs before the rest of its key. A keyed attempt retried while a later
+    // attempt of its key is in flight waits parked (schema v9) until that call's lease ends, then runs next.
     static let retry = PostgresStatement(
         name: "retry_attempts",
         sql: """
-            UPDATE async_task_attempts
-            SET status = $3::text, completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL, first_tried_at = NULL,
+            UPDATE async_task_attempts r
+            SET status = $3::text, completed_at = NULL, updated_at = now(), locked_by = NULL, first_tried_at = NULL,
+                available_at = CASE WHEN r.ordering_key IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM async_task_attempts k
+                    WHERE k.target = r.target AND k.ordering_key = r.ordering_key AND k.status = '\(AttemptStatus.pending)'
+                      AND k.ordering_key IS NOT NULL AND k.locked_by IS NOT NULL) THEN 'infinity'::timestamptz ELSE now() END,
                 key_blocked = false,
-                max_attempts = CASE WHEN $4::integer IS NULL THEN max_attempts ELSE num_attempts + $4::integer END
-            WHERE id = ANY($1::bigint[]) AND status = ANY($2::text[])
+                max_attempts = CASE WHEN $4::integer IS NULL THEN r.max_attempts ELSE r.num_attempts + $4::integer END
+            WHERE r.id = ANY($1::bigint[]) AND r.status = ANY($2::text[])
             RETURNING \(AttemptRecord.columns)
             """)
 

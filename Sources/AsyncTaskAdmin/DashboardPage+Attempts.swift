@@ -5,7 +5,7 @@ import Foundation
 extension DashboardPage {
     /// The listing's views, as tabs.
     static let tabs: [(String, String)] = [
-        ("All", ""), ("Scheduled", "state=scheduled"), ("Retrying", "state=retrying"), ("Running", "state=running"),
+        ("All", ""), ("Scheduled", "state=scheduled"), ("Retrying", "state=retrying"), ("Running", "state=running"), ("Waiting", "state=waiting"),
         ("Failed", "status=failed"), ("Expired", "status=expired"), ("Succeeded", "status=succeeded"),
     ]
 

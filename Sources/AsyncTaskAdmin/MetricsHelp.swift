@@ -15,6 +15,7 @@ enum MetricsHelp {
         "asynctask_fenced_rejects_total": "Outcomes refused by the lease fence: the attempt was re-claimed or changed meanwhile.",
         "asynctask_in_flight": "Calls to targets in flight on this node now.",
         "asynctask_claim_batch_size": "Attempts claimed per claim statement.",
+        "asynctask_claim_duration_seconds": "Time of each claim statement, sent to answered.",
         "asynctask_call_duration_seconds": "Duration of calls to a target, from request to response or error.",
         "asynctask_queue_pending": "Pending attempts per target (due, scheduled, retrying or leased), cluster-wide.",
         "asynctask_queue_due": "Pending attempts per target that are due now and not leased, cluster-wide.",

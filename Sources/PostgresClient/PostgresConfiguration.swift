@@ -84,6 +84,21 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         parameters.append((key, value))
     }
 
+    /// Sets a server setting for every session of this configuration (`-c name=value` in libpq's `options`),
+    /// unless the URL's `options` or the `PGOPTIONS` environment variable already set it: the user's choice wins.
+    ///
+    /// Setting `options` here would hide `PGOPTIONS` from libpq, so its value is carried over.
+    public mutating func setSessionDefault(_ name: String, _ value: String) {
+        let existing = self.value(of: "options") ?? ProcessInfo.processInfo.environment["PGOPTIONS"] ?? ""
+        let words = existing.split(whereSeparator: \.isWhitespace)
+        let mentioned = words.contains { word in
+            let setting = word.hasPrefix("--") ? word.dropFirst(2) : (word.hasPrefix("-c") ? word.dropFirst(2) : word)
+            return setting.split(separator: "=", maxSplits: 1).first.map { $0.replacing("-", with: "_") == name } ?? false
+        }
+        guard !mentioned else { return }
+        set("options", (existing.isEmpty ? "" : existing + " ") + "-c \(name)=\(value)")
+    }
+
     /// The value of a keyword, if set.
     public func value(of key: String) -> String? {
         parameters.last { $0.key == key }?.value

@@ -33,6 +33,10 @@ struct OperationsTests {
             let metrics = try await get(admin + "/metrics").body
             #expect(metrics.contains("asynctask_attempts_claimed_total 5"), "\(metrics)")
             #expect(metrics.contains("asynctask_in_flight 5.0"), "\(metrics)")
+            // Every claim statement is timed: the ones that claimed these five and the empty ones since.
+            #expect(metrics.contains("# HELP asynctask_claim_duration_seconds "), "\(metrics)")
+            let claimCount = metrics.split(separator: "\n").first { $0.hasPrefix("asynctask_claim_duration_seconds_count ") }
+            #expect(claimCount.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true, "\(metrics)")
             #expect(metrics.contains("asynctask_queue_running{target=\"OrderClient\"} 5.0"))
 
             worker.send(SIGTERM)

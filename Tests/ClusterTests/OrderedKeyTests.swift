@@ -197,6 +197,66 @@ struct OrderedKeyTests {
         }
     }
 
+    @Test(
+        "parking: rows behind a pending row of their key wait outside the claims' range and are promoted one by one; a retry while a later call is in flight waits for it; the sweep promotes a stranded row"
+    )
+    func parking() async throws {
+        try await Cluster.with { cluster in
+            let cli = CommandRunner()
+            let env = ["ASYNCTASK_DATABASE_URL": cluster.database.url]
+            let parkedCount = "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND available_at = 'infinity'"
+            // One transaction: each row sees the ones before it, so all but the key's first wait parked.
+            let queued = try await cluster.enqueue(10, orderingKey: { _ in "p" })
+            let unkeyed = try await cluster.enqueue(1)
+            #expect(try await cluster.scalar(parkedCount, [queued]) == 9)
+            #expect(try await cluster.scalar(parkedCount, [[queued[0]] + unkeyed]) == 0)
+            let waiting = try await cli.run(["attempts", "list", "--state", "waiting", "--json"], environment: env)
+            let listed = try #require(try JSONSerialization.jsonObject(with: Data(waiting.stdout.utf8)) as? [[String: Any]], "\(waiting.stdout)")
+            #expect(Set(listed.compactMap { ($0["id"] as? NSNumber)?.int64Value }) == Set(queued.dropFirst()))
+            let scheduled = try await cli.run(["attempts", "list", "--state", "scheduled", "--json"], environment: env)
+            #expect(
+                (try JSONSerialization.jsonObject(with: Data(scheduled.stdout.utf8)) as? [Any])?.isEmpty == true,
+                "parked rows are not scheduled: \(scheduled.stdout)")
+
+            // Key r: its head fails for good (skip moves on), the next call takes 3 s; the head is retried while
+            // that call is in flight.
+            let keyR = try await cluster.enqueue(
+                3, arguments: { [#"{"_status":400}"#, #"{"_delay_ms":3000}"#, #"{"order_number":2}"#][$0] }, orderingKey: { _ in "r" })
+            try cluster.startWorker()
+            try await eventually("key p drains", timeout: .seconds(60)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [queued]) == 10
+            }
+            let order = try cluster.recordedCalls().filter { queued.contains($0.id) }.sorted { $0.at < $1.at }.map(\.id)
+            #expect(order == queued, "calls of key p: \(order)")
+            try await eventually("the slow call of key r is in flight", timeout: .seconds(30), every: .milliseconds(20)) {
+                try cluster.recordedCalls().contains { $0.id == keyR[1] }
+            }
+            #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'failed'", [keyR[0]]) == 1)
+            let retry = try await cli.run(["attempts", "retry", String(keyR[0])], environment: env)
+            #expect(retry.exitCode == 0, "\(retry.stderr)")
+            #expect(try await cluster.scalar(parkedCount, [[keyR[0]]]) == 1, "the retried head waits for the call in flight")
+            try await eventually("key r finishes", timeout: .seconds(60)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status <> 'pending'", [keyR]) == 3
+            }
+            let calls = try cluster.recordedCalls().filter { keyR.contains($0.id) }.sorted { $0.at < $1.at }.map(\.id)
+            #expect(calls == [keyR[0], keyR[1], keyR[0], keyR[2]], "calls of key r: \(calls)")
+
+            // A parked row nothing will promote (as if its promotion had slipped between two commits).
+            // Parked in its inserting transaction after the insert, so its commit's own check does not see it.
+            let stranded = try await cluster.pool.withTransaction { connection in
+                let ids = try await AttemptQueue().enqueue(
+                    [try Attempt(target: "OrderClient", method: "fulfill", argumentsJSON: Data("{}".utf8), orderingKey: "q")], on: connection)
+                _ = try await connection.query(
+                    PostgresStatement(name: "strand", sql: "UPDATE async_task_attempts SET available_at = 'infinity' WHERE id = $1"), [ids[0]])
+                return ids
+            }
+            #expect(try await cluster.scalar(parkedCount, [stranded]) == 1)
+            try await eventually("the sweep promotes and the node runs the stranded row", timeout: .seconds(20)) {
+                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = $1 AND status = 'succeeded'", [stranded[0]]) == 1
+            }
+        }
+    }
+
     @Test("an ordering key over 255 bytes or empty is refused by the CLI and by the table, naming ordering_key; nothing is inserted")
     func badKeys() async throws {
         try await Cluster.with { cluster in

@@ -170,6 +170,26 @@ struct ConnectionTests {
         #expect(try PostgresConfiguration(url: "postgresql://alice:p%40ssw0rd@db:5432/app").value(of: "password") == "p@ssw0rd")
     }
 
+    @Test("setSessionDefault: every session gets the setting, unless the URL's options already set it; other options stay")
+    func sessionDefaults() async throws {
+        try await TestDatabase.with { database throws in
+            func setting(_ name: String, url: String) async throws -> String {
+                var configuration = try PostgresConfiguration(url: url)
+                configuration.setSessionDefault("jit", "off")
+                let connection = try await PostgresConnection.connect(configuration)
+                defer { Task { await connection.close() } }
+                return try await connection.query(PostgresStatement(name: "show", sql: "SELECT current_setting($1) AS value"), [name])
+                    .single().decode(String.self, "value")
+            }
+            let separator = database.url.contains("?") ? "&" : "?"
+            #expect(try await setting("jit", url: database.url) == "off")
+            #expect(try await setting("jit", url: database.url + separator + "options=-c%20jit%3Don") == "on")
+            let both = database.url + separator + "options=-c%20statement_timeout%3D1234"
+            #expect(try await setting("jit", url: both) == "off")
+            #expect(try await setting("statement_timeout", url: both) == "1234ms")
+        }
+    }
+
     @Test("a failed connection is one line naming the server, without the password")
     func connectionFailure() async throws {
         let configuration = try PostgresConfiguration(url: "postgresql://alice:s3cret@127.0.0.1:1/app")

@@ -16,7 +16,7 @@ public struct AttemptFilter: Sendable, Hashable {
     public var since: Date?
     /// Only ids below this one (paging backwards from the newest).
     public var beforeID: Int64?
-    /// Only pending attempts in this phase (scheduled, retrying, running).
+    /// Only pending attempts in this phase (scheduled, retrying, running, waiting).
     public var phase: Phase?
     /// Also match deliveries of internal targets (`@webhook`), which operators' views leave out by default so
     /// that event deliveries are not mistaken for user attempts. Naming an internal target in `target`
@@ -31,6 +31,9 @@ public struct AttemptFilter: Sendable, Hashable {
         case retrying
         /// Under a live lease: a node is calling its target now.
         case running
+        /// Parked behind an earlier attempt of its ordering key (`available_at` = infinity): it becomes due when
+        /// that attempt's outcome passes the key on.
+        case waiting
     }
 
     /// Creates a filter; every criterion is optional.

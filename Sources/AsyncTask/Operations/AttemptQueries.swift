@@ -27,9 +27,10 @@ public struct AttemptQueries: Sendable {
         if let phase = filter.phase {
             let condition: PostgresQuery =
                 switch phase {
-                case .scheduled: "num_attempts = 0 AND available_at > now()"
-                case .retrying: "num_attempts > 0 AND locked_by IS NULL"
+                case .scheduled: "num_attempts = 0 AND available_at > now() AND available_at <> 'infinity'"
+                case .retrying: "num_attempts > 0 AND locked_by IS NULL AND available_at <> 'infinity'"
                 case .running: "locked_by IS NOT NULL AND available_at > now()"
+                case .waiting: "locked_by IS NULL AND available_at = 'infinity'"
                 }
             criteria.append("status = \(AttemptStatus.pending.rawValue)::text AND \(condition)")
         }

@@ -25,7 +25,7 @@ public enum FilterParser {
     ///   - status: comma-separated statuses (`failed,expired`).
     ///   - since: an ISO 8601 time, or a duration ago (`15m`, `2h`, `7d`).
     ///   - before: an attempt id; only smaller ids match.
-    ///   - state: a pending phase (`scheduled`, `retrying`, `running`).
+    ///   - state: a pending phase (`scheduled`, `retrying`, `running`, `waiting`).
     ///   - includeInternal: `true`/`1` to include `@webhook` deliveries.
     ///   - now: the time `since` durations count back from.
     /// - Throws: `FilterParser.Error`.

@@ -49,6 +49,77 @@ extension Schema {
             CREATE INDEX async_task_attempts_blocked_key_idx
                 ON async_task_attempts (target, ordering_key, id) WHERE key_blocked;
 
+            -- A keyed row inserted behind a pending row of its key waits outside every claim's range
+            -- (available_at = 'infinity', "parked") until its predecessor's final outcome promotes it, so a deep
+            -- backlog behind one key costs a claim nothing. Parking only saves work: the claims still check the
+            -- head condition, so a row promoted too early is never run out of order.
+            CREATE INDEX async_task_attempts_parked_idx
+                ON async_task_attempts (id) WHERE available_at = 'infinity' AND status = '\(AttemptStatus.pending)' AND ordering_key IS NOT NULL;
+            CREATE FUNCTION async_task_attempts_park() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM async_task_attempts k
+                           WHERE k.target = NEW.target AND k.ordering_key = NEW.ordering_key AND k.id < NEW.id
+                             AND k.status = '\(AttemptStatus.pending)' AND k.ordering_key IS NOT NULL)
+                   OR EXISTS (SELECT 1 FROM async_task_attempts k
+                              WHERE k.target = NEW.target AND k.ordering_key = NEW.ordering_key AND k.id < NEW.id AND k.key_blocked) THEN
+                    NEW.available_at := 'infinity';
+                END IF;
+                RETURN NEW;
+            END $$;
+            -- After async_task_attempts_schedule (triggers of one event fire in name order).
+            CREATE TRIGGER async_task_attempts_wait_for_key
+                BEFORE INSERT ON async_task_attempts
+                FOR EACH ROW WHEN (NEW.ordering_key IS NOT NULL AND NEW.status = '\(AttemptStatus.pending)')
+                EXECUTE FUNCTION async_task_attempts_park();
+            -- Promotes the key's earliest pending row when it is parked and nothing earlier holds the key; due at
+            -- its own time again (its schedule, else its insert), so it keeps its place among the due rows.
+            CREATE FUNCTION async_task_attempts_promote(p_target text, p_key text) RETURNS void LANGUAGE sql AS $$
+                UPDATE async_task_attempts a SET available_at = coalesce(a.scheduled_at, a.created_at)
+                WHERE a.id = (SELECT min(k.id) FROM async_task_attempts k
+                              WHERE k.target = p_target AND k.ordering_key = p_key
+                                AND k.status = '\(AttemptStatus.pending)' AND k.ordering_key IS NOT NULL)
+                  AND a.available_at = 'infinity'
+                  AND NOT EXISTS (SELECT 1 FROM async_task_attempts k
+                                  WHERE k.target = a.target AND k.ordering_key = a.ordering_key AND k.id < a.id AND k.key_blocked);
+            $$;
+            -- The key passes on when its head leaves pending without blocking it, when a blocked head is
+            -- unblocked, when a lease ends (an operator's retry of an earlier attempt waits parked for the call in
+            -- flight, then runs before the retry of that call), or when a pending row is deleted.
+            CREATE FUNCTION async_task_attempts_pass_key() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'DELETE' THEN
+                    PERFORM async_task_attempts_promote(OLD.target, OLD.ordering_key);
+                ELSE
+                    PERFORM async_task_attempts_promote(NEW.target, NEW.ordering_key);
+                END IF;
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER async_task_attempts_pass_key
+                AFTER UPDATE OF status, key_blocked, locked_by ON async_task_attempts
+                FOR EACH ROW WHEN (NEW.ordering_key IS NOT NULL AND NOT NEW.key_blocked
+                                   AND ((OLD.status = '\(AttemptStatus.pending)' AND NEW.status <> '\(AttemptStatus.pending)')
+                                        OR OLD.key_blocked OR (OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL)))
+                EXECUTE FUNCTION async_task_attempts_pass_key();
+            CREATE TRIGGER async_task_attempts_pass_key_on_delete
+                AFTER DELETE ON async_task_attempts
+                FOR EACH ROW WHEN (OLD.ordering_key IS NOT NULL AND OLD.status = '\(AttemptStatus.pending)')
+                EXECUTE FUNCTION async_task_attempts_pass_key();
+            -- A row parked while its predecessor's outcome was being written cannot be seen by that promotion:
+            -- at its commit the inserting transaction looks again and promotes it itself if nothing earlier holds
+            -- the key any more. What slips between the two (both commit within the same moment) the nodes'
+            -- sweep promotes (`async_task_attempts_parked_idx`).
+            CREATE FUNCTION async_task_attempts_recheck_parked() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE async_task_attempts a SET available_at = coalesce(a.scheduled_at, a.created_at)
+                WHERE a.id = NEW.id AND a.available_at = 'infinity' AND a.status = '\(AttemptStatus.pending)'
+                  AND \(orderedKeyHeadCondition);
+                RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER async_task_attempts_recheck_parked
+                AFTER INSERT ON async_task_attempts DEFERRABLE INITIALLY DEFERRED
+                FOR EACH ROW WHEN (NEW.ordering_key IS NOT NULL AND NEW.available_at = 'infinity')
+                EXECUTE FUNCTION async_task_attempts_recheck_parked();
+
 
             """ + claimLimitedFunction(create: "CREATE OR REPLACE", dueFilter: "\n  AND " + orderedKeyHeadCondition) + "\n\n"
                 + eventFunction(

@@ -45,6 +45,10 @@ struct PostgresWorkerDriver: WorkerDriver {
         try await registry.setStatus(status, on: pool)
     }
 
+    func promoteStrandedParked(after: Int64, limit: Int) async throws -> ParkedSweep {
+        try await registry.promoteStrandedParked(after: after, limit: limit, on: pool)
+    }
+
     func unservedTargets() async throws -> [String: Int] {
         try await registry.unservedTargets(on: pool)
     }

@@ -38,6 +38,10 @@ protocol WorkerDriver: Sendable {
     /// Targets with due attempts that no live node serves, with their counts.
     func unservedTargets() async throws -> [String: Int]
 
+    /// Promotes the parked keyed attempts above id `after` (one page of `limit`) that head their key: the rare
+    /// ones whose predecessor's outcome and whose insert committed in the same moment.
+    func promoteStrandedParked(after: Int64, limit: Int) async throws -> ParkedSweep
+
     /// What an operator stored for the targets this node serves: pauses (`asynctask targets pause`) and limit
     /// overrides (`asynctask targets set`).
     func targetControls() async throws -> TargetControlState

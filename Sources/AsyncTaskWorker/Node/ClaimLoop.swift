@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import AsyncTaskTargets
 import CoreMetrics
 import Logging
@@ -119,7 +120,9 @@ struct ClaimLoop: Sendable {
                 capacity.wake()
                 continue
             }
-            let starting = capacity.commit(plan, claimed: claimed, took: clock.now - started)
+            let took = clock.now - started
+            metrics.claimDuration.recordNanoseconds(took.nanoseconds)
+            let starting = capacity.commit(plan, claimed: claimed, took: took)
             // After the commit, which may have judged them otherwise: a throttled target waits for its time.
             capacity.hold(throttledNow)
             metrics.claimBatchSize.record(claimed.count)

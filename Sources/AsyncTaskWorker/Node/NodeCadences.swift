@@ -9,6 +9,10 @@ struct NodeCadences: Sendable, Equatable {
     /// due rows; the warning repeats often enough to be noticed without flooding the log).
     var unservedTargets: Duration { heartbeat * 15 }
 
+    /// One page of the sweep of parked keyed attempts (`ParkedSweep`): every 5 heartbeats, so an attempt
+    /// stranded by the rare race waits seconds, and a million parked rows cost a page of index reads per run.
+    var parkedSweep: Duration { heartbeat * 5 }
+
     /// The read of operator controls (paused targets): every heartbeat, so a pause reaches every node within one.
     var targetControls: Duration { heartbeat }
 }

@@ -1,3 +1,4 @@
+import AsyncTask
 import AsyncTaskCore
 import Foundation
 import Logging
@@ -95,6 +96,28 @@ struct NodeRegistry: Sendable {
             GROUP BY a.target
             """)
 
+    // Keyed rows parked (schema v9) behind a predecessor whose outcome was committed in the same moment as the
+    // row's insert: neither the outcome's promotion nor the insert's check at commit saw the other, so the row
+    // waits for no one. The sweep walks the parked rows in id order, a page per run, and promotes those that now
+    // head their key; the head condition is the claim's, so a row still behind another stays parked.
+    static let promoteStrandedParked = PostgresStatement(
+        name: "promote_stranded_parked",
+        sql: """
+            WITH page AS (
+                SELECT p.id FROM async_task_attempts p
+                WHERE p.available_at = 'infinity' AND p.status = 'pending' AND p.ordering_key IS NOT NULL AND p.id > $1
+                ORDER BY p.id
+                LIMIT $2
+            ), promoted AS (
+                UPDATE async_task_attempts a SET available_at = coalesce(a.scheduled_at, a.created_at)
+                FROM page
+                WHERE a.id = page.id AND a.available_at = 'infinity' AND a.status = 'pending'
+                  AND \(Schema.orderedKeyHeadCondition)
+                RETURNING a.id
+            )
+            SELECT (SELECT max(id) FROM page) AS last_id, (SELECT count(*) FROM promoted)::integer AS promoted
+            """)
+
     let node: WorkerConfiguration.Node
     let targets: [String]
     let version: String
@@ -168,6 +191,13 @@ struct NodeRegistry: Sendable {
     }
 
     /// Targets with due attempts that no live node serves, with their counts.
+    /// Promotes parked keyed rows with ids above `after` (at most `limit` looked at) that head their key;
+    /// returns the last id looked at (nil: none, so the next sweep starts over) and how many were promoted.
+    func promoteStrandedParked(after: Int64, limit: Int, on pool: PostgresConnectionPool) async throws -> ParkedSweep {
+        let row = try await pool.query(Self.promoteStrandedParked, [after, Int32(clamping: limit)]).single()
+        return ParkedSweep(lastID: try row.decode(Int64?.self, "last_id"), promoted: try row.decode(Int.self, "promoted"))
+    }
+
     func unservedTargets(on pool: PostgresConnectionPool) async throws -> [String: Int] {
         var result: [String: Int] = [:]
         for row in try await pool.query(Self.unservedTargets) {

@@ -19,6 +19,9 @@ final class WorkerMetrics: Sendable {
     private let throttledClaims = Mutex<[String: Counter]>([:])
     let inFlight = Gauge(label: "asynctask_in_flight")
     let claimBatchSize = Recorder(label: "asynctask_claim_batch_size", aggregate: true)
+    /// How long each claim statement took, sent to answered: a claim that grows slow (a deep backlog behind one
+    /// ordering key, a bloated index) shows here before it shows as lag.
+    let claimDuration = Timer(label: "asynctask_claim_duration_seconds", preferredDisplayUnit: .seconds)
 
     init() {
         var counters: [Event: Counter] = [:]

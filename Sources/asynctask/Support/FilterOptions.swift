@@ -15,7 +15,7 @@ struct FilterOptions: ParsableArguments {
     @Option(help: "Only attempts created since then: an ISO 8601 time or a duration ago (15m, 2h, 7d).")
     var since: String?
 
-    @Option(help: "Only pending attempts in this phase: scheduled, retrying or running.")
+    @Option(help: "Only pending attempts in this phase: scheduled, retrying, running or waiting (behind an earlier attempt of its ordering key).")
     var state: String?
 
     @Flag(help: "Include @webhook deliveries (left out unless --target names them).")

@@ -236,6 +236,8 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     func unservedTargets() async throws -> [String: Int] { try reachable { _ in [:] } }
 
+    func promoteStrandedParked(after: Int64, limit: Int) async throws -> ParkedSweep { try reachable { _ in ParkedSweep(lastID: nil, promoted: 0) } }
+
     func targetControls() async throws -> TargetControlState { try reachable { TargetControlState(paused: $0.paused) } }
 
     func isUnreachable(_ error: any Error) -> Bool { error is Unreachable }

@@ -85,10 +85,15 @@ module AsyncTaskCluster
       SQL
     end
 
-    # failed or expired → pending, runnable now, with `extra_tries` more tries (nil keeps max_attempts).
+    # failed or expired → pending, runnable now, with `extra_tries` more tries (nil keeps max_attempts). A keyed
+    # attempt retried while a later attempt of its key is in flight waits (parked) for that call, then runs next.
     def retry!(extra_tries: 1)
+      t = self.class.quoted_table_name
       async_task_change!('retry', self.class.where(id: id, status: %w[failed expired]), [<<~SQL.squish, extra_tries, extra_tries])
-        status = 'pending', completed_at = NULL, updated_at = now(), available_at = now(), locked_by = NULL, first_tried_at = NULL,
+        status = 'pending', completed_at = NULL, updated_at = now(), locked_by = NULL, first_tried_at = NULL,
+        available_at = CASE WHEN #{t}.ordering_key IS NOT NULL AND EXISTS (
+          SELECT 1 FROM #{t} k WHERE k.target = #{t}.target AND k.ordering_key = #{t}.ordering_key
+            AND k.status = 'pending' AND k.locked_by IS NOT NULL) THEN 'infinity'::timestamptz ELSE now() END,
         key_blocked = false, max_attempts = CASE WHEN ?::integer IS NULL THEN max_attempts ELSE num_attempts + ?::integer END
       SQL
     end
