@@ -18,7 +18,7 @@ struct MigrationTextTests {
         6: "02a230503450c034ad69e2c23792ef3be14c8c92132061f33e718ef5cb7d60ce",
         7: "d6b211c59503c7e7da6cbdf8e6f4a2cb55a1ab5c008927a4fedc46e786d895e4",
         8: "e9cbeba57c1fe80f19aef475c113aea29b5c368482a8b7af378f738559d037f9",
-        9: "146191f67b2e9cedbf223aa2efa382ea3e8a32ed479a4b1505456e623dd1a1ee",
+        9: "4cfb262e2f839d52bd80d2e3b66fee2079eb7e0ad7397446e0b41db8eaac9d92",
     ]
 
     static func digest(_ text: String) -> String {

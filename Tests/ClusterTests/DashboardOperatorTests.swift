@@ -116,8 +116,9 @@ struct DashboardOperatorTests {
     func dashboardDuringOutage() async throws {
         let server = try await PostgresServer.start()
         do {
-            // Calls of 8 s: stopping PostgreSQL and reading the page must happen while they run, on a loaded machine too.
-            try await Cluster.with(targetArguments: ["--delay-ms", "8000"], server: server.url) { cluster in
+            // Calls of 20 s: stopping PostgreSQL and reading the page must happen while they run, on a loaded machine
+            // too (a CI run under load once took over 8 s from the calls' start to the page).
+            try await Cluster.with(targetArguments: ["--delay-ms", "20000"], server: server.url) { cluster in
                 let worker = try cluster.startWorker(extra: ["admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }"])
                 let admin = try await cluster.adminURL(of: worker)
                 #expect(try await get(admin + "/").status == 200)
@@ -140,7 +141,7 @@ struct DashboardOperatorTests {
                 }
                 #expect(since.map { $0 >= stoppedAt.addingTimeInterval(-1) && $0 <= Date() } == true, "\(api.body)")
                 // The calls end during the outage: their outcomes wait in the node's memory, and the page says so.
-                try await eventually("3 outcomes buffered", timeout: .seconds(20)) {
+                try await eventually("3 outcomes buffered", timeout: .seconds(40)) {
                     try await get(admin + "/attempts").body.contains("data-field=\"buffered_outcomes\">3 (kept in memory")
                 }
                 try await server.control("start")

@@ -107,7 +107,12 @@ struct OperatorFeedbackTests {
                     try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
                 }
                 let heartbeatFailures = lines.filter { $0["message"] as? String == "heartbeat failed" }
-                #expect((1...2).contains(heartbeatFailures.count), "\(heartbeatFailures.count) heartbeat warnings for one outage")
+                // One line per distinct error in the window (a dozen failed heartbeats): the server shutting down,
+                // refusing connections, starting up (seen on a loaded CI machine) are different warnings.
+                let errors = heartbeatFailures.map { String(describing: $0["error"] ?? "") }
+                #expect(
+                    (1...4).contains(heartbeatFailures.count) && Set(errors).count == errors.count,
+                    "\(heartbeatFailures.count) heartbeat warnings for one outage: \(errors)")
                 let back = lines.filter { $0["message"] as? String == "database reachable again" }
                 #expect(back.count == 1, "\(back)")
                 #expect(Self.isNumber(back.first?["unreachable_seconds"]), "\(back)")

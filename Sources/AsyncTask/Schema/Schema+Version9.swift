@@ -73,7 +73,10 @@ extension Schema {
                 EXECUTE FUNCTION async_task_attempts_park();
             -- Promotes the key's earliest pending row when it is parked and nothing earlier holds the key; due at
             -- its own time again (its schedule, else its insert), so it keeps its place among the due rows.
-            CREATE FUNCTION async_task_attempts_promote(p_target text, p_key text) RETURNS void LANGUAGE sql AS $$
+            -- PL/pgSQL, not SQL: a session keeps its plan, where an SQL function called from a trigger is parsed
+            -- and planned again at every row (about 1 ms each, measured: 315 ms outcome flushes of 256 rows).
+            CREATE FUNCTION async_task_attempts_promote(p_target text, p_key text) RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
                 UPDATE async_task_attempts a SET available_at = coalesce(a.scheduled_at, a.created_at)
                 WHERE a.id = (SELECT min(k.id) FROM async_task_attempts k
                               WHERE k.target = p_target AND k.ordering_key = p_key
@@ -81,7 +84,7 @@ extension Schema {
                   AND a.available_at = 'infinity'
                   AND NOT EXISTS (SELECT 1 FROM async_task_attempts k
                                   WHERE k.target = a.target AND k.ordering_key = a.ordering_key AND k.id < a.id AND k.key_blocked);
-            $$;
+            END $$;
             -- The key passes on when its head leaves pending without blocking it, when a blocked head is
             -- unblocked, when a lease ends (an operator's retry of an earlier attempt waits parked for the call in
             -- flight, then runs before the retry of that call), or when a pending row is deleted.
