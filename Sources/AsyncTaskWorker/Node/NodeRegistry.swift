@@ -190,7 +190,6 @@ struct NodeRegistry: Sendable {
         return controls
     }
 
-    /// Targets with due attempts that no live node serves, with their counts.
     /// Promotes parked keyed rows with ids above `after` (at most `limit` looked at) that head their key;
     /// returns the last id looked at (nil: none, so the next sweep starts over) and how many were promoted.
     func promoteStrandedParked(after: Int64, limit: Int, on pool: PostgresConnectionPool) async throws -> ParkedSweep {
@@ -198,6 +197,7 @@ struct NodeRegistry: Sendable {
         return ParkedSweep(lastID: try row.decode(Int64?.self, "last_id"), promoted: try row.decode(Int.self, "promoted"))
     }
 
+    /// Targets with due attempts that no live node serves, with their counts.
     func unservedTargets(on pool: PostgresConnectionPool) async throws -> [String: Int] {
         var result: [String: Int] = [:]
         for row in try await pool.query(Self.unservedTargets) {
