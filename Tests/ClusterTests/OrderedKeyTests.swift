@@ -218,10 +218,10 @@ struct OrderedKeyTests {
                 (try JSONSerialization.jsonObject(with: Data(scheduled.stdout.utf8)) as? [Any])?.isEmpty == true,
                 "parked rows are not scheduled: \(scheduled.stdout)")
 
-            // Key r: its head fails for good (skip moves on), the next call takes 3 s; the head is retried while
-            // that call is in flight.
+            // Key r: its head fails for good (skip moves on), the next call takes 20 s (a loaded CI machine once
+            // took over 3 s to start the retrying CLI); the head is retried while that call is in flight.
             let keyR = try await cluster.enqueue(
-                3, arguments: { [#"{"_status":400}"#, #"{"_delay_ms":3000}"#, #"{"order_number":2}"#][$0] }, orderingKey: { _ in "r" })
+                3, arguments: { [#"{"_status":400}"#, #"{"_delay_ms":20000}"#, #"{"order_number":2}"#][$0] }, orderingKey: { _ in "r" })
             try cluster.startWorker()
             try await eventually("key p drains", timeout: .seconds(60)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'succeeded'", [queued]) == 10
