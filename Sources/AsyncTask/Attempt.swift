@@ -25,6 +25,10 @@ public struct Attempt: Sendable, Hashable {
     /// before this one has a final outcome (`targets.<name>.ordering.on_failure` says what a failure does).
     /// Typically the aggregate's id (`order-42`); nil runs unordered.
     public let orderingKey: String?
+    /// At most `targets.<name>.key_concurrency` attempts of one target with the same key are in flight at once,
+    /// from all nodes together, in any order: typically the customer or tenant, so one large customer cannot take
+    /// every slot. nil is never limited.
+    public let concurrencyKey: String?
 
     /// Creates an attempt with arguments encoded by `JSONEncoder`.
     /// - Throws: `AttemptValidationError` naming the field that is invalid.
@@ -36,7 +40,8 @@ public struct Attempt: Sendable, Hashable {
         scheduledAt: Date? = nil,
         priority: Int16 = 0,
         maxAttempts: Int? = nil,
-        orderingKey: String? = nil
+        orderingKey: String? = nil,
+        concurrencyKey: String? = nil
     ) throws(AttemptValidationError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -49,7 +54,8 @@ public struct Attempt: Sendable, Hashable {
         }
         try self.init(
             target: target, method: method, argumentsJSON: json, idempotenceToken: idempotenceToken,
-            scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts, orderingKey: orderingKey)
+            scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts, orderingKey: orderingKey,
+            concurrencyKey: concurrencyKey)
     }
 
     /// Creates an attempt from raw JSON arguments (e.g. from the command line).
@@ -62,7 +68,8 @@ public struct Attempt: Sendable, Hashable {
         scheduledAt: Date? = nil,
         priority: Int16 = 0,
         maxAttempts: Int? = nil,
-        orderingKey: String? = nil
+        orderingKey: String? = nil,
+        concurrencyKey: String? = nil
     ) throws(AttemptValidationError) {
         try Self.validateName(target, field: "target")
         try Self.validateName(method, field: "method_name")
@@ -105,6 +112,7 @@ public struct Attempt: Sendable, Hashable {
             throw AttemptValidationError(field: "max_attempts", reason: "must be between 1 and 1000000, got \(maxAttempts)")
         }
         if let orderingKey { try Self.validateName(orderingKey, field: "ordering_key") }
+        if let concurrencyKey { try Self.validateName(concurrencyKey, field: "concurrency_key") }
         self.target = target
         self.methodName = method
         self.argumentsJSON = argumentsJSON
@@ -113,6 +121,7 @@ public struct Attempt: Sendable, Hashable {
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.orderingKey = orderingKey
+        self.concurrencyKey = concurrencyKey
     }
 
     private static func validateName(_ value: String, field: String) throws(AttemptValidationError) {

@@ -24,8 +24,9 @@ public struct AttemptQueue: Sendable {
         name: "enqueue_attempt",
         sql: """
             INSERT INTO async_task_attempts
-                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor, ordering_key)
-            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text, $9)
+                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor, ordering_key,
+                 concurrency_key)
+            VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text, $9, $10)
             ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
             RETURNING id
             """)
@@ -49,11 +50,14 @@ public struct AttemptQueue: Sendable {
         name: "enqueue_attempts_batch",
         sql: """
             INSERT INTO async_task_attempts
-                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor, ordering_key)
+                (target, method_name, method_args, idempotence_token, scheduled_at, priority, max_attempts, encryptor, ordering_key,
+                 concurrency_key)
             SELECT u.target, u.method_name, u.method_args::jsonb, u.token, u.scheduled_at, u.priority, u.max_attempts, $8::text,
-                   u.ordering_key
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::integer[], $9::text[])
-                 WITH ORDINALITY AS u(target, method_name, method_args, token, scheduled_at, priority, max_attempts, ordering_key, ord)
+                   u.ordering_key, u.concurrency_key
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::smallint[], $7::integer[], $9::text[],
+                        $10::text[])
+                 WITH ORDINALITY AS u(target, method_name, method_args, token, scheduled_at, priority, max_attempts, ordering_key,
+                                      concurrency_key, ord)
             ORDER BY u.ord
             ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
             RETURNING id, idempotence_token
@@ -83,7 +87,7 @@ public struct AttemptQueue: Sendable {
         name: "copy_attempts",
         sql: """
             COPY async_task_attempts
-                (id, target, method_name, method_args, scheduled_at, priority, max_attempts, encryptor, ordering_key)
+                (id, target, method_name, method_args, scheduled_at, priority, max_attempts, encryptor, ordering_key, concurrency_key)
             FROM STDIN
             """, isPrepared: false)
 
@@ -118,7 +122,7 @@ public struct AttemptQueue: Sendable {
             Self.insertOne,
             [
                 attempt.target, attempt.methodName, PostgresBind.jsonb(arguments), attempt.idempotenceToken,
-                attempt.scheduledAt, attempt.priority, attempt.maxAttempts, encryptor.id, attempt.orderingKey,
+                attempt.scheduledAt, attempt.priority, attempt.maxAttempts, encryptor.id, attempt.orderingKey, attempt.concurrencyKey,
             ])
         if let row = rows.first { return EnqueueResult(id: try row.decode(Int64.self, "id"), created: true, arguments: nil) }
         // The token exists: in READ COMMITTED this new statement sees the committed row that won the race.
@@ -203,6 +207,7 @@ public struct AttemptQueue: Sendable {
                 attempts.map(\.target), attempts.map(\.methodName), arguments,
                 attempts.map(\.idempotenceToken), attempts.map(\.scheduledAt), attempts.map(\.priority),
                 attempts.map { $0.maxAttempts.map { Int32(clamping: $0) } }, encryptor.id, attempts.map(\.orderingKey),
+                attempts.map(\.concurrencyKey),
             ])
         var inserted: [(id: Int64, token: String?)] = []
         inserted.reserveCapacity(rows.count)
@@ -262,7 +267,7 @@ public struct AttemptQueue: Sendable {
             let attempt = attempts[index]
             return [
                 ids[index], attempt.target, attempt.methodName, PostgresBind.jsonb(arguments[index]), attempt.scheduledAt,
-                attempt.priority, attempt.maxAttempts.map { Int32(clamping: $0) }, encryptorID, attempt.orderingKey,
+                attempt.priority, attempt.maxAttempts.map { Int32(clamping: $0) }, encryptorID, attempt.orderingKey, attempt.concurrencyKey,
             ]
         }
         guard inserted == attempts.count else {

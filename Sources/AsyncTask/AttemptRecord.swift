@@ -31,12 +31,14 @@ public struct AttemptRecord: Sendable, Hashable, Codable, CustomStringConvertibl
     /// True on a failed head that holds its ordering key (`ordering.on_failure: block`) until an operator
     /// retries it or unblocks the key.
     public var keyBlocked: Bool
+    /// The concurrency key (schema v10): at most `targets.<name>.key_concurrency` of one key in flight at once.
+    public var concurrencyKey: String?
 
     /// The columns `init(row:)` reads, for SELECT lists.
     public static let columns = """
         id, idempotence_token, status, target, method_name, method_args::text AS method_args, encryptor, num_attempts,
         max_attempts, scheduled_at, completed_at, created_at, updated_at, available_at, locked_by, priority,
-        last_error, last_error_at, last_http_status, ordering_key, key_blocked
+        last_error, last_error_at, last_http_status, ordering_key, key_blocked, concurrency_key
         """
 
     /// Decodes a row selected with `columns`.
@@ -67,6 +69,7 @@ public struct AttemptRecord: Sendable, Hashable, Codable, CustomStringConvertibl
         lastHTTPStatus = try row.decode(Int?.self, "last_http_status")
         orderingKey = try row.decode(String?.self, "ordering_key")
         keyBlocked = try row.decode(Bool.self, "key_blocked")
+        concurrencyKey = try row.decode(String?.self, "concurrency_key")
     }
 
     public var description: String {

@@ -145,7 +145,7 @@ extension AdminServer {
             return try Self.json(["targets": targets])
         }
         // Pause, resume or limit a target cluster-wide, as `asynctask targets pause|resume|set` (the admin token
-        // required). `limits` takes a JSON body: {"rate": "50/s", "burst": 10, "global_concurrency": 20, "clear": true}.
+        // required). `limits` takes a JSON body: {"rate": "50/s", "burst": 10, "global_concurrency": 20, "key_concurrency": 2, "clear": true}.
         api.post("targets/:name/:control") { [tokenCheck, logger, configuration] request, context -> Response in
             guard let control = context.parameters.get("control"), ["pause", "resume", "limits", "unblock"].contains(control) else {
                 return Self.jsonError("unknown control: use pause, resume, limits or unblock", status: .notFound)
@@ -235,11 +235,13 @@ extension AdminServer {
         var rate: String?
         var burst: Int?
         var globalConcurrency: Int?
+        var keyConcurrency: Int?
         var clear: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case rate, burst
             case globalConcurrency = "global_concurrency"
+            case keyConcurrency = "key_concurrency"
             case clear
         }
     }
@@ -252,7 +254,7 @@ extension AdminServer {
         }
         let known = Set(LimitsBody.CodingKeys.allCases.map(\.rawValue))
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
-            throw .invalidLimit(field: unknown, reason: "unknown key (use rate, burst, global_concurrency, clear)")
+            throw .invalidLimit(field: unknown, reason: "unknown key (use rate, burst, global_concurrency, key_concurrency, clear)")
         }
         let decoded: LimitsBody
         do {
@@ -264,7 +266,8 @@ extension AdminServer {
         } catch {
             throw .invalidLimit(field: "body", reason: "not readable JSON")
         }
-        var change = TargetControls.LimitChange(burst: decoded.burst, globalConcurrency: decoded.globalConcurrency, clear: decoded.clear ?? false)
+        var change = TargetControls.LimitChange(
+            burst: decoded.burst, globalConcurrency: decoded.globalConcurrency, keyConcurrency: decoded.keyConcurrency, clear: decoded.clear ?? false)
         if let rate = decoded.rate {
             do throws(CallRate.Error) {
                 change.rate = try CallRate(parsing: rate)

@@ -23,7 +23,10 @@ enum MetricsHelp {
         "asynctask_queue_lag_seconds": "Age of the oldest due attempt per target: how far the cluster is behind.",
         "asynctask_nodes_live": "Worker nodes with a fresh heartbeat.",
         "asynctask_target_paused": "1 while an operator has the target paused cluster-wide (asynctask targets pause), else 0.",
-        "asynctask_claims_throttled_total": "Claims for a target that its cluster-wide rate or global_concurrency cut short, on this node.",
+        "asynctask_claims_throttled_total":
+            "Claims for a target that its cluster-wide rate, global_concurrency, key_concurrency or circuit cut short, on this node.",
+        "asynctask_circuit_open": "1 while the target's circuit is open or half-open cluster-wide (as this node last read it), else 0.",
+        "asynctask_circuit_transitions_total": "Circuit transitions of a target made by this node's outcome flushes (to: opened or closed).",
     ]
 
     /// `exposition` with a `# HELP` line before each `# TYPE` line of a family that has none and has text here.

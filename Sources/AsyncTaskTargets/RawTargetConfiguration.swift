@@ -92,6 +92,37 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         }
     }
 
+    /// The `circuit` block: the target's circuit breaker, on once any key of it is written.
+    public struct RawCircuit: Sendable, Hashable, Decodable {
+        /// `failures` (default 20).
+        public var failures: Int?
+        /// `window`, e.g. `30s` (default 30s).
+        public var window: String?
+        /// `cooldown`, e.g. `30s` (default 30s).
+        public var cooldown: String?
+        /// `probes` (default 3).
+        public var probes: Int?
+
+        /// Creates a raw circuit block.
+        public init(failures: Int? = nil, window: String? = nil, cooldown: String? = nil, probes: Int? = nil) {
+            self.failures = failures
+            self.window = window
+            self.cooldown = cooldown
+            self.probes = probes
+        }
+
+        /// Decodes durations written as strings or numbers of seconds.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            failures = try container.decodeIfPresent(Int.self, forKey: .failures)
+            window = try container.decodeDurationText(forKey: .window)
+            cooldown = try container.decodeDurationText(forKey: .cooldown)
+            probes = try container.decodeIfPresent(Int.self, forKey: .probes)
+        }
+
+        enum CodingKeys: String, CodingKey { case failures, window, cooldown, probes }
+    }
+
     /// `url` (required).
     public var url: String?
     /// `protocol`: `http` (default) or `jsonrpc`.
@@ -124,6 +155,10 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
     public var globalConcurrency: Int?
     /// `ordering` (default `{ on_failure: skip }`).
     public var ordering: RawOrdering?
+    /// `key_concurrency`: calls in flight per `concurrency_key` from all nodes together (default: none).
+    public var keyConcurrency: Int?
+    /// `circuit` (default: no circuit breaker).
+    public var circuit: RawCircuit?
 
     /// Creates raw settings.
     public init(
@@ -142,7 +177,9 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         rate: String? = nil,
         burst: Int? = nil,
         globalConcurrency: Int? = nil,
-        ordering: RawOrdering? = nil
+        ordering: RawOrdering? = nil,
+        keyConcurrency: Int? = nil,
+        circuit: RawCircuit? = nil
     ) {
         self.url = url
         self.protocol = `protocol`
@@ -160,6 +197,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         self.burst = burst
         self.globalConcurrency = globalConcurrency
         self.ordering = ordering
+        self.keyConcurrency = keyConcurrency
+        self.circuit = circuit
     }
 
     /// Decodes the file's keys; durations may be strings or numbers.
@@ -181,6 +220,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         burst = try container.decodeIfPresent(Int.self, forKey: .burst)
         globalConcurrency = try container.decodeIfPresent(Int.self, forKey: .globalConcurrency)
         ordering = try container.decodeIfPresent(RawOrdering.self, forKey: .ordering)
+        keyConcurrency = try container.decodeIfPresent(Int.self, forKey: .keyConcurrency)
+        circuit = try container.decodeIfPresent(RawCircuit.self, forKey: .circuit)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -195,6 +236,8 @@ public struct RawTargetConfiguration: Sendable, Hashable, Decodable {
         case rate, burst
         case globalConcurrency = "global_concurrency"
         case ordering
+        case keyConcurrency = "key_concurrency"
+        case circuit
     }
 }
 

@@ -79,6 +79,10 @@ public struct TargetConfiguration: Sendable, Hashable {
     public let globalConcurrency: Int?
     /// `ordering.on_failure`: whether an ordering key moves on past a head that failed for good, or waits.
     public let orderingOnFailure: OrderingFailurePolicy
+    /// `key_concurrency`: calls in flight per `concurrency_key` from all nodes together (nil: no limit).
+    public let keyConcurrency: Int?
+    /// `circuit`: the target's circuit breaker, shared by the cluster (nil: none).
+    public let circuit: CircuitSettings?
 
     /// Validates typed values.
     /// - Throws: ``TargetConfigurationError`` naming this target and the first bad field.
@@ -99,7 +103,9 @@ public struct TargetConfiguration: Sendable, Hashable {
         rate: CallRate? = nil,
         burst: Int? = nil,
         globalConcurrency: Int? = nil,
-        orderingOnFailure: OrderingFailurePolicy = .default
+        orderingOnFailure: OrderingFailurePolicy = .default,
+        keyConcurrency: Int? = nil,
+        circuit: CircuitSettings? = nil
     ) throws(TargetConfigurationError) {
         func fail(_ field: String, _ code: TargetConfigurationError.Code, _ reason: String) -> TargetConfigurationError {
             TargetConfigurationError(target: name, field: field, code: code, reason: reason)
@@ -136,6 +142,9 @@ public struct TargetConfiguration: Sendable, Hashable {
         if let globalConcurrency, globalConcurrency < 1 {
             throw fail("global_concurrency", .outOfRange, "must be at least 1 (got \(globalConcurrency))")
         }
+        if let keyConcurrency, keyConcurrency < 1 {
+            throw fail("key_concurrency", .outOfRange, "must be at least 1 (got \(keyConcurrency))")
+        }
         if tls.keyFile != nil, tls.certFile == nil {
             throw fail("tls.key_file", .missing, "a client key needs tls.cert_file")
         }
@@ -157,6 +166,8 @@ public struct TargetConfiguration: Sendable, Hashable {
         self.burst = burst
         self.globalConcurrency = globalConcurrency
         self.orderingOnFailure = orderingOnFailure
+        self.keyConcurrency = keyConcurrency
+        self.circuit = circuit
     }
 
     /// Validates the config file's values: parses durations and expands `${VAR}` in the URL,
@@ -228,7 +239,15 @@ public struct TargetConfiguration: Sendable, Hashable {
             rate: try raw.rate.map { (text) throws(TargetConfigurationError) in try Self.rate(text, target: name) },
             burst: raw.burst,
             globalConcurrency: raw.globalConcurrency,
-            orderingOnFailure: try Self.orderingPolicy(raw.ordering?.onFailure, target: name)
+            orderingOnFailure: try Self.orderingPolicy(raw.ordering?.onFailure, target: name),
+            keyConcurrency: raw.keyConcurrency,
+            circuit: try raw.circuit.map { (circuit) throws(TargetConfigurationError) in
+                try CircuitSettings(
+                    failures: circuit.failures ?? CircuitSettings.defaultFailures,
+                    window: try duration(circuit.window, field: "circuit.window") ?? CircuitSettings.defaultWindow,
+                    cooldown: try duration(circuit.cooldown, field: "circuit.cooldown") ?? CircuitSettings.defaultCooldown,
+                    probes: circuit.probes ?? CircuitSettings.defaultProbes, target: name)
+            }
         )
     }
 

@@ -121,7 +121,8 @@ final class Cluster: @unchecked Sendable {
     /// Enqueues `count` attempts in batches; returns their ids.
     func enqueue(
         _ count: Int, method: String = "fulfill", arguments: @Sendable (Int) -> String = { #"{"order_number":\#($0)}"# }, priority: Int16 = 0,
-        maxAttempts: Int? = nil, scheduledAt: Date? = nil, orderingKey: @Sendable (Int) -> String? = { _ in nil }
+        maxAttempts: Int? = nil, scheduledAt: Date? = nil, orderingKey: @Sendable (Int) -> String? = { _ in nil },
+        concurrencyKey: @Sendable (Int) -> String? = { _ in nil }
     ) async throws -> [Int64] {
         var ids: [Int64] = []
         var index = 0
@@ -130,7 +131,7 @@ final class Cluster: @unchecked Sendable {
             let batch = try (index..<end).map { n in
                 try Attempt(
                     target: "OrderClient", method: method, argumentsJSON: Data(arguments(n).utf8), scheduledAt: scheduledAt, priority: priority,
-                    maxAttempts: maxAttempts, orderingKey: orderingKey(n))
+                    maxAttempts: maxAttempts, orderingKey: orderingKey(n), concurrencyKey: concurrencyKey(n))
             }
             ids += try await pool.withTransaction { try await AttemptQueue().enqueue(batch, on: $0) }
             index = end

@@ -189,6 +189,11 @@ struct RailsClusterTests {
             #expect(errors["fail_expired"]?.contains("cannot fail attempt") == true && errors["fail_expired"]?.contains("it is expired") == true)
             #expect(errors["array_args"]?.contains("must be a Hash") == true)
             #expect(errors["long_key"]?.contains("Ordering key must be 1 to 255 bytes, got 256") == true, "\(errors)")
+            #expect(errors["long_concurrency_key"]?.contains("Concurrency key must be 1 to 255 bytes, got 300") == true, "\(errors)")
+            let concurrencyKeyed = (out["concurrency_keyed"] as? NSNumber)?.int64Value ?? 0
+            #expect(
+                try await cluster.scalar(
+                    "SELECT count(*)::int FROM async_task_attempts WHERE id = $1 AND concurrency_key = 'tenant-9'", [concurrencyKeyed]) == 1)
             let ordered = (out["ordered"] as? [NSNumber] ?? []).map(\.int64Value)
             #expect(ordered.count == 2)
             #expect(

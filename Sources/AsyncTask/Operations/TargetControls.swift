@@ -2,7 +2,7 @@ public import AsyncTaskCore
 public import Foundation
 public import PostgresClient
 
-/// Operator controls per target, shared by the whole cluster through `async_task_targets` (schema v7, v8):
+/// Operator controls per target, shared by the whole cluster through `async_task_targets` (schema v7, v8, v10):
 /// pause and resume, limits that hold for all nodes together (`set`), and the listing of every target with its
 /// state and load (`asynctask targets`, the admin API).
 ///
@@ -40,9 +40,30 @@ public struct TargetControls: Sendable {
         public var limitsSetBy: String?
         /// Ordering keys held by a failed head (`ordering.on_failure: block`) until an operator acts.
         public var blockedKeys: Int
+        /// The stored `key_concurrency`.
+        public var keyConcurrency: Int? = nil
+        /// The cluster's circuit of the target (schema v10): `closed`, `open` or `half_open`.
+        public var circuitState: String = "closed"
+        /// When the circuit last changed state.
+        public var circuitChangedAt: Date? = nil
+        /// When an open circuit lets probe calls through (open) or gives up on undecided probes (half-open).
+        public var circuitRetryAt: Date? = nil
+        /// Retryable failures in a row counted now (closed), or the run that opened it.
+        public var circuitFailures: Int = 0
+        /// How often the circuit has opened.
+        public var circuitTimesOpened: Int = 0
+        /// The failure that last opened it.
+        public var circuitLastError: String? = nil
 
-        /// `paused` or `running`.
-        public var state: String { paused ? "paused" : "running" }
+        /// `paused`, `circuit open`, `circuit half-open` or `running`.
+        public var state: String {
+            if paused { return "paused" }
+            switch circuitState {
+            case "open": return "circuit open"
+            case "half_open": return "circuit half-open"
+            default: return "running"
+            }
+        }
     }
 
     /// A change of a target's stored limits (`asynctask targets set`): the values given replace the stored ones;
@@ -54,14 +75,17 @@ public struct TargetControls: Sendable {
         public var burst: Int?
         /// `--global-concurrency` (1 or more).
         public var globalConcurrency: Int?
+        /// `--key-concurrency` (1 or more).
+        public var keyConcurrency: Int?
         /// `--clear`.
         public var clear: Bool
 
         /// Creates a change.
-        public init(rate: CallRate? = nil, burst: Int? = nil, globalConcurrency: Int? = nil, clear: Bool = false) {
+        public init(rate: CallRate? = nil, burst: Int? = nil, globalConcurrency: Int? = nil, keyConcurrency: Int? = nil, clear: Bool = false) {
             self.rate = rate
             self.burst = burst
             self.globalConcurrency = globalConcurrency
+            self.keyConcurrency = keyConcurrency
             self.clear = clear
         }
 
@@ -72,8 +96,12 @@ public struct TargetControls: Sendable {
             if let globalConcurrency, globalConcurrency < 1 {
                 throw .invalidLimit(field: "global_concurrency", reason: "must be at least 1 (got \(globalConcurrency))")
             }
-            if rate == nil, burst == nil, globalConcurrency == nil, !clear {
-                throw .invalidLimit(field: "limits", reason: "nothing to set: give --rate, --burst, --global-concurrency or --clear")
+            if let keyConcurrency, keyConcurrency < 1 {
+                throw .invalidLimit(field: "key_concurrency", reason: "must be at least 1 (got \(keyConcurrency))")
+            }
+            if rate == nil, burst == nil, globalConcurrency == nil, keyConcurrency == nil, !clear {
+                throw .invalidLimit(
+                    field: "limits", reason: "nothing to set: give --rate, --burst, --global-concurrency, --key-concurrency or --clear")
             }
         }
     }
@@ -123,7 +151,10 @@ public struct TargetControls: Sendable {
                 UNION SELECT target FROM async_task_targets
             )
             SELECT names.t AS target, coalesce(s.paused, false) AS paused, s.paused_at, s.paused_by,
-                   s.rate_per_second, s.burst, s.global_concurrency, s.limits_set_by,
+                   s.rate_per_second, s.burst, s.global_concurrency, s.limits_set_by, s.key_concurrency,
+                   coalesce(s.circuit_state, 'closed') AS circuit_state, s.circuit_changed_at, s.circuit_retry_at,
+                   coalesce(s.circuit_failures, 0) AS circuit_failures, coalesce(s.circuit_opened, 0) AS circuit_opened,
+                   s.circuit_last_error,
                    (SELECT count(*) FROM async_task_attempts b WHERE b.key_blocked AND b.target = names.t) AS blocked_keys,
                    (SELECT count(*) FROM live WHERE names.t = ANY(live.targets)) AS served_by,
                    c.pending, c.due, c.in_flight,
@@ -173,12 +204,13 @@ public struct TargetControls: Sendable {
         name: "target_controls_set_limits",
         sql: """
             WITH changed AS (
-                INSERT INTO async_task_targets AS s (target, rate_per_second, burst, global_concurrency, limits_set_by, updated_at)
-                VALUES ($1, $2, $3, $4, $6, now())
+                INSERT INTO async_task_targets AS s (target, rate_per_second, burst, global_concurrency, key_concurrency, limits_set_by, updated_at)
+                VALUES ($1, $2, $3, $4, $7, $6, now())
                 ON CONFLICT (target) DO UPDATE
                 SET rate_per_second = coalesce(excluded.rate_per_second, CASE WHEN $5 THEN NULL ELSE s.rate_per_second END),
                     burst = coalesce(excluded.burst, CASE WHEN $5 THEN NULL ELSE s.burst END),
                     global_concurrency = coalesce(excluded.global_concurrency, CASE WHEN $5 THEN NULL ELSE s.global_concurrency END),
+                    key_concurrency = coalesce(excluded.key_concurrency, CASE WHEN $5 THEN NULL ELSE s.key_concurrency END),
                     limits_set_by = excluded.limits_set_by, updated_at = now()
                 RETURNING target
             )
@@ -266,7 +298,7 @@ public struct TargetControls: Sendable {
             Self.setLimits,
             [
                 name, change.rate?.perSecond, change.burst.map(Int32.init(clamping:)),
-                change.globalConcurrency.map(Int32.init(clamping:)), change.clear, author,
+                change.globalConcurrency.map(Int32.init(clamping:)), change.clear, author, change.keyConcurrency.map(Int32.init(clamping:)),
             ])
         return try await requireKnown(name, on: connection)
     }
@@ -311,7 +343,11 @@ public struct TargetControls: Sendable {
                 due: try row.decode(Int.self, "due"), inFlight: try row.decode(Int.self, "in_flight"),
                 callsPerSecond: try row.decode(Double.self, "calls_per_second"), rate: try row.decode(Double?.self, "rate_per_second"),
                 burst: try row.decode(Int?.self, "burst"), globalConcurrency: try row.decode(Int?.self, "global_concurrency"),
-                limitsSetBy: try row.decode(String?.self, "limits_set_by"), blockedKeys: try row.decode(Int.self, "blocked_keys"))
+                limitsSetBy: try row.decode(String?.self, "limits_set_by"), blockedKeys: try row.decode(Int.self, "blocked_keys"),
+                keyConcurrency: try row.decode(Int?.self, "key_concurrency"), circuitState: try row.decode(String.self, "circuit_state"),
+                circuitChangedAt: try row.decode(Date?.self, "circuit_changed_at"), circuitRetryAt: try row.decode(Date?.self, "circuit_retry_at"),
+                circuitFailures: try row.decode(Int.self, "circuit_failures"), circuitTimesOpened: try row.decode(Int.self, "circuit_opened"),
+                circuitLastError: try row.decode(String?.self, "circuit_last_error"))
         }
     }
 }

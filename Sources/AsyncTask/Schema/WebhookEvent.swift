@@ -1,4 +1,4 @@
-/// The events the webhook trigger writes (DESIGN §5): the event row's `method_name` and the body's `event`.
+/// The events the webhook triggers and functions write (DESIGN §5): the event row's `method_name` and the body's `event`.
 ///
 /// The trigger's SQL (`Schema.version6`) is built from these cases and the state changes they name, so the
 /// names exist once, here.
@@ -9,4 +9,8 @@ public enum WebhookEvent: String, Sendable, Hashable, CaseIterable, Codable {
     case failed = "attempt.failed"
     /// An operator's `expire`: pending → expired.
     case expired = "attempt.expired"
+    /// A target's circuit opened (`targets.<name>.circuit`, schema v10): no calls until its cooldown passes.
+    case circuitOpened = "target.circuit_opened"
+    /// A target's circuit closed again: its probe calls succeeded.
+    case circuitClosed = "target.circuit_closed"
 }

@@ -1,5 +1,6 @@
 import AsyncTask
 import AsyncTaskCore
+import AsyncTaskTargets
 import Foundation
 import PostgresClient
 
@@ -10,8 +11,8 @@ struct AttemptClaimer: Sendable {
     // waiting. The outer LIMIT ($5, the node's free capacity) keeps the most urgent of those across targets:
     // every target is offered the whole node share, so a target with nothing due never starves the others.
     // Targets an operator paused (async_task_targets, schema v7) are skipped here, so a pause stops new claims
-    // at once on every node, not only after the next heartbeat; so are targets an operator limited (schema v8),
-    // which only the claim function below claims for. The claim bumps num_attempts, which fences every later
+    // at once on every node, not only after the next heartbeat; so are targets an operator limited (schema v8,
+    // v10) and targets whose circuit is not closed (schema v10), which only the claim function below claims for. The claim bumps num_attempts, which fences every later
     // write of this lease.
     // The claim's commit does not wait for its WAL to reach the disk (synchronous_commit off for this statement's
     // transaction only, set in the statement so it costs no round trip): on a durable server that wait is the
@@ -26,7 +27,9 @@ struct AttemptClaimer: Sendable {
                 SELECT c.target, c.n FROM unnest($1::text[], $2::integer[]) AS c(target, n)
                 WHERE NOT EXISTS (
                     SELECT 1 FROM async_task_targets s
-                    WHERE s.target = c.target AND (s.paused OR s.rate_per_second IS NOT NULL OR s.global_concurrency IS NOT NULL)
+                    WHERE s.target = c.target
+                      AND (s.paused OR s.rate_per_second IS NOT NULL OR s.global_concurrency IS NOT NULL
+                           OR s.key_concurrency IS NOT NULL OR s.circuit_state <> 'closed')
                 )
             ), picked AS (
                 SELECT p.id FROM caps CROSS JOIN LATERAL (
@@ -52,7 +55,7 @@ struct AttemptClaimer: Sendable {
                       t.ordering_key
             """, isPrepared: false)
 
-    // Targets with a cluster-wide limit (schema v8): the claim function locks each target's row in turn and
+    // Targets with a cluster-wide limit or a circuit (schema v8, v10): the claim function locks each target's row in turn and
     // claims within its limits; a row without an id names a target a limit cut short, and when to ask again.
     // The ordering key comes from the claimed row as the statement's snapshot has it: it never changes after
     // the insert, and the claimed rows were committed before the claim began.
@@ -62,7 +65,7 @@ struct AttemptClaimer: Sendable {
             SELECT c.id, c.target, c.method_name, c.method_args, c.encryptor, c.num_attempts, c.max_attempts,
                    c.idempotence_token, c.tried_for_ms, c.throttled_ms, a.ordering_key
             FROM async_task_claim_limited($1::text[], $2::integer[], $3::double precision[], $4::integer[],
-                                          $5::integer[], $6, $7) AS c
+                                          $5::integer[], $6::integer[], $7::integer[], $8::bigint[], $9, $10) AS c
             LEFT JOIN async_task_attempts a ON a.id = c.id
             """, isPrepared: false)
 
@@ -111,7 +114,9 @@ struct AttemptClaimer: Sendable {
                 Self.claimLimited,
                 [
                     limited.map(\.target), wants, limits.map(\.rate), limits.map { $0.burst.map(Int32.init(clamping:)) },
-                    limits.map { $0.globalConcurrency.map(Int32.init(clamping:)) }, nodeID, lease.milliseconds,
+                    limits.map { $0.globalConcurrency.map(Int32.init(clamping:)) }, limits.map { $0.keyConcurrency.map(Int32.init(clamping:)) },
+                    limits.map { $0.circuit.map { Int32(clamping: $0.probes) } }, limits.map { $0.circuit?.cooldown.milliseconds },
+                    nodeID, lease.milliseconds,
                 ])
             for row in rows {
                 if let wait = try row.decode(Int?.self, "throttled_ms") {

@@ -19,4 +19,10 @@ extension RawTargetConfiguration {
         get { ordering ?? RawOrdering() }
         set { ordering = newValue }
     }
+
+    /// `circuit`, empty until a key of it is written (see ``backoffBlock``): a written key turns the breaker on.
+    var circuitBlock: RawCircuit {
+        get { circuit ?? RawCircuit() }
+        set { circuit = newValue }
+    }
 }

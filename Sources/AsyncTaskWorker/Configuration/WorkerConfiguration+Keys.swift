@@ -367,7 +367,8 @@ struct CallBlock {
     /// The limits that hold for every node together (targets only): stored overrides (`asynctask targets set`)
     /// take their place until cleared.
     private var clusterLimits: [ConfigurationSetting<RawTargetConfiguration>] {
-        [
+        let duration = { (value: Duration) in ConfigurationKey.code(DurationText.format(value)) }
+        return [
             .raw(
                 "\(prefix).rate", \.rate, type: "`N/s`, `N/m` or `N/h`, N > 0", default: "none",
                 doc: "calls per second to this target from all nodes together, retries included"),
@@ -382,6 +383,23 @@ struct CallBlock {
                 doc:
                     "when the head of an ordering key fails for good: `skip` runs the key's next attempt, `block` holds the rest until an operator retries the head or runs `asynctask targets unblock`"
             ),
+            .number(
+                "\(prefix).key_concurrency", \.keyConcurrency, type: "whole number ≥ 1", default: "none",
+                doc: "calls in flight per `concurrency_key` of this target from all nodes together; attempts without a key are not limited"),
+            .number(
+                "\(prefix).circuit.failures", \.circuitBlock.failures, type: "whole number ≥ 1",
+                default: "`\(CircuitSettings.defaultFailures)` once any `circuit` key is set; no circuit otherwise",
+                doc: "retryable failures in a row, from all nodes together, that open the target's circuit (a success starts the count again)"),
+            .raw(
+                "\(prefix).circuit.window", \.circuitBlock.window, type: "duration > 0", default: duration(CircuitSettings.defaultWindow),
+                doc: "a run of failures that began longer ago than this starts again"),
+            .raw(
+                "\(prefix).circuit.cooldown", \.circuitBlock.cooldown, type: "duration > 0", default: duration(CircuitSettings.defaultCooldown),
+                doc: "how long an open circuit makes every node leave the target alone; waiting attempts keep their tries"),
+            .number(
+                "\(prefix).circuit.probes", \.circuitBlock.probes, type: "whole number ≥ 1",
+                default: ConfigurationKey.code(CircuitSettings.defaultProbes),
+                doc: "calls let through after the cooldown: all succeed and the circuit closes, one fails and it opens again"),
         ]
     }
 }

@@ -27,6 +27,17 @@ struct OutcomeDecision: Sendable {
 
     /// What the call's result `outcome` turns `attempt` into.
     func afterCall(_ outcome: CallOutcome, of attempt: ClaimedAttempt, using generator: inout some RandomNumberGenerator) -> AttemptOutcome {
+        var decided = decide(outcome, of: attempt, using: &generator)
+        switch outcome {
+        case .succeeded: decided.targetHealth = .answered
+        case .retryable(let kind, _, _, _, _) where kind == .cancelled || kind == .shutdown: break
+        case .retryable: decided.targetHealth = .failing
+        case .permanent(_, _, let status, _): decided.targetHealth = status == nil ? nil : .answered
+        }
+        return decided
+    }
+
+    private func decide(_ outcome: CallOutcome, of attempt: ClaimedAttempt, using generator: inout some RandomNumberGenerator) -> AttemptOutcome {
         switch outcome {
         case .succeeded(let status, _):
             return AttemptOutcome(attempt: attempt, disposition: .succeeded, error: nil, errorKind: nil, httpStatus: status)

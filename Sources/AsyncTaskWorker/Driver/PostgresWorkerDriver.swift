@@ -1,3 +1,4 @@
+import Logging
 import PostgresClient
 
 /// The worker's driver over a libpq connection pool: each verb is one statement, kept as a named constant next
@@ -8,6 +9,9 @@ struct PostgresWorkerDriver: WorkerDriver {
     let claimer: AttemptClaimer
     let registry: NodeRegistry
     let outcomes: OutcomeWriter
+    let logger: Logger
+    /// Told of each circuit transition a flush made (target, `opened` or `closed`).
+    var circuitTransitions: @Sendable (String, String) -> Void = { _, _ in }
 
     func register() async throws {
         try await registry.register(on: pool)
@@ -22,7 +26,18 @@ struct PostgresWorkerDriver: WorkerDriver {
     }
 
     func record(_ outcomes: [AttemptOutcome]) async throws -> Set<Int64> {
-        try await self.outcomes.write(outcomes, on: pool)
+        let accepted = try await self.outcomes.write(outcomes, on: pool)
+        guard !self.outcomes.circuits.isEmpty else { return accepted }
+        // The outcomes are written: a failed report must not make the recorder write them again. A lost report
+        // only delays the circuit by the calls it counted.
+        do {
+            for (target, transition) in try await self.outcomes.reportCircuits(outcomes, accepted: accepted, on: pool) {
+                circuitTransitions(target, transition)
+            }
+        } catch {
+            logger.warning("cannot report calls to the targets' circuits", metadata: ["error": "\(error)"])
+        }
+        return accepted
     }
 
     func renewLeases(_ leases: [HeldLeases.Lease], by renewal: LeaseRenewal) async throws -> Int {

@@ -21,7 +21,10 @@ final class CapacityTracker: Sendable {
         /// keeps 50 ms of calls off the bucket for that. (Under a `global_concurrency` an attempt claimed ahead
         /// counts as in flight while it waits, which errs on the safe side; it is claimed ahead only when the
         /// node's own slots are full.)
+        /// A target with a `key_concurrency` or a circuit is never claimed ahead: an attempt waiting in the buffer
+        /// would hold its key's slot without running, or start after its circuit opened.
         func depth(_ target: String, concurrency: Int) -> Int {
+            if let limit = limits[target], limit.keyConcurrency != nil || limit.circuit != nil || limit.circuitNotClosed { return 0 }
             let depth = sizing[target]?.depth(concurrency: concurrency) ?? 0
             guard let rate = limits[target]?.rate else { return depth }
             return min(depth, Int(rate * Self.rateMargin))
@@ -116,7 +119,7 @@ final class CapacityTracker: Sendable {
     func setLimits(_ limits: [String: TargetLimits]) {
         state.withLock { state in
             state.limits = limits.filter(\.value.isLimited)
-            state.buffer.setGloballyCapped(Set(state.limits.filter { $0.value.globalConcurrency != nil }.keys))
+            state.buffer.setGloballyCapped(Set(state.limits.filter(\.value.countsLeases).keys))
         }
     }
 

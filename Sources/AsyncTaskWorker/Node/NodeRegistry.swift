@@ -166,14 +166,18 @@ struct NodeRegistry: Sendable {
         try await pool.query(Self.releaseLeases, [node.id]).affectedRows
     }
 
-    // The operator's controls of the targets this node serves (schema v7, v8); a target without a row is not
+    // The operator's controls of the targets this node serves (schema v7, v8, v10), and whether their circuit is
+    // closed; a target without a row is not
     // paused and has no stored limit.
     static let targetControls = PostgresStatement(
         name: "target_controls",
         sql: """
-            SELECT target, paused, rate_per_second, burst, global_concurrency FROM async_task_targets
+            SELECT target, paused, rate_per_second, burst, global_concurrency, key_concurrency,
+                   circuit_state <> 'closed' AS circuit_not_closed
+            FROM async_task_targets
             WHERE target = ANY($1::text[])
-              AND (paused OR rate_per_second IS NOT NULL OR burst IS NOT NULL OR global_concurrency IS NOT NULL)
+              AND (paused OR rate_per_second IS NOT NULL OR burst IS NOT NULL OR global_concurrency IS NOT NULL
+                   OR key_concurrency IS NOT NULL OR circuit_state <> 'closed')
             """)
 
     /// What an operator stored for the targets this node serves: pauses and limit overrides.
@@ -184,7 +188,8 @@ struct NodeRegistry: Sendable {
             if try row.decode(Bool.self, "paused") { controls.paused.insert(target) }
             let limits = TargetLimits(
                 rate: try row.decode(Double?.self, "rate_per_second"), burst: try row.decode(Int?.self, "burst"),
-                globalConcurrency: try row.decode(Int?.self, "global_concurrency"))
+                globalConcurrency: try row.decode(Int?.self, "global_concurrency"), keyConcurrency: try row.decode(Int?.self, "key_concurrency"),
+                circuitNotClosed: try row.decode(Bool.self, "circuit_not_closed"))
             if limits != .none { controls.overrides[target] = limits }
         }
         return controls

@@ -1,3 +1,4 @@
+import AsyncTaskTargets
 import Logging
 import Synchronization
 
@@ -46,6 +47,9 @@ final class TargetControlApplier: Sendable {
     /// Applies `controls`: every target paused now (a target missing from it is resumed) and every stored limit.
     func apply(_ controls: TargetControlState) async throws {
         let limits = limits(for: controls)
+        for (target, limit) in fileLimits where limit.circuit != nil {
+            metrics.circuitOpen(target: target, controls.overrides[target]?.circuitNotClosed ?? false)
+        }
         let previous = current.withLock { state in
             defer { state = (controls.paused, limits) }
             return state
@@ -79,6 +83,9 @@ final class TargetControlApplier: Sendable {
             if let rate = limit.rate { parts.append("rate \(rate)/s") }
             if let burst = limit.burst { parts.append("burst \(burst)") }
             if let global = limit.globalConcurrency { parts.append("global_concurrency \(global)") }
+            if let perKey = limit.keyConcurrency { parts.append("key_concurrency \(perKey)") }
+            if let circuit = limit.circuit { parts.append("circuit \(circuit.failures) failures") }
+            if limit.circuitNotClosed { parts.append("circuit not closed") }
             return "\(target): \(parts.joined(separator: " "))"
         }.joined(separator: "; ")
     }

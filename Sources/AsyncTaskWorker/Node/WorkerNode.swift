@@ -77,7 +77,15 @@ public final class WorkerNode: Service, Sendable {
         let driver = PostgresWorkerDriver(
             pool: pool, claimer: AttemptClaimer(nodeID: id, lease: node.lease),
             registry: NodeRegistry(node: node, targets: configuration.servedTargets.keys.sorted(), version: version, logger: logger),
-            outcomes: OutcomeWriter(nodeID: id))
+            outcomes: OutcomeWriter(nodeID: id, circuits: configuration.targets.compactMapValues(\.circuit)), logger: logger,
+            circuitTransitions: { [logger, metrics] target, transition in
+                metrics.circuitTransition(target: target, to: transition)
+                if transition == "opened" {
+                    logger.warning("circuit opened: no calls to the target until its cooldown passed", metadata: ["target": "\(target)"])
+                } else {
+                    logger.notice("circuit closed: the target's probe calls succeeded", metadata: ["target": "\(target)"])
+                }
+            })
         let claimDue = self.claimDue
         let recorder = OutcomeRecorder(
             driver: driver, flushInterval: node.flushInterval, flushBatch: node.flushBatch, maxBuffered: node.maxBufferedOutcomes,
@@ -98,7 +106,9 @@ public final class WorkerNode: Service, Sendable {
         let controls = TargetControlApplier(
             driver: driver, capacity: capacity, leases: leases, claimDue: claimDue, metrics: metrics, logger: logger,
             fileLimits: configuration.targets.mapValues {
-                TargetLimits(rate: $0.rate?.perSecond, burst: $0.burst, globalConcurrency: $0.globalConcurrency)
+                TargetLimits(
+                    rate: $0.rate?.perSecond, burst: $0.burst, globalConcurrency: $0.globalConcurrency, keyConcurrency: $0.keyConcurrency,
+                    circuit: $0.circuit)
             })
 
         try await registerWhenReachable(driver) { [configuration, id] in

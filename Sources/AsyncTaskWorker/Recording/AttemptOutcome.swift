@@ -33,6 +33,8 @@ struct AttemptOutcome: Sendable {
     /// A failure of a keyed attempt whose target says `ordering.on_failure: block`: the failed row holds its
     /// key (`key_blocked`) until an operator retries it or unblocks the key.
     var blocksKey = false
+    /// What the call said about the target's health (nil: no call was made, or one cut short by the node).
+    var targetHealth: TargetHealth? = nil
 }
 
 extension AttemptOutcome.Disposition {

@@ -1,5 +1,6 @@
 import AsyncTask
 import AsyncTaskCore
+import AsyncTaskTargets
 import Foundation
 import PostgresClient
 
@@ -53,7 +54,37 @@ struct OutcomeWriter: Sendable {
             RETURNING a.id
             """, isPrepared: false)
 
+    // One flush's calls of a target with a circuit (schema v10): counts failures in a row, opens or closes the
+    // circuit and writes its webhook event. A flush of successes on a closed circuit with no failures counted
+    // writes nothing.
+    static let recordCircuit = PostgresStatement(
+        name: "record_circuit",
+        sql: """
+            SELECT async_task_circuit_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS transition
+            """)
+
     let nodeID: UUID
+    /// The circuit breakers of the node's targets that have one.
+    var circuits: [String: CircuitSettings] = [:]
+
+    /// Reports `batch`'s calls to the circuits of their targets (`accepted`: the outcomes written); returns the
+    /// transitions made (`opened` or `closed`), by target.
+    func reportCircuits(_ batch: [AttemptOutcome], accepted: Set<Int64>, on pool: PostgresConnectionPool) async throws -> [String: String] {
+        var transitions: [String: String] = [:]
+        for report in CircuitReport.reports(for: batch, accepted: accepted, circuits: circuits) {
+            guard let circuit = circuits[report.target] else { continue }
+            let row = try await pool.query(
+                Self.recordCircuit,
+                [
+                    report.target, Int32(clamping: report.trailingFailures), report.sawSuccess, Int32(clamping: report.successes),
+                    report.lastError, Int32(clamping: circuit.failures), circuit.window.milliseconds, circuit.cooldown.milliseconds,
+                    Int32(clamping: circuit.probes), nodeID,
+                ]
+            ).single()
+            if let transition = try row.decode(String?.self, "transition") { transitions[report.target] = transition }
+        }
+        return transitions
+    }
 
     /// Writes `batch`; returns the ids of the attempts whose outcome the fence let through.
     func write(_ batch: [AttemptOutcome], on pool: PostgresConnectionPool) async throws -> Set<Int64> {

@@ -56,6 +56,16 @@ final class WorkerMetrics: Sendable {
         }.increment()
     }
 
+    /// Counts a transition of `target`'s circuit made by this node (`to`: `opened` or `closed`).
+    func circuitTransition(target: String, to transition: String) {
+        Counter(label: "asynctask_circuit_transitions_total", dimensions: [("target", target), ("to", transition)]).increment()
+    }
+
+    /// Sets whether `target`'s circuit is open or half-open (1) or closed (0), as the node last read it.
+    func circuitOpen(target: String, _ open: Bool) {
+        Gauge(label: "asynctask_circuit_open", dimensions: [("target", target)]).record(open ? 1 : 0)
+    }
+
     /// Call duration per target.
     func callDuration(target: String) -> Timer {
         callDurations.withLock { timers in

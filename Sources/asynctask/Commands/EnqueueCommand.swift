@@ -42,6 +42,11 @@ struct EnqueueCommand: AsyncParsableCommand {
         help: "Attempts of the target with this key run one at a time, in enqueue order (at most 255 bytes).")
     var orderingKey: String?
 
+    @Option(
+        name: .customLong("concurrency-key"),
+        help: "At most targets.<name>.key_concurrency attempts of the target with this key run at once, cluster-wide (at most 255 bytes).")
+    var concurrencyKey: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -52,7 +57,8 @@ struct EnqueueCommand: AsyncParsableCommand {
         do {
             attempt = try Attempt(
                 target: target, method: method, argumentsJSON: argumentsJSON, idempotenceToken: token,
-                scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts, orderingKey: orderingKey)
+                scheduledAt: scheduledAt, priority: priority, maxAttempts: maxAttempts, orderingKey: orderingKey,
+                concurrencyKey: concurrencyKey)
         } catch {
             throw CLIFailure.badInput(error.description)
         }

@@ -36,13 +36,14 @@ struct TargetsCommand: AsyncParsableCommand {
             OutputFormat.printTable(
                 header: [
                     "TARGET", "STATE", "STORED LIMITS", "SERVED BY", "PENDING", "DUE", "IN FLIGHT", "CALLS/S (1 MIN)", "BLOCKED KEYS",
-                    "PAUSED SINCE",
+                    "PAUSED SINCE", "CIRCUIT",
                 ],
                 rows: targets.map { target in
                     [
                         target.name, target.state, Self.limits(target), "\(target.servedBy) node\(target.servedBy == 1 ? "" : "s")",
                         String(target.pending), String(target.due), String(target.inFlight), String(format: "%.1f", target.callsPerSecond),
                         String(target.blockedKeys), target.pausedAt.map { "\($0.formatted(.iso8601)) by \(target.pausedBy ?? "?")" } ?? "",
+                        Self.circuit(target),
                     ]
                 })
         }
@@ -53,7 +54,22 @@ struct TargetsCommand: AsyncParsableCommand {
             if let rate = target.rate { parts.append("rate \((try? CallRate(perSecond: rate))?.description ?? "\(rate)/s")") }
             if let burst = target.burst { parts.append("burst \(burst)") }
             if let global = target.globalConcurrency { parts.append("global \(global)") }
+            if let perKey = target.keyConcurrency { parts.append("per key \(perKey)") }
             return parts.isEmpty ? "-" : parts.joined(separator: ", ")
+        }
+
+        /// `open until 12:00:30Z (25 failures; opened 2 times)`, `closed (3 failures in a row)`, `-` when it never opened.
+        static func circuit(_ target: TargetControls.TargetInfo) -> String {
+            let opened = "opened \(target.circuitTimesOpened) time\(target.circuitTimesOpened == 1 ? "" : "s")"
+            switch target.circuitState {
+            case "open":
+                return "open until \(target.circuitRetryAt.map { $0.formatted(.iso8601) } ?? "?") (\(target.circuitFailures) failures; \(opened))"
+            case "half_open":
+                return "half-open: probing (\(opened))"
+            default:
+                if target.circuitTimesOpened == 0 && target.circuitFailures == 0 { return "-" }
+                return "closed (\(target.circuitFailures) failures in a row; \(opened))"
+            }
         }
     }
 
@@ -116,12 +132,14 @@ struct TargetsCommand: AsyncParsableCommand {
         @Option(help: "Calls per second from all nodes together, retries included: 200/s, 30/m, 1000/h.") var rate: String?
         @Option(help: "Calls beyond the rate allowed after a quiet spell (default: one second's worth of the rate).") var burst: Int?
         @Option(help: "Calls in flight from all nodes together.") var globalConcurrency: Int?
+        @Option(help: "Calls in flight per concurrency key from all nodes together.") var keyConcurrency: Int?
         @Flag(help: "Remove every stored limit first (alone: the config files decide again).") var clear = false
         @Option(help: "Who sets them, shown in the listing (default: user@host).") var by: String?
 
         func run() async throws {
             let controls = try common.controls()
-            var change = TargetControls.LimitChange(burst: burst, globalConcurrency: globalConcurrency, clear: clear)
+            var change = TargetControls.LimitChange(
+                burst: burst, globalConcurrency: globalConcurrency, keyConcurrency: keyConcurrency, clear: clear)
             if let rate {
                 do {
                     change.rate = try CallRate(parsing: rate)

@@ -95,6 +95,15 @@ def produce
   rescue ActiveRecord::RecordInvalid => e
     out[:errors][:long_key] = e.message
   end
+  # Fairness per key: an attempt with a concurrency key, and one too long for the column.
+  keyed = create.call(16, concurrency_key: 'tenant-9')
+  record.call(keyed, 16)
+  out[:concurrency_keyed] = keyed.id
+  begin
+    create.call(17, concurrency_key: 'c' * 300)
+  rescue ActiveRecord::RecordInvalid => e
+    out[:errors][:long_concurrency_key] = e.message
+  end
   out[:plain_args] = AsyncTask::Attempt.find(out[:committed].keys.first).method_args
   puts JSON.generate(out)
 end

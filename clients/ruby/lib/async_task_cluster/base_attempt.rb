@@ -28,7 +28,7 @@ module AsyncTaskCluster
       # Per-model encryptor; nil falls back to AsyncTaskCluster.encryptor (and then plaintext JSON).
       class_attribute :async_task_encryptor, instance_writer: false, default: nil
 
-      attr_readonly :idempotence_token, :target, :method_name, :method_args, :encryptor, :ordering_key
+      attr_readonly :idempotence_token, :target, :method_name, :method_args, :encryptor, :ordering_key, :concurrency_key
 
       validates :target, presence: true
       validates :method_name, presence: true
@@ -36,7 +36,7 @@ module AsyncTaskCluster
       validates :priority, numericality: { only_integer: true, greater_than_or_equal_to: -32_768, less_than_or_equal_to: 32_767 }, allow_nil: true
       validates :max_attempts, numericality: { only_integer: true, greater_than: 0 }, allow_nil: true
       validate :async_task_arguments_must_be_a_hash
-      validate :async_task_ordering_key_must_fit
+      validate :async_task_keys_must_fit
 
       STATUSES.each do |name|
         scope name, -> { where(status: name) }
@@ -106,11 +106,14 @@ module AsyncTaskCluster
     end
 
     # `ordering_key` (schema v9): attempts of one target with the same key run one at a time, in id order.
-    def async_task_ordering_key_must_fit
-      key = self[:ordering_key]
-      return if key.nil?
+    # `concurrency_key` (schema v10): at most `targets.<name>.key_concurrency` of one key in flight at once.
+    def async_task_keys_must_fit
+      %i[ordering_key concurrency_key].each do |column|
+        key = self[column]
+        next if key.nil?
 
-      errors.add(:ordering_key, "must be 1 to 255 bytes, got #{key.to_s.bytesize}") unless (1..255).cover?(key.to_s.bytesize)
+        errors.add(column, "must be 1 to 255 bytes, got #{key.to_s.bytesize}") unless (1..255).cover?(key.to_s.bytesize)
+      end
     end
 
     def async_task_store_arguments
