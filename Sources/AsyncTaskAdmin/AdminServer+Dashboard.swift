@@ -145,6 +145,51 @@ extension AdminServer {
         }
     }
 
+    /// The targets page and its buttons: pause, resume, and unblock an ordering key (token-checked form POSTs).
+    func addTargetRoutes(to router: Router<BasicRequestContext>, database: AdminDatabase) {
+        router.get("targets") { [configuration, tokenCheck] request, _ -> Response in
+            let controls = TargetControls(deadAfter: configuration.deadAfter)
+            let (targets, blocked) = try await database.withConnection { connection in
+                (try await controls.list(on: connection), try await controls.blockedKeys(limit: 100, on: connection))
+            }
+            let query = request.uri.queryParameters
+            let notice = query.get("done").map { done in "\(done) applied to \(query.get("target") ?? "?")." }
+            return Self.html(
+                self.page(
+                    "Targets", refresh: 10,
+                    DashboardPage.targetsPage(
+                        targets, blocked: blocked, notice: notice, actionsEnabled: tokenCheck.expected.map { !$0.isEmpty } ?? false)))
+        }
+        router.post("targets/:name/:action") { [configuration, tokenCheck, logger] request, context -> Response in
+            guard let name = context.parameters.get("name")?.removingPercentEncoding,
+                let action = context.parameters.get("action"), ["pause", "resume", "unblock"].contains(action)
+            else {
+                return Self.html(self.page("Bad request", DashboardPage.message("unknown target action", alert: true)), status: .notFound)
+            }
+            let form = try await Self.form(request)
+            if let refusal = self.formRefusal(tokenCheck, form.value("token")) { return refusal }
+            let controls = TargetControls(deadAfter: configuration.deadAfter)
+            do {
+                try await database.withConnection { connection in
+                    switch action {
+                    case "pause": _ = try await controls.pause(name, by: "dashboard", on: connection)
+                    case "resume": _ = try await controls.resume(name, on: connection)
+                    default: try await controls.unblock(name, key: form.value("ordering_key") ?? "", on: connection)
+                    }
+                }
+            } catch let error as TargetControlError {
+                let status: HTTPResponse.Status =
+                    switch error {
+                    case .unknownTarget, .notBlocked: .notFound
+                    default: .badRequest
+                    }
+                return Self.html(self.page("Refused", DashboardPage.message(error.description, alert: true)), status: status)
+            }
+            logger.notice("admin target action", metadata: ["action": "\(action)", "target": "\(name)", "via": "dashboard"])
+            return Response(status: .seeOther, headers: [.location: "/targets?done=\(action)&target=\(HTML.queryValue(name))"])
+        }
+    }
+
     /// A submitted form's fields, in order (a field may repeat, as the listing's `id` checkboxes do).
     struct Form {
         var pairs: [(String, String)]

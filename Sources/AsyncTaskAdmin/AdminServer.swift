@@ -59,6 +59,7 @@ public final class AdminServer: Service, Sendable {
         addHealthRoutes(to: router, database: database)
         addAPIRoutes(to: router, database: database)
         addDashboardRoutes(to: router, database: database)
+        addTargetRoutes(to: router, database: database)
         let onListening = self.onListening
         let logger = self.logger
         let app = Application(

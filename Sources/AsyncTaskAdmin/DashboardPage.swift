@@ -37,7 +37,7 @@ enum DashboardPage {
         <style>\(style)</style></head>
         <body><header><h1>asynctask</h1><a href="/">Overview</a><a href="/attempts">Attempts</a>
         <a href="/attempts?status=failed">Failures</a><a href="/attempts?state=scheduled">Scheduled</a>
-        <a href="/attempts?state=retrying">Retrying</a><a href="/metrics">Metrics</a>
+        <a href="/attempts?state=retrying">Retrying</a><a href="/targets">Targets</a><a href="/metrics">Metrics</a>
         <span style="margin-left:auto;color:#9aa3b2">node \(HTML.escape(nodeID))\(draining ? " · <b>draining</b>" : "")</span></header>
         <main>\(body)</main></body></html>
         """

@@ -160,7 +160,7 @@ struct DashboardOperatorTests {
     }
 
     @Test(
-        "in headless Chromium behind a read token: charts with axes, scheduled and retrying views, a confirmed bulk retry and a bulk expire, the try timeline",
+        "in headless Chromium behind a read token: charts with axes, scheduled and retrying views, a confirmed bulk retry and a bulk expire, the try timeline, pause and resume on the targets page",
         .enabled(if: HeadlessChromium.shouldRun, "chromium is not installed (scripts/ensure-deps.sh installs it; set CI to make this a failure)"))
     func dashboardBulkInBrowser() async throws {
         let artifacts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -271,6 +271,44 @@ struct DashboardOperatorTests {
                         "[...document.querySelectorAll('#tries-table [data-field=outcome]')].map(e => e.textContent).join(',')") as? String
                         == "failed,failed")
                 try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-attempt-tries.png"))
+
+                // The targets page: pause OrderClient with its button (and the token), then resume it.
+                try await browser.navigate(admin + "/targets")
+                func state() async throws -> String? {
+                    try await browser.evaluate("document.querySelector('#targets tr[data-target=\"OrderClient\"] [data-figure=state]')?.textContent")
+                        as? String
+                }
+                #expect(try await state() == "running")
+                _ = try await browser.evaluate(
+                    """
+                    document.querySelector('#pause-OrderClient input[name=token]').value = '\(Self.token)';
+                    document.querySelector('#pause-OrderClient button').click(); true
+                    """)
+                try await browser.waitForPage { $0.contains("/targets?done=pause&target=OrderClient") }
+                let paused = try await state()
+                #expect(paused?.hasPrefix("paused") == true, "\(paused ?? "no state")")
+                #expect(
+                    try await cluster.scalar(
+                        "SELECT count(*) FROM async_task_targets WHERE target = 'OrderClient' AND paused AND paused_by = 'dashboard'") == 1)
+                try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-targets-paused.png"))
+                _ = try await browser.evaluate(
+                    """
+                    document.querySelector('#resume-OrderClient input[name=token]').value = 'wrong-token';
+                    document.querySelector('#resume-OrderClient button').click(); true
+                    """)
+                try await browser.waitForPage { $0.contains("/targets/OrderClient/resume") }
+                #expect(
+                    try await cluster.scalar("SELECT count(*) FROM async_task_targets WHERE target = 'OrderClient' AND paused") == 1,
+                    "a wrong token changes nothing")
+                try await browser.navigate(admin + "/targets")
+                _ = try await browser.evaluate(
+                    """
+                    document.querySelector('#resume-OrderClient input[name=token]').value = '\(Self.token)';
+                    document.querySelector('#resume-OrderClient button').click(); true
+                    """)
+                try await browser.waitForPage { $0.contains("/targets?done=resume&target=OrderClient") }
+                #expect(try await state() == "running")
+                #expect(try await cluster.scalar("SELECT count(*) FROM async_task_targets WHERE target = 'OrderClient' AND paused") == 0)
             } catch {
                 await browser.close()
                 throw error
