@@ -19,7 +19,7 @@ struct MigrationTextTests {
         7: "d6b211c59503c7e7da6cbdf8e6f4a2cb55a1ab5c008927a4fedc46e786d895e4",
         8: "e9cbeba57c1fe80f19aef475c113aea29b5c368482a8b7af378f738559d037f9",
         9: "4cfb262e2f839d52bd80d2e3b66fee2079eb7e0ad7397446e0b41db8eaac9d92",
-        10: "a0d9b5c05566cf37ec33b1a6e2dfcd67067aec944c74bf98fff67ed7f4332bf4",
+        10: "9a8462121a2d2188efe658e84a854b898a314f76c51600199a2a7cd53b7984be",
     ]
 
     static func digest(_ text: String) -> String {

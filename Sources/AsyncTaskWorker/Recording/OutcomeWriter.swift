@@ -19,6 +19,14 @@ struct OutcomeWriter: Sendable {
     // once it holds $13 (`Schema.keptTries`); the outcome name follows from the status and the error (pending
     // with an error is a retry, without one a released lease). jsonb_strip_nulls keeps a success's entry small.
     // A keyed attempt failed under `ordering.on_failure: block` keeps its key (`key_blocked`, schema v9).
+    // Each key an outcome passes on (its lease ends and it does not block the key) has its next row promoted
+    // when parked, here, set-based (schema v10): the statement marks its transaction so that the per-row trigger
+    // skips these rows. The promotion's snapshot is the statement's, in which the flushed rows are still
+    // pending: the key's next row is its earliest pending one other than the one that just left pending (a
+    // retried row stays the key's head, and is not parked). One key has at most one outcome in a flush (one call
+    // at a time), so the exclusion is by that row's id: a correlated NOT EXISTS over the flushed rows instead
+    // scanned them for every key (141 ms flushes). A row parked by an insert that commits after this snapshot is
+    // promoted by its own commit's check or by the nodes' sweep, as with the trigger.
     static let record = PostgresStatement(
         name: "record_outcomes",
         sql: """
@@ -27,7 +35,7 @@ struct OutcomeWriter: Sendable {
                                      $10::timestamptz[], $11::float8[], $12::integer[], $14::boolean[])
                     AS o(id, num_attempts, status, delay_ms, error, http_status, error_kind, excerpt, started_at, duration_ms, max_attempts,
                          blocks_key)
-            )
+            ), done AS (
             UPDATE async_task_attempts a
             SET status = o.status,
                 completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
@@ -51,7 +59,24 @@ struct OutcomeWriter: Sendable {
             FROM o
             WHERE a.id = ANY($2::bigint[]) AND a.id = o.id
               AND a.locked_by = $1 AND a.num_attempts = o.num_attempts AND a.status = 'pending'
-            RETURNING a.id
+              AND (SELECT set_config('\(Schema.keysPassedSetting)', 'flush', true)) IS NOT NULL
+            RETURNING a.id, a.target, a.ordering_key, a.status, a.key_blocked
+            ), passed AS (
+                SELECT d.id, d.target, d.ordering_key, d.status = '\(AttemptStatus.pending)' AS still_pending FROM done d
+                WHERE d.ordering_key IS NOT NULL AND NOT d.key_blocked
+            ), promoted AS (
+                UPDATE async_task_attempts p SET available_at = coalesce(p.scheduled_at, p.created_at)
+                FROM passed
+                WHERE p.id = (SELECT min(k.id) FROM async_task_attempts k
+                              WHERE k.target = passed.target AND k.ordering_key = passed.ordering_key
+                                AND k.status = '\(AttemptStatus.pending)' AND k.ordering_key IS NOT NULL
+                                AND (k.id <> passed.id OR passed.still_pending))
+                  AND p.available_at = 'infinity' AND p.status = '\(AttemptStatus.pending)'
+                  AND NOT EXISTS (SELECT 1 FROM async_task_attempts b
+                                  WHERE b.target = p.target AND b.ordering_key = p.ordering_key AND b.id < p.id AND b.key_blocked)
+                RETURNING p.id
+            )
+            SELECT d.id FROM done d
             """, isPrepared: false)
 
     // One flush's calls of a target with a circuit (schema v10): counts failures in a row, opens or closes the
