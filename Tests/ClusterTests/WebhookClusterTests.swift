@@ -21,7 +21,9 @@ struct WebhookClusterTests {
     func durableDelivery() async throws {
         try await Cluster.with { cluster in
             let record = cluster.directory.appendingPathComponent("webhooks.jsonl")
-            let port = Int.random(in: 20_000..<40_000)
+            // Below Linux's ephemeral range (32768-60999): the port must still be free when the receiver comes back
+            // 30 s later, and a client socket of another test could take one in that range meanwhile.
+            let port = Int.random(in: 20_000..<32_000)
             var receiver = try startReceiver(cluster, port: port, record: record)
             _ = try await receiver.waitForOutput("listening on ")
             receiver.send(SIGKILL)
@@ -61,6 +63,7 @@ struct WebhookClusterTests {
                 try await cluster.scalar(
                     "SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'pending' AND num_attempts > 0") > 0)
             receiver = try startReceiver(cluster, port: port, record: record)
+            _ = try await receiver.waitForOutput("listening on ")
             try await eventually("every event is delivered", timeout: .seconds(60)) {
                 try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE target = '@webhook' AND status = 'succeeded'") == 28
             }
