@@ -22,10 +22,10 @@ extension DashboardPage {
             if let since = target.pausedAt {
                 html += "<br><span class=\"muted\">since \(HTML.escape(since.formatted(.iso8601))) by \(HTML.escape(target.pausedBy ?? "?"))</span>"
             }
-            html += "</td><td>\(HTML.escape(limits(target)))</td><td class=\"n\">\(target.servedBy)</td>"
+            html += "</td><td>\(HTML.escape(target.storedLimitsSummary))</td><td class=\"n\">\(target.servedBy)</td>"
             html += "<td class=\"n\" data-figure=\"pending\">\(target.pending)</td><td class=\"n\">\(target.due)</td>"
             html += "<td class=\"n\">\(target.inFlight)</td><td class=\"n\">\(String(format: "%.1f", target.callsPerSecond))</td>"
-            html += "<td data-figure=\"circuit\">\(HTML.escape(circuit(target)))</td><td class=\"n\">\(target.blockedKeys)</td><td>"
+            html += "<td data-figure=\"circuit\">\(HTML.escape(target.circuitSummary))</td><td class=\"n\">\(target.blockedKeys)</td><td>"
             if !target.name.hasPrefix(Schema.internalTargetPrefix) {
                 let action = target.paused ? "resume" : "pause"
                 html +=
@@ -59,27 +59,5 @@ extension DashboardPage {
         }
         html += "</section>"
         return html
-    }
-
-    /// `rate 50/s, burst 10, global 20, per key 2`, `-` when nothing is stored (the nodes' config files decide).
-    static func limits(_ target: TargetControls.TargetInfo) -> String {
-        var parts: [String] = []
-        if let rate = target.rate { parts.append("rate \((try? CallRate(perSecond: rate))?.description ?? "\(rate)/s")") }
-        if let burst = target.burst { parts.append("burst \(burst)") }
-        if let global = target.globalConcurrency { parts.append("global \(global)") }
-        if let perKey = target.keyConcurrency { parts.append("per key \(perKey)") }
-        return parts.isEmpty ? "-" : parts.joined(separator: ", ")
-    }
-
-    /// The circuit's state for the table: `-` for a target whose circuit never counted a failure.
-    static func circuit(_ target: TargetControls.TargetInfo) -> String {
-        let opened = "opened \(target.circuitTimesOpened)×"
-        switch target.circuitState {
-        case "open": return "open until \(target.circuitRetryAt?.formatted(.iso8601) ?? "?") (\(target.circuitFailures) failures; \(opened))"
-        case "half_open": return "half-open: probing (\(opened))"
-        default:
-            if target.circuitTimesOpened == 0 && target.circuitFailures == 0 { return "-" }
-            return "closed (\(target.circuitFailures) failures in a row; \(opened))"
-        }
     }
 }

@@ -66,7 +66,7 @@ struct PartitionTests {
         // node explains a takeover within 20 s of the cut.
         try cluster.startWorker(node: ["concurrency: 20"], target: ["concurrency: 20"], deadAfter: "5s")
         try cluster.startWorker(node: ["concurrency: 20"], target: ["concurrency: 20"], deadAfter: "5s")
-        try await eventually("the others re-claim all 20", timeout: .seconds(30), every: .milliseconds(50)) {
+        try await eventually("the others re-claim all 20", timeout: .seconds(60), every: .milliseconds(50)) {
             try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE num_attempts >= 2") == 20
         }
         let takeover = ContinuousClock.now - cutAt

@@ -55,6 +55,30 @@ public struct TargetControls: Sendable {
         /// The failure that last opened it.
         public var circuitLastError: String? = nil
 
+        /// `rate 50/s, burst 10, global 20, per key 2` for the stored limits; `-` when none is stored (the nodes'
+        /// config files decide).
+        public var storedLimitsSummary: String {
+            var parts: [String] = []
+            if let rate { parts.append("rate \((try? CallRate(perSecond: rate))?.description ?? "\(rate)/s")") }
+            if let burst { parts.append("burst \(burst)") }
+            if let globalConcurrency { parts.append("global \(globalConcurrency)") }
+            if let keyConcurrency { parts.append("per key \(keyConcurrency)") }
+            return parts.isEmpty ? "-" : parts.joined(separator: ", ")
+        }
+
+        /// `open until 2026-12-03T12:00:30Z (25 failures; opened 2 times)`, `half-open: probing (…)`, `closed (3
+        /// failures in a row; …)`; `-` for a circuit that never counted a failure.
+        public var circuitSummary: String {
+            let opened = "opened \(circuitTimesOpened) time\(circuitTimesOpened == 1 ? "" : "s")"
+            switch circuitState {
+            case "open": return "open until \(circuitRetryAt.map { $0.formatted(.iso8601) } ?? "?") (\(circuitFailures) failures; \(opened))"
+            case "half_open": return "half-open: probing (\(opened))"
+            default:
+                if circuitTimesOpened == 0 && circuitFailures == 0 { return "-" }
+                return "closed (\(circuitFailures) failures in a row; \(opened))"
+            }
+        }
+
         /// `paused`, `circuit open`, `circuit half-open` or `running`.
         public var state: String {
             if paused { return "paused" }

@@ -40,36 +40,12 @@ struct TargetsCommand: AsyncParsableCommand {
                 ],
                 rows: targets.map { target in
                     [
-                        target.name, target.state, Self.limits(target), "\(target.servedBy) node\(target.servedBy == 1 ? "" : "s")",
+                        target.name, target.state, target.storedLimitsSummary, "\(target.servedBy) node\(target.servedBy == 1 ? "" : "s")",
                         String(target.pending), String(target.due), String(target.inFlight), String(format: "%.1f", target.callsPerSecond),
                         String(target.blockedKeys), target.pausedAt.map { "\($0.formatted(.iso8601)) by \(target.pausedBy ?? "?")" } ?? "",
-                        Self.circuit(target),
+                        target.circuitSummary,
                     ]
                 })
-        }
-
-        /// `rate 50/s, burst 10, global 20` for the stored limits (`-`: the config files decide).
-        static func limits(_ target: TargetControls.TargetInfo) -> String {
-            var parts: [String] = []
-            if let rate = target.rate { parts.append("rate \((try? CallRate(perSecond: rate))?.description ?? "\(rate)/s")") }
-            if let burst = target.burst { parts.append("burst \(burst)") }
-            if let global = target.globalConcurrency { parts.append("global \(global)") }
-            if let perKey = target.keyConcurrency { parts.append("per key \(perKey)") }
-            return parts.isEmpty ? "-" : parts.joined(separator: ", ")
-        }
-
-        /// `open until 12:00:30Z (25 failures; opened 2 times)`, `closed (3 failures in a row)`, `-` when it never opened.
-        static func circuit(_ target: TargetControls.TargetInfo) -> String {
-            let opened = "opened \(target.circuitTimesOpened) time\(target.circuitTimesOpened == 1 ? "" : "s")"
-            switch target.circuitState {
-            case "open":
-                return "open until \(target.circuitRetryAt.map { $0.formatted(.iso8601) } ?? "?") (\(target.circuitFailures) failures; \(opened))"
-            case "half_open":
-                return "half-open: probing (\(opened))"
-            default:
-                if target.circuitTimesOpened == 0 && target.circuitFailures == 0 { return "-" }
-                return "closed (\(target.circuitFailures) failures in a row; \(opened))"
-            }
         }
     }
 
