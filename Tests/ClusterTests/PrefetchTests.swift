@@ -48,7 +48,9 @@ struct PrefetchTests {
 
     @Test("kill -9 with attempts claimed ahead: their leases are released by reaping and they run on the survivor, nothing lost")
     func killNineWithBuffer() async throws {
-        try await Cluster.with(targetArguments: ["--delay-ms", "8000"]) { cluster in
+        // Calls of 20 s: the victim's first 4 must still be running when it is killed (with 8 s, a loaded CI machine
+        // once took longer than that to start the survivor, and the victim started its buffered 4).
+        try await Cluster.with(targetArguments: ["--delay-ms", "20000"]) { cluster in
             let ids = try await cluster.enqueue(20)
             let victim = try cluster.startWorker(target: ["concurrency: 4"])
             try await eventually("4 in flight and 4 claimed ahead", timeout: .seconds(30), every: .milliseconds(20)) {
