@@ -10,8 +10,8 @@ struct PostgresWorkerDriver: WorkerDriver {
     let registry: NodeRegistry
     let outcomes: OutcomeWriter
     let logger: Logger
-    /// Told of each circuit transition a flush made (target, `opened` or `closed`).
-    var circuitTransitions: @Sendable (String, String) -> Void = { _, _ in }
+    /// Told of each circuit transition a flush made (target and transition).
+    var circuitTransitions: @Sendable (String, CircuitTransition) -> Void = { _, _ in }
 
     func register() async throws {
         try await registry.register(on: pool)

@@ -80,7 +80,7 @@ public final class WorkerNode: Service, Sendable {
             outcomes: OutcomeWriter(nodeID: id, circuits: configuration.targets.compactMapValues(\.circuit)), logger: logger,
             circuitTransitions: { [logger, metrics] target, transition in
                 metrics.circuitTransition(target: target, to: transition)
-                if transition == "opened" {
+                if transition == .opened {
                     logger.warning("circuit opened: no calls to the target until its cooldown passed", metadata: ["target": "\(target)"])
                 } else {
                     logger.notice("circuit closed: the target's probe calls succeeded", metadata: ["target": "\(target)"])

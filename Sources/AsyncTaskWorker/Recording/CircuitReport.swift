@@ -45,3 +45,11 @@ enum TargetHealth: Sendable, Equatable {
     /// A retryable failure of the call: no connection, a timeout, a 5xx or 429.
     case failing
 }
+
+/// A change of a target's circuit that a flush's report made (`async_task_circuit_record`'s result).
+enum CircuitTransition: String, Sendable {
+    /// Failures in a row reached the threshold, or a probe failed: no calls until the cooldown passed.
+    case opened
+    /// Every probe succeeded: calls run again.
+    case closed
+}

@@ -93,9 +93,10 @@ struct OutcomeWriter: Sendable {
     var circuits: [String: CircuitSettings] = [:]
 
     /// Reports `batch`'s calls to the circuits of their targets (`accepted`: the outcomes written); returns the
-    /// transitions made (`opened` or `closed`), by target.
-    func reportCircuits(_ batch: [AttemptOutcome], accepted: Set<Int64>, on pool: PostgresConnectionPool) async throws -> [String: String] {
-        var transitions: [String: String] = [:]
+    /// transitions made, by target.
+    func reportCircuits(_ batch: [AttemptOutcome], accepted: Set<Int64>, on pool: PostgresConnectionPool) async throws -> [String: CircuitTransition]
+    {
+        var transitions: [String: CircuitTransition] = [:]
         for report in CircuitReport.reports(for: batch, accepted: accepted, circuits: circuits) {
             guard let circuit = circuits[report.target] else { continue }
             let row = try await pool.query(
@@ -106,7 +107,9 @@ struct OutcomeWriter: Sendable {
                     Int32(clamping: circuit.probes), nodeID,
                 ]
             ).single()
-            if let transition = try row.decode(String?.self, "transition") { transitions[report.target] = transition }
+            if let text = try row.decode(String?.self, "transition"), let transition = CircuitTransition(rawValue: text) {
+                transitions[report.target] = transition
+            }
         }
         return transitions
     }

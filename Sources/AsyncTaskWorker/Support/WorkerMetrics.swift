@@ -56,9 +56,9 @@ final class WorkerMetrics: Sendable {
         }.increment()
     }
 
-    /// Counts a transition of `target`'s circuit made by this node (`to`: `opened` or `closed`).
-    func circuitTransition(target: String, to transition: String) {
-        Counter(label: "asynctask_circuit_transitions_total", dimensions: [("target", target), ("to", transition)]).increment()
+    /// Counts a transition of `target`'s circuit made by this node .
+    func circuitTransition(target: String, to transition: CircuitTransition) {
+        Counter(label: "asynctask_circuit_transitions_total", dimensions: [("target", target), ("to", transition.rawValue)]).increment()
     }
 
     /// Sets whether `target`'s circuit is open or half-open (1) or closed (0), as the node last read it.
