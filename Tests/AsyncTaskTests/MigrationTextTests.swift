@@ -20,6 +20,7 @@ struct MigrationTextTests {
         8: "e9cbeba57c1fe80f19aef475c113aea29b5c368482a8b7af378f738559d037f9",
         9: "4cfb262e2f839d52bd80d2e3b66fee2079eb7e0ad7397446e0b41db8eaac9d92",
         10: "9a8462121a2d2188efe658e84a854b898a314f76c51600199a2a7cd53b7984be",
+        11: "70e8a09a84f62e147df68c759ed4b97675945c029f7bde0296f9751c7e5b3708",
     ]
 
     static func digest(_ text: String) -> String {

@@ -160,14 +160,19 @@ extension Schema {
                 EXECUTE FUNCTION async_task_attempts_pass_key();
 
 
-            """ + claimFunction)
+            """ + claimFunction(create: "CREATE", rateMarginMs: 50))
 
     /// The claim function of version 10: version 8's, per target also within `p_key_limits` (at most that many
     /// leased per concurrency key; NULL: none) and the circuit (`p_probes`, `p_cooldowns_ms`: the node's
     /// `circuit` block for the target, NULL without one). Due rows of keys at their limit are skipped, up to four
     /// rounds per target: a round that found a key's first rows may fill that key, and the next looks past it.
-    static let claimFunction = """
-        CREATE FUNCTION async_task_claim_limited(
+    ///
+    /// `create` is `CREATE` (version 10) or `CREATE OR REPLACE` (later versions); `rateMarginMs` is the time of
+    /// calls that the bucket keeps off its capacity for calls that start after their claim. Released migrations
+    /// keep their text (`MigrationTextTests`): version 10 is `CREATE` with 50 ms.
+    static func claimFunction(create: String, rateMarginMs: Int) -> String {
+        """
+        \(create) FUNCTION async_task_claim_limited(
             p_targets text[], p_wants integer[], p_rates double precision[], p_bursts integer[], p_globals integer[],
             p_key_limits integer[], p_probes integer[], p_cooldowns_ms bigint[], p_node uuid, p_lease_ms bigint)
         RETURNS TABLE (
@@ -241,9 +246,9 @@ extension Schema {
                 END IF;
                 v_at := clock_timestamp();
                 IF v_rate IS NOT NULL THEN
-                    -- 50 ms of calls stay off the bucket: a call starts a little after its claim took the
+                    -- \(rateMarginMs) ms of calls stay off the bucket: a call starts a little after its claim took the
                     -- token, and the limit holds for when calls reach the target.
-                    v_capacity := greatest(1, coalesce(v_control.burst, p_bursts[i], ceil(v_rate)) - v_rate * 0.05);
+                    v_capacity := greatest(1, coalesce(v_control.burst, p_bursts[i], ceil(v_rate)) - v_rate * \(Double(rateMarginMs) / 1000));
                     v_tokens := least(v_capacity, coalesce(v_control.tokens, v_capacity)
                         + v_rate * greatest(0, extract(epoch FROM v_at - coalesce(v_control.tokens_at, v_at))));
                     v_grant := least(v_grant, floor(v_tokens)::integer);
@@ -346,4 +351,5 @@ extension Schema {
         END
         $$;
         """
+    }
 }

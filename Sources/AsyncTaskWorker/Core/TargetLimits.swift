@@ -4,7 +4,7 @@ import AsyncTaskTargets
 /// `key_concurrency`, and the circuit breaker), from the config file or an operator's stored override (`asynctask
 /// targets set`; the circuit only from the file). The claim function
 /// (`async_task_claim_limited`, schema v8) enforces them; the node routes a limited target's claims there
-/// and claims a rate-limited one ahead by at most 50 ms of its rate.
+/// and claims a rate-limited one ahead by at most 25 ms of its rate.
 struct TargetLimits: Sendable, Hashable {
     /// Calls per second, retries included (nil: no rate limit).
     var rate: Double?

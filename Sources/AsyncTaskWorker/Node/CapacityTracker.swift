@@ -1,3 +1,4 @@
+import AsyncTask
 import Synchronization
 
 /// The node's slots and its prefetch buffer, shared by the claim loops and the running calls: a lock around a
@@ -16,9 +17,9 @@ final class CapacityTracker: Sendable {
         /// The cluster-wide limits in force, of the targets that have any.
         var limits: [String: TargetLimits] = [:]
 
-        /// A target's prefetch depth, from its observed rate. A rate-limited target's is at most 50 ms of its
+        /// A target's prefetch depth, from its observed rate. A rate-limited target's is at most 25 ms of its
         /// rate: an attempt claimed ahead took its token at the claim and starts later, and the claim function
-        /// keeps 50 ms of calls off the bucket for that. (Under a `global_concurrency` an attempt claimed ahead
+        /// keeps 75 ms of calls off the bucket, 25 of them for that (`Schema.ratePrefetchMarginMs`). (Under a `global_concurrency` an attempt claimed ahead
         /// counts as in flight while it waits, which errs on the safe side; it is claimed ahead only when the
         /// node's own slots are full.)
         /// A target with a `key_concurrency` or a circuit is never claimed ahead: an attempt waiting in the buffer
@@ -30,8 +31,8 @@ final class CapacityTracker: Sendable {
             return min(depth, Int(rate * Self.rateMargin))
         }
 
-        /// The time of calls of a rate-limited target that the claim function keeps off its bucket (schema v8).
-        static let rateMargin = 0.05
+        /// The time of calls of a rate-limited target that may wait claimed ahead, in seconds (schema v11).
+        static let rateMargin = Double(Schema.ratePrefetchMarginMs) / 1000
     }
 
     private let state: Mutex<State>

@@ -9,7 +9,7 @@ import Synchronization
 /// at once with their claim's count undone, so they keep their tries; calls in flight finish. (The claim
 /// statement itself skips paused targets, so no node claims one after the pause committed.) Limits: the stored
 /// overrides take the place of the file's values, and the node routes every limited target's claims through the
-/// claim function, claiming a rate-limited one ahead by at most 50 ms of its rate.
+/// claim function, claiming a rate-limited one ahead by at most 25 ms of its rate.
 final class TargetControlApplier: Sendable {
     let driver: any WorkerDriver
     let capacity: CapacityTracker
