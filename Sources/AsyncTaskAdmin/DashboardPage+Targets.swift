@@ -16,7 +16,7 @@ extension DashboardPage {
         html += "<th>Pending</th><th>Due</th><th>In flight</th><th>Calls/s (1 min)</th><th>Circuit</th><th>Blocked keys</th><th></th></tr>"
         for target in targets {
             let name = HTML.escape(target.name)
-            let stateClass = target.paused || target.circuitState != "closed" ? "warning" : "ok"
+            let stateClass = target.paused || target.circuitState != .closed ? "warning" : "ok"
             html += "<tr data-target=\"\(name)\"><td>\(name)</td>"
             html += "<td class=\"\(stateClass)\" data-figure=\"state\">\(HTML.escape(target.state))"
             if let since = target.pausedAt {

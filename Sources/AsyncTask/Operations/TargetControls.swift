@@ -42,8 +42,8 @@ public struct TargetControls: Sendable {
         public var blockedKeys: Int
         /// The stored `key_concurrency`.
         public var keyConcurrency: Int? = nil
-        /// The cluster's circuit of the target (schema v10): `closed`, `open` or `half_open`.
-        public var circuitState: String = "closed"
+        /// The cluster's circuit of the target (schema v10).
+        public var circuitState: CircuitState = .closed
         /// When the circuit last changed state.
         public var circuitChangedAt: Date? = nil
         /// When an open circuit lets probe calls through (open) or gives up on undecided probes (half-open).
@@ -71,9 +71,9 @@ public struct TargetControls: Sendable {
         public var circuitSummary: String {
             let opened = "opened \(circuitTimesOpened) time\(circuitTimesOpened == 1 ? "" : "s")"
             switch circuitState {
-            case "open": return "open until \(circuitRetryAt.map { $0.formatted(.iso8601) } ?? "?") (\(circuitFailures) failures; \(opened))"
-            case "half_open": return "half-open: probing (\(opened))"
-            default:
+            case .open: return "open until \(circuitRetryAt.map { $0.formatted(.iso8601) } ?? "?") (\(circuitFailures) failures; \(opened))"
+            case .halfOpen: return "half-open: probing (\(opened))"
+            case .closed:
                 if circuitTimesOpened == 0 && circuitFailures == 0 { return "-" }
                 return "closed (\(circuitFailures) failures in a row; \(opened))"
             }
@@ -83,9 +83,9 @@ public struct TargetControls: Sendable {
         public var state: String {
             if paused { return "paused" }
             switch circuitState {
-            case "open": return "circuit open"
-            case "half_open": return "circuit half-open"
-            default: return "running"
+            case .open: return "circuit open"
+            case .halfOpen: return "circuit half-open"
+            case .closed: return "running"
             }
         }
     }
@@ -360,7 +360,11 @@ public struct TargetControls: Sendable {
 
     private func rows(named name: String?, on connection: PostgresConnection) async throws(PostgresError) -> [TargetInfo] {
         try await connection.query(Self.list, [deadAfter.milliseconds, name]).map { row throws(PostgresError) in
-            TargetInfo(
+            let circuitText = try row.decode(String.self, "circuit_state")
+            guard let circuitState = CircuitState(rawValue: circuitText) else {
+                throw PostgresError(code: .decoding, message: "column 'circuit_state' holds unknown state '\(circuitText)'")
+            }
+            return TargetInfo(
                 name: try row.decode(String.self, "target"), paused: try row.decode(Bool.self, "paused"),
                 pausedAt: try row.decode(Date?.self, "paused_at"), pausedBy: try row.decode(String?.self, "paused_by"),
                 servedBy: try row.decode(Int.self, "served_by"), pending: try row.decode(Int.self, "pending"),
@@ -368,7 +372,7 @@ public struct TargetControls: Sendable {
                 callsPerSecond: try row.decode(Double.self, "calls_per_second"), rate: try row.decode(Double?.self, "rate_per_second"),
                 burst: try row.decode(Int?.self, "burst"), globalConcurrency: try row.decode(Int?.self, "global_concurrency"),
                 limitsSetBy: try row.decode(String?.self, "limits_set_by"), blockedKeys: try row.decode(Int.self, "blocked_keys"),
-                keyConcurrency: try row.decode(Int?.self, "key_concurrency"), circuitState: try row.decode(String.self, "circuit_state"),
+                keyConcurrency: try row.decode(Int?.self, "key_concurrency"), circuitState: circuitState,
                 circuitChangedAt: try row.decode(Date?.self, "circuit_changed_at"), circuitRetryAt: try row.decode(Date?.self, "circuit_retry_at"),
                 circuitFailures: try row.decode(Int.self, "circuit_failures"), circuitTimesOpened: try row.decode(Int.self, "circuit_opened"),
                 circuitLastError: try row.decode(String?.self, "circuit_last_error"))

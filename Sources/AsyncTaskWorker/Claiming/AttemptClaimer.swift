@@ -29,7 +29,7 @@ struct AttemptClaimer: Sendable {
                     SELECT 1 FROM async_task_targets s
                     WHERE s.target = c.target
                       AND (s.paused OR s.rate_per_second IS NOT NULL OR s.global_concurrency IS NOT NULL
-                           OR s.key_concurrency IS NOT NULL OR s.circuit_state <> 'closed')
+                           OR s.key_concurrency IS NOT NULL OR s.circuit_state <> '\(CircuitState.closed)')
                 )
             ), picked AS (
                 SELECT p.id FROM caps CROSS JOIN LATERAL (

@@ -173,11 +173,11 @@ struct NodeRegistry: Sendable {
         name: "target_controls",
         sql: """
             SELECT target, paused, rate_per_second, burst, global_concurrency, key_concurrency,
-                   circuit_state <> 'closed' AS circuit_not_closed
+                   circuit_state <> '\(CircuitState.closed)' AS circuit_not_closed
             FROM async_task_targets
             WHERE target = ANY($1::text[])
               AND (paused OR rate_per_second IS NOT NULL OR burst IS NOT NULL OR global_concurrency IS NOT NULL
-                   OR key_concurrency IS NOT NULL OR circuit_state <> 'closed')
+                   OR key_concurrency IS NOT NULL OR circuit_state <> '\(CircuitState.closed)')
             """)
 
     /// What an operator stored for the targets this node serves: pauses and limit overrides.
