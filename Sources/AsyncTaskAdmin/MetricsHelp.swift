@@ -21,6 +21,11 @@ enum MetricsHelp {
         "asynctask_queue_due": "Pending attempts per target that are due now and not leased, cluster-wide.",
         "asynctask_queue_running": "Attempts per target leased by a node now, cluster-wide.",
         "asynctask_queue_lag_seconds": "Age of the oldest due attempt per target: how far the cluster is behind.",
+        "asynctask_queue_waiting_for_key": "Pending attempts per target parked behind an earlier attempt of their ordering key, cluster-wide.",
+        "asynctask_queue_key_wait_seconds":
+            "Per target, how long the longest-parked attempt has waited for its ordering key since it was enqueued.",
+        "asynctask_keys_blocked": "Ordering keys per target held by a failed head (ordering.on_failure: block) until an operator acts.",
+        "asynctask_target_rate_per_second": "Attempts of the target finished per second cluster-wide over the last five minutes (observed rate).",
         "asynctask_nodes_live": "Worker nodes with a fresh heartbeat.",
         "asynctask_target_paused": "1 while an operator has the target paused cluster-wide (asynctask targets pause), else 0.",
         "asynctask_claims_throttled_total":

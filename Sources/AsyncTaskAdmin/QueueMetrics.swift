@@ -53,10 +53,14 @@ final class QueueMetrics: Sendable {
             registry.makeGauge(descriptor: Self.due, labels: labels).set(Double(figures.due))
             registry.makeGauge(descriptor: Self.running, labels: labels).set(Double(figures.running))
             registry.makeGauge(descriptor: Self.lag, labels: labels).set(figures.lagSeconds)
+            registry.makeGauge(descriptor: Self.rate, labels: labels).set(figures.ratePerSecond)
+            registry.makeGauge(descriptor: Self.waitingForKey, labels: labels).set(Double(figures.waitingForKey))
+            registry.makeGauge(descriptor: Self.keyWait, labels: labels).set(figures.keyWaitSeconds)
+            registry.makeGauge(descriptor: Self.blockedKeys, labels: labels).set(Double(figures.blockedKeys))
         }
         for target in previous.subtracting(stats.map(\.target)) {
             let labels = [("target", target)]
-            for descriptor in [Self.pending, Self.due, Self.running, Self.lag] {
+            for descriptor in [Self.pending, Self.due, Self.running, Self.lag, Self.rate, Self.waitingForKey, Self.keyWait, Self.blockedKeys] {
                 registry.makeGauge(descriptor: descriptor, labels: labels).set(0.0)
             }
         }
@@ -74,6 +78,10 @@ final class QueueMetrics: Sendable {
     static var due: MetricNameDescriptor { descriptor("asynctask_queue_due") }
     static var running: MetricNameDescriptor { descriptor("asynctask_queue_running") }
     static var lag: MetricNameDescriptor { descriptor("asynctask_queue_lag_seconds") }
+    static var rate: MetricNameDescriptor { descriptor("asynctask_target_rate_per_second") }
+    static var waitingForKey: MetricNameDescriptor { descriptor("asynctask_queue_waiting_for_key") }
+    static var keyWait: MetricNameDescriptor { descriptor("asynctask_queue_key_wait_seconds") }
+    static var blockedKeys: MetricNameDescriptor { descriptor("asynctask_keys_blocked") }
     static var nodesLive: MetricNameDescriptor { descriptor("asynctask_nodes_live") }
     static var paused: MetricNameDescriptor { descriptor("asynctask_target_paused") }
 

@@ -44,6 +44,17 @@ struct AdminServerTests {
                 try await Migrator().migrate(on: connection)
                 _ = try await Seed.enqueue(5, target: "OrderClient", on: connection)
                 _ = try await Seed.enqueue(2, target: "Mailer \"quoted\"", on: connection)
+                // Ordered keys: k1's head runs, its two later attempts are parked; k2's failed head blocks k2.
+                _ = try await Seed.scalar(
+                    """
+                    WITH i AS (INSERT INTO async_task_attempts (target, method_name, method_args, ordering_key)
+                               SELECT 'Ledger', 'post', '{}', 'k1' FROM generate_series(1, 3) RETURNING 1) SELECT count(*) FROM i
+                    """, on: connection)
+                _ = try await Seed.scalar(
+                    """
+                    WITH i AS (INSERT INTO async_task_attempts (target, method_name, method_args, ordering_key, status, completed_at, key_blocked)
+                               VALUES ('Ledger', 'post', '{}', 'k2', 'failed', now(), true) RETURNING 1) SELECT count(*) FROM i
+                    """, on: connection)
             }
             let registry = PrometheusCollectorRegistry()
             // What the worker's swift-metrics calls turn into through the factory the worker command bootstraps.
@@ -64,6 +75,15 @@ struct AdminServerTests {
                 #expect(value("asynctask_queue_due", "OrderClient") == 5)
                 #expect(value("asynctask_queue_pending", "Mailer \"quoted\"") == 2)
                 #expect(value("asynctask_queue_lag_seconds", "OrderClient").map { $0 >= 0 } == true)
+                #expect(value("asynctask_queue_pending", "Ledger") == 3)
+                #expect(value("asynctask_queue_due", "Ledger") == 1)
+                #expect(value("asynctask_queue_waiting_for_key", "Ledger") == 2)
+                #expect(value("asynctask_queue_waiting_for_key", "OrderClient") == 0)
+                #expect(value("asynctask_queue_key_wait_seconds", "Ledger").map { $0 >= 0 && $0 < 600 } == true)
+                #expect(value("asynctask_keys_blocked", "Ledger") == 1)
+                #expect(value("asynctask_keys_blocked", "OrderClient") == 0)
+                // The blocked head finished within five minutes: the observed rate counts it (1 / 300 s).
+                #expect(value("asynctask_target_rate_per_second", "Ledger").map { abs($0 - 1.0 / 300) < 1e-9 } == true)
                 #expect(value("asynctask_attempts_succeeded_total") == 3)
                 #expect(samples.contains { $0.name == "asynctask_call_duration_seconds_count" && $0.value == 1 })
                 #expect(value("asynctask_nodes_live") == 0)

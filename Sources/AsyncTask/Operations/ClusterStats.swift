@@ -24,6 +24,12 @@ public struct ClusterStats: Sendable {
         public var lagSeconds: Double
         /// Attempts finished (succeeded or failed) per second over the last five minutes.
         public var ratePerSecond: Double
+        /// Pending attempts parked behind an earlier attempt of their ordering key (not due until it is final).
+        public var waitingForKey: Int
+        /// Seconds the longest-parked attempt has waited for its key since it was enqueued (0 when none waits).
+        public var keyWaitSeconds: Double
+        /// Ordering keys held by a failed head under `ordering.on_failure: block`, waiting for an operator.
+        public var blockedKeys: Int
     }
 
     /// Finished attempts of one target in one minute.
@@ -42,7 +48,8 @@ public struct ClusterStats: Sendable {
     public init() {}
 
     // $1: whether internal targets ('@webhook') are included.
-    // Pending rows through the claim index's predicate; finished rows through the finished index's predicate
+    // Pending rows through the claim index's predicate (parked rows, available_at 'infinity', are never due);
+    // blocked keys through the blocked-key index; finished rows through the finished index's predicate
     // (status <> 'pending') restricted to the last hour. Due excludes live leases: a claimed row's
     // available_at is its lease end, in the future while the call runs.
     static let perTarget = PostgresStatement(
@@ -53,7 +60,10 @@ public struct ClusterStats: Sendable {
                        count(*) AS pending,
                        count(*) FILTER (WHERE available_at <= now()) AS due,
                        count(*) FILTER (WHERE locked_by IS NOT NULL AND available_at > now()) AS running,
-                       coalesce(extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())), 0)::float8 AS lag_seconds
+                       coalesce(extract(epoch FROM now() - min(available_at) FILTER (WHERE available_at <= now())), 0)::float8 AS lag_seconds,
+                       count(*) FILTER (WHERE available_at = 'infinity' AND ordering_key IS NOT NULL) AS waiting_for_key,
+                       coalesce(extract(epoch FROM now() - min(coalesce(scheduled_at, created_at))
+                           FILTER (WHERE available_at = 'infinity' AND ordering_key IS NOT NULL)), 0)::float8 AS key_wait_seconds
                 FROM async_task_attempts
                 WHERE status = 'pending' AND ($1::boolean OR left(target, 1) <> '@')
                 GROUP BY target
@@ -65,12 +75,20 @@ public struct ClusterStats: Sendable {
                 FROM async_task_attempts
                 WHERE status <> 'pending' AND completed_at > now() - interval '1 hour' AND ($1::boolean OR left(target, 1) <> '@')
                 GROUP BY target
+            ), blocked AS (
+                SELECT target, count(*) AS blocked_keys
+                FROM async_task_attempts
+                WHERE key_blocked AND ($1::boolean OR left(target, 1) <> '@')
+                GROUP BY target
             )
-            SELECT coalesce(p.target, f.target) AS target,
+            SELECT coalesce(p.target, f.target, b.target) AS target,
                    coalesce(p.pending, 0) AS pending, coalesce(p.due, 0) AS due, coalesce(p.running, 0) AS running,
                    coalesce(f.succeeded, 0) AS succeeded, coalesce(f.failed, 0) AS failed,
-                   coalesce(p.lag_seconds, 0) AS lag_seconds, coalesce(f.recent, 0) / 300.0::float8 AS rate
+                   coalesce(p.lag_seconds, 0) AS lag_seconds, coalesce(f.recent, 0) / 300.0::float8 AS rate,
+                   coalesce(p.waiting_for_key, 0) AS waiting_for_key, coalesce(p.key_wait_seconds, 0) AS key_wait_seconds,
+                   coalesce(b.blocked_keys, 0) AS blocked_keys
             FROM pending p FULL JOIN finished f ON f.target = p.target
+                 FULL JOIN blocked b ON b.target = coalesce(p.target, f.target)
             ORDER BY 1
             """)
 
@@ -97,7 +115,9 @@ public struct ClusterStats: Sendable {
                 target: try row.decode(String.self, "target"), pending: try row.decode(Int.self, "pending"),
                 due: try row.decode(Int.self, "due"), running: try row.decode(Int.self, "running"),
                 succeededLastHour: try row.decode(Int.self, "succeeded"), failedLastHour: try row.decode(Int.self, "failed"),
-                lagSeconds: try row.decode(Double.self, "lag_seconds"), ratePerSecond: try row.decode(Double.self, "rate"))
+                lagSeconds: try row.decode(Double.self, "lag_seconds"), ratePerSecond: try row.decode(Double.self, "rate"),
+                waitingForKey: try row.decode(Int.self, "waiting_for_key"), keyWaitSeconds: try row.decode(Double.self, "key_wait_seconds"),
+                blockedKeys: try row.decode(Int.self, "blocked_keys"))
         }
     }
 
