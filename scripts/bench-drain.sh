@@ -15,7 +15,7 @@
 #    target, recording), split into commit → claim and claim → call.
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
 # Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
-# sql-ceiling.sh), BASELINE_BIN, DRAINS (which drains: default "default tuned"), PREFETCH_OFF=1 (also one node
+# sql-ceiling.sh), BASELINE_BIN, ROUNDS (1: how often the drains of each node count run), DRAINS (which drains: default "default tuned"), PREFETCH_OFF=1 (also one node
 # with default settings but node.prefetch 0: no claimed attempts ahead of the slots), LIMITS=0 (skip the drains
 # with a rate and a global_concurrency that never bind, and the one with 10,000 ordering keys), CLAIM_SCALE=0 (skip
 # the claim at 1,000,000 pending rows), CLAIM_SECONDS (10).
@@ -70,6 +70,13 @@ CONF
 nginx -c "$tmp/nginx.conf"
 
 bench_ceiling
+# BASELINE_BIN drains against a database that binary migrated itself: an older build must not pay for (or trip
+# over) triggers and columns of a newer schema.
+if [ -n "${BASELINE_BIN:-}" ]; then
+  bin="$BASELINE_BIN" bench_database bench_baseline
+  baseline_url=$db_url
+  psql -qAtX -d bench_baseline -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null || true
+fi
 bench_database bench_drain
 
 psql -qAtX -d bench_drain -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" 2>/dev/null || true
@@ -100,11 +107,12 @@ worker_config "$tmp/default.yaml" "$nginx_url" default
 worker_config "$tmp/prefetch-off.yaml" "$nginx_url" prefetch-off
 worker_config "$tmp/rate-unbound.yaml" "$nginx_url" rate-unbound
 worker_config "$tmp/global-unbound.yaml" "$nginx_url" global-unbound
+if [ -n "${BASELINE_BIN:-}" ]; then db_url=$baseline_url worker_config "$tmp/baseline-default.yaml" "$nginx_url" default; fi
 
-commits() { psql -qAtX -d bench_drain -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'bench_drain'"; }
+commits() { psql -qAtX -d "$bench_db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$bench_db'"; }
 statement_stats() { # calls and mean ms of the claim and the outcome flush since the reset
   [ "$has_pgss" = 1 ] || { echo "(pg_stat_statements not loaded)"; return; }
-  psql -qAtX -d bench_drain -F ' ' -c "
+  psql -qAtX -d "$bench_db" -F ' ' -c "
     SELECT coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%' OR query LIKE '%async_task_claim_limited(%'), 0),
            coalesce(round((sum(total_exec_time) FILTER (WHERE query LIKE 'WITH caps AS%' OR query LIKE '%async_task_claim_limited(%') / nullif(sum(calls) FILTER (WHERE query LIKE 'WITH caps AS%' OR query LIKE '%async_task_claim_limited(%'), 0))::numeric, 2), 0),
            coalesce(sum(calls) FILTER (WHERE query LIKE 'WITH o AS%'), 0),
@@ -112,10 +120,16 @@ statement_stats() { # calls and mean ms of the claim and the outcome flush since
     FROM pg_stat_statements" | awk -v n="$attempts" '{ printf "claims_per_100=%.2f claim_ms=%s flushes_per_100=%.2f flush_ms=%s", $1 * 100 / n, $2, $3 * 100 / n, $4 }'
 }
 
-drain() { # $1 label, $2 nodes, $3 config, $4 binary, $5 ordering keys (none: no keys)
+drain() { # $1 label, $2 nodes, $3 config, $4 binary, $5 ordering keys (empty: no keys), $6 database (bench_drain)
+  bench_db=${6:-bench_drain}
   bench_fill "$attempts" ${5:+"$5"}
-  psql -qAtX -d bench_drain -c "CHECKPOINT"
-  [ "$has_pgss" = 1 ] && psql -qAtX -d bench_drain -c "SELECT pg_stat_statements_reset()" >/dev/null
+  # The other database's last drain left 200,000 dead row versions: vacuumed now, not by autovacuum during this
+  # drain (whose CPU would count here).
+  for other in bench_drain ${BASELINE_BIN:+bench_baseline}; do
+    [ "$other" = "$bench_db" ] || psql -qAtX -d "$other" -c "VACUUM async_task_attempts"
+  done
+  psql -qAtX -d "$bench_db" -c "CHECKPOINT"
+  [ "$has_pgss" = 1 ] && psql -qAtX -d "$bench_db" -c "SELECT pg_stat_statements_reset()" >/dev/null
   local before; before=$(commits)
   local pg_before; pg_before=$(bench_pg_ticks)
   local started; started=$(date +%s.%N)
@@ -124,8 +138,8 @@ drain() { # $1 label, $2 nodes, $3 config, $4 binary, $5 ordering keys (none: no
   # The end is the last completion the nodes recorded, not when this loop noticed it, so the probe can be
   # rare: each one scans the table (~20-40 ms of the server's CPU) while the drain it measures runs.
   local probes=0
-  while [ "$(psql -qAtX -d bench_drain -c "SELECT EXISTS (SELECT 1 FROM async_task_attempts WHERE status = 'pending')")" = t ]; do sleep 1; probes=$((probes + 1)); done
-  local finished; finished=$(psql -qAtX -d bench_drain -c "SELECT extract(epoch FROM max(completed_at)) FROM async_task_attempts")
+  while [ "$(psql -qAtX -d "$bench_db" -c "SELECT EXISTS (SELECT 1 FROM async_task_attempts WHERE status = 'pending')")" = t ]; do sleep 1; probes=$((probes + 1)); done
+  local finished; finished=$(psql -qAtX -d "$bench_db" -c "SELECT extract(epoch FROM max(completed_at)) FROM async_task_attempts")
   local after; after=$(commits)
   local stats; stats=$(statement_stats)
   local pg_after; pg_after=$(bench_pg_ticks)
@@ -138,12 +152,17 @@ drain() { # $1 label, $2 nodes, $3 config, $4 binary, $5 ordering keys (none: no
   printf "drain %-16s nodes=%d attempts=%d attempts_per_s=%d ratio_to_ceiling=%.2f commits_per_100=%s pg_cpu_us_per_attempt=%s %s\n" \
     "$1" "$2" "$attempts" "$rate" "$(awk -v r="$rate" -v c="$ceiling_rate" 'BEGIN { print r / c }')" "$per100" "$pg_us" "$stats"
   eval "rate_${1//[^a-z0-9]/_}_$2=$rate"
+  bench_db=bench_drain
 }
 echo "== drain of $attempts attempts (target: nginx on loopback); default = the node's and target's default settings =="
 for nodes in 1 2; do
-  for kind in ${DRAINS:-default tuned}; do drain "$kind" "$nodes" "$tmp/$kind.yaml" "$bin"; done
-  if [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ]; then drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"; fi
-  if [ -n "${BASELINE_BIN:-}" ]; then drain "baseline-default" "$nodes" "$tmp/default.yaml" "$BASELINE_BIN"; fi
+  # ROUNDS (1) repeats this node count's drains, alternating with the baseline's: the ratios printed below are
+  # of the last round, every line is printed.
+  for round in $(seq 1 "${ROUNDS:-1}"); do
+    for kind in ${DRAINS:-default tuned}; do drain "$kind" "$nodes" "$tmp/$kind.yaml" "$bin"; done
+    if [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ]; then drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"; fi
+    if [ -n "${BASELINE_BIN:-}" ]; then drain "baseline-default" "$nodes" "$tmp/baseline-default.yaml" "$BASELINE_BIN" "" bench_baseline; fi
+  done
 done
 # Cluster-wide limits that never bind (LIMITS=0 skips): the cost of routing claims through the claim function
 # (one row lock per claim, no prefetch for the target), one node, default settings otherwise.
@@ -177,6 +196,12 @@ if [ "${CLAIM_SCALE:-1}" = 1 ]; then
   claim_at_scale runs 100000
   claim_at_scale hot 100000
 fi
+for nodes in 1 2; do
+  eval "now=\${rate_default_$nodes:-} then=\${rate_baseline_default_$nodes:-}"
+  if [ -n "$now" ] && [ -n "$then" ]; then
+    echo "$nodes node(s), default settings, this build / BASELINE_BIN: $(awk -v a="$now" -v b="$then" 'BEGIN { printf "%.2f", a / b }')"
+  fi
+done
 if [ -n "${rate_default_1:-}" ] && [ -n "${rate_tuned_1:-}" ]; then
   echo "one node, default settings / tuned: $(awk -v a="$rate_default_1" -v b="$rate_tuned_1" 'BEGIN { printf "%.2f", a / b }')"
 fi
@@ -191,10 +216,14 @@ sleep 2
 "$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/calls.jsonl" --lease 60s
 if [ -n "${BASELINE_BIN:-}" ]; then
   kill -TERM "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
-  "$BASELINE_BIN" worker --config "$tmp/example.yaml" 2>>"$tmp/worker.log" & worker_pid=$!; pids+=($!)
+  # Its own target and call record: ids of the two databases overlap.
+  baseline_port=$(free_port)
+  "$bin" example-target --port "$baseline_port" --record "$tmp/baseline-calls.jsonl" >/dev/null 2>&1 & pids+=($!)
+  db_url=$baseline_url worker_config "$tmp/baseline-example.yaml" "http://127.0.0.1:$baseline_port/rpc" default
+  "$BASELINE_BIN" worker --config "$tmp/baseline-example.yaml" 2>>"$tmp/worker.log" & worker_pid=$!; pids+=($!)
   sleep 2
-  echo "baseline binary ($BASELINE_BIN):"
-  "$bin" bench pickup --database-url "$db_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/calls.jsonl" --lease 60s
+  echo "baseline binary ($BASELINE_BIN, its own database and its own producer):"
+  "$BASELINE_BIN" bench pickup --database-url "$baseline_url" --rate 1000 --duration 10 --producers 16 --record "$tmp/baseline-calls.jsonl" --lease 60s
 fi
 kill -TERM "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
 
