@@ -22,8 +22,9 @@ struct PrefetchTests {
             // 4 calls in flight and, at the buffer's least depth (8, at most the target's 4), 4 claimed ahead.
             // The leases come first, the calls a little later (the target counts a call once it arrives).
             try await eventually("4 in flight and 4 claimed ahead", timeout: .seconds(30), every: .milliseconds(20)) {
-                try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL") == 8
-                    && (try await cluster.targetStats()["in_flight"] ?? 0) >= 4
+                let leased = try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE locked_by IS NOT NULL")
+                let calls = try await cluster.targetStats()["in_flight"] ?? 0
+                return leased == 8 && calls >= 4
             }
             #expect(try await cluster.targetStats()["in_flight"] == 4, "only the calls reach the target, not the buffer")
             worker.send(SIGTERM)
