@@ -44,11 +44,7 @@ bench_fill() {
     first=$((first + 1))
   fi
   # Without keys the column is left out, so an older schema (BASELINE_BIN's database) takes the same rows.
-  if [ -n "${2:-}" ]; then
-    psql -qAtX -d "$bench_db" -c "INSERT INTO async_task_attempts (target, method_name, method_args, ordering_key) SELECT 'OrderClient', 'fulfill', jsonb_build_object('order_number', g), $key FROM generate_series($first, $1) g"
-  else
-    psql -qAtX -d "$bench_db" -c "INSERT INTO async_task_attempts (target, method_name, method_args) SELECT 'OrderClient', 'fulfill', jsonb_build_object('order_number', g) FROM generate_series(1, $1) g"
-  fi
+  psql -qAtX -d "$bench_db" -c "INSERT INTO async_task_attempts (target, method_name, method_args${2:+, ordering_key}) SELECT 'OrderClient', 'fulfill', jsonb_build_object('order_number', g)${2:+, $key} FROM generate_series($first, $1) g"
   psql -qAtX -d "$bench_db" -c "VACUUM ANALYZE async_task_attempts"
 }
 

@@ -56,7 +56,7 @@ final class WorkerMetrics: Sendable {
         }.increment()
     }
 
-    /// Counts a transition of `target`'s circuit made by this node .
+    /// Counts a transition of `target`'s circuit made by this node.
     func circuitTransition(target: String, to transition: CircuitTransition) {
         Counter(label: "asynctask_circuit_transitions_total", dimensions: [("target", target), ("to", transition.rawValue)]).increment()
     }
