@@ -126,5 +126,107 @@ struct ProducerFeedbackCLITests {
             #expect(check.stdout.contains(section), "missing \(section) in:\n\(check.stdout)")
         }
         #expect(!check.stdout.contains("0123456789abcdef"), "a secret in the summary")
+        #expect(check.stdout.contains("read_token not set"), "\(check.stdout)")
+
+        // The sections that show more when configured: encryption keys and the admin read token.
+        let key1 = Data(repeating: 1, count: 32).base64EncodedString()
+        let key2 = Data(repeating: 2, count: 32).base64EncodedString()
+        let full = directory.appendingPathComponent("full.yaml").path
+        try """
+        database_url: postgresql://app:pw@db/app
+        targets: { OrderClient: { url: http://orders/rpc } }
+        admin: { listen: "127.0.0.1:9191", token: "0123456789abcdef", read_token: "fedcba9876543210" }
+        encryption: { primary: k2, keys: { k1: "\(key1)", k2: "\(key2)" } }
+        """.write(toFile: full, atomically: true, encoding: .utf8)
+        let fullCheck = try await cli.run(["config", "check", full])
+        #expect(fullCheck.exitCode == 0, "\(fullCheck.stderr)")
+        #expect(fullCheck.stdout.contains("  encryption: primary k2, keys k1, k2"), "\(fullCheck.stdout)")
+        #expect(fullCheck.stdout.contains("token set, read_token set"), "\(fullCheck.stdout)")
+        #expect(!fullCheck.stdout.contains(key1) && !fullCheck.stdout.contains("fedcba9876543210"), "a secret in the summary")
+    }
+
+    @Test("node.id must be a UUID: another string exits 2 naming the key and the rule; a UUID passes")
+    func nodeID() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("asynctask-node-id-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func check(_ id: String) async throws -> CommandRunner.Output {
+            let file = directory.appendingPathComponent("worker-\(UUID()).yaml").path
+            try """
+            database_url: postgresql://app@db/app
+            node: { id: "\(id)" }
+            targets: { OrderClient: { url: http://orders/rpc } }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            return try await cli.run(["config", "check", file])
+        }
+        let named = try await check("worker-1")
+        #expect(named.exitCode == 2, "\(named.stdout)\(named.stderr)")
+        #expect(named.stderr.contains("node.id") && named.stderr.contains("worker-1") && named.stderr.contains("UUID"), "\(named.stderr)")
+        let fromEnvironment = try await cli.run(["config", "check", "/dev/null"], environment: ["ASYNCTASK_NODE_ID": "node-a"])
+        #expect(fromEnvironment.exitCode == 2, "\(fromEnvironment.stdout)\(fromEnvironment.stderr)")
+        let uuid = try await check("6F9619FF-8B86-D011-B42D-00C04FC964FF")
+        #expect(uuid.exitCode == 0, "\(uuid.stderr)")
+    }
+
+    @Test("commands without a worker config name a misspelled ASYNCTASK_ variable (exit 2) instead of falling back to DATABASE_URL")
+    func misspelledVariableOutsideWorker() async throws {
+        try await TestDatabase.with { database throws in
+            let migrated = try await cli.run(["migrate"], environment: ["ASYNCTASK_DATABASE_URL": database.url])
+            #expect(migrated.exitCode == 0, "\(migrated.stderr)")
+            for command in [["attempts", "list"], ["enqueue", "--target", "OrderClient", "--method", "fulfill"], ["doctor"]] {
+                let typo = try await cli.run(command, environment: ["ASYNCTASK_DATABSE_URL": database.url, "DATABASE_URL": database.url])
+                #expect(typo.exitCode == 2, "\(command): \(typo.stdout)\(typo.stderr)")
+                #expect(
+                    typo.stderr.contains("ASYNCTASK_DATABSE_URL") && typo.stderr.contains("did you mean ASYNCTASK_DATABASE_URL?"),
+                    "\(command): \(typo.stderr)")
+            }
+            // Nothing was enqueued by the refused command.
+            let listed = try await cli.run(["attempts", "list", "--json"], environment: ["ASYNCTASK_DATABASE_URL": database.url])
+            #expect(listed.exitCode == 0 && listed.stdout.filter { !$0.isWhitespace } == "[]", "\(listed.stdout)")
+            // A node's variables for any target, asynctask's own and the user's own (a config file's ${ASYNCTASK_KEY_K1})
+            // are accepted beside the command.
+            let beside = try await cli.run(
+                ["attempts", "list"],
+                environment: [
+                    "ASYNCTASK_DATABASE_URL": database.url, "ASYNCTASK_TARGETS_ORDER_CLIENT_URL": "http://orders/rpc",
+                    "ASYNCTASK_TARGETS_BILLING_CONCURRENCY": "4", "ASYNCTASK_NODE_CONCURRENCY": "64", "ASYNCTASK_TARGETS": "OrderClient",
+                    "ASYNCTASK_KEY_K1": "x", "ASYNCTASK_DATABASE_PASSWORD": "x",
+                ])
+            #expect(beside.exitCode == 0, "\(beside.stderr)")
+        }
+    }
+
+    @Test("the README's plain-SQL query tells a stored token's arguments apart; the CLI's JSON keeps milliseconds")
+    func readmeSameArgumentsQuery() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let blocks = readme.components(separatedBy: "```sql\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        let query = try #require(blocks.first { $0.contains("AS same_arguments") }, "the README lost its same_arguments query")
+        let literal = #"'{"customer_token":"c_1","order_number":7355608}'"#
+        #expect(query.contains(literal), "\(query)")
+        try await TestDatabase.with { database throws in
+            let env = ["ASYNCTASK_DATABASE_URL": database.url]
+            #expect(try await cli.run(["migrate"], environment: env).exitCode == 0)
+            let enqueued = try await cli.run(
+                [
+                    "enqueue", "--target", "OrderClient", "--method", "fulfill", "--token", "order-7355608", "--json", "--args",
+                    #"{ "order_number": 7355608, "customer_token": "c_1" }"#,
+                ], environment: env)
+            let id = try #require(try json(enqueued.stdout)["id"] as? Int, "\(enqueued.stdout)\(enqueued.stderr)")
+            try await database.withConnection { connection throws in
+                func sameArguments(_ sql: String) async throws -> [Bool] {
+                    try await connection.query(PostgresStatement(name: "readme", sql: sql)).map { try $0.decode(Bool.self, "same_arguments") }
+                }
+                #expect(try await sameArguments(query) == [true])
+                let other = query.replacingOccurrences(of: literal, with: #"'{"customer_token":"c_1","order_number":1}'"#)
+                #expect(try await sameArguments(other) == [false])
+            }
+            let shown = try await cli.run(["attempts", "show", "\(id)", "--json"], environment: env)
+            let object = try json(shown.stdout)
+            for key in ["created_at", "updated_at", "available_at"] {
+                let stamp = try #require(object[key] as? String, "\(key) in \(shown.stdout)")
+                #expect(stamp.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil, "\(key): \(stamp)")
+            }
+        }
     }
 }

@@ -3,13 +3,14 @@
 public enum NearestName {
     /// The candidate closest to `name` by Levenshtein distance (case-insensitive, so a miscased name is
     /// nearest to its proper spelling), or nil when none is close: the distance must be at most a third of
-    /// the longer name's length (at least 2), so unrelated names are never suggested.
-    public static func nearest(to name: String, in candidates: some Sequence<String>) -> String? {
+    /// the longer name's length (at least 2), so unrelated names are never suggested; `maxDistance` lowers
+    /// that bound where only a typo of the candidate should match.
+    public static func nearest(to name: String, in candidates: some Sequence<String>, maxDistance: Int = .max) -> String? {
         let target = Array(name.lowercased().unicodeScalars)
         var best: (name: String, distance: Int)?
         for candidate in candidates where candidate != name {
             let other = Array(candidate.lowercased().unicodeScalars)
-            let limit = max(2, max(target.count, other.count) / 3)
+            let limit = min(maxDistance, max(2, max(target.count, other.count) / 3))
             let distance = Self.distance(target, other)
             guard distance <= limit else { continue }
             if best == nil || distance < best!.distance || (distance == best!.distance && candidate < best!.name) {

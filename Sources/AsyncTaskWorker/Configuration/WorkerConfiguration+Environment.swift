@@ -75,6 +75,44 @@ extension WorkerConfiguration {
         return (overrides, secrets)
     }
 
+    /// Checks the `ASYNCTASK_*` variables for a command that reads no worker configuration (`enqueue`,
+    /// `attempts`, `migrate`, …) and so reads only `ASYNCTASK_DATABASE_URL`: a variable that is no name a node
+    /// reads (any target in a placeholder) but is a typo of `ASYNCTASK_DATABASE_URL` (at most two letters off: `ASYNCTASK_DATABSE_URL`) is an
+    /// error naming it, instead of a silent fall back to `DATABASE_URL` or to "no database given". Other
+    /// unknown names are left to the node and `config check`: beside a command they may be the user's own
+    /// `${ASYNCTASK_KEY_K1}` of a config file this command does not read.
+    public static func checkDatabaseVariable(_ environment: [String: String]) throws(ConfigurationError) {
+        let read = environmentName(forKey: "database_url")
+        let variables = environment.keys.filter { $0.hasPrefix(environmentPrefix) && $0 != read }
+        guard !variables.isEmpty else { return }
+        var exact = nonConfigurationVariables
+        var patterns: [Regex<Substring>] = []
+        for key in configurationKeys {
+            guard key.components.contains(where: { ConfigurationKey.isPlaceholder($0) }) else {
+                exact.insert(environmentName(forKey: key.path))
+                continue
+            }
+            // A placeholder stands for any name; the rest of the path is spelled as environmentName spells it.
+            let parts = key.components.map { component in
+                ConfigurationKey.isPlaceholder(component)
+                    ? "[A-Z0-9_]+"
+                    : NSRegularExpression.escapedPattern(for: String(environmentName(forKey: component).dropFirst(environmentPrefix.count)))
+            }
+            if let pattern = try? Regex<Substring>(NSRegularExpression.escapedPattern(for: environmentPrefix) + parts.joined(separator: "_")) {
+                patterns.append(pattern)
+            }
+        }
+        for name in variables.sorted() where !exact.contains(name) {
+            if patterns.contains(where: { name.wholeMatch(of: $0) != nil }) { continue }
+            if NearestName.nearest(to: name, in: [read], maxDistance: 2) != nil {
+                throw ConfigurationError(
+                    key: name,
+                    reason: "unknown environment variable; did you mean \(read)? (this command reads its database from --database-url, "
+                        + "\(read), DATABASE_URL or --config, in that order)")
+            }
+        }
+    }
+
     /// The error for an `ASYNCTASK_*` variable that matches nothing.
     private static func unknownVariable(_ name: String, known: Set<String>, targets: [String]) -> ConfigurationError {
         var reason = "unknown environment variable: it overrides no configuration key"

@@ -131,7 +131,9 @@ extension ConfigCommand.Check {
         let admin = configuration.admin
         if admin.enabled {
             let address = admin.host.contains(":") ? "[\(admin.host)]:\(admin.port)" : "\(admin.host):\(admin.port)"
-            lines.append("  admin: listen \(address), token \(admin.token == nil ? "not set (actions refused)" : "set")")
+            let token = admin.token == nil ? "not set (actions refused)" : "set"
+            let readToken = admin.readToken == nil ? "not set (pages open to anyone reaching the address)" : "set"
+            lines.append("  admin: listen \(address), token \(token), read_token \(readToken)")
         } else {
             lines.append("  admin: off")
         }

@@ -16,6 +16,12 @@ struct DatabaseOptions: ParsableArguments {
 
     /// The resolved URL and where it came from.
     func resolveURL(environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> (url: String, source: String) {
+        // A misspelled ASYNCTASK_ variable must not fall back to DATABASE_URL or the file without a word.
+        do {
+            try WorkerConfiguration.checkDatabaseVariable(environment)
+        } catch {
+            throw CLIFailure.badInput(error.description)
+        }
         if let databaseURL, !databaseURL.isEmpty { return (databaseURL, "--database-url") }
         if let url = environment["ASYNCTASK_DATABASE_URL"], !url.isEmpty { return (url, "ASYNCTASK_DATABASE_URL") }
         if let url = environment["DATABASE_URL"], !url.isEmpty { return (url, "DATABASE_URL") }
