@@ -138,7 +138,11 @@ enum DashboardPage {
                     label: "\(target) finished per \(bucketName)", buckets: buckets, bucketSeconds: window.bucketSeconds, series: finished,
                     style: .stackedBars, incompleteBefore: series.completeFrom
                 ) { count($0) } + "</figure>"
-            html += "<figure><figcaption>Pickup lag (first try's start − due time) · \(SVGChart.legend(lag))</figcaption>"
+            let lagValues = points.compactMap { $0?.lagAvgSeconds }
+            let lagMax = points.compactMap { $0?.lagMaxSeconds }.max()
+            let lagMean = lagValues.isEmpty ? "–" : milliseconds(lagValues.reduce(0, +) / Double(lagValues.count) * 1000)
+            html +=
+                "<figure><figcaption>Pickup lag (first try's start − due time): mean <span data-figure=\"chart-lag\" data-target=\"\(escaped)\">\(lagMean)</span>, max <span data-figure=\"chart-lag-max\" data-target=\"\(escaped)\">\(lagMax.map { milliseconds($0 * 1000) } ?? "–")</span> · \(SVGChart.legend(lag))</figcaption>"
             html +=
                 SVGChart.render(
                     label: "\(target) pickup lag", buckets: buckets, bucketSeconds: window.bucketSeconds, series: lag,

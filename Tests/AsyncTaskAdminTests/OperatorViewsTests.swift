@@ -33,7 +33,18 @@ struct OperatorViewsTests {
                 #expect((byFilter.json as? [String: Any])?["changed"] as? Int == 2, "the two retried ones are pending now")
                 let withWebhooks = try await admin.post("/api/bulk/retry?status=failed&include_internal=1", headers: auth)
                 #expect((withWebhooks.json as? [String: Any])?["changed"] as? Int == 5, "3 user attempts and 2 deliveries")
+                // users[0] was expired above: a fail cannot apply to it, the two pending ones are failed.
+                let failDry = try await admin.post("/api/bulk/fail?ids=\(users[0]),\(users[2]),\(users[3])&dry_run=1", headers: auth)
+                #expect((failDry.json as? [String: Any])?["matching"] as? Int == 2, "\(failDry.body)")
+                let failed = try await admin.post("/api/bulk/fail?ids=\(users[0]),\(users[2]),\(users[3])&reason=operator%20gave%20up", headers: auth)
+                #expect((failed.json as? [String: Any])?["changed"] as? Int == 2, "\(failed.body)")
             }
+            let failedRows = try await database.withConnection { connection in
+                try await Seed.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed' AND last_error LIKE '%operator gave up%'",
+                    [[users[2], users[3]]], on: connection)
+            }
+            #expect(failedRows == 2, "bulk fail keeps the reason")
             let pending = try await database.withConnection { connection in
                 try await Seed.scalar(
                     "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'pending'", [webhooks], on: connection)

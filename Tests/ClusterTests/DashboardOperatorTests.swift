@@ -67,6 +67,7 @@ struct DashboardOperatorTests {
                     $0["node"] as? String == nodeID && ($0["http_status"] as? NSNumber)?.intValue == 503
                         && $0["error_kind"] as? String == "http_status"
                 })
+            #expect(tries.allSatisfy { ($0["excerpt"] as? String)?.contains(#"{"error":"scripted"}"#) == true }, "\(tries)")
             #expect(tries.allSatisfy { Self.isMillisecondTimestamp($0["started_at"] as? String) }, "\(tries)")
             #expect(tries.allSatisfy { (($0["duration_ms"] as? NSNumber)?.doubleValue ?? -1) >= 0 })
             #expect((object["effective_max_attempts"] as? NSNumber)?.intValue == 13)
@@ -89,6 +90,11 @@ struct DashboardOperatorTests {
             #expect(
                 text.stdout.contains("tries (the newest 10 are kept)") && text.stdout.contains("13/13")
                     && text.stdout.contains("13 (target default)"), "\(text.stdout)")
+            // Each try's row carries its kind, HTTP status and the response excerpt.
+            let lastTry = try #require(text.stdout.split(separator: "\n").first { $0.hasPrefix("13/13 ") }, "\(text.stdout)")
+            #expect(
+                lastTry.contains("failed") && lastTry.contains("http_status") && lastTry.contains("503")
+                    && lastTry.contains(#"{"error":"scripted"}"#), "\(lastTry)")
 
             // The @webhook delivery has its try too, and listings leave it out unless asked.
             let delivery = try await cluster.scalar("SELECT id FROM async_task_attempts WHERE target = '@webhook'")
@@ -108,6 +114,10 @@ struct DashboardOperatorTests {
             // The page: the timeline and the table of tries.
             let page = try await get(admin + "/attempts/\(failing)")
             #expect(page.body.contains("id=\"timeline\"") && page.body.contains("<tr data-try=\"13\">"))
+            let row = try #require(
+                page.body.components(separatedBy: "<tr data-try=\"13\">").dropFirst().first?.components(separatedBy: "</tr>").first)
+            #expect(
+                row.contains("<td>http_status</td>") && row.contains(">503<") && row.contains("{&quot;error&quot;:&quot;scripted&quot;}"), "\(row)")
             #expect(page.body.contains("data-field=\"max_attempts\">13 (target default)"))
         }
     }
@@ -198,20 +208,30 @@ struct DashboardOperatorTests {
                 #expect(try await figure("chart-succeeded") == "30")
                 #expect(try await figure("chart-failed") == "4")
                 #expect(try await figure("chart-latency")?.hasSuffix("ms") == true)
+                #expect(try await figure("chart-lag")?.hasSuffix("ms") == true)
+                #expect(try await figure("chart-lag-max")?.hasSuffix("ms") == true)
                 let charts = try await browser.evaluate("document.querySelectorAll('#charts svg').length") as? Int
                 #expect(charts == 3, "finished, lag and latency for the one target")
-                let yLabels =
-                    try await browser.evaluate(
-                        "[...document.querySelectorAll('#charts svg')[0].querySelectorAll('[data-axis=y]')].map(e => e.textContent).join(' ')")
-                    as? String
-                #expect(yLabels?.hasPrefix("0 ") == true, "\(yLabels ?? "")")
-                let xLabels =
-                    try await browser.evaluate("document.querySelectorAll('#charts svg')[0].querySelectorAll('[data-axis=x]').length") as? Int
-                #expect(xLabels == 5)
+                // Every chart has a value axis starting at 0 (counts, then milliseconds) and five time labels.
+                for (chart, zero) in [(0, "0 "), (1, "0 ms "), (2, "0 ms ")] {
+                    let yLabels =
+                        try await browser.evaluate(
+                            "[...document.querySelectorAll('#charts svg')[\(chart)].querySelectorAll('[data-axis=y]')].map(e => e.textContent).join(' ')"
+                        )
+                        as? String
+                    #expect(yLabels?.hasPrefix(zero) == true, "chart \(chart): \(yLabels ?? "")")
+                    let xLabels =
+                        try await browser.evaluate("document.querySelectorAll('#charts svg')[\(chart)].querySelectorAll('[data-axis=x]').length")
+                        as? Int
+                    #expect(xLabels == 5, "chart \(chart)")
+                }
                 #expect(try await browser.evaluate("document.querySelector('#internal-none') !== null") as? Bool == true)
                 try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-charts-1h.png"))
                 try await browser.navigate(admin + "/?window=24h")
                 #expect(try await figure("chart-succeeded") == "30")
+                #expect(try await figure("chart-failed") == "4")
+                #expect(try await figure("chart-latency")?.hasSuffix("ms") == true)
+                #expect(try await figure("chart-lag")?.hasSuffix("ms") == true)
                 try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-charts-24h.png"))
 
                 // Scheduled view: tick both, expire them through review and confirmation.
@@ -235,6 +255,10 @@ struct DashboardOperatorTests {
                     """)
                 try await browser.waitForPage { $0.contains("/attempts?done=expire&changed=2") }
                 #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'expired'", [later]) == 2)
+
+                // Retrying view: nothing is waiting for a retry here (the 422s failed at once).
+                try await browser.navigate(admin + "/attempts?state=retrying")
+                #expect(try await browser.evaluate("document.querySelectorAll('#attempts tr[data-attempt]').length") as? Int == 0)
 
                 // Failed view: retry every match of the filter, confirmed with the token.
                 try await browser.navigate(admin + "/attempts?status=failed")

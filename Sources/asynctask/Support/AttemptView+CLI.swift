@@ -14,12 +14,13 @@ extension AttemptView {
         }
         print("tries (the newest \(Schema.keptTries) are kept):")
         OutputFormat.printTable(
-            header: ["TRY", "NODE", "STARTED", "DURATION", "OUTCOME", "KIND", "HTTP", "ERROR"],
+            header: ["TRY", "NODE", "STARTED", "DURATION", "OUTCOME", "KIND", "HTTP", "ERROR", "RESPONSE"],
             rows: tries.map { entry in
                 [
                     "\(entry.number)\(entry.maxAttempts.map { "/\($0)" } ?? "")", entry.node.map { String($0.prefix(8)) } ?? "-",
                     entry.startedAt.map(OutputFormat.timestamp) ?? "-", entry.durationMs.map { String(format: "%.1fms", $0) } ?? "-",
                     entry.outcome.rawValue, entry.errorKind ?? "-", entry.httpStatus.map(String.init) ?? "-", OutputFormat.excerpt(entry.error, 60),
+                    OutputFormat.excerpt(entry.excerpt, 60),
                 ]
             })
         if !missingTries.isEmpty {
