@@ -86,7 +86,8 @@ public enum BatchRequestBuilder {
             connectTimeout: target.connectTimeout,
             timeout: target.timeout,
             tls: target.tls,
-            maxResponseBytes: target.maxResponseBytes
+            maxResponseBytes: target.maxResponseBytes,
+            lane: target.name
         )
         return Batch(request: request, sent: sent, refused: refused)
     }

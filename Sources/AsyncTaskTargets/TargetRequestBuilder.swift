@@ -67,7 +67,8 @@ public enum TargetRequestBuilder {
             connectTimeout: target.connectTimeout,
             timeout: target.timeout,
             tls: target.tls,
-            maxResponseBytes: target.maxResponseBytes
+            maxResponseBytes: target.maxResponseBytes,
+            lane: target.name
         )
     }
 

@@ -35,6 +35,8 @@ final class EngineCore: Sendable {
     struct Submission: Sendable {
         let id: UInt64
         let prepared: PreparedRequest
+        /// Submission + the request's timeout.
+        let deadline: ContinuousClock.Instant
         let continuation: ResponseContinuation
     }
 
@@ -51,6 +53,8 @@ final class EngineCore: Sendable {
         var failures = 0
         var connectionsOpened = 0
         var connectionsReused = 0
+        /// Requests in the engine thread's queue now (a level, not a count of events).
+        var queued = 0
         var isEmpty: Bool { responses == 0 && failures == 0 }
     }
 
@@ -297,12 +301,13 @@ final class EngineCore: Sendable {
     }
 
     private static func apply(_ delta: inout CounterDelta, to statistics: inout HTTPEngine.Statistics) {
+        statistics.queued = delta.queued
         guard !delta.isEmpty else { return }
         statistics.responses += delta.responses
         statistics.failures += delta.failures
         statistics.connectionsOpened += delta.connectionsOpened
         statistics.connectionsReused += delta.connectionsReused
         statistics.inFlight -= delta.responses + delta.failures
-        delta = CounterDelta()
+        delta = CounterDelta(queued: delta.queued)
     }
 }

@@ -12,6 +12,10 @@ final class EngineLoop {
     private let core: EngineCore
     private let multi: CurlMultiHandle
     private var active: [UInt64: Transfer] = [:]
+    /// Requests waiting for a transfer slot while `active` holds `maxActive`.
+    private var waiting = TransferQueue<EngineCore.Submission>()
+    /// ``HTTPEngine/Configuration/maxActiveTransfers``, `Int.max` for none.
+    private let maxActive: Int
     private var idleHandles: [CurlEasyHandle] = []
     private var counters = EngineCore.CounterDelta()
     /// Finished requests whose callers are resumed after the counters are published, so that a
@@ -24,6 +28,7 @@ final class EngineLoop {
         self.core = core
         self.multi = multi
         let configuration = core.configuration
+        maxActive = configuration.maxActiveTransfers > 0 ? configuration.maxActiveTransfers : Int.max
         multi.set(CURLMOPT_MAX_HOST_CONNECTIONS, max(0, configuration.maxConnectionsPerHost))
         multi.set(CURLMOPT_MAXCONNECTS, max(1, configuration.connectionCacheSize))
         multi.set(CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
@@ -40,6 +45,9 @@ final class EngineLoop {
             end(transfer, .failure(HTTPClientError(code: .shutdown, detail: "the HTTP engine shut down before the response arrived")))
         }
         active = [:]
+        for submission in waiting.removeAll() {
+            fail(submission, HTTPClientError(code: .shutdown, detail: "the HTTP engine shut down before the request started"))
+        }
         let late = core.detachThread(publishing: &counters)
         resumeCompleted()
         for submission in late {
@@ -51,25 +59,34 @@ final class EngineLoop {
     private func loop() {
         while true {
             let work = core.takeWork()
-            for submission in work.submissions { start(submission) }
+            for submission in work.submissions {
+                if active.count < maxActive && waiting.isEmpty {
+                    start(submission)
+                } else {
+                    waiting.append(submission, lane: submission.prepared.request.lane, deadline: submission.deadline)
+                }
+            }
             for id in work.cancellations { cancel(id) }
             if work.stop == .immediate { return }
 
             var running: Int32 = 0
             curl_multi_perform(multi.handle, &running)
             collectFinished()
+            if !waiting.isEmpty { startWaiting() }
+            counters.queued = waiting.count
             if !completed.isEmpty {
                 core.publish(&counters)
                 resumeCompleted()
             }
 
             var timeoutMs: Int32 = 1000
+            if let earliest = waiting.earliestDeadline {
+                timeoutMs = Self.pollTimeout(until: earliest, atMost: timeoutMs)
+            }
             if case .drain(let deadline) = work.stop {
-                if active.isEmpty { return }
-                let left = ContinuousClock.now.duration(to: deadline)
-                if left <= .zero { return }
-                // One past the whole milliseconds left, so the poll never wakes just before the deadline.
-                timeoutMs = Int32(min(Int64(timeoutMs) - 1, left.milliseconds) + 1)
+                if active.isEmpty && waiting.isEmpty { return }
+                if ContinuousClock.now >= deadline { return }
+                timeoutMs = Self.pollTimeout(until: deadline, atMost: timeoutMs)
             }
             if core.preparePoll(publishing: &counters) {
                 curl_multi_poll(multi.handle, nil, 0, timeoutMs, nil)
@@ -77,10 +94,43 @@ final class EngineLoop {
         }
     }
 
+    /// Milliseconds for `curl_multi_poll` to wake at `instant`: one past the whole milliseconds left, so the
+    /// poll never wakes just before it, at least 0 and at most `limit`.
+    private static func pollTimeout(until instant: ContinuousClock.Instant, atMost limit: Int32) -> Int32 {
+        let left = ContinuousClock.now.duration(to: instant)
+        if left <= .zero { return 0 }
+        return Int32(min(Int64(limit) - 1, left.milliseconds) + 1)
+    }
+
+    /// Fails the requests whose timeout passed while they waited, then starts waiting ones while slots are free.
+    private func startWaiting() {
+        let now = ContinuousClock.now
+        for entry in waiting.removeExpired(now: now) {
+            fail(
+                entry.element,
+                HTTPClientError(
+                    code: .timeout,
+                    detail: "no transfer slot within the timeout: \(active.count) transfers held all \(maxActive) slots"))
+        }
+        while active.count < maxActive, let entry = waiting.popNext() {
+            start(entry.element)
+        }
+    }
+
+    /// Resumes the caller of a request that never reached libcurl with `error`.
+    private func fail(_ submission: EngineCore.Submission, _ error: HTTPClientError) {
+        counters.failures += 1
+        completed.append((submission.continuation, .failure(error)))
+    }
+
     private func start(_ submission: EngineCore.Submission) {
+        let left = ContinuousClock.now.duration(to: submission.deadline)
+        guard left > .zero else {
+            fail(submission, HTTPClientError(code: .timeout, detail: "the timeout passed before the request started"))
+            return
+        }
         guard let easy = idleHandles.popLast() ?? CurlEasyHandle() else {
-            counters.failures += 1
-            completed.append((submission.continuation, .failure(HTTPClientError(code: .other, detail: "libcurl could not allocate an easy handle"))))
+            fail(submission, HTTPClientError(code: .other, detail: "libcurl could not allocate an easy handle"))
             return
         }
         let transfer = Transfer(
@@ -90,7 +140,7 @@ final class EngineLoop {
             maxResponseBytes: submission.prepared.request.maxResponseBytes
         )
         do {
-            try transfer.configure(submission.prepared, engine: core.configuration)
+            try transfer.configure(submission.prepared, timeout: left, engine: core.configuration)
         } catch {
             finish(transfer, .failure(error))
             return
@@ -105,8 +155,11 @@ final class EngineLoop {
     }
 
     private func cancel(_ id: UInt64) {
-        guard let transfer = active.removeValue(forKey: id) else { return }
-        end(transfer, .failure(HTTPClientError(code: .cancelled, detail: "the task was cancelled")))
+        if let transfer = active.removeValue(forKey: id) {
+            end(transfer, .failure(HTTPClientError(code: .cancelled, detail: "the task was cancelled")))
+        } else if let submission = waiting.remove(where: { $0.id == id }) {
+            fail(submission, HTTPClientError(code: .cancelled, detail: "the task was cancelled"))
+        }
     }
 
     /// Reads libcurl's "done" messages and resumes their callers.

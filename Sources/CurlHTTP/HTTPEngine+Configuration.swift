@@ -25,6 +25,11 @@ extension HTTPEngine {
         public var shutdownBehavior: ShutdownBehavior
         /// How many idle libcurl easy handles are kept for reuse between requests.
         public var maxIdleEasyHandles: Int
+        /// Most transfers inside libcurl at once; further requests wait in the engine's own queue, taking
+        /// turns by ``HTTPRequest/lane``, and their ``HTTPRequest/timeout`` runs while they wait. libcurl's
+        /// work per turn of its loop grows with the transfers it holds, so a bound keeps each one cheap when
+        /// thousands of calls are in flight. 0 means no limit.
+        public var maxActiveTransfers: Int
 
         /// Creates a configuration; the defaults suit a worker node with a few hundred calls in flight.
         public init(
@@ -33,7 +38,8 @@ extension HTTPEngine {
             proxy: String? = nil,
             userAgent: String? = "AsyncTask",
             shutdownBehavior: ShutdownBehavior = .finishInFlight(grace: .seconds(10)),
-            maxIdleEasyHandles: Int = 256
+            maxIdleEasyHandles: Int = 256,
+            maxActiveTransfers: Int = 0
         ) {
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.connectionCacheSize = connectionCacheSize
@@ -41,6 +47,7 @@ extension HTTPEngine {
             self.userAgent = userAgent
             self.shutdownBehavior = shutdownBehavior
             self.maxIdleEasyHandles = maxIdleEasyHandles
+            self.maxActiveTransfers = maxActiveTransfers
         }
     }
 }

@@ -81,9 +81,11 @@ public final class HTTPEngine: Service, Sendable {
         // Checked and turned into header lines here, on the caller's thread, to keep the engine thread free.
         let prepared = try PreparedRequest(request, userAgent: core.configuration.userAgent)
         let id = core.makeID()
+        // The timeout counts from here: a request that waits in the engine's queue spends its own time.
+        let deadline = ContinuousClock.now + request.timeout
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: ResponseContinuation) in
-                core.submit(EngineCore.Submission(id: id, prepared: prepared, continuation: continuation))
+                core.submit(EngineCore.Submission(id: id, prepared: prepared, deadline: deadline, continuation: continuation))
             }
         } onCancel: {
             core.cancel(id)

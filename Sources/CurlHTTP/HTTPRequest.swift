@@ -15,7 +15,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// Limit on establishing the connection (TCP and TLS handshake).
     public var connectTimeout: Duration
-    /// Limit on the whole transfer, from submission to the last byte of the response.
+    /// Limit on the whole transfer, from submission to the last byte of the response: time spent waiting in
+    /// the engine's queue for a transfer slot counts.
     public var timeout: Duration
     /// TLS verification and client certificate.
     public var tls: TLSOptions
@@ -24,6 +25,10 @@ public struct HTTPRequest: Sendable {
     public var maxResponseBytes: Int
     /// Which HTTP version to use.
     public var httpVersion: HTTPVersionPreference
+    /// The queue this request waits in when the engine already holds
+    /// ``HTTPEngine/Configuration/maxActiveTransfers`` transfers: requests of one lane start in order, and
+    /// the lanes take turns, so the requests of a slow lane (a worker's target) never hold back another's.
+    public var lane: String
 
     /// Creates a request.
     public init(
@@ -35,7 +40,8 @@ public struct HTTPRequest: Sendable {
         timeout: Duration = .seconds(30),
         tls: TLSOptions = TLSOptions(),
         maxResponseBytes: Int = HTTPRequest.defaultMaxResponseBytes,
-        httpVersion: HTTPVersionPreference = .negotiate
+        httpVersion: HTTPVersionPreference = .negotiate,
+        lane: String = ""
     ) {
         self.method = method
         self.url = url
@@ -46,6 +52,7 @@ public struct HTTPRequest: Sendable {
         self.tls = tls
         self.maxResponseBytes = maxResponseBytes
         self.httpVersion = httpVersion
+        self.lane = lane
     }
 }
 

@@ -6,12 +6,11 @@ import CCurlShims
 typealias ResponseContinuation = CheckedContinuation<Result<CompletedResponse, HTTPClientError>, Never>
 
 /// The options of a request that a reused easy handle can only change through a reset: everything
-/// but the header lines and the body.
+/// but the header lines, the body and the total timeout (set for each transfer: what is left of it at the start).
 struct EasyOptions: Equatable {
     var method: HTTPMethod
     var url: String
     var connectTimeout: Duration
-    var timeout: Duration
     var tls: TLSOptions
     var httpVersion: HTTPVersionPreference
     /// ``HTTPRequest/sendsBody``: for `GET` it decides between `CURLOPT_HTTPGET` and a body.
@@ -21,7 +20,6 @@ struct EasyOptions: Equatable {
         method = request.method
         url = request.url
         connectTimeout = request.connectTimeout
-        timeout = request.timeout
         tls = request.tls
         httpVersion = request.httpVersion
         sendsBody = request.sendsBody
@@ -118,10 +116,11 @@ final class Transfer {
     // MARK: Options
 
     /// Sets the options of `prepared` on the easy handle. A handle that still holds the options of
-    /// a request to the same URL with the same method, timeouts, TLS and version only gets the header
+    /// a request to the same URL with the same method, connect timeout, TLS and version only gets the header
     /// lines and body that differ (requests of one target differ in little else); any other handle
-    /// is reset and set up in full. The per-transfer pointers are set either way.
-    func configure(_ prepared: PreparedRequest, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
+    /// is reset and set up in full. The per-transfer pointers and `timeout`, what is left of the request's
+    /// own after its wait in the engine's queue, are set either way.
+    func configure(_ prepared: PreparedRequest, timeout: Duration, engine configuration: HTTPEngine.Configuration) throws(HTTPClientError) {
         let wanted = EasyConfiguration(prepared)
         if let current = easy.configuration, current.options == wanted.options {
             if current.headerLines != wanted.headerLines { try configureHeaders(wanted.headerLines) }
@@ -130,6 +129,7 @@ final class Transfer {
             if easy.configuration != nil { easy.reset() }
             try configureOptions(prepared, engine: configuration)
         }
+        try easy.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(timeout))
         // A failure above leaves the handle half set up; the engine loop resets it then.
         easy.configuration = wanted
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -160,7 +160,6 @@ final class Transfer {
         try easy.set(CURLOPT_WRITEFUNCTION, callback: transferWriteCallback)
         try easy.set(CURLOPT_HEADERFUNCTION, callback: transferHeaderCallback)
         try easy.set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(request.connectTimeout))
-        try easy.set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout))
         try easy.set(CURLOPT_TCP_KEEPALIVE, 1)
         // An empty proxy string disables proxies, including those from environment variables.
         try easy.set(CURLOPT_PROXY, configuration.proxy ?? "")
