@@ -15,10 +15,12 @@
 #    target, recording), split into commit → claim and claim → call.
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
 # Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
-# sql-ceiling.sh), BASELINE_BIN, ROUNDS (1: how often the drains of each node count run), DRAINS (which drains: default "default tuned"), PREFETCH_OFF=1 (also one node
+# sql-ceiling.sh), BASELINE_BIN, ROUNDS (1: how often the drains of each node count run), DRAINS (which drains: default "default tuned";
+# also tuned-transfersN: tuned with node.http_transfers N, at most N transfers inside libcurl), PREFETCH_OFF=1 (also one node
 # with default settings but node.prefetch 0: no claimed attempts ahead of the slots), LIMITS=0 (skip the drains
-# with a rate and a global_concurrency that never bind, and the one with 10,000 ordering keys), CLAIM_SCALE=0 (skip
-# the claim at 1,000,000 pending rows), CLAIM_SECONDS (10).
+# with a rate and a global_concurrency that never bind, and the one with 10,000 ordering keys; LIMITS=keys: only
+# the ordered one), CLAIM_SCALE=0 (skip
+# the claim at 1,000,000 pending rows), CLAIM_SECONDS (10), NODES (the node counts drained: "1 2").
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/pg-env.sh"
@@ -86,6 +88,7 @@ worker_config() { # $1 file, $2 target url, $3 settings (tuned | default | in_fl
   local node target
   case "$3" in
     tuned) node="concurrency: 1024, claim_batch: 1000, flush_batch: 1000, "; target="concurrency: 1024, " ;;
+    tuned-transfers*) node="concurrency: 1024, claim_batch: 1000, flush_batch: 1000, http_transfers: ${3#tuned-transfers}, "; target="concurrency: 1024, " ;;
     default) node=""; target="" ;;
     prefetch-off) node="prefetch: 0, "; target="" ;;
     rate-unbound) node=""; target="rate: 10000000/s, " ;;
@@ -107,6 +110,9 @@ worker_config "$tmp/default.yaml" "$nginx_url" default
 worker_config "$tmp/prefetch-off.yaml" "$nginx_url" prefetch-off
 worker_config "$tmp/rate-unbound.yaml" "$nginx_url" rate-unbound
 worker_config "$tmp/global-unbound.yaml" "$nginx_url" global-unbound
+for kind in ${DRAINS:-}; do
+  case "$kind" in tuned-transfers*) worker_config "$tmp/$kind.yaml" "$nginx_url" "$kind" ;; esac
+done
 if [ -n "${BASELINE_BIN:-}" ]; then db_url=$baseline_url worker_config "$tmp/baseline-default.yaml" "$nginx_url" default; fi
 
 commits() { psql -qAtX -d "$bench_db" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$bench_db'"; }
@@ -155,7 +161,7 @@ drain() { # $1 label, $2 nodes, $3 config, $4 binary, $5 ordering keys (empty: n
   bench_db=bench_drain
 }
 echo "== drain of $attempts attempts (target: nginx on loopback); default = the node's and target's default settings =="
-for nodes in 1 2; do
+for nodes in ${NODES:-1 2}; do
   # ROUNDS (1) repeats this node count's drains, alternating with the baseline's: the ratios printed below are
   # of the last round, every line is printed.
   for round in $(seq 1 "${ROUNDS:-1}"); do
@@ -166,11 +172,20 @@ for nodes in 1 2; do
 done
 # Cluster-wide limits that never bind (LIMITS=0 skips): the cost of routing claims through the claim function
 # (one row lock per claim, no prefetch for the target), one node, default settings otherwise.
-if [ "${LIMITS:-1}" = 1 ]; then
+if [ "${LIMITS:-1}" != 0 ]; then
   [ -n "${rate_default_1:-}" ] || drain "default" 1 "$tmp/default.yaml" "$bin"
-  for kind in rate-unbound global-unbound; do drain "$kind" 1 "$tmp/$kind.yaml" "$bin"; done
+  if [ "${LIMITS:-1}" != keys ]; then
+    for kind in rate-unbound global-unbound; do drain "$kind" 1 "$tmp/$kind.yaml" "$bin"; done
+    echo "limits that never bind, one node, against no limit: rate $(awk -v a="$rate_rate_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'), global_concurrency $(awk -v a="$rate_global_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+  fi
   drain "ordered-10k-keys" 1 "$tmp/default.yaml" "$bin" 10000
-  echo "limits that never bind, one node, against no limit: rate $(awk -v a="$rate_rate_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'), global_concurrency $(awk -v a="$rate_global_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'); every attempt with one of 10,000 ordering keys (random): $(awk -v a="$rate_ordered_10k_keys_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+  echo "every attempt with one of 10,000 ordering keys (random), one node, against no keys: $(awk -v a="$rate_ordered_10k_keys_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+  if [ -n "${BASELINE_BIN:-}" ]; then
+    # The same ordered drain by the other build, against its own default drain of this run.
+    [ -n "${rate_baseline_default_1:-}" ] || drain "baseline-default" 1 "$tmp/baseline-default.yaml" "$BASELINE_BIN" "" bench_baseline
+    drain "baseline-ordered-10k-keys" 1 "$tmp/baseline-default.yaml" "$BASELINE_BIN" 10000 bench_baseline
+    echo "BASELINE_BIN, every attempt with one of 10,000 ordering keys against its default drain: $(awk -v a="$rate_baseline_ordered_10k_keys_1" -v b="$rate_baseline_default_1" 'BEGIN { printf "%.2f", a / b }')"
+  fi
 fi
 
 # The claim at 1,000,000 pending rows with ordering keys: one node with default settings runs for CLAIM_SECONDS

@@ -8,6 +8,8 @@ enum MetricsHelp {
     /// Help text by metric family name.
     static let text: [String: String] = [
         "asynctask_attempts_claimed_total": "Attempts this node claimed (each claim is one try).",
+        "asynctask_attempts_handed_over_total":
+            "Attempts leased to this node by its own outcome flush: the next of an ordering key it passed on (also counted as claimed).",
         "asynctask_attempts_succeeded_total": "Tries of attempts that succeeded on this node.",
         "asynctask_attempts_failed_total": "Attempts that failed for good on this node (permanent error or tries exhausted).",
         "asynctask_attempts_retried_total": "Tries that failed retryably on this node; the attempt waits for its backoff.",

@@ -213,12 +213,19 @@ struct NodeLoopTests {
 
     @Test("outcomes wait in memory while the database is unreachable and are written once it is back")
     func outageKeepsOutcomes() async throws {
-        let node = try NodeHarness(targets: ["A": 1])
+        // The call waits until the database is down, so its outcome cannot be written before the outage.
+        let hold = Gate()
+        let caller = ScriptedCaller { _, _ in
+            await hold.wait()
+            return .succeeded(status: 200, excerpt: "")
+        }
+        let node = try NodeHarness(targets: ["A": 1], caller: caller)
         let id = node.driver.enqueue(target: "A")
         await node.run { node in
             node.claimDue.signal()
-            #expect(await eventually { node.driver.row(id)?.numAttempts == 1 })
+            #expect(await eventually { node.caller.inFlight == 1 })
             node.driver.setUnreachable(true)
+            hold.open()
             #expect(await eventually { node.caller.calls.count == 1 && node.recorder.backlog == 1 })
             // The recorder pauses on the clock between tries (Backoff.databaseRetry); several pass.
             for _ in 0..<3 {

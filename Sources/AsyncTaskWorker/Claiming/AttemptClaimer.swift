@@ -129,7 +129,8 @@ struct AttemptClaimer: Sendable {
         return result
     }
 
-    private static func attempt(_ row: PostgresRow) throws -> ClaimedAttempt {
+    /// The claimed attempt in a row of the claim's columns (a claim's, or an outcome flush's handover).
+    static func attempt(_ row: PostgresRow) throws -> ClaimedAttempt {
         ClaimedAttempt(
             id: try row.decode(Int64.self, "id"),
             target: try row.decode(String.self, "target"),

@@ -106,12 +106,22 @@ extension WorkerConfiguration {
                 doc: "how long outcomes wait to be recorded together (each flush is one commit; full `node.flush_batch` batches go at once)"),
             .integer("node.flush_batch", \.node.flushBatch, in: 1...50_000, doc: "outcomes recorded at most per statement"),
             .integer(
+                "node.flushers", \.node.flushers, in: 1...8,
+                doc:
+                    "outcome flushes under way at once, each with its own batch: one flush's round trip and statement overlap the next one's (the flush also passes ordering keys on, which makes it the longer statement of a keyed drain)"
+            ),
+            .integer(
                 "node.max_buffered_outcomes", \.node.maxBufferedOutcomes, in: 1...10_000_000,
                 doc: "outcomes held in memory while the database is unreachable; beyond it the node stops claiming"),
             .integer(
                 "node.prefetch", \.node.prefetch, in: 0...100_000,
                 doc:
                     "attempts claimed at most ahead of free slots (0 turns it off): the node sizes this buffer from its call rate and claim round trip, so a slot that frees starts its next call at once; the buffer's leases are renewed like the others and released at once when the node drains; attempts claimed ahead start in claim order, so an attempt of higher priority enqueued meanwhile waits for the buffer (about 30 ms of calls), and with several `node.claimers` two claims may land in either order"
+            ),
+            .integer(
+                "node.http_transfers", \.node.httpTransfers, in: 0...100_000,
+                doc:
+                    "calls inside libcurl at most at once (0: no bound): past it calls wait in the node's own queue, the targets taking turns and each call's `timeout` running while it waits; libcurl's work per call grows with the transfers it holds, so a bound below `node.concurrency` can raise throughput when thousands of calls are in flight"
             ),
         ]
     }

@@ -35,11 +35,16 @@ public struct WorkerConfiguration: Sendable {
         public var flushInterval: Duration
         /// Outcomes recorded at most per statement.
         public var flushBatch: Int
+        /// Outcome flushes under way at most at once, each with its own batch.
+        public var flushers: Int
         /// Outcomes kept in memory at most while the database is unreachable.
         public var maxBufferedOutcomes: Int
         /// Attempts claimed at most ahead of free slots (the prefetch buffer, sized from the observed call rate
         /// up to this), so a slot that frees starts its next call without waiting for a claim; 0 turns it off.
         public var prefetch: Int
+        /// Calls inside libcurl at most at once (0: no bound); further calls wait in the node's own queue with
+        /// their timeout running, the targets taking turns.
+        public var httpTransfers: Int
 
         /// The defaults of `node.*`: the key table (WorkerConfiguration+Keys.swift) reads them from here for the
         /// README's configuration reference, so each is written once.
@@ -47,7 +52,9 @@ public struct WorkerConfiguration: Sendable {
             id: UUID = UUID(), hostname: String = ProcessInfo.processInfo.hostName, concurrency: Int = 512,
             lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = .seconds(10),
             pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(25), claimBatch: Int = 256, claimers: Int = 2,
-            flushInterval: Duration = .milliseconds(10), flushBatch: Int = 500, maxBufferedOutcomes: Int = 100_000, prefetch: Int = 256
+            flushInterval: Duration = .milliseconds(10), flushBatch: Int = 500, flushers: Int = 2, maxBufferedOutcomes: Int = 100_000,
+            prefetch: Int = 256,
+            httpTransfers: Int = 0
         ) {
             self.id = id
             self.hostname = hostname
@@ -61,8 +68,10 @@ public struct WorkerConfiguration: Sendable {
             self.claimers = claimers
             self.flushInterval = flushInterval
             self.flushBatch = flushBatch
+            self.flushers = flushers
             self.maxBufferedOutcomes = maxBufferedOutcomes
             self.prefetch = prefetch
+            self.httpTransfers = httpTransfers
         }
     }
 

@@ -59,6 +59,8 @@ struct PrefetchBuffer {
     private var queues: [String: Queue] = [:]
     private var reservedTotal = 0
     private var reservedPerTarget: [String: Int] = [:]
+    /// The part of `reservedTotal` that outcome flushes reserved for handovers.
+    private var reservedForHandovers = 0
     private var quiet: Set<String> = []
     /// Targets paused by an operator: nothing of theirs starts or is claimed for.
     private(set) var paused: Set<String> = []
@@ -127,8 +129,13 @@ struct PrefetchBuffer {
     /// the attempts that can start now are returned (counted in flight). After `close()` nothing starts: the
     /// attempts are returned by `closedClaims` instead, for release.
     mutating func commit(_ reservation: ClaimPlan, claimed attempts: [ClaimedAttempt]) -> [ClaimedAttempt] {
+        settle(reservation, attempts, judgesQuiet: true)
+    }
+
+    private mutating func settle(_ reservation: ClaimPlan, _ attempts: [ClaimedAttempt], judgesQuiet: Bool) -> [ClaimedAttempt] {
         for cap in reservation.caps { reservedPerTarget[cap.target, default: 0] -= cap.limit }
         reservedTotal -= reservation.total
+        if !judgesQuiet { reservedForHandovers -= reservation.total }
         var perTarget: [String: Int] = [:]
         for attempt in attempts {
             perTarget[attempt.target, default: 0] += 1
@@ -137,10 +144,42 @@ struct PrefetchBuffer {
         buffered += attempts.count
         // A target given less than its cap had nothing more due; one given exactly its cap may have more. When
         // the node's total cut the caps short, no target can be judged.
-        if attempts.count < reservation.total, reservation.wakes == wakes {
+        if judgesQuiet, attempts.count < reservation.total, reservation.wakes == wakes {
             for cap in reservation.caps where (perTarget[cap.target] ?? 0) < cap.limit { quiet.insert(cap.target) }
         }
         return isClosed ? [] : startable()
+    }
+
+    /// Reserves room for attempts an outcome flush may lease to this node: the next attempt of each ordering key
+    /// its outcomes pass on (`wanted`: how many keys of each target may pass on). A handover replaces a promotion
+    /// and a claim of the same row, so it is not held to a target's depth: with prefetching on (`nodeDepth` > 0)
+    /// it may take whatever of the node's bound (`node.concurrency` + `nodeDepth`) calls, buffered attempts and
+    /// other handovers leave, the room claims under way reserved included (so the node may briefly hold one
+    /// claim batch more); with prefetching off, only a target's free slots. Nothing for a paused target, nothing
+    /// once closed. Hand the result back to `commitHandover`.
+    mutating func reserveHandover(_ wanted: [String: Int], nodeDepth: Int) -> ClaimPlan {
+        guard !isClosed else { return .init(caps: [], total: 0) }
+        var nodeRoom = nodeLimit + nodeDepth - inFlight - buffered - reservedForHandovers
+        var caps: [(target: String, limit: Int)] = []
+        for target in targets where nodeRoom > 0 && !paused.contains(target) {
+            guard let want = wanted[target], want > 0 else { continue }
+            let room = min(want, nodeDepth > 0 ? nodeRoom : free(target) - buffered(target: target) - (reservedPerTarget[target] ?? 0))
+            guard room > 0 else { continue }
+            caps.append((target, room))
+            reservedPerTarget[target, default: 0] += room
+            nodeRoom -= room
+        }
+        let total = caps.reduce(0) { $0 + $1.limit }
+        reservedTotal += total
+        reservedForHandovers += total
+        return .init(caps: caps, total: total)
+    }
+
+    /// Ends a handover reservation: the attempts the flush leased join the buffer, and those that can start now
+    /// are returned (counted in flight). Unlike a claim's, a short handover says nothing about what else is due,
+    /// so no target turns quiet. After `close()` nothing starts (`closedClaims` returns them, for release).
+    mutating func commitHandover(_ reservation: ClaimPlan, leased attempts: [ClaimedAttempt]) -> [ClaimedAttempt] {
+        settle(reservation, attempts, judgesQuiet: false)
     }
 
     /// Takes every buffered attempt that fits the caps now and counts it in flight.

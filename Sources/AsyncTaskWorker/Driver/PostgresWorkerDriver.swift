@@ -25,9 +25,10 @@ struct PostgresWorkerDriver: WorkerDriver {
         try await pool.withConnection { try await claimer.release(attempts, on: $0) }
     }
 
-    func record(_ outcomes: [AttemptOutcome]) async throws -> Set<Int64> {
-        let accepted = try await self.outcomes.write(outcomes, on: pool)
-        guard !self.outcomes.circuits.isEmpty else { return accepted }
+    func record(_ outcomes: [AttemptOutcome], handover: ClaimPlan) async throws -> RecordResult {
+        let result = try await self.outcomes.write(outcomes, handover: handover, on: pool)
+        guard !self.outcomes.circuits.isEmpty else { return result }
+        let accepted = result.accepted
         // The outcomes are written: a failed report must not make the recorder write them again. A lost report
         // only delays the circuit by the calls it counted.
         do {
@@ -37,7 +38,7 @@ struct PostgresWorkerDriver: WorkerDriver {
         } catch {
             logger.warning("cannot report calls to the targets' circuits", metadata: ["error": "\(error)"])
         }
-        return accepted
+        return result
     }
 
     func renewLeases(_ leases: [HeldLeases.Lease], by renewal: LeaseRenewal) async throws -> Int {

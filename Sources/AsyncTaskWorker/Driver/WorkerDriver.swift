@@ -17,8 +17,9 @@ protocol WorkerDriver: Sendable {
     func releaseUnstarted(_ attempts: [ClaimedAttempt]) async throws -> Int
 
     /// Writes a batch of outcomes, each fenced by its lease; returns the ids of the attempts whose outcome was
-    /// accepted (the others were re-claimed or changed meanwhile).
-    func record(_ outcomes: [AttemptOutcome]) async throws -> Set<Int64>
+    /// accepted (the others were re-claimed or changed meanwhile) and the attempts it leased to this node: the
+    /// next attempt of each ordering key the outcomes pass on, at most `handover`'s limit of each target.
+    func record(_ outcomes: [AttemptOutcome], handover: ClaimPlan) async throws -> RecordResult
 
     /// Extends those of `leases` that `renewal` finds due; returns how many.
     func renewLeases(_ leases: [HeldLeases.Lease], by renewal: LeaseRenewal) async throws -> Int

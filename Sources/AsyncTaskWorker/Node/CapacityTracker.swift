@@ -16,6 +16,9 @@ final class CapacityTracker: Sendable {
         var nextWaiter: UInt64 = 0
         /// The cluster-wide limits in force, of the targets that have any.
         var limits: [String: TargetLimits] = [:]
+        /// Attempts handed over by outcome flushes that may start now (counted in flight), for a claim loop to
+        /// give each a slot (`takeHandedOver`).
+        var handedOver: [ClaimedAttempt] = []
 
         /// A target's prefetch depth, from its observed rate. A rate-limited target's is at most 25 ms of its
         /// rate: an attempt claimed ahead took its token at the claim and starts later, and the claim function
@@ -76,6 +79,40 @@ final class CapacityTracker: Sendable {
                 for cap in reservation.caps { state.sizing[cap.target]?.observeClaim(duration) }
             }
             return state.buffer.commit(reservation, claimed: attempts)
+        }
+    }
+
+    /// Reserves room for the attempts an outcome flush may lease to this node (the next attempt of each ordering
+    /// key it passes on; `wanted` per target): none for a target that has a cluster-wide limit or a circuit,
+    /// whose attempts only the claim function may lease. Hand it back to `commitHandover`.
+    func reserveHandover(_ wanted: [String: Int]) -> ClaimPlan {
+        state.withLock { state in
+            let limits = state.limits
+            let unlimited = wanted.filter { limits[$0.key] == nil }
+            guard !unlimited.isEmpty else { return ClaimPlan(caps: [], total: 0) }
+            return state.buffer.reserveHandover(unlimited, nodeDepth: prefetch)
+        }
+    }
+
+    /// Ends a handover reservation with the attempts the flush leased: they join the buffer, and those that can
+    /// start now wait for a claim loop (`takeHandedOver`); returns how many. After `close()` none start
+    /// (`closedClaims` returns them, for release).
+    @discardableResult
+    func commitHandover(_ reservation: ClaimPlan, leased attempts: [ClaimedAttempt]) -> Int {
+        state.withLock { state in
+            let starting = state.buffer.commitHandover(reservation, leased: attempts)
+            state.handedOver += starting
+            return starting.count
+        }
+    }
+
+    /// The handed-over attempts that may start now (already counted in flight): run each in a slot and call
+    /// `finish` when it ends. A claim loop takes them when woken and once more after `close()`, after which no
+    /// more arrive.
+    func takeHandedOver() -> [ClaimedAttempt] {
+        state.withLock { state in
+            defer { state.handedOver = [] }
+            return state.handedOver
         }
     }
 

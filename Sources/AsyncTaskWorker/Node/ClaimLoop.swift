@@ -44,6 +44,10 @@ struct ClaimLoop: Sendable {
             // Attempts claimed ahead and never started go back at once, so other nodes run them while this one's
             // calls finish (a loop still claiming brings its rows here too).
             await releaseUnstarted(capacity.close())
+            // Handed over before the close and counted in flight: they run (none arrive after the close).
+            for attempt in capacity.takeHandedOver() {
+                executions.addTask { await runSlot(attempt) }
+            }
             if index == 0 {
                 logger.info(
                     "draining: no more claims; waiting for in-flight calls",
@@ -67,6 +71,10 @@ struct ClaimLoop: Sendable {
         // Limited targets a limit held back, and when a claim may get more for them.
         var throttled: [String: ContinuousClock.Instant] = [:]
         while !isDraining() && !Task.isCancelled {
+            // The next attempts of ordering keys that an outcome flush leased to this node and that may start.
+            for attempt in capacity.takeHandedOver() {
+                executions.addTask { await runSlot(attempt) }
+            }
             if clock.now - lastPoll >= poll {
                 capacity.wake()
                 lastPoll = clock.now

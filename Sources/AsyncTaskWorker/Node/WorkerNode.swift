@@ -45,7 +45,8 @@ public final class WorkerNode: Service, Sendable {
             configuration: .init(
                 maxConnectionsPerHost: max(64, configuration.targets.values.map(\.concurrency).max() ?? 64),
                 connectionCacheSize: max(128, configuration.node.concurrency),
-                shutdownBehavior: .finishInFlight(grace: configuration.node.shutdownGrace + .seconds(5))),
+                shutdownBehavior: .finishInFlight(grace: configuration.node.shutdownGrace + .seconds(5)),
+                maxActiveTransfers: configuration.node.httpTransfers),
             logger: logger)
     }
 
@@ -77,7 +78,8 @@ public final class WorkerNode: Service, Sendable {
         let driver = PostgresWorkerDriver(
             pool: pool, claimer: AttemptClaimer(nodeID: id, lease: node.lease),
             registry: NodeRegistry(node: node, targets: configuration.servedTargets.keys.sorted(), version: version, logger: logger),
-            outcomes: OutcomeWriter(nodeID: id, circuits: configuration.targets.compactMapValues(\.circuit)), logger: logger,
+            outcomes: OutcomeWriter(nodeID: id, lease: node.lease, circuits: configuration.targets.compactMapValues(\.circuit)),
+            logger: logger,
             circuitTransitions: { [logger, metrics] target, transition in
                 metrics.circuitTransition(target: target, to: transition)
                 if transition == .opened {
@@ -88,13 +90,15 @@ public final class WorkerNode: Service, Sendable {
             })
         let claimDue = self.claimDue
         let recorder = OutcomeRecorder(
-            driver: driver, flushInterval: node.flushInterval, flushBatch: node.flushBatch, maxBuffered: node.maxBufferedOutcomes,
+            driver: driver, flushInterval: node.flushInterval, flushBatch: node.flushBatch, flushers: node.flushers,
+            maxBuffered: node.maxBufferedOutcomes,
             metrics: metrics, logger: logger,
             onFlushed: { [capacity] keysMovedOn in
                 capacity.wakeGloballyCapped()
                 capacity.wake(keysMovedOn)
                 claimDue.signal()
-            }, onSettled: { [leases] in leases.remove($0) })
+            }, onSettled: { [leases] in leases.remove($0) },
+            handover: .node(capacity: capacity, leases: leases, claimDue: claimDue, driver: driver, logger: logger))
         recorderBacklog.withLock { $0 = { recorder.backlog } }
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine),

@@ -38,6 +38,14 @@ struct AttemptOutcome: Sendable {
 }
 
 extension AttemptOutcome.Disposition {
+    /// Whether the attempt leaves `pending` (succeeded or failed): its ordering key passes on.
+    var isFinal: Bool {
+        switch self {
+        case .succeeded, .failed: true
+        case .retry, .release: false
+        }
+    }
+
     /// The row's next `status`, and for a pending one how long until it is due again (`available_at` = now +
     /// the delay): a retry after its backoff, a released lease at once; nil for the terminal statuses.
     var stored: (status: AttemptStatus, delayMilliseconds: Int64?) {

@@ -13,6 +13,16 @@ import Synchronization
 final class OutcomeRecorder: Sendable {
     private struct State {
         var buffer: [AttemptOutcome] = []
+        /// When the outcome at the head of `buffer` was added (nil while it is empty).
+        var oldestAddedAt: ContinuousClock.Instant?
+        /// When each flush under way took its batch.
+        var flushesUnderWay: [ContinuousClock.Instant] = []
+
+        /// A flush that took `count` outcomes at `takenAt` has ended.
+        mutating func endFlush(count: Int, takenAt: ContinuousClock.Instant) {
+            writing -= count
+            if let index = flushesUnderWay.firstIndex(of: takenAt) { flushesUnderWay.remove(at: index) }
+        }
         /// Outcomes taken by a flush and not yet written (part of the backlog).
         var writing = 0
         var stopped = false
@@ -24,6 +34,8 @@ final class OutcomeRecorder: Sendable {
     private let clock: any WorkerClock
     private let flushInterval: Duration
     private let flushBatch: Int
+    /// Flushes under way at most at once (`node.flushers`).
+    private let flushers: Int
     private let maxBuffered: Int
     private let metrics: WorkerMetrics
     private let logger: Logger
@@ -33,22 +45,27 @@ final class OutcomeRecorder: Sendable {
     /// Called with the attempts of each batch that is done with: written, fenced out or dropped (not one put
     /// back after an outage), so the node stops renewing their leases.
     private let onSettled: @Sendable ([ClaimedAttempt]) -> Void
+    /// Where a flush's handovers come from and go: the room reserved for them before the flush, and the
+    /// attempts it leased (nil: no handovers; the flush promotes every key's next attempt for a claim to take).
+    private let handover: FlushHandover?
 
     init(
-        driver: any WorkerDriver, clock: any WorkerClock = .continuous, flushInterval: Duration, flushBatch: Int, maxBuffered: Int,
-        metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable (_ keysMovedOn: Set<String>) -> Void,
-        onSettled: @escaping @Sendable ([ClaimedAttempt]) -> Void = { _ in }
+        driver: any WorkerDriver, clock: any WorkerClock = .continuous, flushInterval: Duration, flushBatch: Int, flushers: Int = 1,
+        maxBuffered: Int, metrics: WorkerMetrics, logger: Logger, onFlushed: @escaping @Sendable (_ keysMovedOn: Set<String>) -> Void,
+        onSettled: @escaping @Sendable ([ClaimedAttempt]) -> Void = { _ in }, handover: FlushHandover? = nil
     ) {
         self.driver = driver
         self.clock = clock
         self.wake = WakeSignal(clock: clock)
         self.flushInterval = flushInterval
         self.flushBatch = flushBatch
+        self.flushers = max(1, flushers)
         self.maxBuffered = maxBuffered
         self.metrics = metrics
         self.logger = logger
         self.onFlushed = onFlushed
         self.onSettled = onSettled
+        self.handover = handover
     }
 
     /// Outcomes waiting to be written.
@@ -59,7 +76,9 @@ final class OutcomeRecorder: Sendable {
 
     /// Queues an outcome for the next flush.
     func add(_ outcome: AttemptOutcome) {
+        let now = clock.now
         let count = state.withLock { state in
+            if state.buffer.isEmpty { state.oldestAddedAt = now }
             state.buffer.append(outcome)
             return state.buffer.count
         }
@@ -74,19 +93,54 @@ final class OutcomeRecorder: Sendable {
 
     private var isStopped: Bool { state.withLock { $0.stopped } }
 
-    /// Flushes until `stop()` or cancellation (call `flushRemaining` to write what is left).
+    /// Flushes until `stop()` or cancellation (call `flushRemaining` to write what is left): `flushers` loops,
+    /// each taking its own batch, so one flush's round trip and statement overlap the next one's.
     func run() async {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<flushers {
+                group.addTask { await self.flushLoop() }
+            }
+        }
+    }
+
+    /// Outcomes waiting for a flush to take them.
+    private var untaken: Int { state.withLock { $0.buffer.count } }
+
+    /// How long until the next flush is due: when the oldest untaken outcome has waited `flushInterval` (to let
+    /// a few more join) and, while another flush is under way, that one has run for `overlapAfter`. Zero when a
+    /// full batch waits.
+    private var timeUntilFlushDue: Duration {
+        let now = clock.now
+        return state.withLock { state in
+            guard state.buffer.count < flushBatch else { return .zero }
+            var due = (state.oldestAddedAt ?? now) + flushInterval
+            if let since = state.flushesUnderWay.min() { due = max(due, since + overlapAfter) }
+            return max(.zero, now.duration(to: due))
+        }
+    }
+
+    /// How long a flush runs before another may overlap it (with several `flushers`): twice the flush interval.
+    /// A quick flush is waited for, so that the next one takes a fuller batch (fewer statements and commits); a
+    /// slow one, such as a keyed drain's, which passes ordering keys on and hands their next attempts over, is
+    /// overlapped, so that the keys' next attempts do not wait for it.
+    private var overlapAfter: Duration { max(flushInterval * 2, .milliseconds(2)) }
+
+    private func flushLoop() async {
         var failures = 0
         while !Task.isCancelled && !isStopped {
-            if backlog == 0 { await wake.wait(timeout: .seconds(1)) }
+            if untaken == 0 { await wake.wait(timeout: .seconds(1)) }
             if Task.isCancelled || isStopped { break }
-            // Let a few more outcomes join unless a full batch is already waiting.
-            if (backlog < flushBatch) && (flushInterval > .zero) { try? await clock.sleep(for: flushInterval) }
+            guard untaken > 0 else { continue }
+            let wait = timeUntilFlushDue
+            if wait > .zero {
+                try? await clock.sleep(for: wait)
+                continue
+            }
             do {
                 // Full batches go back to back; a partial one waits for the next interval to fill. (Flushing
                 // whatever arrived during the last flush made batches of one round trip's outcomes: a commit for
                 // every few attempts at high rates.)
-                repeat { try await flushOnce() } while backlog >= flushBatch
+                repeat { try await flushOnce() } while untaken >= flushBatch
                 failures = 0
             } catch {
                 failures += 1
@@ -121,10 +175,14 @@ final class OutcomeRecorder: Sendable {
     private func flushOnce() async throws {
         // Take the batch out of the buffer, so that concurrent flushes (the loop and a final flushRemaining)
         // write disjoint batches; a batch that could not be written goes back to the front.
+        let sentAt = clock.now
         let batch = state.withLock { state in
             let batch = Array(state.buffer.prefix(flushBatch))
             state.buffer.removeFirst(batch.count)
+            // The rest came later; when is not kept per outcome, so their wait counts from this take.
+            state.oldestAddedAt = state.buffer.isEmpty ? nil : sentAt
             state.writing += batch.count
+            if !batch.isEmpty { state.flushesUnderWay.append(sentAt) }
             return batch
         }
         guard !batch.isEmpty else {
@@ -132,11 +190,24 @@ final class OutcomeRecorder: Sendable {
             if backlog > 0 { try? await clock.sleep(for: .milliseconds(10)) }
             return
         }
+        // The keys these outcomes may pass on, per target: the room for their next attempts.
+        var wanted: [String: Int] = [:]
+        for outcome in batch where outcome.attempt.orderingKey != nil && outcome.disposition.isFinal && !outcome.blocksKey {
+            wanted[outcome.attempt.target, default: 0] += 1
+        }
+        let reservation = wanted.isEmpty ? ClaimPlan(caps: [], total: 0) : (handover?.reserve(wanted) ?? ClaimPlan(caps: [], total: 0))
         let accepted: Set<Int64>
         do {
-            accepted = try await driver.record(batch)
-            state.withLock { $0.writing -= batch.count }
+            let result = try await driver.record(batch, handover: reservation)
+            accepted = result.accepted
+            state.withLock { $0.endFlush(count: batch.count, takenAt: sentAt) }
+            if let handover, !reservation.isEmpty || !result.handedOver.isEmpty {
+                metrics.count(.claimed, result.handedOver.count)
+                metrics.count(.handedOver, result.handedOver.count)
+                await handover.commit(reservation, result.handedOver, sentAt)
+            }
         } catch let error where driver.isRefusal(error) {
+            if let handover, !reservation.isEmpty { await handover.commit(reservation, [], sentAt) }
             // Not an outage: the batch itself is refused. Drop it rather than block every later outcome; the
             // leases expire and the attempts run again (at-least-once).
             logger.error(
@@ -144,14 +215,16 @@ final class OutcomeRecorder: Sendable {
                 metadata: [
                     "error": "\(error)", "outcomes": "\(batch.count)",
                 ])
-            state.withLock { $0.writing -= batch.count }
+            state.withLock { $0.endFlush(count: batch.count, takenAt: sentAt) }
             onSettled(batch.map(\.attempt))
             throw error
         } catch {
+            if let handover, !reservation.isEmpty { await handover.commit(reservation, [], sentAt) }
             // An outage: keep the batch, first in line for the next flush.
             state.withLock { state in
-                state.writing -= batch.count
+                state.endFlush(count: batch.count, takenAt: sentAt)
                 state.buffer.insert(contentsOf: batch, at: 0)
+                state.oldestAddedAt = min(state.oldestAddedAt ?? sentAt, sentAt)
             }
             throw error
         }

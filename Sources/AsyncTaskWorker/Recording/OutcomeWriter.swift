@@ -19,14 +19,20 @@ struct OutcomeWriter: Sendable {
     // once it holds $13 (`Schema.keptTries`); the outcome name follows from the status and the error (pending
     // with an error is a retry, without one a released lease). jsonb_strip_nulls keeps a success's entry small.
     // A keyed attempt failed under `ordering.on_failure: block` keeps its key (`key_blocked`, schema v9).
-    // Each key an outcome passes on (its lease ends and it does not block the key) has its next row promoted
-    // when parked, here, set-based (schema v10): the statement marks its transaction so that the per-row trigger
-    // skips these rows. The promotion's snapshot is the statement's, in which the flushed rows are still
-    // pending: the key's next row is its earliest pending one other than the one that just left pending (a
-    // retried row stays the key's head, and is not parked). One key has at most one outcome in a flush (one call
-    // at a time), so the exclusion is by that row's id: a correlated NOT EXISTS over the flushed rows instead
-    // scanned them for every key (141 ms flushes). A row parked by an insert that commits after this snapshot is
-    // promoted by its own commit's check or by the nodes' sweep, as with the trigger.
+    // Each key an outcome passes on (its lease ends and it does not block the key) has its next row found here,
+    // set-based (schema v10): the statement marks its transaction so that the per-row trigger skips these rows.
+    // The search's snapshot is the statement's, in which the flushed rows are still pending: the key's next row
+    // is its earliest pending one other than the one that just left pending (a retried row stays the key's head,
+    // and is not parked). One key has at most one outcome in a flush (one call at a time), so the exclusion is
+    // by that row's id: a correlated NOT EXISTS over the flushed rows instead scanned them for every key (141 ms
+    // flushes). A next row that is parked and due is *handed over*: leased to this node in this statement, as a
+    // claim would ($15/$16: at most that many per target, the room the node reserved for them; $17: the lease),
+    // unless an operator paused or limited its target (those claims go through the claim function). The next
+    // row of the key that just ran then costs one UPDATE instead of two (a promotion, then a claim) and starts
+    // without waiting for a claim. Any other parked next row is promoted (due again at its own time), as before.
+    // Both have the head condition of the claims by construction: the earliest pending row of its key (the
+    // flushed one aside) with no blocked row before it. A row parked by an insert that commits after this
+    // snapshot is promoted by its own commit's check or by the nodes' sweep, as with the trigger.
     static let record = PostgresStatement(
         name: "record_outcomes",
         sql: """
@@ -64,19 +70,49 @@ struct OutcomeWriter: Sendable {
             ), passed AS (
                 SELECT d.id, d.target, d.ordering_key, d.status = '\(AttemptStatus.pending)' AS still_pending FROM done d
                 WHERE d.ordering_key IS NOT NULL AND NOT d.key_blocked
-            ), promoted AS (
-                UPDATE async_task_attempts p SET available_at = coalesce(p.scheduled_at, p.created_at)
-                FROM passed
-                WHERE p.id = (SELECT min(k.id) FROM async_task_attempts k
-                              WHERE k.target = passed.target AND k.ordering_key = passed.ordering_key
-                                AND k.status = '\(AttemptStatus.pending)' AND k.ordering_key IS NOT NULL
-                                AND (k.id <> passed.id OR passed.still_pending))
-                  AND p.available_at = 'infinity' AND p.status = '\(AttemptStatus.pending)'
+            ), parked AS (
+                SELECT p.id, p.target, coalesce(p.scheduled_at, p.created_at) <= now() AS due
+                FROM passed JOIN async_task_attempts p
+                  ON p.id = (SELECT min(k.id) FROM async_task_attempts k
+                             WHERE k.target = passed.target AND k.ordering_key = passed.ordering_key
+                               AND k.status = '\(AttemptStatus.pending)' AND k.ordering_key IS NOT NULL
+                               AND (k.id <> passed.id OR passed.still_pending))
+                WHERE p.available_at = 'infinity' AND p.status = '\(AttemptStatus.pending)'
                   AND NOT EXISTS (SELECT 1 FROM async_task_attempts b
                                   WHERE b.target = p.target AND b.ordering_key = p.ordering_key AND b.id < p.id AND b.key_blocked)
+            ), ranked AS (
+                SELECT parked.id,
+                       parked.due AND row_number() OVER (PARTITION BY parked.target, parked.due ORDER BY parked.id) <= coalesce(h.n, 0)
+                       AND NOT EXISTS (
+                           SELECT 1 FROM async_task_targets s
+                           WHERE s.target = parked.target
+                             AND (s.paused OR s.rate_per_second IS NOT NULL OR s.global_concurrency IS NOT NULL
+                                  OR s.key_concurrency IS NOT NULL OR s.circuit_state <> '\(CircuitState.closed)')) AS hand_over
+                FROM parked LEFT JOIN unnest($15::text[], $16::integer[]) AS h(target, n) ON h.target = parked.target
+            ), handed AS (
+                UPDATE async_task_attempts t
+                SET num_attempts = t.num_attempts + 1, locked_by = $1,
+                    available_at = now() + $17 * interval '1 millisecond', updated_at = now(),
+                    first_tried_at = coalesce(t.first_tried_at, now())
+                FROM ranked
+                WHERE t.id = ranked.id AND ranked.hand_over AND t.available_at = 'infinity' AND t.status = '\(AttemptStatus.pending)'
+                RETURNING t.id, t.target, t.method_name, t.method_args::text AS method_args, t.encryptor, t.num_attempts,
+                          t.max_attempts, t.idempotence_token,
+                          (extract(epoch FROM now() - t.first_tried_at) * 1000)::bigint AS tried_for_ms, t.ordering_key
+            ), promoted AS (
+                UPDATE async_task_attempts p SET available_at = coalesce(p.scheduled_at, p.created_at)
+                FROM ranked
+                WHERE p.id = ranked.id AND NOT ranked.hand_over AND p.available_at = 'infinity' AND p.status = '\(AttemptStatus.pending)'
                 RETURNING p.id
             )
-            SELECT d.id FROM done d
+            SELECT d.id, false AS handed_over, NULL::text AS target, NULL::text AS method_name, NULL::text AS method_args,
+                   NULL::text AS encryptor, NULL::integer AS num_attempts, NULL::integer AS max_attempts,
+                   NULL::text AS idempotence_token, NULL::bigint AS tried_for_ms, NULL::text AS ordering_key
+            FROM done d
+            UNION ALL
+            SELECT h.id, true, h.target, h.method_name, h.method_args, h.encryptor, h.num_attempts, h.max_attempts,
+                   h.idempotence_token, h.tried_for_ms, h.ordering_key
+            FROM handed h
             """, isPrepared: false)
 
     // One flush's calls of a target with a circuit (schema v10): counts failures in a row, opens or closes the
@@ -89,6 +125,8 @@ struct OutcomeWriter: Sendable {
             """)
 
     let nodeID: UUID
+    /// `node.lease`: how long an attempt handed over by a flush is held, as a claim holds it.
+    let lease: Duration
     /// The circuit breakers of the node's targets that have one.
     var circuits: [String: CircuitSettings] = [:]
 
@@ -114,8 +152,9 @@ struct OutcomeWriter: Sendable {
         return transitions
     }
 
-    /// Writes `batch`; returns the ids of the attempts whose outcome the fence let through.
-    func write(_ batch: [AttemptOutcome], on pool: PostgresConnectionPool) async throws -> Set<Int64> {
+    /// Writes `batch`; returns the ids of the attempts whose outcome the fence let through, and the next attempts
+    /// of ordering keys it passed on that it leased to this node, at most `handover`'s limit of each target.
+    func write(_ batch: [AttemptOutcome], handover: ClaimPlan, on pool: PostgresConnectionPool) async throws -> RecordResult {
         var ids: [Int64] = []
         var numbers: [Int32] = []
         var statuses: [String] = []
@@ -147,10 +186,17 @@ struct OutcomeWriter: Sendable {
             Self.record,
             [
                 nodeID, ids, numbers, statuses, delays, errors, statusCodes, kinds, excerpts, startedAts, durations, maxAttempts,
-                Int32(Schema.keptTries), blocksKey,
+                Int32(Schema.keptTries), blocksKey, handover.caps.map(\.target), handover.caps.map { Int32(clamping: $0.limit) },
+                lease.milliseconds,
             ])
-        var accepted = Set<Int64>()
-        for row in rows { accepted.insert(try row.decode(Int64.self, "id")) }
-        return accepted
+        var result = RecordResult(accepted: [])
+        for row in rows {
+            if try row.decode(Bool.self, "handed_over") {
+                result.handedOver.append(try AttemptClaimer.attempt(row))
+            } else {
+                result.accepted.insert(try row.decode(Int64.self, "id"))
+            }
+        }
+        return result
     }
 }

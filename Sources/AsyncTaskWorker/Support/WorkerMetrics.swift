@@ -9,6 +9,9 @@ final class WorkerMetrics: Sendable {
     enum Event: String, CaseIterable, Sendable {
         case claimed, succeeded, failed, retried, released
         case fencedRejects = "fenced_rejects"
+        /// Attempts an outcome flush leased to this node (the next of an ordering key it passed on): also
+        /// counted as claimed.
+        case handedOver = "handed_over"
     }
 
     private let counters: [Event: Counter]

@@ -25,6 +25,19 @@ final class InMemoryWorkerDriver: WorkerDriver {
         var lastErrorKind: AttemptErrorKind?
         /// The outcome of each recorded try (`succeeded`, `failed`, `retry`, `released`).
         var tries: [String] = []
+        /// Its ordering key: it runs only once every earlier attempt of the key left `pending`.
+        var orderingKey: String? = nil
+        /// Waiting behind an earlier pending attempt of its key (PostgreSQL's `available_at = 'infinity'`): no
+        /// claim sees it until the key passes on to it.
+        var parked = false
+        /// How the row was last leased: by a claim or handed over by an outcome flush.
+        var leasedBy: LeasedBy? = nil
+    }
+
+    /// How a row was leased.
+    enum LeasedBy: Sendable, Equatable {
+        case claim
+        case handover
     }
 
     /// The database is unreachable (`isUnreachable`).
@@ -55,16 +68,29 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     // MARK: - Test controls and views
 
-    /// Inserts a pending attempt due after `delay`; returns its id.
+    /// Inserts a pending attempt due after `delay`; returns its id. A keyed one behind a pending attempt of its
+    /// key is parked, as the insert trigger of schema v9 parks it.
     @discardableResult
-    func enqueue(target: String, method: String = "run", args: String = "{}", maxAttempts: Int? = nil, after delay: Duration = .zero) -> Int64 {
+    func enqueue(
+        target: String, method: String = "run", args: String = "{}", maxAttempts: Int? = nil, after delay: Duration = .zero,
+        orderingKey: String? = nil
+    ) -> Int64 {
         let now = clock.now
         return state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.rows[id] = Row(id: id, target: target, methodName: method, methodArgs: args, maxAttempts: maxAttempts, availableAt: now + delay)
+            var row = Row(id: id, target: target, methodName: method, methodArgs: args, maxAttempts: maxAttempts, availableAt: now + delay)
+            row.orderingKey = orderingKey
+            row.parked = orderingKey != nil && state.rows.values.contains { Self.holdsKey($0, of: row) }
+            state.rows[id] = row
             return id
         }
+    }
+
+    /// Whether `earlier` keeps `row` from running: an earlier pending attempt of its target and key.
+    private static func holdsKey(_ earlier: Row, of row: Row) -> Bool {
+        row.orderingKey != nil && earlier.orderingKey == row.orderingKey && earlier.target == row.target && earlier.id < row.id
+            && earlier.status == .pending
     }
 
     /// The row `id` now.
@@ -118,8 +144,13 @@ final class InMemoryWorkerDriver: WorkerDriver {
             var picked: [Row] = []
             var throttled: [String: Duration] = [:]
             for cap in plan.caps where !state.paused.contains(cap.target) {
-                let due = state.rows.values
-                    .filter { $0.status == .pending && $0.availableAt <= now && $0.target == cap.target }
+                let rows = state.rows.values
+                let due =
+                    rows
+                    .filter { row in
+                        row.status == .pending && !row.parked && row.availableAt <= now && row.target == cap.target
+                            && !rows.contains { Self.holdsKey($0, of: row) }
+                    }
                     .sorted { ($0.priority, $0.availableAt, $0.id) < ($1.priority, $1.availableAt, $1.id) }
                 var limit = cap.limit
                 // As the claim function: in flight means leased, and a limit that cuts the claim short says so.
@@ -133,16 +164,22 @@ final class InMemoryWorkerDriver: WorkerDriver {
             picked.sort { ($0.priority, $0.availableAt, $0.id) < ($1.priority, $1.availableAt, $1.id) }
             let attempts = picked.prefix(plan.total).map { row in
                 var row = row
-                row.numAttempts += 1
-                row.lockedByThisNode = true
-                row.availableAt = now + lease
-                state.rows[row.id] = row
-                return ClaimedAttempt(
-                    id: row.id, target: row.target, methodName: row.methodName, methodArgs: row.methodArgs, encryptor: nil,
-                    attemptNumber: row.numAttempts, maxAttempts: row.maxAttempts, idempotenceToken: nil)
+                return Self.lease(&row, at: now + lease, by: .claim, in: &state)
             }
             return ClaimResult(attempts: attempts, throttled: throttled)
         }
+    }
+
+    /// Leases `row` to this node until `until`, as a claim (or a flush's handover) does.
+    private static func lease(_ row: inout Row, at until: ContinuousClock.Instant, by how: LeasedBy, in state: inout State) -> ClaimedAttempt {
+        row.numAttempts += 1
+        row.lockedByThisNode = true
+        row.availableAt = until
+        row.leasedBy = how
+        state.rows[row.id] = row
+        return ClaimedAttempt(
+            id: row.id, target: row.target, methodName: row.methodName, methodArgs: row.methodArgs, encryptor: nil,
+            attemptNumber: row.numAttempts, maxAttempts: row.maxAttempts, idempotenceToken: nil, orderingKey: row.orderingKey)
     }
 
     private static func holds(_ row: Row?, _ attempt: ClaimedAttempt) -> Bool {
@@ -164,10 +201,12 @@ final class InMemoryWorkerDriver: WorkerDriver {
         }
     }
 
-    func record(_ outcomes: [AttemptOutcome]) async throws -> Set<Int64> {
+    func record(_ outcomes: [AttemptOutcome], handover: ClaimPlan) async throws -> RecordResult {
         let now = clock.now
+        let lease = lease
         return try reachable { state in
             var accepted = Set<Int64>()
+            var passed: [Row] = []
             for outcome in outcomes where Self.holds(state.rows[outcome.attempt.id], outcome.attempt) {
                 guard var row = state.rows[outcome.attempt.id] else { continue }
                 let stored = outcome.disposition.stored
@@ -179,8 +218,27 @@ final class InMemoryWorkerDriver: WorkerDriver {
                     stored.status != .pending ? stored.status.rawValue : outcome.error == nil ? "released" : "retry")
                 state.rows[row.id] = row
                 accepted.insert(row.id)
+                if row.orderingKey != nil, row.status != .pending { passed.append(row) }
             }
-            return accepted
+            // As the flush statement: each key passed on has its next (parked) attempt handed over to this node
+            // within the plan's room per target, or else promoted.
+            var room = Dictionary(handover.caps.map { ($0.target, $0.limit) }, uniquingKeysWith: +)
+            var handedOver: [ClaimedAttempt] = []
+            for done in passed {
+                let rows = state.rows.values
+                guard
+                    var next = rows.filter({ $0.target == done.target && $0.orderingKey == done.orderingKey && $0.status == .pending })
+                        .min(by: { $0.id < $1.id }), next.parked
+                else { continue }
+                next.parked = false
+                if next.availableAt <= now, let left = room[next.target], left > 0, !state.paused.contains(next.target) {
+                    room[next.target] = left - 1
+                    handedOver.append(Self.lease(&next, at: now + lease, by: .handover, in: &state))
+                } else {
+                    state.rows[next.id] = next
+                }
+            }
+            return RecordResult(accepted: accepted, handedOver: handedOver)
         }
     }
 

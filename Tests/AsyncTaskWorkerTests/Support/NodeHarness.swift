@@ -51,7 +51,8 @@ struct NodeHarness: Sendable {
                 capacity.wakeGloballyCapped()
                 capacity.wake(keysMovedOn)
                 claimDue.signal()
-            }, onSettled: { leases.remove($0) })
+            }, onSettled: { leases.remove($0) },
+            handover: .node(capacity: capacity, leases: leases, claimDue: claimDue, driver: driver, logger: logger))
         var configurations: [String: TargetConfiguration] = [:]
         for (name, concurrency) in targets {
             configurations[name] = try TargetConfiguration(
