@@ -5,9 +5,10 @@
 # python3-yaml (PyYAML, for scripts/check-deploy.sh), chromium (headless, for the dashboard's browser test), and
 # Python's `cryptography` (the encryption example test runs examples/encrypt_args.py), and iproute2 (`ip netns`,
 # for the network-partition test), and promtool (Debian's prometheus package, for the /metrics lint test) unless
-# a promtool is already on PATH.
+# a promtool is already on PATH. For the Rails tests (clients/ruby): ruby, ruby-activerecord, ruby-pg, ruby-enumerize,
+# ruby-actionpack and ruby-webrick (a Rails endpoint for the webhook test) and bundler (the gem loaded by path).
 set -euo pipefail
-want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 ruby ruby-activerecord ruby-pg ruby-enumerize "$@")
+want=(libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config openssl python3 python3-yaml chromium iproute2 ruby ruby-activerecord ruby-pg ruby-enumerize ruby-actionpack ruby-webrick bundler "$@")
 missing=()
 # Import check only (cheap): the python3 on PATH (pip) or the system's (apt) with `cryptography` will do; the
 # test tries them in that order.

@@ -8,7 +8,7 @@ public struct TargetConfiguration: Sendable, Hashable {
     /// The default total timeout of a call.
     public static let defaultTimeout = Duration.seconds(10)
     /// The default number of tries of an attempt.
-    public static let defaultMaxAttempts = 12
+    public static let defaultMaxAttempts = AttemptTries.defaultMaximum
     /// The default number of calls in flight to one target per node.
     public static let defaultConcurrency = 64
 

@@ -4,18 +4,22 @@ import PostgresClient
 import TestSupport
 import Testing
 
-/// `GemTableAdoption` against real PostgreSQL: a table as ActiveRecord 6.1 creates it from the async_task
-/// gem's migration, filled in the gem's format. (RailsClusterTests does the same with real Ruby and workers.)
+/// `GemTableAdoption` against real PostgreSQL: a table as ActiveRecord creates it from the async_task gem's
+/// migration, filled in the gem's format. (RailsClusterTests does the same with real Ruby and workers.)
 @Suite("Adopting the async_task gem's table")
 struct AdoptionTests {
-    /// The DDL ActiveRecord 6.1 runs for the gem's `create_async_task_attempts` migration on PostgreSQL.
-    static let gemTable = """
+    /// The DDL of the gem's `create_async_task_attempts` migration on PostgreSQL. It is an
+    /// `ActiveRecord::Migration[5.1]`, so every Rails from 5.1 on (checked with 6.1) creates a bigserial id and
+    /// timestamps without precision, `t.datetime` and `t.timestamps` alike. A migration run as `[5.0]` or older
+    /// creates a serial (integer) id: `gemTable(id: "serial")`.
+    static func gemTable(id: String = "bigserial") -> String {
+        """
         CREATE TABLE async_task_attempts (
-            id bigserial PRIMARY KEY, lock_version integer DEFAULT 0 NOT NULL, idempotence_token character varying,
+            id \(id) PRIMARY KEY, lock_version integer DEFAULT 0 NOT NULL, idempotence_token character varying,
             status character varying NOT NULL, target character varying NOT NULL, method_name character varying NOT NULL,
             method_args text, encryptor character varying NOT NULL, num_attempts integer DEFAULT 0 NOT NULL,
-            scheduled_at timestamp(6) without time zone, completed_at timestamp(6) without time zone,
-            created_at timestamp(6) without time zone NOT NULL, updated_at timestamp(6) without time zone NOT NULL);
+            scheduled_at timestamp without time zone, completed_at timestamp without time zone,
+            created_at timestamp without time zone NOT NULL, updated_at timestamp without time zone NOT NULL);
         CREATE INDEX index_async_task_attempts_on_status ON async_task_attempts (status);
         CREATE UNIQUE INDEX index_async_tasks_on_target_method_name_and_idempotence_token ON async_task_attempts (target, method_name, idempotence_token);
         CREATE INDEX index_async_task_attempts_on_scheduled_at ON async_task_attempts (scheduled_at);
@@ -23,6 +27,7 @@ struct AdoptionTests {
         CREATE INDEX index_async_task_attempts_on_created_at ON async_task_attempts (created_at);
         CREATE INDEX index_async_task_attempts_on_updated_at ON async_task_attempts (updated_at);
         """
+    }
     // As ActiveRecord binds them on a text column: untyped text parameters, UTC times without a zone.
     static let gemInsert = PostgresStatement(
         name: "gem_insert",
@@ -35,7 +40,7 @@ struct AdoptionTests {
     static let row = PostgresStatement(
         name: "adopted_row",
         sql: """
-            SELECT status, method_args, coalesce(encryptor, '') AS encryptor, num_attempts, lock_version,
+            SELECT status, method_args, coalesce(encryptor, '') AS encryptor, num_attempts, lock_version, coalesce(max_attempts, 0) AS max_attempts,
                    coalesce(to_char(scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS scheduled_at,
                    coalesce(to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '') AS completed_at,
                    CASE WHEN available_at = 'infinity' THEN 'never' WHEN available_at <= now() THEN 'due' ELSE 'later' END AS due
@@ -62,10 +67,10 @@ struct AdoptionTests {
             Int64.self, "id")
     }
 
-    func withGemTable(_ body: (TestDatabase, PostgresConnection) async throws -> Void) async throws {
+    func withGemTable(id: String = "bigserial", _ body: (TestDatabase, PostgresConnection) async throws -> Void) async throws {
         try await TestDatabase.with { database throws in
             try await database.withConnection { connection throws in
-                try await connection.execute(script: Self.gemTable, name: "gem_table")
+                try await connection.execute(script: Self.gemTable(id: id), name: "gem_table")
                 try await body(database, connection)
             }
         }
@@ -118,6 +123,11 @@ struct AdoptionTests {
                 connection, args: yaml("---\n:customer_token: c_1\n:order_number: 1\n:at: 2026-12-02 01:15:56.500000000 Z\n:s: :new"),
                 token: "order-1")
             let retried = try await insert(connection, args: yaml("---\n:order_number: 2"), tries: 3)
+            // The gem never gives up: rows it tried as often as a target's default max_attempts, and more.
+            let exhausted = try await insert(connection, args: yaml("---\n:order_number: 6"), tries: 12)
+            let long = try await insert(connection, args: yaml("---\n:order_number: 7"), tries: 40)
+            let finishedTried = try await insert(
+                connection, status: "failed", args: yaml("---\n:order_number: 8"), tries: 12, completedAt: "2026-12-01 11:00:00")
             let later = try await insert(connection, args: yaml("---\n:order_number: 3"), scheduledAt: "2099-01-01 00:00:00")
             let done = try await insert(connection, status: "succeeded", args: yaml("---\n:order_number: 4"), completedAt: "2026-12-01 11:00:00")
             let expiredNoTime = try await insert(connection, status: "expired", args: yaml("---\n:order_number: 5"))
@@ -128,11 +138,15 @@ struct AdoptionTests {
 
             let plan = try await GemTableAdoption(batchSize: 3).plan(on: connection)
             #expect(try await connection.query(Self.checksum).single().decode(String.self, "sum") == before)
-            #expect(plan.totalRows == 8)
+            #expect(plan.totalRows == 11)
             #expect(plan.undecodable.map(\.id) == [object] && plan.undecodable[0].reason.contains("amount"))
             #expect(
                 plan.unsupportedEncryptors.map { "\($0.encryptor) \($0.rows) \($0.pending) \($0.exampleID)" } == ["AppVault::Sealer 1 1 \(vault)"])
-            #expect(plan.changes.contains { $0.summary.hasPrefix("rewrite the gem's") && $0.rows == 5 })
+            #expect(plan.changes.contains { $0.summary.hasPrefix("rewrite the gem's") && $0.rows == 8 })
+            #expect(
+                plan.changes.contains {
+                    $0.summary.hasPrefix("pending rows the gem already tried get max_attempts = num_attempts + 12") && $0.rows == 3
+                }, "\(plan.changes.map(\.summary))")
 
             let (adopted, applied) = try await GemTableAdoption(batchSize: 3).adopt(on: connection)
             // The same plan, but for the migrations table, which the migrator creates before the adoption runs.
@@ -150,6 +164,14 @@ struct AdoptionTests {
             #expect(try r.decode(String.self, "encryptor") == "" && r.decode(String.self, "due") == "due")
             r = try await row(retried)
             #expect(try r.decode(Int.self, "num_attempts") == 3 && r.decode(String.self, "due") == "due")
+            // The gem's tries are history: each tried pending row gets a fresh 12 on top of them; others keep NULL
+            // (their target's max_attempts), finished rows are left alone.
+            #expect(try r.decode(Int.self, "max_attempts") == 15)
+            r = try await row(exhausted)
+            #expect(try r.decode(Int.self, "num_attempts") == 12 && r.decode(Int.self, "max_attempts") == 24 && r.decode(String.self, "due") == "due")
+            #expect(try await row(long).decode(Int.self, "max_attempts") == 52)
+            #expect(try await row(finishedTried).decode(Int.self, "max_attempts") == 0)
+            #expect(try await row(plain).decode(Int.self, "max_attempts") == 0)
             r = try await row(later)
             #expect(try r.decode(String.self, "scheduled_at") == "2099-01-01 00:00:00" && r.decode(String.self, "due") == "later")
             r = try await row(done)
@@ -214,6 +236,37 @@ struct AdoptionTests {
             #expect(error.description.contains("encryptor 'rot13' (e.g. id \(odd))"))
             #expect(try await connection.query(Self.checksum).single().decode(String.self, "sum") == before)
             #expect(try await connection.query(Migrator.tableExistsForTests).single().decode(Bool.self, "present") == false)
+        }
+    }
+
+    @Test(
+        "a gem table with an integer id (its migration run as Migration[5.0] or older) gets a bigint id and a bigint sequence: new rows go past id 2147483647"
+    )
+    func adoptsIntegerID() async throws {
+        try await withGemTable(id: "serial") { _, connection in
+            let first = try await insert(connection, args: yaml("---\n:order_number: 1"))
+            let plan = try await GemTableAdoption().plan(on: connection)
+            #expect(
+                plan.changes.contains { $0.summary.hasPrefix("id's sequence async_task_attempts_id_seq: integer → bigint") },
+                "\(plan.changes.map(\.summary))")
+            _ = try await GemTableAdoption().adopt(on: connection)
+            let types = PostgresStatement(
+                name: "id_types",
+                sql: """
+                    SELECT format_type(a.atttypid, a.atttypmod) AS column_type, format_type(s.seqtypid, NULL) AS sequence_type, s.seqmax::text AS max
+                    FROM pg_attribute a, pg_sequence s
+                    WHERE a.attrelid = 'async_task_attempts'::regclass AND a.attname = 'id'
+                      AND s.seqrelid = pg_get_serial_sequence('async_task_attempts', 'id')::regclass
+                    """, isPrepared: false)
+            let row = try await connection.query(types).single()
+            #expect(try row.decode(String.self, "column_type") == "bigint" && row.decode(String.self, "sequence_type") == "bigint")
+            #expect(try row.decode(String.self, "max") == "9223372036854775807")
+            #expect(try await connection.query(Self.row, [first]).single().decode(String.self, "method_args") == #"{"order_number":1}"#)
+            try await connection.query(
+                PostgresStatement(
+                    name: "near_the_top", sql: "SELECT setval(pg_get_serial_sequence('async_task_attempts', 'id'), 2147483647)", isPrepared: false))
+            // The unchanged gem's insert after the adoption, past integer's range.
+            #expect(try await insert(connection, args: yaml("---\n:order_number: 2")) == 2_147_483_648)
         }
     }
 

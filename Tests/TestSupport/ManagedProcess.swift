@@ -14,17 +14,19 @@ public final class ManagedProcess: @unchecked Sendable {
 
     /// Starts `asynctask <arguments>`, or `<launcher…> asynctask <arguments>` when `launcher` is given (e.g.
     /// `["/usr/sbin/ip", "netns", "exec", "NS"]`; a launcher that execs, so the pid is still the node's).
-    public init(name: String, arguments: [String], environment: [String: String] = [:], directory: URL, launcher: [String] = []) throws {
+    public convenience init(name: String, arguments: [String], environment: [String: String] = [:], directory: URL, launcher: [String] = [])
+        throws
+    {
+        let executable = try CommandRunner.executableURL()
+        try self.init(name: name, command: launcher + [executable.path] + arguments, environment: environment, directory: directory)
+    }
+
+    /// Starts another program, `command[0]` with the rest as its arguments (e.g. a Ruby script), the same way.
+    public init(name: String, command: [String], environment: [String: String] = [:], directory: URL) throws {
         self.name = name
         process = Process()
-        let executable = try CommandRunner.executableURL()
-        if let first = launcher.first {
-            process.executableURL = URL(fileURLWithPath: first)
-            process.arguments = launcher.dropFirst() + [executable.path] + arguments
-        } else {
-            process.executableURL = executable
-            process.arguments = arguments
-        }
+        process.executableURL = URL(fileURLWithPath: command.first ?? "/bin/false")
+        process.arguments = Array(command.dropFirst())
         process.environment = CommandRunner.childEnvironment(adding: environment)
         stdoutFile = directory.appendingPathComponent("\(name).out")
         stderrFile = directory.appendingPathComponent("\(name).err")

@@ -16,7 +16,8 @@ Gem::Specification.new do |spec|
   spec.license       = 'Apache-2.0'
   spec.files         = Dir['lib/**/*.rb'] + ['async_task_cluster.gemspec']
   spec.require_paths = ['lib']
-  spec.required_ruby_version = '>= 2.7'
+  # 3.0: the code uses endless method definitions and OpenSSL.fixed_length_secure_compare (openssl gem 2.2).
+  spec.required_ruby_version = '>= 3.0'
 
   spec.add_runtime_dependency 'activerecord', '>= 6.0'
   spec.add_runtime_dependency 'activesupport', '>= 6.0'

@@ -9,9 +9,12 @@ import Yams
 /// YAML of the arguments hash (Psych's format, symbol keys written `:order_number: 7`). The conversion rules,
 /// documented in the README ("From the async_task gem"):
 ///
+/// - unquoted scalars are typed as Ruby's Psych types them (`PsychScalar`), not by YAML 1.1's rules, so what
+///   Ruby reads as a string (`1e3`, `0o17`, `1__0`) stays a string;
 /// - symbols become strings (`:order_number` → `"order_number"`, `:pending` → `"pending"`), as keys and values;
 /// - dates and times become ISO 8601 strings (`2026-12-02`, `2026-12-02T01:15:56.500000000Z`), digits as written;
-/// - integers of any size and finite floats become JSON numbers; `nil` becomes `null`; `true`/`false` stay;
+/// - integers of any size and finite floats become JSON numbers, floats written as Ruby writes them (`1.0e+20`);
+///   `nil` becomes `null`; `true`/`false` stay;
 /// - `ActiveSupport::HashWithIndifferentAccess` (`!ruby/hash:…`) and `!ruby/array:…` are plain objects/arrays;
 /// - keys that are not symbols or strings (integers, booleans) become their text, as Ruby's `to_json` does;
 /// - an empty document or `nil` means no arguments: `{}`.
@@ -36,11 +39,16 @@ public struct GemArgumentsDecoder: Sendable {
         guard let outer = try Self.compose(stored, what: "the stored value") else { return "{}" }
         let arguments: Node?
         switch outer {
-        case .scalar(let scalar) where Self.isNull(scalar):
-            return "{}"
-        case .scalar(let scalar) where outer.tag.description == Tag.Name.str.rawValue:
-            // The gem's double layer: the column's YAML holds a string, which is the YAML of the hash.
-            arguments = try Self.compose(scalar.string, what: "the arguments")
+        case .scalar(let scalar):
+            switch try Self.value(of: scalar, tag: outer.tag.description, path: "") {
+            case .null:
+                return "{}"
+            case .string(let inner):
+                // The gem's double layer: the column's YAML holds a string, which is the YAML of the hash.
+                arguments = try Self.compose(inner, what: "the arguments")
+            case let other:
+                throw GemArgumentsError(path: "", reason: "the stored value is \(Self.kind(of: other)), not the gem's YAML string of a hash")
+            }
         case .mapping:
             // A single layer (an application that overrode the gem's writer): the hash itself.
             arguments = outer
@@ -48,7 +56,12 @@ public struct GemArgumentsDecoder: Sendable {
             throw GemArgumentsError(path: "", reason: "the stored value is \(Self.kind(of: outer)), not the gem's YAML string of a hash")
         }
         guard let arguments else { return "{}" }
-        if case .scalar(let scalar) = arguments, Self.isNull(scalar) { return "{}" }
+        if case .scalar(let scalar) = arguments {
+            let value = try Self.value(of: scalar, tag: arguments.tag.description, path: "")
+            if value == .null { return "{}" }
+            throw GemArgumentsError(
+                path: "", reason: "the arguments are \(Self.kind(of: value)), not a hash (the gem calls target.method(**args))")
+        }
         guard case .mapping = arguments else {
             throw GemArgumentsError(
                 path: "", reason: "the arguments are \(Self.kind(of: arguments)), not a hash (the gem calls target.method(**args))")
@@ -58,9 +71,21 @@ public struct GemArgumentsDecoder: Sendable {
         return output
     }
 
+    /// The tag every untagged plain scalar resolves to: the decoder types those itself, by Psych's rules
+    /// (`PsychScalar`), where Yams' default resolver would apply YAML 1.1's (`1e3` a float, `0o17` an integer).
+    static let plainTag = Tag.Name(rawValue: "tag:asynctask,2026:psych-plain")
+    static let resolver: Resolver = {
+        do {
+            return Resolver.basic.appending(try Resolver.Rule(plainTag, "^"))
+        } catch {
+            // A constant pattern, used by every decoding.
+            preconditionFailure("the plain-scalar rule does not compile: \(error)")
+        }
+    }()
+
     private static func compose(_ text: String, what: String) throws(GemArgumentsError) -> Node? {
         do {
-            return try Yams.compose(yaml: text)
+            return try Yams.compose(yaml: text, resolver)
         } catch let error as YamlError {
             // The problem and its position only: YamlError's own description quotes the document.
             switch error {
@@ -72,6 +97,36 @@ public struct GemArgumentsDecoder: Sendable {
         } catch {
             throw GemArgumentsError(path: "", reason: "\(what) is not valid YAML")
         }
+    }
+
+    /// What Psych's `deserialize` makes of a scalar: quoted ones and `!!str` are strings, plain untagged ones
+    /// are typed by `PsychScalar`, symbol and float tags are honoured, Ruby objects and `!binary` have no JSON
+    /// form, and any other tag's value is typed as if it were plain.
+    private static func value(of scalar: Node.Scalar, tag: String, path: String) throws(GemArgumentsError) -> PsychScalar {
+        let text = scalar.string
+        if tag == Tag.Name.binary.rawValue || tag == "!binary" {
+            throw GemArgumentsError(path: path, reason: "a binary string (!binary, not UTF-8 text) has no JSON form; pass it Base64-encoded")
+        }
+        if tag == Tag.Name.str.rawValue || tag == "!str" || tag == "!ruby/string" || tag.hasPrefix("!ruby/string:") { return .string(text) }
+        if tag == "!ruby/symbol" || tag == "!ruby/sym" || tag.hasPrefix("!ruby/symbol:") || tag.hasPrefix("!ruby/sym:") { return .symbol(text) }
+        if tag.hasPrefix("!ruby/") {
+            throw GemArgumentsError(path: path, reason: "a Ruby object (\(tag)) has no JSON form; pass a string or a number instead")
+        }
+        let typed: PsychScalar
+        do {
+            typed = try PsychScalar.tokenize(text)
+        } catch {
+            throw GemArgumentsError(path: path, reason: "\(error.reason) (Ruby's YAML.load raises on it too)")
+        }
+        guard tag == Tag.Name.float.rawValue || tag == "!float" else { return typed }
+        // Psych: Float(tokenize(value)).
+        switch typed {
+        case .float: return typed
+        case .integer(let digits): if let value = Double(digits) { return .float(value) }
+        case .string(let string): if let value = Double(string.trimmingCharacters(in: .whitespaces)) { return .float(value) }
+        default: break
+        }
+        throw GemArgumentsError(path: path, reason: "a !!float that is not a number")
     }
 
     private static func write(_ node: Node, path: String, into output: inout String) throws(GemArgumentsError) {
@@ -106,113 +161,42 @@ public struct GemArgumentsDecoder: Sendable {
             }
             output.append("]")
         case .scalar(let scalar):
-            try writeScalar(scalar, tag: tag, path: path, into: &output)
+            switch try value(of: scalar, tag: tag, path: path) {
+            case .null: output.append("null")
+            case .bool(let value): output.append(value ? "true" : "false")
+            case .integer(let digits): output.append(digits)
+            case .float(let value):
+                guard value.isFinite else { throw GemArgumentsError(path: path, reason: "an infinite or NaN float has no JSON form") }
+                output.append(PsychScalar.rubyText(value))
+            case .time(let text): appendString(iso8601(text), to: &output)
+            case .date(let text), .symbol(let text), .string(let text): appendString(text, to: &output)
+            }
         case .alias:
             // Yams resolves aliases while composing; one left over is a reference it could not resolve.
             throw GemArgumentsError(path: path, reason: "a YAML alias that refers to nothing")
         }
     }
 
-    private static func writeScalar(_ scalar: Node.Scalar, tag: String, path: String, into output: inout String) throws(GemArgumentsError) {
-        let text = scalar.string
-        switch tag {
-        case Tag.Name.null.rawValue:
-            output.append("null")
-        case Tag.Name.bool.rawValue:
-            output.append(["true", "yes", "on"].contains(text.lowercased()) ? "true" : "false")
-        case Tag.Name.int.rawValue:
-            output.append(try integer(text, path: path))
-        case Tag.Name.float.rawValue:
-            output.append(try float(text, path: path))
-        case Tag.Name.timestamp.rawValue:
-            appendString(iso8601(text), to: &output)
-        case "!ruby/symbol", "!ruby/sym":
-            appendString(text, to: &output)
-        case Tag.Name.binary.rawValue, "!binary":
-            throw GemArgumentsError(path: path, reason: "a binary string (!binary, not UTF-8 text) has no JSON form; pass it Base64-encoded")
-        default:
-            guard tag == Tag.Name.str.rawValue || tag == Tag.Name.merge.rawValue || tag == Tag.Name.value.rawValue else {
-                throw GemArgumentsError(path: path, reason: "a Ruby object (\(tag)) has no JSON form; pass a string or a number instead")
-            }
-            appendString(symbolName(scalar) ?? text, to: &output)
-        }
-    }
-
-    /// A key's text: symbols lose their colon; scalars of other types are written as they read.
+    /// A key's text, as Ruby's `to_json` writes a key (`to_s`): symbols lose their colon, numbers are their
+    /// digits, nil is empty; times and dates stay as written.
     private static func key(_ node: Node, path: String) throws(GemArgumentsError) -> String {
         guard case .scalar(let scalar) = node else {
             throw GemArgumentsError(path: path, reason: "a key is \(kind(of: node)); JSON keys are strings")
         }
         let tag = node.tag.description
-        if tag == Tag.Name.null.rawValue { return "" }
-        if tag == Tag.Name.bool.rawValue { return ["true", "yes", "on"].contains(scalar.string.lowercased()) ? "true" : "false" }
-        if tag == Tag.Name.int.rawValue { return try integer(scalar.string, path: path) }
-        if tag.hasPrefix("!") && tag != "!ruby/symbol" && tag != "!ruby/sym" {
+        if tag == plainTag.rawValue && scalar.string == "<<" {
+            throw GemArgumentsError(path: path, reason: "a YAML merge key (<<), which the gem's YAML never has")
+        }
+        if tag.hasPrefix("!ruby/") && !tag.hasPrefix("!ruby/sym") && !tag.hasPrefix("!ruby/string") {
             throw GemArgumentsError(path: path, reason: "a key is a Ruby object (\(tag)); JSON keys are strings")
         }
-        return symbolName(scalar) ?? scalar.string
-    }
-
-    /// Psych writes a symbol as a plain scalar with a leading colon, and quotes every string that starts with one.
-    private static func symbolName(_ scalar: Node.Scalar) -> String? {
-        guard scalar.style == .plain, scalar.string.count > 1, scalar.string.hasPrefix(":") else { return nil }
-        var name = scalar.string.dropFirst()
-        // `:"odd key"` is how a symbol with spaces can be written by hand.
-        if name.count >= 2, let first = name.first, first == "\"" || first == "'", name.last == first {
-            name = name.dropFirst().dropLast()
+        switch try value(of: scalar, tag: tag, path: path) {
+        case .null: return ""
+        case .bool(let value): return value ? "true" : "false"
+        case .integer(let digits): return digits
+        case .float(let value): return PsychScalar.rubyText(value)
+        case .time(let text), .date(let text), .symbol(let text), .string(let text): return text
         }
-        return String(name)
-    }
-
-    private static func isNull(_ scalar: Node.Scalar) -> Bool {
-        Node.scalar(scalar).tag.description == Tag.Name.null.rawValue
-    }
-
-    /// YAML 1.1 integers (decimal with `_` separators, 0x, 0o/0, 0b) as JSON's decimal digits, any size.
-    private static func integer(_ text: String, path: String) throws(GemArgumentsError) -> String {
-        var digits = text.replacingOccurrences(of: "_", with: "")
-        var sign = ""
-        if let first = digits.first, first == "-" || first == "+" {
-            if first == "-" { sign = "-" }
-            digits.removeFirst()
-        }
-        let radix: Int
-        if digits.hasPrefix("0x") {
-            radix = 16
-            digits.removeFirst(2)
-        } else if digits.hasPrefix("0b") {
-            radix = 2
-            digits.removeFirst(2)
-        } else if digits.hasPrefix("0o") {
-            radix = 8
-            digits.removeFirst(2)
-        } else if digits.count > 1, digits.hasPrefix("0") {
-            radix = 8
-            digits.removeFirst()
-        } else {
-            radix = 10
-        }
-        if radix == 10, !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) {
-            return sign + digits
-        }
-        guard let value = Int64(digits, radix: radix) else {
-            throw GemArgumentsError(path: path, reason: "the integer is not decimal and does not fit 64 bits, or is sexagesimal; write it in decimal")
-        }
-        return sign == "-" ? String(-value) : String(value)
-    }
-
-    /// Finite YAML floats as JSON numbers; `.inf` and `.nan` have none.
-    private static func float(_ text: String, path: String) throws(GemArgumentsError) -> String {
-        let cleaned = text.replacingOccurrences(of: "_", with: "")
-        guard let value = Double(cleaned), value.isFinite else {
-            throw GemArgumentsError(path: path, reason: "an infinite or NaN float (or a sexagesimal one) has no JSON form")
-        }
-        // JSON's grammar is stricter than YAML's (`1.`, `.5`, `+1.0` are YAML only): keep the text when it is
-        // already JSON, so digits are not lost, else write the Double.
-        if cleaned.range(of: #"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"#, options: .regularExpression) != nil {
-            return cleaned
-        }
-        return "\(value)"
     }
 
     /// `2026-12-02 01:15:56.5 Z` → `2026-12-02T01:15:56.5Z`; `+01:00`/`-5` offsets become `±hh:mm`.
@@ -246,6 +230,8 @@ public struct GemArgumentsDecoder: Sendable {
             case "\n": output.append("\\n")
             case "\r": output.append("\\r")
             case "\t": output.append("\\t")
+            case "\u{08}": output.append("\\b")
+            case "\u{0C}": output.append("\\f")
             case _ where scalar.value < 0x20:
                 output.append(String(format: "\\u%04x", scalar.value))
             default:
@@ -253,6 +239,19 @@ public struct GemArgumentsDecoder: Sendable {
             }
         }
         output.append("\"")
+    }
+
+    private static func kind(of value: PsychScalar) -> String {
+        switch value {
+        case .null: "nil"
+        case .bool: "a boolean"
+        case .integer: "an integer"
+        case .float: "a float"
+        case .time: "a time"
+        case .date: "a date"
+        case .symbol: "a symbol"
+        case .string: "a string"
+        }
     }
 
     private static func kind(of node: Node) -> String {

@@ -1,3 +1,4 @@
+public import AsyncTaskCore
 import Foundation
 public import PostgresClient
 
@@ -16,6 +17,8 @@ public import PostgresClient
 /// - The gem's rows keep their format: a node decodes `AsyncTask::NullEncryptor` YAML at claim time
 ///   (`GemArgumentsDecoder`); a row of another encryptor (an application module the cluster cannot run) is
 ///   kept pending but never due (`available_at = 'infinity'`) and `asynctask doctor` lists it.
+/// - The gem never gives up on a row, so its `num_attempts` is history: a pending row it tried gets
+///   `max_attempts = num_attempts + freshTries` (12 by default) instead of being failed uncalled at its first claim.
 ///
 /// The plan is computed read-only for `--dry-run`; `adopt` computes it again under the table's exclusive lock and
 /// applies it inside the migrator's transaction, followed by every later migration.
@@ -81,10 +84,15 @@ public struct GemTableAdoption: Sendable {
 
     /// The gem's `NullEncryptor` rows are decoded and rewritten this many at a time.
     public var batchSize: Int
+    /// The tries a pending row the gem had already tried gets from the cluster: its `max_attempts` becomes
+    /// `num_attempts` + this.
+    public var freshTries: Int
 
-    /// Creates an adoption that converts arguments `batchSize` rows at a time.
-    public init(batchSize: Int = 2000) {
+    /// Creates an adoption that converts arguments `batchSize` rows at a time and gives rows the gem tried
+    /// `freshTries` more tries (by default as many as a new attempt gets).
+    public init(batchSize: Int = 2000, freshTries: Int = AttemptTries.defaultMaximum) {
         self.batchSize = batchSize
+        self.freshTries = max(1, freshTries)
     }
 
     /// A Ruby constant path (`MyApp::Vault`): how the gem stores an encryptor module. The one home of this rule;
@@ -159,6 +167,7 @@ public struct GemTableAdoption: Sendable {
                    count(*) FILTER (WHERE status <> 'pending') AS finished,
                    count(*) FILTER (WHERE status <> 'pending' AND completed_at IS NULL) AS finished_without_time,
                    count(*) FILTER (WHERE status = 'pending' AND completed_at IS NOT NULL) AS pending_with_time,
+                   count(*) FILTER (WHERE status = 'pending' AND num_attempts > 0) AS tried_pending,
                    count(*) FILTER (WHERE method_args IS NULL OR method_args = '') AS blank_args,
                    count(*) FILTER (WHERE status = 'pending' AND encryptor IS NOT NULL AND encryptor <> $1 AND encryptor ~ $2
                                     AND method_args IS NOT NULL AND method_args <> '') AS parked
@@ -199,6 +208,24 @@ public struct GemTableAdoption: Sendable {
             UPDATE async_task_attempts a SET method_args = u.json, encryptor = NULL
             FROM unnest($1::bigint[], $2::text[]) AS u(id, json) WHERE a.id = u.id
             """, isPrepared: false)
+    // The id's sequence: a table from Rails before 5.1 has a serial (integer) id, whose sequence stays integer
+    // when the column becomes bigint and would stop the table at id 2,147,483,647.
+    static let idSequence = PostgresStatement(
+        name: "adopt_id_sequence",
+        sql: """
+            SELECT s.seqrelid::regclass::text AS name, format_type(s.seqtypid, NULL) AS type
+            FROM pg_sequence s WHERE s.seqrelid = pg_get_serial_sequence('async_task_attempts', 'id')::regclass
+            """, isPrepared: false)
+    // AS bigint also lifts the sequence's maximum, which was integer's own (PostgreSQL's rule for ALTER SEQUENCE AS).
+    static let widenIDSequence = """
+        DO $$
+        DECLARE id_sequence regclass := pg_get_serial_sequence('async_task_attempts', 'id')::regclass;
+        BEGIN
+            IF id_sequence IS NOT NULL AND (SELECT seqtypid FROM pg_sequence WHERE seqrelid = id_sequence) <> 'bigint'::regtype THEN
+                EXECUTE format('ALTER SEQUENCE %s AS bigint', id_sequence);
+            END IF;
+        END $$
+        """
     static let lock = "LOCK TABLE async_task_attempts IN ACCESS EXCLUSIVE MODE"
     static let dropGemIndexes = gemIndexes.map { "DROP INDEX IF EXISTS \($0)" }.joined(separator: ";\n")
     // The gem writes no method_args for a call without arguments; its reader treats blank as none.
@@ -242,6 +269,16 @@ public struct GemTableAdoption: Sendable {
         name: "adopt_reopen_pending",
         sql: """
             UPDATE async_task_attempts SET completed_at = NULL WHERE status = 'pending' AND completed_at IS NOT NULL
+            """, isPrepared: false)
+    // The gem never limits tries (its jobs run a pending row again until it succeeds), so its num_attempts is
+    // history, not a budget spent: kept (it is also the lease's fencing token, which only grows), with
+    // max_attempts raised past it. Otherwise a row the gem tried 12 times would be failed as tries_exhausted at
+    // its first claim, never called. $1: the fresh tries.
+    static let freshTriesForTried = PostgresStatement(
+        name: "adopt_fresh_tries",
+        sql: """
+            UPDATE async_task_attempts SET max_attempts = least(num_attempts::bigint + $1::integer, 2147483647)::integer
+            WHERE status = 'pending' AND num_attempts > 0
             """, isPrepared: false)
     // Due in their original order (created_at), or at their schedule; rows no node can decrypt never.
     static let schedulePending = PostgresStatement(
@@ -435,6 +472,14 @@ public struct GemTableAdoption: Sendable {
                     "columns: id bigint; idempotence_token, status (default 'pending'), target, method_name, encryptor (now nullable) text; method_args stays text, NOT NULL DEFAULT '{}'; add max_attempts, available_at, locked_by, priority, last_error, last_error_at, last_http_status"
             ))
         if apply { try await connection.execute(script: Self.alterColumns, name: "adopt_alter_columns") }
+        if let sequence = try await connection.query(Self.idSequence).first, try sequence.decode(String.self, "type") != "bigint" {
+            plan.changes.append(
+                Change(
+                    summary:
+                        "id's sequence \(try sequence.decode(String.self, "name")): \(try sequence.decode(String.self, "type")) → bigint (it would stop new rows at id 2147483647)"
+                ))
+            if apply { try await connection.execute(script: Self.widenIDSequence, name: "adopt_widen_id_sequence") }
+        }
 
         let converted = try await convertArguments(on: connection, apply: apply, into: &plan)
         plan.changes.append(
@@ -483,9 +528,18 @@ public struct GemTableAdoption: Sendable {
                 Change(
                     summary: "pending rows of other encryptors stay pending but never due (available_at = infinity; listed by doctor)", rows: parked))
         }
+        let tried = try counts.decode(Int.self, "tried_pending")
+        if tried > 0 {
+            plan.changes.append(
+                Change(
+                    summary:
+                        "pending rows the gem already tried get max_attempts = num_attempts + \(freshTries) (the gem's tries do not count against the cluster's; the target's max_attempts does not apply to them)",
+                    rows: tried))
+        }
         plan.changes.append(Change(summary: "finished rows keep status and completed_at", rows: try counts.decode(Int.self, "finished")))
         if apply {
             try await connection.query(Self.schedulePending, [GemArgumentsDecoder.nullEncryptor, Self.rubyModulePattern])
+            if tried > 0 { try await connection.query(Self.freshTriesForTried, [Int32(clamping: freshTries)]) }
         }
         plan.changes.append(
             Change(

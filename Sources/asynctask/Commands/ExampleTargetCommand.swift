@@ -9,8 +9,8 @@ import Synchronization
 /// and the cluster tests.
 ///
 /// It answers 200 `{"ok":true}`, fails a configurable fraction with 503, and can record every call (attempt id,
-/// attempt number, method, idempotency key, the status it answers with, and the fault if one was in force) as
-/// JSON lines. Arguments may steer a single call, for tests: `"_status": 503`, `"_retry_after": "2"`,
+/// attempt number, method, idempotency key, the status it answers with, the fault if one was in force, and with
+/// `--record-arguments` the arguments) as JSON lines. Arguments may steer a single call, for tests: `"_status": 503`, `"_retry_after": "2"`,
 /// `"_delay_ms": 200`. With `--control`, `POST /_control` switches bursts of 503s or hanging calls on and off
 /// (see `ExampleTargetFault`). With `--batch` it serves batched requests instead (see `ExampleBatchReply`).
 struct ExampleTargetCommand: AsyncParsableCommand {
@@ -29,6 +29,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
         name: .customLong("record-ends"),
         help: "Also append a line when each call is answered (attempt_id, attempt_number, ended_at), to check overlaps.")
     var recordEnds = false
+    @Flag(name: .customLong("record-arguments"), help: "Also record each call's arguments (its JSON body) as args.")
+    var recordArguments = false
     @Option(
         name: .customLong("webhook-record"),
         help: "Also receive webhooks on POST /webhook, appending one JSON line (headers and body) per delivery to this file.")
@@ -54,6 +56,7 @@ struct ExampleTargetCommand: AsyncParsableCommand {
         let failRate = self.failRate
         let jitter = self.delayJitterMilliseconds
         let recordEnds = self.recordEnds
+        let recordArguments = self.recordArguments
         let delay = self.delayMilliseconds
         let faults = ExampleTargetFaultSwitch()
         let router = Router()
@@ -132,6 +135,7 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                     "at": Date().timeIntervalSince1970, "status": status,
                 ]
                 if let order = args["order_number"] { line["order_number"] = order }
+                if recordArguments { line["args"] = args }
                 if let fault { line["fault"] = fault.kind.rawValue }
                 recorder?.append(line)
                 if let fault {

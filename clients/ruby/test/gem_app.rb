@@ -6,7 +6,7 @@
 # over a writer storing `encryptor.encrypt(args.to_yaml)`, lock_version optimistic locking, and expire!/fail!
 # as `with_lock { raise unless pending?; update!(status:, completed_at:) }`.
 #
-#   DATABASE_URL=postgres://… ruby gem_app.rb create-table | seed | loop STOPFILE | insert N | fence
+#   DATABASE_URL=postgres://… ruby gem_app.rb create-table | seed | loop STOPFILE | insert N | insert-later | fence
 require 'json'
 require 'active_record'
 require 'enumerize'
@@ -76,9 +76,10 @@ class GemAttempt < ActiveRecord::Base
   end
 end
 
-def create_gem_table
-  ActiveRecord::Schema.verbose = false
-  ActiveRecord::Schema.define do
+# The gem's migration is an ActiveRecord::Migration[5.1]: bigint id and timestamps without precision, whatever
+# the Rails version that runs it.
+class CreateAsyncTaskAttempts < ActiveRecord::Migration[5.1]
+  def change
     create_table :async_task_attempts do |t|
       t.integer :lock_version, null: false, default: 0
       t.string :idempotence_token
@@ -99,6 +100,11 @@ def create_gem_table
       t.index :updated_at
     end
   end
+end
+
+def create_gem_table
+  ActiveRecord::Migration.verbose = false
+  CreateAsyncTaskAttempts.migrate(:up)
   puts JSON.generate(created: true)
 end
 
@@ -124,6 +130,10 @@ def seed
   out[:failed] = failed.id
   out[:vault] = GemAttempt.gem_create!(27, encryptor: AppVault).id
   out[:bigdecimal] = GemAttempt.gem_create!(28, args: { amount: BigDecimal('12.5') }).id
+  # The gem never gives up on a row: one it tried 12 times (the cluster's default max_attempts) is still pending.
+  exhausted = GemAttempt.gem_create!(29)
+  exhausted.update_columns(num_attempts: 12)
+  out[:exhausted] = exhausted.id
   puts JSON.generate(out)
 end
 
@@ -174,6 +184,11 @@ def insert(count)
   puts JSON.generate(ids: ids)
 end
 
+# A row the unchanged gem inserts after the adoption, not due for a day (the library's test expires it).
+def insert_later
+  puts JSON.generate(id: GemAttempt.transaction { GemAttempt.gem_create!(300_003, scheduled_at: 1.day.from_now).id })
+end
+
 def wait_for(what, timeout: 20)
   deadline = Time.now + timeout
   until yield
@@ -215,6 +230,7 @@ when 'create-table' then create_gem_table
 when 'seed' then seed
 when 'loop' then insert_loop(ARGV.fetch(1))
 when 'insert' then insert(Integer(ARGV.fetch(1)))
+when 'insert-later' then insert_later
 when 'fence' then fence
-else abort "usage: gem_app.rb create-table|seed|loop STOPFILE|insert N|fence"
+else abort "usage: gem_app.rb create-table|seed|loop STOPFILE|insert N|insert-later|fence"
 end

@@ -3,7 +3,8 @@
 # Producer transactions through this gem's model (AsyncTaskCluster::BaseAttempt, reached as the async_task gem's
 # AsyncTask::BaseAttempt), for Tests/ClusterTests/RailsClusterTests.swift. Prints one JSON object of what it did.
 #
-#   DATABASE_URL=… ASYNCTASK_KEY_K1=<base64 32 bytes> ruby library_app.rb produce | verify BODY HEADER SECRET
+#   DATABASE_URL=… ASYNCTASK_KEY_K1=<base64 32 bytes> ruby library_app.rb produce | fence | adopted LATER_ID
+#   ruby library_app.rb verify BODY HEADER SECRET
 $LOAD_PATH.unshift(File.expand_path('../lib', __dir__))
 require 'async_task_cluster'
 $stdout.sync = true
@@ -108,6 +109,82 @@ def produce
   puts JSON.generate(out)
 end
 
+def wait_for(what, timeout: 20)
+  deadline = Time.now + timeout
+  until yield
+    raise "timed out waiting for #{what}" if Time.now > deadline
+
+    sleep 0.02
+  end
+end
+
+def row_state(id)
+  row = AsyncTask::Attempt.find(id)
+  [row.status, row.locked_by, !row.completed_at.nil?, row.last_error]
+end
+
+# The library's expire!/fail! on rows a node holds (leased, the call in flight: the target waits 4 s). Four rows:
+# the library expires and fails the first two; the test does the same to the other two with the CLI and compares.
+def fence
+  rows = (1..4).map do |n|
+    AsyncTask::Attempt.create!(target: OrderClient, method_name: :fulfill, method_args: { order_number: 500_000 + n, _delay_ms: 4000 })
+  end
+  wait_for('the node to lease all four') { AsyncTask::Attempt.where(id: rows.map(&:id)).where.not(locked_by: nil).count == rows.size }
+  library_expired, library_failed, cli_expired, cli_failed = rows
+  library_expired.expire!
+  library_failed.fail!('stopped by support')
+  puts JSON.generate(
+    library_expired: library_expired.id, library_failed: library_failed.id, cli_expired: cli_expired.id, cli_failed: cli_failed.id,
+    after_expire: row_state(library_expired.id), after_fail: row_state(library_failed.id)
+  )
+end
+
+# On a table adopted from the gem (text method_args, its CHECKs, lock_version, YAML rows the unchanged gem goes on
+# writing): the library's rows run, the gem's rows read back, and expire!/fail!/retry! keep the cluster's rules.
+# LATER_ID: a pending row the unchanged gem inserted after the adoption, scheduled a day ahead.
+def adopted(later_id)
+  out = { errors: {} }
+  out[:column_type] = AsyncTask::Attempt.columns_hash['method_args'].sql_type
+  created = AsyncTask::Attempt.create!(target: OrderClient, method_name: :fulfill, idempotence_token: 'library-400001',
+                                       method_args: { customer_token: 'c_400001', order_number: 400_001, tags: [:rush, 'gift'] })
+  out[:created] = created.id
+  created.reload
+  out[:created_stored] = created.read_attribute_before_type_cast('method_args')
+  out[:created_encryptor] = created.encryptor
+  out[:created_reads_back] = created.method_args
+  begin
+    AsyncTask::Attempt.transaction(requires_new: true) do
+      AsyncTask::Attempt.create!(target: OrderClient, method_name: :fulfill, idempotence_token: 'library-400001', method_args: { order_number: 400_009 })
+    end
+  rescue ActiveRecord::RecordNotUnique
+    out[:duplicate_refused] = true
+  end
+  sealed = AsyncTask::SealedAttempt.create!(target: 'OrderClient', method_name: 'fulfill', method_args: { order_number: 400_002, secret: 's3cr3t' })
+  out[:sealed] = sealed.id
+  out[:sealed_encryptor] = sealed.reload.encryptor
+  # The adopted table's CHECK holds for a producer that goes around the model's validation too.
+  begin
+    AsyncTask::Attempt.insert_all([{ target: 'OrderClient', method_name: 'fulfill', method_args: '[1]', status: 'pending' }])
+    out[:errors][:array_insert] = 'inserted'
+  rescue ActiveRecord::StatementInvalid => e
+    out[:errors][:array_insert] = e.message.lines.first.strip
+  end
+  later = AsyncTask::Attempt.find(later_id)
+  out[:later_encryptor] = later.encryptor
+  out[:later_args] = later.method_args
+  lock_version = later.lock_version
+  later.expire!
+  out[:later_expired] = [later.status, later.expired?, AsyncTask::Attempt.expired.where(id: later_id).exists?, later.lock_version > lock_version]
+  begin
+    later.fail!('too late')
+  rescue AsyncTask::InvalidStateError => e
+    out[:errors][:fail_expired] = e.message
+  end
+  later.retry!
+  out[:later_retried] = [later.status, later.max_attempts, later.num_attempts]
+  puts JSON.generate(out)
+end
+
 def verify(body, header, secret)
   event = AsyncTaskCluster::Webhook.verify!(body, header, [secret])
   puts JSON.generate(verified: event['event'])
@@ -118,6 +195,8 @@ end
 
 case ARGV[0]
 when 'produce' then produce
+when 'fence' then fence
+when 'adopted' then adopted(Integer(ARGV.fetch(1)))
 when 'verify' then verify(ARGV.fetch(1), ARGV.fetch(2), ARGV.fetch(3))
-else abort 'usage: library_app.rb produce | verify BODY HEADER SECRET'
+else abort 'usage: library_app.rb produce | fence | adopted LATER_ID | verify BODY HEADER SECRET'
 end
