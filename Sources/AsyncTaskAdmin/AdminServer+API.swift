@@ -45,7 +45,7 @@ extension AdminServer {
 
     func addAPIRoutes(to router: Router<BasicRequestContext>, database: AdminDatabase) {
         let api = router.group("api")
-        api.get("attempts") { request, _ -> Response in
+        api.get("attempts") { [configuration] request, _ -> Response in
             let query = request.uri.queryParameters
             let filter: AttemptFilter
             let limit: Int
@@ -55,14 +55,17 @@ extension AdminServer {
             } catch let error as FilterParser.Error {
                 return Self.jsonError(error.description, status: .badRequest)
             }
-            let views = try await database.withConnection { try await AttemptQueries().views(filter, limit: limit, on: $0) }
+            let views = try await database.withConnection {
+                try await AttemptQueries(deadAfter: configuration.deadAfter).views(filter, limit: limit, on: $0)
+            }
             return try Self.json(AttemptList(attempts: views, nextBefore: views.count == limit ? views.last?.id : nil))
         }
-        api.get("attempts/:id") { _, context -> Response in
+        api.get("attempts/:id") { [configuration] _, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self), id > 0 else {
                 return Self.jsonError("not an attempt id", status: .badRequest)
             }
-            guard let view = try await database.withConnection({ try await AttemptQueries().detail(id, on: $0) }) else {
+            guard let view = try await database.withConnection({ try await AttemptQueries(deadAfter: configuration.deadAfter).detail(id, on: $0) })
+            else {
                 return Self.jsonError("attempt \(id) not found", status: .notFound)
             }
             return try Self.json(view)
@@ -93,7 +96,8 @@ extension AdminServer {
                 return try Self.json(BulkBody(action: action.rawValue, matching: matching))
             }
             let changed = try await database.withConnection { try await selection.apply(bulk, on: $0) }
-            logger.notice("admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": "\(changed.count)", "via": "api"])
+            logger.notice(
+                "admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": .stringConvertible(changed.count), "via": "api"])
             return try Self.json(BulkBody(action: action.rawValue, changed: changed.count))
         }
         api.post("attempts/:id/:action") { [tokenCheck, logger] request, context -> Response in
@@ -111,7 +115,7 @@ extension AdminServer {
             let reason = request.uri.queryParameters.get("reason")
             switch await Self.perform(action, id: id, reason: reason, database: database) {
             case .success(let record):
-                logger.notice("admin action", metadata: ["action": "\(action.rawValue)", "attempt_id": "\(id)", "via": "api"])
+                logger.notice("admin action", metadata: ["action": "\(action.rawValue)", "attempt_id": .stringConvertible(id), "via": "api"])
                 return try Self.json(AttemptView(record))
             case .failure(let error):
                 return Self.jsonError(error.message, status: error.status)

@@ -34,7 +34,8 @@ extension AdminServer {
                     series: try await ClusterStats().series(window, includeInternal: includeInternal, on: connection),
                     includeInternal: includeInternal,
                     nodes: try await ClusterNodes(deadAfter: configuration.deadAfter).list(on: connection),
-                    failures: try await AttemptQueries().views(AttemptFilter(statuses: [.failed]), limit: 10, on: connection),
+                    failures: try await AttemptQueries(deadAfter: configuration.deadAfter).views(
+                        AttemptFilter(statuses: [.failed]), limit: 10, on: connection),
                     findings: try await Doctor(configuration: .init(deadAfter: configuration.deadAfter)).run(on: connection).filter {
                         $0.severity != .ok
                     },
@@ -42,7 +43,7 @@ extension AdminServer {
             }
             return Self.html(self.page("Overview", refresh: 10, body))
         }
-        router.get("attempts") { request, _ -> Response in
+        router.get("attempts") { [configuration] request, _ -> Response in
             let query = request.uri.queryParameters
             let filter: AttemptFilter
             do {
@@ -52,7 +53,7 @@ extension AdminServer {
             }
             let limit = Self.pageSize
             let (views, internalCount) = try await database.withConnection { connection in
-                let views = try await AttemptQueries().views(filter, limit: limit, on: connection)
+                let views = try await AttemptQueries(deadAfter: configuration.deadAfter).views(filter, limit: limit, on: connection)
                 // How many @webhook deliveries the same criteria leave out, so the listing can say so.
                 var internalOnly = filter
                 internalOnly.target = Schema.webhookTarget
@@ -74,11 +75,12 @@ extension AdminServer {
             }
             return Response(status: .seeOther, headers: [.location: "/attempts/\(id)"])
         }
-        router.get("attempts/:id") { [tokenCheck] request, context -> Response in
+        router.get("attempts/:id") { [configuration, tokenCheck] request, context -> Response in
             guard let id = context.parameters.get("id", as: Int64.self), id > 0 else {
                 return Self.html(self.page("Bad id", DashboardPage.message("not an attempt id", alert: true)), status: .badRequest)
             }
-            guard let view = try await database.withConnection({ try await AttemptQueries().detail(id, on: $0) }) else {
+            guard let view = try await database.withConnection({ try await AttemptQueries(deadAfter: configuration.deadAfter).detail(id, on: $0) })
+            else {
                 return Self.html(self.page("Not found", DashboardPage.message("attempt \(id) not found", alert: true)), status: .notFound)
             }
             let done = request.uri.queryParameters.get("done").flatMap(AttemptAction.init(rawValue:))
@@ -120,7 +122,8 @@ extension AdminServer {
                 return Self.html(self.page("Bad request", DashboardPage.message(error.description, alert: true)), status: .badRequest)
             }
             let changed = try await database.withConnection { try await selection.apply(Self.request(action, reason: form.value("reason")), on: $0) }
-            logger.notice("admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": "\(changed.count)", "via": "dashboard"])
+            logger.notice(
+                "admin bulk action", metadata: ["action": "\(action.rawValue)", "changed": .stringConvertible(changed.count), "via": "dashboard"])
             var back = "/attempts?done=\(action.rawValue)&changed=\(changed.count)"
             if case .filter(let filter) = selection { back += "&" + DashboardPage.query(filter) }
             return Response(status: .seeOther, headers: [.location: back])
@@ -137,7 +140,7 @@ extension AdminServer {
             if let refusal = self.formRefusal(tokenCheck, form.value("token")) { return refusal }
             switch await Self.perform(action, id: id, reason: form.value("reason"), database: database) {
             case .success:
-                logger.notice("admin action", metadata: ["action": "\(action.rawValue)", "attempt_id": "\(id)", "via": "dashboard"])
+                logger.notice("admin action", metadata: ["action": "\(action.rawValue)", "attempt_id": .stringConvertible(id), "via": "dashboard"])
                 return Response(status: .seeOther, headers: [.location: "/attempts/\(id)?done=\(action.rawValue)"])
             case .failure(let failure):
                 return Self.html(self.page("Refused", DashboardPage.message(failure.message, alert: true)), status: failure.status)

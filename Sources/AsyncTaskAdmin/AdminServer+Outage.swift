@@ -6,9 +6,10 @@ extension AdminServer {
     struct OutageReport: Encodable {
         /// What is wrong.
         var error = "the database is unreachable"
-        /// The first failed contact after the last successful one (this admin server's view).
+        /// When the outage began: the earlier of the node's first failed heartbeat and this admin server's first
+        /// failed request since their last contact.
         var unreachableSince: Date?
-        /// The last time this admin server reached the database.
+        /// The last time the node or this admin server reached the database.
         var lastSuccess: Date?
         /// The latest failure (terse: no values, no password).
         var lastError: String?
@@ -28,8 +29,11 @@ extension AdminServer {
 
     /// The report for `reachability`, with this node's figures now.
     func outageReport(_ reachability: AdminDatabase.Reachability) -> OutageReport {
+        // The node's heartbeats noticed first unless a page was asked for in between: take the earlier start and
+        // the later contact of the two views.
         OutageReport(
-            unreachableSince: reachability.unreachableSince, lastSuccess: reachability.lastSuccess, lastError: reachability.lastError,
+            unreachableSince: [reachability.unreachableSince, node.databaseUnreachableSince].compactMap { $0 }.min(),
+            lastSuccess: [reachability.lastSuccess, node.databaseLastReached].compactMap { $0 }.max(), lastError: reachability.lastError,
             node: NodeReport(
                 id: node.id.uuidString.lowercased(), draining: node.isDraining, inFlight: node.inFlight, targets: node.targets,
                 bufferedOutcomes: node.bufferedOutcomes))

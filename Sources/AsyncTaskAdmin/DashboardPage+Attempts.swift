@@ -107,12 +107,11 @@ extension DashboardPage {
             html += "<td><a href=\"/attempts/\(attempt.id)\">\(attempt.id)</a></td>"
             html +=
                 "<td class=\"\(attempt.status)\">\(attempt.status)</td><td>\(HTML.escape(attempt.target))</td><td>\(HTML.escape(attempt.methodName))</td>"
-            let limit = attempt.effectiveMaxAttempts.map { "/\($0)" } ?? ""
-            html += "<td class=\"n\">\(attempt.numAttempts)\(limit)</td><td>\(HTML.time(attempt.createdAt))</td>"
+            html +=
+                "<td class=\"n\" data-field=\"tries\">\(attempt.numAttempts)/\(attempt.maxAttemptsShort)</td><td>\(HTML.time(attempt.createdAt))</td>"
             html += "<td>\(attempt.completedAt.map { HTML.time($0) } ?? HTML.time(attempt.availableAt))</td>"
             if showError {
-                let error = attempt.lastError.map { attempt.lastErrorCurrent ? $0 : "(earlier try) " + $0 } ?? ""
-                html += "<td class=\"err\">\(HTML.escape(error))</td>"
+                html += "<td class=\"err\" data-field=\"last_error\">\(HTML.escape(attempt.lastErrorSummary ?? ""))</td>"
             }
             html += "</tr>"
         }

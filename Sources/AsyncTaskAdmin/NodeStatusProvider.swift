@@ -15,6 +15,12 @@ public protocol NodeStatusProvider: Sendable {
     var targets: [String] { get }
     /// Outcomes recorded in memory and not yet written to the database (they pile up during an outage).
     var bufferedOutcomes: Int? { get }
+    /// Since when the node's own statements (its heartbeats) have failed to reach the database; nil while they
+    /// go through. The outage page's "since" is the earlier of this and the admin server's first failed request,
+    /// so a page opened late still says when the outage began.
+    var databaseUnreachableSince: Date? { get }
+    /// When the node's own statements last reached the database.
+    var databaseLastReached: Date? { get }
 }
 
 extension NodeStatusProvider {
@@ -22,4 +28,8 @@ extension NodeStatusProvider {
     public var targets: [String] { [] }
     /// Outcomes recorded in memory and not yet written to the database; nil when the provider cannot tell.
     public var bufferedOutcomes: Int? { nil }
+    /// Unknown by default: the admin server's own view applies.
+    public var databaseUnreachableSince: Date? { nil }
+    /// Unknown by default: the admin server's own view applies.
+    public var databaseLastReached: Date? { nil }
 }

@@ -140,7 +140,7 @@ public final class PostgresConnectionPool: Sendable {
                 throw PostgresError(code: .poolClosed, message: "the connection pool was closed")
             case .use(let connection):
                 if await connection.refreshIdleState() { return connection }
-                logger.info("dropping a pooled connection the server closed", metadata: ["backend_pid": "\(connection.backendPID)"])
+                logger.info("dropping a pooled connection the server closed", metadata: ["backend_pid": .stringConvertible(connection.backendPID)])
                 await discard(connection)
             case .open:
                 return try await openConnection()

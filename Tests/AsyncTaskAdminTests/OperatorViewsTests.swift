@@ -147,17 +147,22 @@ struct OperatorViewsTests {
         }
     }
 
-    @Test("a succeeded attempt's old error is shown as history, not as its state; JSON keeps milliseconds")
+    @Test(
+        "a succeeded attempt's old error is shown as history, not as its state, in listings too; they show the limit in force; JSON keeps milliseconds"
+    )
     func earlierErrorAndMilliseconds() async throws {
         try await TestDatabase.with { database in
             let id: Int64 = try await database.withConnection { connection in
                 try await Migrator().migrate(on: connection)
                 let id = try await Seed.enqueue(1, target: "OrderClient", on: connection)[0]
+                // Succeeded on its second try; the first answered 503. Both ran under the target default of 12.
                 _ = try await Seed.scalar(
                     """
                     WITH u AS (UPDATE async_task_attempts SET status = 'succeeded', completed_at = now(), num_attempts = 2,
                         last_error = 'http_status: HTTP status 503', last_error_kind = 'http_status', last_error_at = now(),
-                        created_at = '2026-01-02T03:04:05.678Z'
+                        created_at = '2026-01-02T03:04:05.678Z',
+                        tries = '[{"try": 1, "outcome": "retry", "max_attempts": 12, "error_kind": "http_status", "http_status": 503},
+                                  {"try": 2, "outcome": "succeeded", "max_attempts": 12}]'
                       WHERE id = $1 RETURNING 1) SELECT count(*) FROM u
                     """, [id], on: connection)
                 return id
@@ -170,8 +175,16 @@ struct OperatorViewsTests {
                 let page = try await admin.request("/attempts/\(id)")
                 #expect(page.body.contains("(an earlier try; the attempt has since succeeded)"))
                 #expect(page.body.contains("No outcome recorded") == false)
+                #expect(page.body.contains("data-field=\"max_attempts\">12 (target default)"), "\(page.body)")
                 let listing = try await admin.request("/attempts?status=succeeded")
-                #expect(listing.body.contains("(earlier try) http_status"))
+                #expect(listing.body.contains("<td class=\"err\" data-field=\"last_error\">(earlier try) http_status"), "\(listing.body)")
+                // The tries column shows the limit its tries ran under (the listing read no tries before: "2").
+                #expect(listing.body.contains("data-field=\"tries\">2/12<"), "\(listing.body)")
+                let api = try #require(
+                    (try await admin.request("/api/attempts?status=succeeded").json as? [String: Any])?["attempts"] as? [[String: Any]])
+                #expect((api.first?["effective_max_attempts"] as? NSNumber)?.intValue == 12, "\(api)")
+                #expect(api.first?["effective_max_attempts_source"] as? String == "last_try", "\(api)")
+                #expect(api.first?["last_error_current"] as? Bool == false, "\(api)")
             }
         }
     }

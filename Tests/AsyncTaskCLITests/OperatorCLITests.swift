@@ -73,6 +73,83 @@ struct OperatorCLITests {
         }
     }
 
+    @Test(
+        "attempts list and show: a succeeded attempt's old error reads as an earlier try's; TRIES is the limit in force (own, last try's, live nodes' default)"
+    )
+    func listLimitAndEarlierError() async throws {
+        try await withDatabase { database, env in
+            let ids = try await enqueue(database, 3, target: "OrderClient")
+            // ids[0] succeeded on its second try, the first having answered 503; both ran under the default of 12.
+            try await exec(
+                database,
+                """
+                UPDATE async_task_attempts SET status = 'succeeded', completed_at = now(), num_attempts = 2,
+                    last_error = 'http_status: HTTP status 503', last_error_kind = 'http_status', last_error_at = now(),
+                    tries = '[{"try": 1, "outcome": "retry", "max_attempts": 12, "error_kind": "http_status", "http_status": 503},
+                              {"try": 2, "outcome": "succeeded", "max_attempts": 12}]'
+                WHERE id = $1
+                """, [ids[0]])
+            try await exec(database, "UPDATE async_task_attempts SET max_attempts = 3 WHERE id = $1", [ids[1]])
+            func rows() async throws -> [Int64: String] {
+                let table = try await cli.run(["attempts", "list"], environment: env)
+                #expect(table.exitCode == 0, "\(table.stderr)")
+                var rows: [Int64: String] = [:]
+                for line in table.stdout.split(separator: "\n") {
+                    if let id = line.split(separator: " ").first.flatMap({ Int64($0) }) { rows[id] = String(line) }
+                }
+                return rows
+            }
+            var listed = try await rows()
+            #expect(listed[ids[0]]?.contains(" 2/12 ") == true, "\(listed[ids[0]] ?? "")")
+            #expect(listed[ids[0]]?.hasSuffix("(earlier try) http_status: HTTP status 503") == true, "\(listed[ids[0]] ?? "")")
+            #expect(listed[ids[1]]?.contains(" 0/3 ") == true, "\(listed[ids[1]] ?? "")")
+            #expect(listed[ids[2]]?.contains(" 0/- ") == true, "no live node: the limit is not known \(listed[ids[2]] ?? "")")
+            let json = try #require(
+                try JSONSerialization.jsonObject(with: Data(try await cli.run(["attempts", "list", "--json"], environment: env).stdout.utf8))
+                    as? [[String: Any]])
+            let succeeded = try #require(json.first { ($0["id"] as? NSNumber)?.int64Value == ids[0] })
+            #expect((succeeded["effective_max_attempts"] as? NSNumber)?.intValue == 12 && succeeded["last_error_current"] as? Bool == false)
+
+            // Two live nodes serving OrderClient published different defaults (a rolling change): both show until
+            // one is gone; a node that is not live has no say.
+            let (a, b, gone) = (UUID(), UUID(), UUID())
+            try await exec(
+                database,
+                """
+                INSERT INTO async_task_nodes (id, hostname, pid, version, concurrency, targets, status, heartbeat_at) VALUES
+                    ($1, 'a', 1, 'x', 8, '{OrderClient}', 'active', now()), ($2, 'b', 2, 'x', 8, '{OrderClient}', 'draining', now()),
+                    ($3, 'c', 3, 'x', 8, '{OrderClient}', 'stopped', now())
+                """, [a, b, gone])
+            try await exec(
+                database,
+                """
+                INSERT INTO async_task_settings (key, value) VALUES ('node_targets', jsonb_build_object(
+                    $1::text, '{"OrderClient": {"max_attempts": 12}}'::jsonb, $2::text, '{"OrderClient": {"max_attempts": 5}}'::jsonb,
+                    $3::text, '{"OrderClient": {"max_attempts": 99}}'::jsonb))
+                """, [a.uuidString.lowercased(), b.uuidString.lowercased(), gone.uuidString.lowercased()])
+            listed = try await rows()
+            #expect(listed[ids[2]]?.contains(" 0/5|12 ") == true, "\(listed[ids[2]] ?? "")")
+            let differ = try await cli.run(["attempts", "show", String(ids[2])], environment: env)
+            #expect(
+                differ.stdout.contains("5 or 12 (target default: the live nodes serving OrderClient differ; no try recorded yet)"), "\(differ.stdout)"
+            )
+            try await exec(database, "UPDATE async_task_nodes SET status = 'stopped' WHERE id = $1", [b])
+            listed = try await rows()
+            #expect(listed[ids[2]]?.contains(" 0/12 ") == true, "\(listed[ids[2]] ?? "")")
+            #expect(listed[ids[0]]?.contains(" 2/12 ") == true && listed[ids[1]]?.contains(" 0/3 ") == true)
+            let shown = try await cli.run(["attempts", "show", String(ids[2]), "--json"], environment: env)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any], "\(shown.stdout)")
+            #expect((object["effective_max_attempts"] as? NSNumber)?.intValue == 12, "\(shown.stdout)")
+            #expect(object["effective_max_attempts_source"] as? String == "live_nodes", "\(shown.stdout)")
+            // A heartbeat older than --dead-after: not live, no say (the same rule as `nodes`).
+            try await exec(database, "UPDATE async_task_nodes SET heartbeat_at = now() - interval '1 minute' WHERE id = $1", [a])
+            let stale = try await cli.run(["attempts", "show", String(ids[2])], environment: env)
+            #expect(stale.stdout.contains("no live node serves OrderClient"), "\(stale.stdout)")
+            let lenient = try await cli.run(["attempts", "show", String(ids[2]), "--dead-after", "2m"], environment: env)
+            #expect(lenient.stdout.contains("12 (target default of the live nodes serving OrderClient; no try recorded yet)"), "\(lenient.stdout)")
+        }
+    }
+
     @Test("nodes and stats: tables (golden) and --json match the rows")
     func nodesAndStats() async throws {
         try await withDatabase { database, env in

@@ -121,10 +121,14 @@ struct ProducerFeedbackCLITests {
         #expect(check.exitCode == 0, "\(check.stderr)")
         for section in [
             "  database: postgresql://app:***@db/app", "  node: ", "  target OrderClient", "  webhook: http://hooks/x", "1 secret(s)",
-            "  admin: listen 127.0.0.1:9191, token set", "  encryption: none", "  retention: succeeded 86400.0 seconds", "  log: level info",
+            "  admin: listen 127.0.0.1:9191, token set", "  encryption: none", "  log: level info",
+            // Durations as the config writes them (was "86400.0 seconds"), defaults included.
+            "ok: node concurrency 512, lease 30s,", "  node: heartbeat 2s, dead_after 10s, poll_interval 1s,", "shutdown_grace 25s",
+            "  retention: succeeded 1d, failed 30d, interval 1m", "format auto, repeat_window 1m",
         ] {
             #expect(check.stdout.contains(section), "missing \(section) in:\n\(check.stdout)")
         }
+        #expect(!check.stdout.contains(" seconds"), "a duration as Swift prints it:\n\(check.stdout)")
         #expect(!check.stdout.contains("0123456789abcdef"), "a secret in the summary")
         #expect(check.stdout.contains("read_token not set"), "\(check.stdout)")
 
@@ -161,9 +165,21 @@ struct ProducerFeedbackCLITests {
         }
         let named = try await check("worker-1")
         #expect(named.exitCode == 2, "\(named.stdout)\(named.stderr)")
-        #expect(named.stderr.contains("node.id") && named.stderr.contains("worker-1") && named.stderr.contains("UUID"), "\(named.stderr)")
-        let fromEnvironment = try await cli.run(["config", "check", "/dev/null"], environment: ["ASYNCTASK_NODE_ID": "node-a"])
+        // The wording since 203dc3d: the rule (ids are UUIDs), an example, how to get one, and how to do without
+        // (the error before it only said "'worker-1' is not a UUID").
+        let rule = "'worker-1' is not a UUID: node ids are UUIDs (e.g. 3f2b9c1e-8a4d-4c6e-9b1a-2d5e7f9a0c3b, as `uuidgen` prints)"
+        #expect(named.stderr.contains("node.id") && named.stderr.contains(rule), "\(named.stderr)")
+        #expect(named.stderr.contains("leave node.id unset for a random one per process"), "\(named.stderr)")
+        // From the environment, over a file without node.id (/dev/null was refused as unreadable on some
+        // machines, which also exits 2 and hid whether the id was checked at all).
+        let plain = directory.appendingPathComponent("plain.yaml").path
+        try "database_url: postgresql://app@db/app\ntargets: { OrderClient: { url: http://orders/rpc } }\n".write(
+            toFile: plain, atomically: true, encoding: .utf8)
+        let fromEnvironment = try await cli.run(["config", "check", plain], environment: ["ASYNCTASK_NODE_ID": "node-a"])
         #expect(fromEnvironment.exitCode == 2, "\(fromEnvironment.stdout)\(fromEnvironment.stderr)")
+        #expect(
+            fromEnvironment.stderr.contains("'node-a' is not a UUID: node ids are UUIDs") && fromEnvironment.stderr.contains("uuidgen"),
+            "\(fromEnvironment.stderr)")
         let uuid = try await check("6F9619FF-8B86-D011-B42D-00C04FC964FF")
         #expect(uuid.exitCode == 0, "\(uuid.stderr)")
     }

@@ -119,6 +119,40 @@ struct DashboardOperatorTests {
             #expect(
                 row.contains("<td>http_status</td>") && row.contains(">503<") && row.contains("{&quot;error&quot;:&quot;scripted&quot;}"), "\(row)")
             #expect(page.body.contains("data-field=\"max_attempts\">13 (target default)"))
+
+            // Before its first try an attempt shows the limit the live node will apply (its target's
+            // max_attempts, which the node stored when it registered): in the CLI, the API, the page and listings.
+            let later = try await cluster.enqueue(1, scheduledAt: Date().addingTimeInterval(3600))[0]
+            let before = try await cli.run(["attempts", "show", String(later), "--database-url", cluster.database.url])
+            #expect(before.stdout.contains("13 (target default of the live nodes serving OrderClient; no try recorded yet)"), "\(before.stdout)")
+            let listed = try await cli.run(["attempts", "list", "--database-url", cluster.database.url])
+            let laterRow = listed.stdout.split(separator: "\n").first { $0.hasPrefix("\(later) ") }
+            #expect(laterRow?.contains(" 0/13 ") == true, "\(listed.stdout)")
+            let beforeAPI = try #require(
+                try JSONSerialization.jsonObject(with: Data(try await get(admin + "/api/attempts/\(later)").body.utf8)) as? [String: Any])
+            #expect((beforeAPI["effective_max_attempts"] as? NSNumber)?.intValue == 13, "\(beforeAPI)")
+            #expect(beforeAPI["effective_max_attempts_source"] as? String == "live_nodes", "\(beforeAPI)")
+            #expect(beforeAPI["target_max_attempts"] as? [Int] == [13], "\(beforeAPI)")
+            let beforePage = try await get(admin + "/attempts/\(later)")
+            #expect(beforePage.body.contains("data-field=\"max_attempts\">13 (target default of the live nodes serving OrderClient"))
+            #expect(try await get(admin + "/attempts?state=scheduled").body.contains("data-field=\"tries\">0/13<"))
+            // Once the node has stopped its default no longer counts.
+            worker.send(SIGTERM)
+            #expect(await worker.waitForExit(timeout: .seconds(60)) == 0)
+            let stopped = try await cli.run(["attempts", "show", String(later), "--database-url", cluster.database.url])
+            #expect(stopped.stdout.contains("no try recorded yet and no live node serves OrderClient"), "\(stopped.stdout)")
+            // The next node to register drops the stopped node's entry, so the settings row stays one entry per node.
+            try cluster.startWorker(target: ["max_attempts: 7"])
+            try await eventually("the new node's defaults replace the stopped node's", timeout: .seconds(30)) {
+                try await cluster.scalar(
+                    """
+                    SELECT count(*) FROM async_task_settings s, jsonb_each(s.value) e
+                    WHERE s.key = 'node_targets' AND (e.value -> 'OrderClient' ->> 'max_attempts')::int = 7
+                      AND NOT EXISTS (SELECT 1 FROM jsonb_each(s.value) o WHERE o.key <> e.key)
+                    """) == 1
+            }
+            let restarted = try await cli.run(["attempts", "show", String(later), "--database-url", cluster.database.url])
+            #expect(restarted.stdout.contains("7 (target default of the live nodes serving OrderClient"), "\(restarted.stdout)")
         }
     }
 
@@ -169,8 +203,55 @@ struct DashboardOperatorTests {
         await server.destroy()
     }
 
+    @Test("a page opened late in an outage says when the node lost the database, not when the page was asked for")
+    func outageSinceOnLateVisit() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            try await Cluster.with(server: server.url) { cluster in
+                let worker = try cluster.startWorker(extra: ["admin: { listen: \"127.0.0.1:0\", token: \"\(Self.token)\" }"])
+                let admin = try await cluster.adminURL(of: worker)
+                try await eventually("the node heartbeats", timeout: .seconds(30)) {
+                    try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active'") == 1
+                }
+                #expect(try await get(admin + "/").status == 200)
+                let stoppedAt = Date()
+                try await server.control("stop", mode: "fast")
+                // The node's heartbeats (every 300 ms) notice at once; nobody asks the admin server for 6 s.
+                try await eventually("the node's heartbeat fails", timeout: .seconds(30)) { worker.stderr.contains("heartbeat failed") }
+                let noticedAt = Date()
+                try await Task.sleep(for: .seconds(6))
+                let visitedAt = Date()
+                let page = try await get(admin + "/")
+                #expect(page.status == 503 && page.body.contains("id=\"unreachable-since\""), "\(page.body)")
+                let api = try await get(admin + "/api/stats")
+                #expect(api.status == 503)
+                let report = try JSONSerialization.jsonObject(with: Data(api.body.utf8)) as? [String: Any]
+                let since = try #require(
+                    (report?["unreachable_since"] as? String).flatMap { try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0) },
+                    "\(api.body)")
+                // The node's first failed heartbeat: after the stop began, before its log line was seen, so seconds
+                // before the visit (the admin server alone would say the visit's time).
+                #expect(
+                    since >= stoppedAt.addingTimeInterval(-1) && since <= noticedAt.addingTimeInterval(1),
+                    "since \(since), stopped \(stoppedAt), noticed \(noticedAt)")
+                #expect(since < visitedAt.addingTimeInterval(-4), "since \(since), visited \(visitedAt)")
+                let shown = try #require(
+                    page.body.components(separatedBy: "id=\"unreachable-since\">").dropFirst().first?.components(separatedBy: "<").first)
+                // The page shows the same time (to the second, `2026-12-02 01:18:36Z`).
+                let shownDate = try? Date.ISO8601FormatStyle().parse(shown.replacingOccurrences(of: " ", with: "T"))
+                #expect(shownDate.map { abs($0.timeIntervalSince(since)) < 1 } == true, "page \(shown), API \(since)")
+                try await server.control("start")
+                try await eventually("the page is back", timeout: .seconds(60)) { (try? await get(admin + "/").status) == 200 }
+            }
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
+
     @Test(
-        "in headless Chromium behind a read token: charts with axes, scheduled and retrying views, a confirmed bulk retry and a bulk expire, the try timeline, pause and resume on the targets page",
+        "in headless Chromium behind a read token: charts with axes, scheduled and retrying views (with rows), a confirmed bulk retry, expire and fail (with its reason), the try timeline, pause and resume on the targets page",
         .enabled(if: HeadlessChromium.shouldRun, "chromium is not installed (scripts/ensure-deps.sh installs it; set CI to make this a failure)"))
     func dashboardBulkInBrowser() async throws {
         let artifacts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -191,9 +272,13 @@ struct DashboardOperatorTests {
             _ = try await cluster.enqueue(30, arguments: { n in #"{"order_number":\#(n),"_delay_ms":\#(n % 5 * 20)}"# })
             let failing = try await cluster.enqueue(4, method: "charge", arguments: { _ in #"{"_status":422}"# })
             let later = try await cluster.enqueue(2, scheduledAt: Date().addingTimeInterval(3600))
-            try await eventually("30 succeed and 4 fail", timeout: .seconds(30)) {
+            // Three that answer 503 with Retry-After: an hour, so after their first try they wait in the retrying view.
+            let retrying = try await cluster.enqueue(3, method: "refund", arguments: { _ in #"{"_status":503,"_retry_after":"3600"}"# })
+            try await eventually("30 succeed, 4 fail and 3 wait for a retry", timeout: .seconds(30)) {
                 let counts = try await cluster.statusCounts()
-                return counts["succeeded"] == 30 && counts["failed"] == 4
+                let waiting = try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND num_attempts = 1 AND locked_by IS NULL", [retrying])
+                return counts["succeeded"] == 30 && counts["failed"] == 4 && waiting == 3
             }
             let browser = try await HeadlessChromium()
             do {
@@ -256,9 +341,20 @@ struct DashboardOperatorTests {
                 try await browser.waitForPage { $0.contains("/attempts?done=expire&changed=2") }
                 #expect(try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'expired'", [later]) == 2)
 
-                // Retrying view: nothing is waiting for a retry here (the 422s failed at once).
+                // Retrying view: the three 503s (the 422s failed at once), each after one try of 12, with its error.
                 try await browser.navigate(admin + "/attempts?state=retrying")
-                #expect(try await browser.evaluate("document.querySelectorAll('#attempts tr[data-attempt]').length") as? Int == 0)
+                let retryingRows =
+                    try await browser.evaluate(
+                        "[...document.querySelectorAll('#attempts tr[data-attempt]')].map(r => +r.dataset.attempt).sort((a, b) => a - b)") as? [Int]
+                #expect(retryingRows == retrying.map { Int($0) }.sorted())
+                #expect(
+                    try await browser.evaluate("[...document.querySelectorAll('#attempts [data-field=tries]')].map(e => e.textContent).join(',')")
+                        as? String == "1/12,1/12,1/12")
+                let retryErrors =
+                    try await browser.evaluate("[...document.querySelectorAll('#attempts [data-field=last_error]')].map(e => e.textContent)")
+                    as? [String]
+                #expect(retryErrors?.count == 3 && retryErrors?.allSatisfy { $0.contains("503") } == true, "\(retryErrors ?? [])")
+                try await browser.screenshot(to: artifacts.appendingPathComponent("dashboard-retrying.png"))
 
                 // Failed view: retry every match of the filter, confirmed with the token.
                 try await browser.navigate(admin + "/attempts?status=failed")
@@ -286,6 +382,34 @@ struct DashboardOperatorTests {
                     try await cluster.scalar(
                         "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed' AND num_attempts = 2", [failing]) == 4
                 }
+
+                // Retrying view again: tick the three, fail them with a reason through review and confirmation.
+                try await browser.navigate(admin + "/attempts?state=retrying")
+                _ = try await browser.evaluate(
+                    """
+                    document.querySelectorAll('#attempts input[type=checkbox]').forEach(c => c.checked = true);
+                    document.querySelector('#bulk-action').value = 'fail';
+                    document.querySelector('#bulk-review').click(); true
+                    """)
+                try await browser.waitForPage { $0.hasSuffix("/attempts/bulk") }
+                #expect(try await browser.evaluate("document.querySelector('#bulk-count').textContent") as? String == "3")
+                #expect(
+                    try await cluster.scalar("SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'pending'", [retrying]) == 3,
+                    "reviewing changes nothing")
+                _ = try await browser.evaluate(
+                    """
+                    document.querySelector('#bulk-confirm input[name=token]').value = '\(Self.token)';
+                    document.querySelector('#bulk-confirm input[name=reason]').value = 'refunds handled by hand';
+                    document.querySelector('#confirm-button').click(); true
+                    """)
+                try await browser.waitForPage { $0.contains("/attempts?done=fail&changed=3") }
+                #expect(try await browser.evaluate("document.querySelector('#notice')?.textContent") as? String == "fail applied to 3 attempt(s).")
+                #expect(
+                    try await cluster.scalar(
+                        "SELECT count(*) FROM async_task_attempts WHERE id = ANY($1) AND status = 'failed' AND last_error LIKE '%refunds handled by hand%' AND completed_at IS NOT NULL",
+                        [retrying]) == 3, "bulk fail from the form keeps the reason")
+                try await browser.navigate(admin + "/attempts?state=retrying")
+                #expect(try await browser.evaluate("document.querySelectorAll('#attempts tr[data-attempt]').length") as? Int == 0)
 
                 // The attempt page: two tries on the timeline and in the table.
                 try await browser.navigate(admin + "/attempts/\(failing[0])")

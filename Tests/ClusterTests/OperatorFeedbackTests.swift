@@ -127,4 +127,120 @@ struct OperatorFeedbackTests {
         }
         await server.destroy()
     }
+
+    @Test("enqueue judges liveness as nodes and doctor do: one --dead-after, the workers' node.dead_after from --config, draining nodes live")
+    func livenessAgrees() async throws {
+        try await Cluster.with { cluster in
+            let worker = try cluster.startWorker(deadAfter: "30s")
+            try await eventually("the node is live", timeout: .seconds(30)) {
+                try await cluster.scalar(
+                    "SELECT count(*) FROM async_task_nodes WHERE status = 'active' AND heartbeat_at > now() - interval '5 seconds'") == 1
+            }
+            let config = cluster.directory.appendingPathComponent("worker1.yaml").path
+            let env = ["ASYNCTASK_DATABASE_URL": cluster.database.url]
+            // Frozen, its heartbeat 15 s old: past the 10 s default, within its own node.dead_after of 30 s.
+            worker.send(SIGSTOP)
+            defer { worker.send(SIGCONT) }
+            _ = try await cluster.scalar(
+                "WITH u AS (UPDATE async_task_nodes SET heartbeat_at = now() - interval '15 seconds' RETURNING 1) SELECT count(*) FROM u")
+            func live(_ options: [String], environment: [String: String] = [:]) async throws -> (nodes: Bool, enqueue: Bool, doctor: Bool) {
+                let environment = env.merging(environment) { $1 }
+                let nodes = try await cli.run(["nodes", "--json"] + options, environment: environment)
+                #expect(nodes.exitCode == 0, "\(options): \(nodes.stderr)")
+                let listed = try JSONSerialization.jsonObject(with: Data(nodes.stdout.utf8)) as? [[String: Any]]
+                let enqueued = try await cli.run(
+                    ["enqueue", "--target", "OrderClient", "--method", "fulfill"] + options, environment: environment)
+                #expect(enqueued.exitCode == 0, "\(options): \(enqueued.stderr)")
+                let doctor = try await cli.run(["doctor"] + options, environment: environment)
+                return (
+                    listed?.first?["live"] as? Bool == true, !enqueued.stderr.contains("no worker node is live"),
+                    !doctor.stdout.contains("no live node serves it")
+                )
+            }
+            let byDefault = try await live([])
+            #expect(!byDefault.nodes && !byDefault.enqueue && !byDefault.doctor, "10 s by default: \(byDefault)")
+            let explicit = try await live(["--dead-after", "30s"])
+            #expect(explicit.nodes && explicit.enqueue && explicit.doctor, "--dead-after 30s: \(explicit)")
+            let fromConfig = try await live(["--config", config])
+            #expect(fromConfig.nodes && fromConfig.enqueue && fromConfig.doctor, "node.dead_after 30s of --config: \(fromConfig)")
+            let fromVariable = try await live([], environment: ["ASYNCTASK_NODE_DEAD_AFTER": "30s"])
+            #expect(fromVariable.nodes && fromVariable.enqueue && fromVariable.doctor, "ASYNCTASK_NODE_DEAD_AFTER=30s: \(fromVariable)")
+            let bad = try await cli.run(["enqueue", "--target", "OrderClient", "--method", "fulfill", "--dead-after", "soon"], environment: env)
+            #expect(bad.exitCode == 2 && bad.stderr.contains("--dead-after"), "\(bad.stderr)")
+
+            // A draining node with a fresh heartbeat is live for all of them (enqueue used to count only 'active').
+            _ = try await cluster.scalar(
+                "WITH u AS (UPDATE async_task_nodes SET status = 'draining', heartbeat_at = now() RETURNING 1) SELECT count(*) FROM u")
+            let draining = try await live([])
+            #expect(draining.nodes && draining.enqueue && draining.doctor, "draining: \(draining)")
+        }
+    }
+
+    @Test("JSON logs type values by how they were logged: ids and counts are numbers, a digits-only key id stays a string")
+    func logValueTypes() async throws {
+        let key = Data(repeating: 7, count: 32).base64EncodedString()
+        try await Cluster.with { cluster in
+            let worker = try cluster.startWorker(extra: ["encryption: { primary: \"2\", keys: { \"2\": \"\(key)\" } }"])
+            let id = try await cluster.enqueue(1, method: "charge", arguments: { _ in #"{"_status":503,"_retry_after":"3600"}"# })[0]
+            func lines() -> [[String: Any]] {
+                worker.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            }
+            try await eventually("the 503 is logged", timeout: .seconds(30)) {
+                lines().contains { $0["message"] as? String == "attempt will be retried" }
+            }
+            let started = try #require(lines().first { $0["message"] as? String == "node started" })
+            #expect(started["encryption_keys"] as? String == "2", "a key id is text, whatever it looks like: \(started)")
+            #expect(Self.isNumber(started["concurrency"]), "\(started)")
+            let retried = try #require(lines().first { $0["message"] as? String == "attempt will be retried" })
+            #expect((retried["attempt_id"] as? NSNumber)?.int64Value == id && !(retried["attempt_id"] is String), "\(retried)")
+            #expect(Self.isNumber(retried["attempt_number"]) && Self.isNumber(retried["http_status"]), "\(retried)")
+            #expect(retried["target"] as? String == "OrderClient" && retried["error_kind"] as? String == "http_status", "\(retried)")
+        }
+    }
+
+    @Test("a count of held-back warnings is written even when no identical warning follows its window (log.repeat_window)")
+    func repeatedCountNotLost() async throws {
+        let server = try await PostgresServer.start()
+        do {
+            try await Cluster.with(server: server.url) { cluster in
+                // A 30 s window, far longer than the outage: no identical warning comes after it to carry the count.
+                let worker = try cluster.startWorker(environment: ["ASYNCTASK_LOG_REPEAT_WINDOW": "30s"])
+                try await eventually("the node is live", timeout: .seconds(30)) {
+                    try await cluster.scalar("SELECT count(*) FROM async_task_nodes WHERE status = 'active'") == 1
+                }
+                try await server.control("stop", mode: "fast")
+                try await eventually("heartbeats fail", timeout: .seconds(30)) { worker.stderr.contains("heartbeat failed") }
+                let firstFailure = ContinuousClock.now
+                // Heartbeats every 300 ms: several more failures, held back.
+                try await Task.sleep(for: .seconds(2))
+                try await server.control("start")
+                try await eventually("the node says the database is back", timeout: .seconds(60)) {
+                    worker.stderr.contains("database reachable again")
+                }
+                // Past the window, then lines of another kind: the node's shutdown.
+                try await Task.sleep(until: firstFailure + .seconds(31))
+                worker.send(SIGTERM)
+                #expect(await worker.waitForExit(timeout: .seconds(60)) == 0)
+                let lines = worker.stderr.split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
+                let written = lines.filter { $0["message"] as? String == "heartbeat failed" }
+                let summaries = lines.filter {
+                    $0["message"] as? String == "warning repeated" && $0["repeated_message"] as? String == "heartbeat failed"
+                }
+                let held = summaries.compactMap { ($0["repeated"] as? NSNumber)?.intValue }.reduce(0, +)
+                #expect(!summaries.isEmpty && held >= 1, "written: \(written.count), summaries: \(summaries)")
+                #expect(summaries.allSatisfy { $0["level"] as? String == "warning" && $0["error"] != nil }, "\(summaries)")
+                #expect(!written.contains { $0["repeated"] != nil }, "no identical warning after the window: \(written)")
+                // Summaries come after the window, before the shutdown's lines are done.
+                let summaryIndex = try #require(lines.firstIndex { $0["message"] as? String == "warning repeated" })
+                let backIndex = try #require(lines.firstIndex { $0["message"] as? String == "database reachable again" })
+                #expect(summaryIndex > backIndex, "the count waits for its window")
+            }
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
 }

@@ -133,7 +133,8 @@ public struct AttemptPruner: Sendable {
                     logger.info(
                         "retention: deleted finished attempts",
                         metadata: [
-                            "succeeded": "\(counts[.succeeded] ?? 0)", "failed": "\(counts[.failed] ?? 0)", "expired": "\(counts[.expired] ?? 0)",
+                            "succeeded": .stringConvertible(counts[.succeeded] ?? 0), "failed": .stringConvertible(counts[.failed] ?? 0),
+                            "expired": .stringConvertible(counts[.expired] ?? 0),
                         ])
                 }
             } catch is CancellationError {

@@ -7,8 +7,14 @@ public import PostgresClient
 /// One copy of these queries serves the CLI and the admin API. Arguments are never selected beyond what
 /// `AttemptRecord` holds, and the views built from records leave them out.
 public struct AttemptQueries: Sendable {
-    /// Creates the queries.
-    public init() {}
+    /// Heartbeats older than this make a node not live (`LiveNodes`): only live nodes' target defaults
+    /// (`NodeTargetDefaults`) give an attempt its limit before its first try.
+    public let deadAfter: Duration
+
+    /// Creates the queries; `deadAfter` as `nodes` and `doctor` take it.
+    public init(deadAfter: Duration = LiveNodes.defaultDeadAfter) {
+        self.deadAfter = deadAfter
+    }
 
     // The filter's criteria as one condition: only the criteria that are set, each value a bind, so the
     // planner sees each query's real shape (run unprepared: a custom plan each time, which an optional-criteria
@@ -47,14 +53,30 @@ public struct AttemptQueries: Sendable {
         """
     }
 
-    // The listing operators read: the record plus the error's kind and response excerpt.
-    static func listViews(_ filter: AttemptFilter, limit: Int) -> PostgresQuery {
+    // What an operator's view of an attempt reads beside the record: the error's kind and response excerpt, the
+    // limit its newest try recorded (jsonpath over the kept tries, no JSON parsed in Swift) and the defaults the
+    // live nodes serving its target published. The defaults come from a small CTE (one row per target),
+    // materialised so that it is computed once, not per attempt listed.
+    static func viewQuery(where condition: PostgresQuery, orderAndLimit: PostgresQuery, deadAfter: Duration) -> PostgresQuery {
         """
-        SELECT \(unsafeSQL: AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts
-        WHERE \(condition(filter))
-        ORDER BY id DESC
-        LIMIT \(Int64(max(0, limit)))
+        WITH node_defaults AS MATERIALIZED (\(NodeTargetDefaults.liveMaxAttempts(deadAfterMilliseconds: "\(deadAfter.milliseconds)")))
+        SELECT \(unsafeSQL: AttemptRecord.columns), last_error_kind, last_response_excerpt,
+               (jsonb_path_query_array(a.tries, '$[*].max_attempts ? (@.type() == "number")') ->> -1)::integer AS tried_max_attempts,
+               (SELECT d.max_attempts FROM node_defaults d WHERE d.target = a.target) AS target_max_attempts
+        FROM async_task_attempts a
+        WHERE \(condition)
+        \(orderAndLimit)
         """
+    }
+
+    // The listing operators read.
+    static func listViews(_ filter: AttemptFilter, limit: Int, deadAfter: Duration) -> PostgresQuery {
+        viewQuery(where: condition(filter), orderAndLimit: "ORDER BY a.id DESC LIMIT \(Int64(max(0, limit)))", deadAfter: deadAfter)
+    }
+
+    // One attempt as operators read it.
+    static func detail(_ id: Int64, deadAfter: Duration) -> PostgresQuery {
+        viewQuery(where: "a.id = \(id)", orderAndLimit: "", deadAfter: deadAfter)
     }
 
     static func count(_ filter: AttemptFilter) -> PostgresQuery {
@@ -70,12 +92,6 @@ public struct AttemptQueries: Sendable {
         LIMIT \(Int64(limit))
         """
     }
-
-    static let detail = PostgresStatement(
-        name: "attempt_detail",
-        sql: """
-            SELECT \(AttemptRecord.columns), last_error_kind, last_response_excerpt FROM async_task_attempts WHERE id = $1
-            """)
 
     static let tries = PostgresStatement(
         name: "attempt_tries",
@@ -96,7 +112,8 @@ public struct AttemptQueries: Sendable {
     /// Attempts matching `filter` as operators see them (with the error's kind and excerpt), newest first.
     /// - Throws: `PostgresError`.
     public func views(_ filter: AttemptFilter, limit: Int = 50, on connection: PostgresConnection) async throws(PostgresError) -> [AttemptView] {
-        try await connection.query(Self.listViews(filter, limit: limit), named: "list_attempt_views").map { row throws(PostgresError) in
+        try await connection.query(Self.listViews(filter, limit: limit, deadAfter: deadAfter), named: "list_attempt_views").map {
+            row throws(PostgresError) in
             try Self.view(row)
         }
     }
@@ -104,7 +121,9 @@ public struct AttemptQueries: Sendable {
     /// One attempt with its try history, or nil when no attempt has this id.
     /// - Throws: `PostgresError`.
     public func detail(_ id: Int64, on connection: PostgresConnection) async throws(PostgresError) -> AttemptView? {
-        guard let row = try await connection.query(Self.detail, [id]).first else { return nil }
+        guard let row = try await connection.query(Self.detail(id, deadAfter: deadAfter), named: "attempt_detail", prepared: true).first else {
+            return nil
+        }
         let tries = try await connection.query(Self.tries, [id]).map { row throws(PostgresError) in try AttemptTry(row: row) }
         return try Self.view(row, tries: tries)
     }
@@ -112,7 +131,9 @@ public struct AttemptQueries: Sendable {
     static func view(_ row: PostgresRow, tries: [AttemptTry]? = nil) throws(PostgresError) -> AttemptView {
         AttemptView(
             try AttemptRecord(row: row), errorKind: try row.decode(String?.self, "last_error_kind"),
-            responseExcerpt: try row.decode(String?.self, "last_response_excerpt"), tries: tries)
+            responseExcerpt: try row.decode(String?.self, "last_response_excerpt"), tries: tries,
+            triedMaxAttempts: try row.decode(Int?.self, "tried_max_attempts"),
+            targetMaxAttempts: try row.decode([Int]?.self, "target_max_attempts") ?? [])
     }
 
     /// How many attempts match `filter`.

@@ -13,9 +13,17 @@ public struct AttemptView: Sendable, Hashable, Codable {
     public let numAttempts: Int
     /// The attempt's own limit (`max_attempts`); nil means its target's default.
     public let maxAttempts: Int?
-    /// The limit in force: its own, else the target default its latest recorded try ran under (nil when no try
-    /// has been recorded yet and it has no limit of its own).
+    /// The limit in force: its own, else the target default its newest recorded try ran under, else (before a
+    /// try is recorded) the target default of the live nodes serving the target when they agree; nil when none
+    /// of these is known.
     public let effectiveMaxAttempts: Int?
+    /// The `max_attempts` defaults the live nodes serving the target published (`NodeTargetDefaults`),
+    /// ascending: one value when they agree, several during a rolling change of the config, none when no live
+    /// node serves the target.
+    public let targetMaxAttempts: [Int]
+    /// Where `effectiveMaxAttempts` came from; nil when it is not known.
+    public let effectiveMaxAttemptsSource: MaxAttemptsSource?
+
     public let priority: Int
     public let scheduledAt: Date?
     public let availableAt: Date
@@ -41,7 +49,12 @@ public struct AttemptView: Sendable, Hashable, Codable {
     ///   - errorKind: the `last_error_kind` column, which `AttemptRecord` does not carry.
     ///   - responseExcerpt: the `last_response_excerpt` column.
     ///   - tries: the try history, when the caller read it.
-    public init(_ record: AttemptRecord, errorKind: String? = nil, responseExcerpt: String? = nil, tries: [AttemptTry]? = nil) {
+    ///   - triedMaxAttempts: the limit the newest recorded try ran under (else taken from `tries`).
+    ///   - targetMaxAttempts: the live nodes' defaults for the target (`NodeTargetDefaults`).
+    public init(
+        _ record: AttemptRecord, errorKind: String? = nil, responseExcerpt: String? = nil, tries: [AttemptTry]? = nil,
+        triedMaxAttempts: Int? = nil, targetMaxAttempts: [Int] = []
+    ) {
         id = record.id
         status = record.status
         target = record.target
@@ -50,7 +63,19 @@ public struct AttemptView: Sendable, Hashable, Codable {
         encryptor = record.encryptor
         numAttempts = record.numAttempts
         maxAttempts = record.maxAttempts
-        effectiveMaxAttempts = record.maxAttempts ?? tries?.last(where: { $0.maxAttempts != nil })?.maxAttempts
+        self.targetMaxAttempts = targetMaxAttempts
+        let limit: (value: Int, source: MaxAttemptsSource)? =
+            if let own = record.maxAttempts {
+                (own, .attempt)
+            } else if let tried = triedMaxAttempts ?? tries?.last(where: { $0.maxAttempts != nil })?.maxAttempts {
+                (tried, .lastTry)
+            } else if targetMaxAttempts.count == 1 {
+                (targetMaxAttempts[0], .liveNodes)
+            } else {
+                nil
+            }
+        effectiveMaxAttempts = limit?.value
+        effectiveMaxAttemptsSource = limit?.source
         priority = record.priority
         scheduledAt = record.scheduledAt
         availableAt = record.availableAt
@@ -79,8 +104,27 @@ public struct AttemptView: Sendable, Hashable, Codable {
     /// `max_attempts` as text: the attempt's own, or the target default in force and where it came from.
     public var maxAttemptsText: String {
         if let maxAttempts { return String(maxAttempts) }
-        if let effectiveMaxAttempts { return "\(effectiveMaxAttempts) (target default)" }
-        return "(target default; no try recorded yet)"
+        if effectiveMaxAttemptsSource == .lastTry, let effectiveMaxAttempts { return "\(effectiveMaxAttempts) (target default)" }
+        switch targetMaxAttempts.count {
+        case 0: return "(target default; no try recorded yet and no live node serves \(target))"
+        case 1: return "\(targetMaxAttempts[0]) (target default of the live nodes serving \(target); no try recorded yet)"
+        default:
+            return
+                "\(targetMaxAttempts.map(String.init).joined(separator: " or ")) (target default: the live nodes serving \(target) differ; no try recorded yet)"
+        }
+    }
+
+    /// The limit for a column of tries (`3/12`): the effective one, the live nodes' values when they differ
+    /// (`5|12`), else `-`.
+    public var maxAttemptsShort: String {
+        if let effectiveMaxAttempts { return String(effectiveMaxAttempts) }
+        return targetMaxAttempts.isEmpty ? "-" : targetMaxAttempts.map(String.init).joined(separator: "|")
+    }
+
+    /// `last_error` for a listing's column: marked as history when it belongs to an earlier try of an attempt
+    /// that has since succeeded, so it never reads as the attempt's state.
+    public var lastErrorSummary: String? {
+        lastError.map { lastErrorCurrent ? $0 : "(earlier try) " + $0 }
     }
 
     /// Every field as (column name, text), in table order; `time` formats dates.
@@ -99,5 +143,17 @@ public struct AttemptView: Sendable, Hashable, Codable {
             ("last_http_status", lastHttpStatus.map(String.init) ?? "-"),
             ("last_response_excerpt", lastResponseExcerpt ?? "-"),
         ]
+    }
+}
+
+extension AttemptView {
+    /// Where the limit in force comes from.
+    public enum MaxAttemptsSource: String, Sendable, Hashable, Codable {
+        /// The attempt's own `max_attempts`.
+        case attempt
+        /// The target default its newest recorded try ran under.
+        case lastTry = "last_try"
+        /// The target default the live nodes serving the target published, before any try was recorded.
+        case liveNodes = "live_nodes"
     }
 }

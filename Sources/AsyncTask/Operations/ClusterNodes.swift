@@ -16,7 +16,8 @@ public struct ClusterNodes: Sendable {
         public var version: String
         /// `active`, `draining`, `stopped` or `dead`, as stored.
         public var status: String
-        /// True when its status is active or draining and its heartbeat is fresher than the dead-after limit.
+        /// True when its status is active or draining and its heartbeat is fresher than the dead-after limit
+        /// (`LiveNodes`).
         public var live: Bool
         /// When it started.
         public var startedAt: Date
@@ -38,7 +39,7 @@ public struct ClusterNodes: Sendable {
     public let deadAfter: Duration
 
     /// Creates the query with the dead-after limit used for `live`.
-    public init(deadAfter: Duration = .seconds(10)) {
+    public init(deadAfter: Duration = LiveNodes.defaultDeadAfter) {
         self.deadAfter = deadAfter
     }
 
@@ -50,7 +51,7 @@ public struct ClusterNodes: Sendable {
                    extract(epoch FROM now() - n.heartbeat_at)::float8 AS heartbeat_age,
                    n.concurrency, n.in_flight, n.targets,
                    (SELECT count(*) FROM async_task_attempts a WHERE a.locked_by = n.id AND a.status = 'pending') AS leases,
-                   (n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond') AS live
+                   \(LiveNodes.condition("n", deadAfterMilliseconds: "$1").sql) AS live
             FROM async_task_nodes n
             WHERE $2 OR n.status IN ('active', 'draining') OR n.heartbeat_at > now() - interval '1 hour'
             ORDER BY live DESC, n.hostname, n.started_at DESC

@@ -52,7 +52,7 @@ public struct Doctor: Sendable {
 
         /// Defaults: 10 s dead-after, 60 s stuck, 10 000 dead tuples at 20 %, indexes from 16 MB.
         public init(
-            deadAfter: Duration = .seconds(10), stuckAfter: Duration = .seconds(60), bloatMinDeadTuples: Int = 10_000,
+            deadAfter: Duration = LiveNodes.defaultDeadAfter, stuckAfter: Duration = .seconds(60), bloatMinDeadTuples: Int = 10_000,
             bloatRatio: Double = 0.2, indexBloatMinBytes: Int64 = 16 << 20
         ) {
             self.deadAfter = deadAfter
@@ -80,8 +80,7 @@ public struct Doctor: Sendable {
             WHERE a.status = 'pending' AND a.available_at <= now()
               AND NOT EXISTS (
                   SELECT 1 FROM async_task_nodes n
-                  WHERE n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
-                    AND a.target = ANY(n.targets))
+                  WHERE \(LiveNodes.condition("n", deadAfterMilliseconds: "$1").sql) AND a.target = ANY(n.targets))
             GROUP BY a.target
             ORDER BY a.target
             """)
@@ -95,7 +94,7 @@ public struct Doctor: Sendable {
             FROM async_task_attempts a
             LEFT JOIN async_task_nodes n ON n.id = a.locked_by
             WHERE a.status = 'pending' AND a.locked_by IS NOT NULL
-              AND (n.id IS NULL OR n.status IN ('dead', 'stopped') OR n.heartbeat_at < now() - $1 * interval '1 millisecond')
+              AND (n.id IS NULL OR NOT \(LiveNodes.condition("n", deadAfterMilliseconds: "$1").sql))
             GROUP BY 1, 2, 3
             ORDER BY 4 DESC
             """)

@@ -151,7 +151,7 @@ public struct TargetControls: Sendable {
     public let deadAfter: Duration
 
     /// Creates the controls with the dead-after limit that decides which nodes are live.
-    public init(deadAfter: Duration = .seconds(10)) {
+    public init(deadAfter: Duration = LiveNodes.defaultDeadAfter) {
         self.deadAfter = deadAfter
     }
 
@@ -168,7 +168,7 @@ public struct TargetControls: Sendable {
                 FROM pending_targets p WHERE p.t IS NOT NULL
             ), live AS (
                 SELECT n.targets FROM async_task_nodes n
-                WHERE n.status IN ('active', 'draining') AND n.heartbeat_at > now() - $1 * interval '1 millisecond'
+                WHERE \(LiveNodes.condition("n", deadAfterMilliseconds: "$1").sql)
             ), names AS (
                 SELECT t FROM pending_targets WHERE t IS NOT NULL
                 UNION SELECT unnest(targets) FROM live

@@ -1,3 +1,5 @@
+import AsyncTaskCore
+
 /// A value the loader fills in key by key, starting from its defaults (the whole configuration, a target's
 /// raw block, the webhook's own options). Typed settings read their documented default from ``defaults``, so a
 /// default is written once: in the section's initialiser.
@@ -65,8 +67,8 @@ extension ConfigurationSetting where Section: ConfigurationSection {
 
     /// A duration of at least `minimum`; the default is the section's.
     static func duration(_ path: String, _ field: WritableKeyPath<Section, Duration>, minimum: Duration, doc: String) -> Self {
-        let type = minimum == .zero ? "duration" : "duration ≥ \(DurationText.format(minimum))"
-        return .init(path, type: type, default: ConfigurationKey.code(DurationText.format(Section.defaults[keyPath: field])), doc: doc) {
+        let type = minimum == .zero ? "duration" : "duration ≥ \(DurationParser.format(minimum))"
+        return .init(path, type: type, default: ConfigurationKey.code(DurationParser.format(Section.defaults[keyPath: field])), doc: doc) {
             values, key, section throws(ConfigurationError) in
             section[keyPath: field] = try values.duration(key.path, default: section[keyPath: field], minimum: minimum)
         }

@@ -1,4 +1,5 @@
 import AsyncTask
+import AsyncTaskCore
 import AsyncTaskTargets
 import Foundation
 import Logging
@@ -154,8 +155,8 @@ extension WorkerConfiguration {
                 raw.batch?.max = max
             },
             .init(
-                "\(prefix).batch.linger", type: "duration 0…\(DurationText.format(BatchSettings.lingerUpperBound))",
-                default: "`\(DurationText.format(BatchSettings.defaultLinger))` once `batch` is set",
+                "\(prefix).batch.linger", type: "duration 0…\(DurationParser.format(BatchSettings.lingerUpperBound))",
+                default: "`\(DurationParser.format(BatchSettings.defaultLinger))` once `batch` is set",
                 doc: "the longest a batch waits, from its first attempt, for others to join"
             ) {
                 values, key, raw throws(ConfigurationError) in
@@ -296,6 +297,11 @@ extension WorkerConfiguration {
         [
             .choice("log.level", \.logLevel, doc: "the lowest level logged"),
             .choice("log.format", \.logFormat, doc: "`json` (one object per line), `text`, or `auto` (text on a terminal, JSON elsewhere)"),
+            .duration(
+                "log.repeat_window", \.logRepeatWindow, minimum: .zero,
+                doc:
+                    "an identical warning (a retry's `retry_in` and `backlog` aside) is written at most once per this; the count held back is written with the next line after it (`repeated`); `0` writes every one"
+            ),
         ]
     }
 }
@@ -332,7 +338,7 @@ struct CallBlock {
     /// The block's keys.
     var settings: [ConfigurationSetting<RawTargetConfiguration>] {
         func doc(_ name: String, _ text: String) -> String { text + (notes[name] ?? "") }
-        let duration = { (value: Duration) in ConfigurationKey.code(DurationText.format(value)) }
+        let duration = { (value: Duration) in ConfigurationKey.code(DurationParser.format(value)) }
         return [
             .raw("\(prefix).url", \.url, type: "`http://` or `https://` URL", default: url.defaultValue, doc: url.doc),
             .raw(
@@ -377,7 +383,7 @@ struct CallBlock {
     /// The limits that hold for every node together (targets only): stored overrides (`asynctask targets set`)
     /// take their place until cleared.
     private var clusterLimits: [ConfigurationSetting<RawTargetConfiguration>] {
-        let duration = { (value: Duration) in ConfigurationKey.code(DurationText.format(value)) }
+        let duration = { (value: Duration) in ConfigurationKey.code(DurationParser.format(value)) }
         return [
             .raw(
                 "\(prefix).rate", \.rate, type: "`N/s`, `N/m` or `N/h`, N > 0", default: "none",

@@ -125,6 +125,19 @@ extension WorkerConfiguration {
         return try keyRing(values, names)
     }
 
+    /// Reads only the `node.*` keys of a config file and the `ASYNCTASK_*` overrides, for commands that judge
+    /// the nodes as the nodes do (`node.dead_after` decides which are live) without a whole node's settings.
+    /// Unknown keys in the file are still rejected.
+    /// - Throws: `ConfigurationError` naming the bad key.
+    public static func loadNode(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        async throws(ConfigurationError) -> Node
+    {
+        let (values, names) = try reader(text: try file.map(readFile), source: file ?? "", environment: environment)
+        var configuration = WorkerConfiguration.defaults
+        try read(nodeSettings, into: &configuration, values, names)
+        return configuration.node
+    }
+
     /// The text of a config file.
     private static func readFile(_ file: String) throws(ConfigurationError) -> String {
         do {

@@ -50,7 +50,7 @@ public struct WorkerConfiguration: Sendable {
         /// README's configuration reference, so each is written once.
         public init(
             id: UUID = UUID(), hostname: String = ProcessInfo.processInfo.hostName, concurrency: Int = 512,
-            lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = .seconds(10),
+            lease: Duration = .seconds(30), heartbeat: Duration = .seconds(2), deadAfter: Duration = LiveNodes.defaultDeadAfter,
             pollInterval: Duration = .seconds(1), shutdownGrace: Duration = .seconds(25), claimBatch: Int = 256, claimers: Int = 2,
             flushInterval: Duration = .milliseconds(10), flushBatch: Int = 500, flushers: Int = 2, maxBufferedOutcomes: Int = 100_000,
             prefetch: Int = 256,
@@ -136,6 +136,8 @@ public struct WorkerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// `json` for log lines as JSON objects, `text` for people, `auto` for text on a terminal and JSON elsewhere.
     public var logFormat: LogFormat
+    /// An identical warning is written at most once per this; zero writes every one.
+    public var logRepeatWindow: Duration
 
     /// How log lines are written.
     public enum LogFormat: String, Sendable, CaseIterable {
@@ -146,7 +148,7 @@ public struct WorkerConfiguration: Sendable {
     public init(
         databaseURL: String, databasePoolSize: Int = 8, node: Node = Node(), targets: [String: TargetConfiguration],
         webhook: WebhookConfiguration? = nil, encryption: KeyRing? = nil, admin: Admin = Admin(), retention: Retention = Retention(),
-        logLevel: Logger.Level = .info, logFormat: LogFormat = .auto
+        logLevel: Logger.Level = .info, logFormat: LogFormat = .auto, logRepeatWindow: Duration = .seconds(60)
     ) {
         self.webhook = webhook
         self.admin = admin
@@ -158,6 +160,7 @@ public struct WorkerConfiguration: Sendable {
         self.encryption = encryption
         self.logLevel = logLevel
         self.logFormat = logFormat
+        self.logRepeatWindow = logRepeatWindow
     }
 }
 

@@ -65,7 +65,7 @@ struct AttemptExecutor: Sendable {
             // Given back under its lease, or fenced out when another node has taken the attempt meanwhile.
             logger.warning(
                 "not starting a keyed attempt claimed longer ago than half a lease; giving it back",
-                metadata: ["attempt_id": "\(attempt.id)", "target": "\(attempt.target)"])
+                metadata: ["attempt_id": .stringConvertible(attempt.id), "target": "\(attempt.target)"])
             outcome = OutcomeDecision.release(attempt)
         } else if let refused = decision.beforeCall(attempt) {
             outcome = refused
@@ -147,10 +147,10 @@ struct AttemptExecutor: Sendable {
         guard outcome.error != nil, let kind = outcome.errorKind else { return }
         let attempt = outcome.attempt
         var metadata: Logger.Metadata = [
-            "attempt_id": "\(attempt.id)", "target": "\(attempt.target)", "method": "\(attempt.methodName)",
-            "attempt_number": "\(attempt.attemptNumber)", "error_kind": "\(kind)",
+            "attempt_id": .stringConvertible(attempt.id), "target": "\(attempt.target)", "method": "\(attempt.methodName)",
+            "attempt_number": .stringConvertible(attempt.attemptNumber), "error_kind": "\(kind)",
         ]
-        if let status = outcome.httpStatus { metadata["http_status"] = "\(status)" }
+        if let status = outcome.httpStatus { metadata["http_status"] = .stringConvertible(status) }
         if case .retry(let delay) = outcome.disposition { metadata["retry_in"] = "\(delay)" }
         logger.warning(outcome.disposition == .failed ? "attempt failed" : "attempt will be retried", metadata: metadata)
     }

@@ -52,11 +52,12 @@ struct ClaimLoop: Sendable {
                 logger.info(
                     "draining: no more claims; waiting for in-flight calls",
                     metadata: [
-                        "in_flight": "\(capacity.inFlight)", "grace": "\(settings.shutdownGrace)",
+                        "in_flight": .stringConvertible(capacity.inFlight), "grace": "\(settings.shutdownGrace)",
                     ])
             }
             if !(await waitForIdle(upTo: settings.shutdownGrace)) {
-                logger.warning("shutdown grace over; cancelling the calls still in flight", metadata: ["in_flight": "\(capacity.inFlight)"])
+                logger.warning(
+                    "shutdown grace over; cancelling the calls still in flight", metadata: ["in_flight": .stringConvertible(capacity.inFlight)])
                 executions.cancelAll()
             }
         }
@@ -164,13 +165,13 @@ struct ClaimLoop: Sendable {
         do {
             let released = try await driver.releaseUnstarted(attempts)
             metrics.count(.released, released)
-            logger.info("draining: released the attempts claimed ahead and not started", metadata: ["released": "\(released)"])
+            logger.info("draining: released the attempts claimed ahead and not started", metadata: ["released": .stringConvertible(released)])
         } catch {
             // Not renewed from here on: their leases lapse and they run elsewhere (or the stop releases them).
             logger.warning(
                 "could not release the attempts claimed ahead; their leases will lapse",
                 metadata: [
-                    "error": "\(error)", "attempts": "\(attempts.count)",
+                    "error": "\(error)", "attempts": .stringConvertible(attempts.count),
                 ])
         }
         leases.remove(attempts)

@@ -15,12 +15,14 @@ struct NodeLiveness: Service {
     let report: @Sendable () -> (inFlight: Int, counters: [String: Int], status: NodeStatus)
     let logger: Logger
     let clock: any WorkerClock
+    /// Where the node keeps what its heartbeats say of the database's reachability (for the outage page).
+    let contact: DatabaseContact
     private let deadAfter: Duration
 
     init(
         interval: Duration, deadAfter: Duration, driver: any WorkerDriver, leases: HeldLeases, renewal: LeaseRenewal,
         report: @escaping @Sendable () -> (inFlight: Int, counters: [String: Int], status: NodeStatus), logger: Logger,
-        clock: any WorkerClock
+        clock: any WorkerClock, contact: DatabaseContact = DatabaseContact()
     ) {
         self.interval = interval
         self.deadAfter = deadAfter
@@ -30,6 +32,7 @@ struct NodeLiveness: Service {
         self.report = report
         self.logger = logger
         self.clock = clock
+        self.contact = contact
     }
 
     func run() async {
@@ -44,6 +47,7 @@ struct NodeLiveness: Service {
                 try await beat(&gate)
             } catch {
                 gate.heartbeatFailed(at: clock.now)
+                if driver.isUnreachable(error) { contact.unreachable() }
                 logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             }
         }
@@ -52,6 +56,7 @@ struct NodeLiveness: Service {
     private func beat(_ gate: inout ReapingGate) async throws {
         let now = report()
         let previous = try await driver.heartbeat(inFlight: now.inFlight, counters: now.counters, status: now.status)
+        contact.reached()
         if previous == nil {
             logger.warning("this node's row vanished; registering again")
             try await driver.register()
@@ -60,7 +65,7 @@ struct NodeLiveness: Service {
                 "another node declared this node dead (it was paused or cut off); its leases were released and its late outcomes will be fenced out")
         }
         let renewed = try await driver.renewLeases(leases.snapshot, by: renewal)
-        if renewed > 0 { logger.debug("renewed leases", metadata: ["count": "\(renewed)"]) }
+        if renewed > 0 { logger.debug("renewed leases", metadata: ["count": .stringConvertible(renewed)]) }
         let action = gate.heartbeatSucceeded(at: clock.now)
         if let unreachable = action.reachableAgainAfter {
             logger.notice("database reachable again", metadata: ["unreachable_seconds": .stringConvertible(unreachable.seconds.rounded(.down))])
@@ -71,7 +76,7 @@ struct NodeLiveness: Service {
             logger.warning(
                 "marked silent nodes dead and released their leases",
                 metadata: [
-                    "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": "\(reaped.released)",
+                    "nodes": "\(reaped.nodes.joined(separator: ", "))", "released": .stringConvertible(reaped.released),
                 ])
         }
     }

@@ -73,7 +73,7 @@ final class TargetControlApplier: Sendable {
         defer { leases.remove(unstarted) }
         let released = try await driver.releaseUnstarted(unstarted)
         metrics.count(.released, released)
-        logger.info("paused targets: released the attempts claimed ahead and not started", metadata: ["released": "\(released)"])
+        logger.info("paused targets: released the attempts claimed ahead and not started", metadata: ["released": .stringConvertible(released)])
     }
 
     /// `A: rate 200/s burst 20 global_concurrency 10; B: …` for the log.

@@ -65,6 +65,10 @@ public final class WorkerNode: Service, Sendable {
     /// Outcomes kept in memory and not yet written (they pile up while the database is unreachable).
     public var bufferedOutcomes: Int { recorderBacklog.withLock { $0 }?() ?? 0 }
 
+    /// What the node's heartbeats (and its registration) say of the database: since when it cannot be reached,
+    /// and when it last was. The admin server's outage page reads it.
+    public let databaseContact = DatabaseContact()
+
     /// Runs the node until graceful shutdown (DESIGN §1, §3, §8); see the type's comment.
     public func run() async throws {
         var postgres = try PostgresConfiguration(url: configuration.databaseURL, applicationName: "asynctask-worker")
@@ -115,15 +119,25 @@ public final class WorkerNode: Service, Sendable {
                     circuit: $0.circuit)
             })
 
-        try await registerWhenReachable(driver) { [configuration, id] in
+        try await registerWhenReachable(driver) { [configuration, id, logger] in
             try await WebhookSettings.publish(configuration.webhook, node: id, on: pool)
+            // The limits this node applies to attempts without their own, so operators see them before a first try.
+            // Only operators' views read them: a refusal is logged, and the node runs (an outage is retried).
+            do {
+                try await pool.withConnection { connection in
+                    try await NodeTargetDefaults.publish(
+                        node: id, maxAttempts: configuration.servedTargets.mapValues(\.maxAttempts), on: connection)
+                }
+            } catch let error where !driver.isUnreachable(error) {
+                logger.warning("could not store the targets' max_attempts for operators' views", metadata: ["error": "\(error)"])
+            }
         }
         logger.info(
             "node started",
             metadata: [
                 "node_id": "\(id)", "targets": "\(driver.registry.targets.joined(separator: ","))",
                 "encryption_keys": "\(configuration.encryption?.keyIDs.joined(separator: ",") ?? "none")",
-                "concurrency": "\(node.concurrency)",
+                "concurrency": .stringConvertible(node.concurrency),
             ])
 
         // The background services live until the node has drained and stopped (the recorder's last flush and the
@@ -197,7 +211,7 @@ public final class WorkerNode: Service, Sendable {
                 counters["peak_in_flight"] = capacity.peak
                 return (capacity.inFlight, counters, isDraining ? .draining : .active)
             },
-            logger: logger, clock: .continuous)
+            logger: logger, clock: .continuous, contact: databaseContact)
         let unserved = PeriodicJob(
             name: "unserved targets check", firstRunAfter: cadences.heartbeat, interval: cadences.unservedTargets, clock: .continuous, logger: logger
         ) {
@@ -226,7 +240,7 @@ public final class WorkerNode: Service, Sendable {
             let page = try await driver.promoteStrandedParked(after: cursor.withLock { $0 }, limit: ParkedSweep.pageSize)
             cursor.withLock { $0 = page.nextCursor }
             if page.promoted > 0 {
-                logger.info("promoted parked keyed attempts whose key was free", metadata: ["attempts": "\(page.promoted)"])
+                logger.info("promoted parked keyed attempts whose key was free", metadata: ["attempts": .stringConvertible(page.promoted)])
             }
         }
         return [liveness, unserved, controls, sweep]
@@ -238,7 +252,8 @@ public final class WorkerNode: Service, Sendable {
         let unwritten = await recorder.flushRemaining(until: .now + .seconds(10))
         if unwritten > 0 {
             logger.error(
-                "could not record outcomes before stopping; those attempts run again after their leases", metadata: ["outcomes": "\(unwritten)"])
+                "could not record outcomes before stopping; those attempts run again after their leases",
+                metadata: ["outcomes": .stringConvertible(unwritten)])
         }
     }
 
@@ -249,7 +264,9 @@ public final class WorkerNode: Service, Sendable {
             try await driver.setStatus(.stopped)
             logger.info(
                 "node stopped",
-                metadata: ["released_leases": "\(released)", "counters": .dictionary(metrics.totals.mapValues { .stringConvertible($0) })])
+                metadata: [
+                    "released_leases": .stringConvertible(released), "counters": .dictionary(metrics.totals.mapValues { .stringConvertible($0) }),
+                ])
         } catch {
             logger.error("could not mark the node stopped; its leases expire on their own", metadata: ["error": "\(error)"])
         }
@@ -265,8 +282,10 @@ public final class WorkerNode: Service, Sendable {
             do {
                 try await driver.register()
                 try await publish()
+                databaseContact.reached()
                 return
             } catch let error where driver.isUnreachable(error) {
+                databaseContact.unreachable()
                 failures += 1
                 let delay = Backoff.databaseRetry.ceiling(afterAttempt: failures)
                 logger.warning("database unreachable; retrying registration", metadata: ["error": "\(error)", "retry_in": "\(delay)"])

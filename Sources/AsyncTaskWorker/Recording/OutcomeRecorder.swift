@@ -148,7 +148,7 @@ final class OutcomeRecorder: Sendable {
                 logger.warning(
                     "cannot record outcomes; keeping them in memory and retrying",
                     metadata: [
-                        "error": "\(error)", "backlog": "\(backlog)", "retry_in": "\(delay)",
+                        "error": "\(error)", "backlog": .stringConvertible(backlog), "retry_in": "\(delay)",
                     ])
                 try? await clock.sleep(for: delay)
             }
@@ -213,7 +213,7 @@ final class OutcomeRecorder: Sendable {
             logger.error(
                 "outcome batch refused by the database; dropping it, its attempts will run again after their leases",
                 metadata: [
-                    "error": "\(error)", "outcomes": "\(batch.count)",
+                    "error": "\(error)", "outcomes": .stringConvertible(batch.count),
                 ])
             state.withLock { $0.endFlush(count: batch.count, takenAt: sentAt) }
             onSettled(batch.map(\.attempt))
@@ -234,8 +234,8 @@ final class OutcomeRecorder: Sendable {
             logger.warning(
                 "outcome rejected by the lease fence: the attempt was re-claimed or changed meanwhile",
                 metadata: [
-                    "attempt_id": "\(outcome.attempt.id)", "target": "\(outcome.attempt.target)",
-                    "attempt_number": "\(outcome.attempt.attemptNumber)",
+                    "attempt_id": .stringConvertible(outcome.attempt.id), "target": "\(outcome.attempt.target)",
+                    "attempt_number": .stringConvertible(outcome.attempt.attemptNumber),
                 ])
         }
         for outcome in batch where accepted.contains(outcome.attempt.id) {

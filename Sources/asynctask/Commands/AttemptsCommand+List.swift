@@ -16,6 +16,8 @@ extension AttemptsCommand {
         @Option(help: "Only ids below this one (the next page after a listing).")
         var before: Int64?
 
+        @OptionGroup var liveness: LivenessOptions
+
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
@@ -26,7 +28,8 @@ extension AttemptsCommand {
         func run() async throws {
             var filter = try self.filter.filter()
             filter.beforeID = before
-            let views = try await database.withConnection { try await AttemptQueries().views(filter, limit: limit, on: $0) }
+            let queries = AttemptQueries(deadAfter: try await liveness.resolve(database))
+            let views = try await database.withConnection { try await queries.views(filter, limit: limit, on: $0) }
             if views.count == limit, let last = views.last {
                 FileHandle.standardError.write(Data("(more: --before \(last.id))\n".utf8))
             }
@@ -39,8 +42,10 @@ extension AttemptsCommand {
                 rows: views.map { view in
                     [
                         String(view.id), view.status.rawValue, view.target, view.methodName,
-                        "\(view.numAttempts)/\(view.maxAttempts.map(String.init) ?? "-")", OutputFormat.timestamp(view.createdAt),
-                        view.completedAt.map(OutputFormat.timestamp) ?? "-", OutputFormat.excerpt(view.lastError, 60),
+                        // The limit in force (the attempt's, its last try's, or the live nodes' default), and an
+                        // earlier try's error of a since-succeeded attempt marked as such.
+                        "\(view.numAttempts)/\(view.maxAttemptsShort)", OutputFormat.timestamp(view.createdAt),
+                        view.completedAt.map(OutputFormat.timestamp) ?? "-", OutputFormat.excerpt(view.lastErrorSummary, 60),
                     ]
                 })
         }

@@ -35,14 +35,17 @@ struct AttemptsCommand: AsyncParsableCommand {
             discussion: "With --json, one id prints one object and several ids an array of them.")
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var ids: IDs
+        @OptionGroup var liveness: LivenessOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             let ids = try ids.parsed()
+            // Before a first try, the limit shown is the live nodes' default: live as `nodes` judges it.
+            let queries = AttemptQueries(deadAfter: try await liveness.resolve(database))
             let views = try await database.withConnection { connection in
                 var views: [AttemptView] = []
                 for id in ids {
-                    guard let view = try await AttemptQueries().detail(id, on: connection) else {
+                    guard let view = try await queries.detail(id, on: connection) else {
                         throw CLIFailure.runtime("attempt \(id) not found")
                     }
                     views.append(view)

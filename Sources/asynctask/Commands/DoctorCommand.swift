@@ -10,8 +10,7 @@ struct DoctorCommand: AsyncParsableCommand {
         discussion: "Exits 0 when every check passes, 1 when something needs attention (or the database is unreachable).")
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Heartbeats older than this count as not live (the workers' node.dead_after).")
-    var deadAfter: String = "10s"
+    @OptionGroup var liveness: LivenessOptions
 
     @Option(help: "A lease this far past its end counts as stuck.")
     var stuckAfter: String = "60s"
@@ -20,8 +19,8 @@ struct DoctorCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = Doctor.Configuration()
+        configuration.deadAfter = try await liveness.resolve(database)
         do {
-            configuration.deadAfter = try FilterParser.duration(deadAfter, field: "dead-after")
             configuration.stuckAfter = try FilterParser.duration(stuckAfter, field: "stuck-after")
         } catch {
             throw CLIFailure.badInput("--\(error.field): \(error.reason)")

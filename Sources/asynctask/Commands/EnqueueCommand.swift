@@ -47,6 +47,8 @@ struct EnqueueCommand: AsyncParsableCommand {
         help: "At most targets.<name>.key_concurrency attempts of the target with this key run at once, cluster-wide (at most 255 bytes).")
     var concurrencyKey: String?
 
+    @OptionGroup var liveness: LivenessOptions
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -63,12 +65,15 @@ struct EnqueueCommand: AsyncParsableCommand {
             throw CLIFailure.badInput(error.description)
         }
         let queue = AttemptQueue(encryptor: try await KeysCommand.keyRing(database).map { AESGCMEncryptor(keyRing: $0) } ?? NullEncryptor())
+        // Resolved before the insert: a bad --dead-after must not leave an attempt behind an error.
+        let servedTargets = ServedTargets(deadAfter: try await liveness.resolve(database))
         let (result, served) = try await database.withConnection { connection in
             let result = try await connection.withTransaction { connection in
                 try await queue.enqueueReporting(attempt, on: connection)
             }
-            // Advice only: the attempt is committed either way, so a failed look-up prints nothing.
-            return (result, try? await ServedTargets().snapshot(on: connection))
+            // Advice only: the attempt is committed either way, so a failed look-up prints nothing. Live means what
+            // `nodes` and `doctor` mean by it (LiveNodes, the same --dead-after).
+            return (result, try? await servedTargets.snapshot(on: connection))
         }
         for line in Self.notices(result, attempt: attempt) + (served?.warning(forTarget: target).map { ["warning: \($0)"] } ?? []) {
             FileHandle.standardError.write(Data((line + "\n").utf8))

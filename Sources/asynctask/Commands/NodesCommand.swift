@@ -8,8 +8,7 @@ struct NodesCommand: AsyncParsableCommand {
         commandName: "nodes", abstract: "List worker nodes: live or not, heartbeat age, in-flight calls, leases held, targets served.")
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Heartbeats older than this count as not live (the workers' node.dead_after).")
-    var deadAfter: String = "10s"
+    @OptionGroup var liveness: LivenessOptions
 
     @Flag(help: "Include nodes stopped or dead more than an hour ago.")
     var all = false
@@ -17,12 +16,7 @@ struct NodesCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let deadAfter: Duration
-        do {
-            deadAfter = try FilterParser.duration(self.deadAfter, field: "dead-after")
-        } catch {
-            throw CLIFailure.badInput("--\(error.field): \(error.reason)")
-        }
+        let deadAfter = try await liveness.resolve(database)
         let nodes = try await database.withConnection { try await ClusterNodes(deadAfter: deadAfter).list(all: all, on: $0) }
         if json {
             try OutputFormat.printJSON(nodes)

@@ -15,17 +15,12 @@ struct TargetsCommand: AsyncParsableCommand {
     struct Common: ParsableArguments {
         @OptionGroup var database: DatabaseOptions
 
-        @Option(help: "Heartbeats older than this count as not live (the workers' node.dead_after).")
-        var deadAfter: String = "10s"
+        @OptionGroup var liveness: LivenessOptions
 
         @Flag(help: "Print JSON.") var json = false
 
-        func controls() throws -> TargetControls {
-            do {
-                return TargetControls(deadAfter: try FilterParser.duration(deadAfter, field: "dead-after"))
-            } catch {
-                throw CLIFailure.badInput("--\(error.field): \(error.reason)")
-            }
+        func controls() async throws -> TargetControls {
+            TargetControls(deadAfter: try await liveness.resolve(database))
         }
 
         func print(_ targets: [TargetControls.TargetInfo]) throws {
@@ -56,7 +51,7 @@ struct TargetsCommand: AsyncParsableCommand {
         @OptionGroup var common: Common
 
         func run() async throws {
-            let controls = try common.controls()
+            let controls = try await common.controls()
             try common.print(try await common.database.withConnection { try await controls.list(on: $0) })
         }
     }
@@ -72,7 +67,7 @@ struct TargetsCommand: AsyncParsableCommand {
         @Option(help: "Who pauses it, shown in the listing (default: user@host).") var by: String?
 
         func run() async throws {
-            let controls = try common.controls()
+            let controls = try await common.controls()
             let author = by ?? "\(ProcessInfo.processInfo.environment["USER"] ?? "unknown")@\(ProcessInfo.processInfo.hostName)"
             let target = try await TargetsCommand.controlling {
                 try await common.database.withConnection { try await controls.pause(name, by: author, on: $0) }
@@ -88,7 +83,7 @@ struct TargetsCommand: AsyncParsableCommand {
         @Argument(help: "The target's name (case-sensitive).") var name: String
 
         func run() async throws {
-            let controls = try common.controls()
+            let controls = try await common.controls()
             let target = try await TargetsCommand.controlling {
                 try await common.database.withConnection { try await controls.resume(name, on: $0) }
             }
@@ -113,7 +108,7 @@ struct TargetsCommand: AsyncParsableCommand {
         @Option(help: "Who sets them, shown in the listing (default: user@host).") var by: String?
 
         func run() async throws {
-            let controls = try common.controls()
+            let controls = try await common.controls()
             var change = TargetControls.LimitChange(
                 burst: burst, globalConcurrency: globalConcurrency, keyConcurrency: keyConcurrency, clear: clear)
             if let rate {
@@ -140,7 +135,7 @@ struct TargetsCommand: AsyncParsableCommand {
         @Option(help: "At most this many keys.") var limit = 100
 
         func run() async throws {
-            let controls = try common.controls()
+            let controls = try await common.controls()
             guard limit >= 1 else { throw CLIFailure.badInput("--limit must be at least 1 (got \(limit))") }
             let keys = try await common.database.withConnection { try await controls.blockedKeys(of: name, limit: limit, on: $0) }
             if common.json {
@@ -169,7 +164,7 @@ struct TargetsCommand: AsyncParsableCommand {
         @Argument(help: "The ordering key.") var key: String
 
         func run() async throws {
-            let controls = try common.controls()
+            let controls = try await common.controls()
             let head = try await TargetsCommand.controlling {
                 try await common.database.withConnection { try await controls.unblock(name, key: key, on: $0) }
             }

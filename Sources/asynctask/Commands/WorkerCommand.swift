@@ -28,7 +28,7 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch {
             throw CLIFailure.badInput(error.description)
         }
-        LogSetup.bootstrap(level: configuration.logLevel, format: configuration.logFormat)
+        LogSetup.bootstrap(level: configuration.logLevel, format: configuration.logFormat, repeatWindow: configuration.logRepeatWindow)
         var logger = Logger(label: "asynctask.worker")
         logger[metadataKey: "node_id"] = "\(configuration.node.id)"
         // swift-metrics → Prometheus: the node's counters, gauges and timers land in this registry, which the
@@ -111,10 +111,12 @@ extension ConfigCommand.Check {
     static func summary(_ configuration: WorkerConfiguration) -> [String] {
         let node = configuration.node
         let targets = configuration.targets.values.sorted { $0.name < $1.name }
-        var lines = ["ok: node concurrency \(node.concurrency), lease \(node.lease), \(targets.count) target(s)"]
+        // Durations as the config writes them (24h, 1d, 300ms), so a value can be copied back into a file.
+        func text(_ duration: Duration) -> String { DurationParser.format(duration) }
+        var lines = ["ok: node concurrency \(node.concurrency), lease \(text(node.lease)), \(targets.count) target(s)"]
         lines.append("  database: \(Redaction.maskingPasswords(in: configuration.databaseURL)) (pool_size \(configuration.databasePoolSize))")
         lines.append(
-            "  node: heartbeat \(node.heartbeat), dead_after \(node.deadAfter), poll_interval \(node.pollInterval), claim_batch \(node.claimBatch), claimers \(node.claimers), shutdown_grace \(node.shutdownGrace)"
+            "  node: heartbeat \(text(node.heartbeat)), dead_after \(text(node.deadAfter)), poll_interval \(text(node.pollInterval)), claim_batch \(node.claimBatch), claimers \(node.claimers), shutdown_grace \(text(node.shutdownGrace))"
         )
         for target in targets {
             lines.append(
@@ -143,8 +145,10 @@ extension ConfigCommand.Check {
             lines.append("  encryption: none (arguments stored as plain JSON)")
         }
         let retention = configuration.retention
-        lines.append("  retention: succeeded \(retention.succeeded), failed \(retention.failed), interval \(retention.interval)")
-        lines.append("  log: level \(configuration.logLevel.rawValue), format \(configuration.logFormat.rawValue)")
+        lines.append("  retention: succeeded \(text(retention.succeeded)), failed \(text(retention.failed)), interval \(text(retention.interval))")
+        lines.append(
+            "  log: level \(configuration.logLevel.rawValue), format \(configuration.logFormat.rawValue), repeat_window \(text(configuration.logRepeatWindow))"
+        )
         return lines
     }
 }
@@ -157,4 +161,6 @@ struct WorkerNodeStatus: NodeStatusProvider {
     var inFlight: Int { node.inFlight }
     var targets: [String] { node.configuration.servedTargets.keys.sorted() }
     var bufferedOutcomes: Int? { node.bufferedOutcomes }
+    var databaseUnreachableSince: Date? { node.databaseContact.current.unreachableSince }
+    var databaseLastReached: Date? { node.databaseContact.current.lastReached }
 }

@@ -7,14 +7,14 @@ import Synchronization
 /// Chooses the process's log output once at start: JSON lines in production (not a terminal), readable text
 /// on a terminal, per `log.format`.
 enum LogSetup {
-    static func bootstrap(level: Logger.Level, format: WorkerConfiguration.LogFormat) {
+    static func bootstrap(level: Logger.Level, format: WorkerConfiguration.LogFormat, repeatWindow: Duration) {
         let json: Bool
         switch format {
         case .json: json = true
         case .text: json = false
         case .auto: json = isatty(STDERR_FILENO) == 0
         }
-        let repeats = RepeatedLogFilter()
+        let repeats = RepeatedLogFilter(window: repeatWindow)
         LoggingSystem.bootstrap { label in
             let inner: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             var handler = RepeatLimitingLogHandler(label: label, inner: inner, filter: repeats)
@@ -25,9 +25,10 @@ enum LogSetup {
 }
 
 /// Writes each log event as one JSON object per line on stderr: `ts`, `level`, `label`, `message`, then the
-/// metadata keys. Values keep their JSON type: numbers (integers and decimals, also when a caller interpolated
-/// them into a string, as most metadata is written) as JSON numbers, booleans as booleans, dictionaries as
-/// objects and arrays as arrays; everything else is a string.
+/// metadata keys. A value's JSON type follows how it was logged, never what its text looks like: numbers and
+/// booleans logged as such (`.stringConvertible(42)`) are JSON numbers and booleans, dictionaries objects,
+/// arrays arrays, and strings stay strings even when they hold digits (a token or an id such as `"0042"` or
+/// `"17"` keeps one type from line to line).
 struct JSONLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -65,23 +66,19 @@ struct JSONLogHandler: LogHandler {
         case .array(let array):
             return array.map { json($0, key: key) }
         case .stringConvertible(let convertible):
+            // A secret-looking key hides its value whatever its type.
+            let text = convertible.description
+            let redacted = Redaction.redact(key: key, text)
+            guard redacted == text else { return redacted }
             switch convertible {
             case let bool as Bool: return bool
             case let int as any BinaryInteger: return NSNumber(value: Int64(clamping: int))
             case let double as Double where double.isFinite: return double
-            default: return scalar(convertible.description, key: key)
+            case let float as Float where float.isFinite: return Double(float)
+            default: return text
             }
         case .string(let text):
-            return scalar(text, key: key)
+            return Redaction.redact(key: key, text)
         }
-    }
-
-    /// A string value, as a JSON number when it is exactly one (`12`, `-3`, `0.25`; not `007`, `1e5` or
-    /// digits beyond what a double holds exactly), else the redacted string.
-    private static func scalar(_ text: String, key: String) -> Any {
-        let redacted = Redaction.redact(key: key, text)
-        guard redacted == text, text.utf8.count <= 15, text.wholeMatch(of: /-?(0|[1-9][0-9]*)(\.[0-9]+)?/) != nil else { return redacted }
-        if !text.contains("."), let int = Int64(text) { return NSNumber(value: int) }
-        return Double(text).map { $0 as Any } ?? redacted
     }
 }
