@@ -17,15 +17,15 @@ final class OutcomeRecorder: Sendable {
         var oldestAddedAt: ContinuousClock.Instant?
         /// When each flush under way took its batch.
         var flushesUnderWay: [ContinuousClock.Instant] = []
+        /// Outcomes taken by a flush and not yet written (part of the backlog).
+        var writing = 0
+        var stopped = false
 
         /// A flush that took `count` outcomes at `takenAt` has ended.
         mutating func endFlush(count: Int, takenAt: ContinuousClock.Instant) {
             writing -= count
             if let index = flushesUnderWay.firstIndex(of: takenAt) { flushesUnderWay.remove(at: index) }
         }
-        /// Outcomes taken by a flush and not yet written (part of the backlog).
-        var writing = 0
-        var stopped = false
     }
 
     private let state = Mutex(State())

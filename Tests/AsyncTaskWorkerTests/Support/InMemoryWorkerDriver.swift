@@ -54,6 +54,9 @@ final class InMemoryWorkerDriver: WorkerDriver {
         var renewals = 0
         var renewCalls = 0
         var reaps = 0
+        var recordCalls = 0
+        /// While set, `record` waits at it before writing (a slow flush).
+        var recordGate: Gate?
     }
 
     private let state = Mutex(State())
@@ -107,6 +110,12 @@ final class InMemoryWorkerDriver: WorkerDriver {
 
     /// Heartbeats, lease renewals and reaps so far.
     var counts: (heartbeats: Int, renewals: Int, reaps: Int) { state.withLock { ($0.heartbeats, $0.renewals, $0.reaps) } }
+
+    /// Calls of `record` so far (flushes begun).
+    var recordCalls: Int { state.withLock { $0.recordCalls } }
+
+    /// Makes every later `record` wait at `gate` before it writes (nil: write at once).
+    func holdRecords(at gate: Gate?) { state.withLock { $0.recordGate = gate } }
 
     /// Calls of `renewLeases` so far (whether or not they renewed anything).
     var renewCalls: Int { state.withLock { $0.renewCalls } }
@@ -202,6 +211,11 @@ final class InMemoryWorkerDriver: WorkerDriver {
     }
 
     func record(_ outcomes: [AttemptOutcome], handover: ClaimPlan) async throws -> RecordResult {
+        let gate = state.withLock { state in
+            state.recordCalls += 1
+            return state.recordGate
+        }
+        await gate?.wait()
         let now = clock.now
         let lease = lease
         return try reachable { state in
