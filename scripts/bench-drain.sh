@@ -15,7 +15,7 @@
 #    target, recording), split into commit → claim and claim → call.
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
 # Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
-# sql-ceiling.sh), BASELINE_BIN, ROUNDS (1: how often the drains of each node count run), DRAINS (which drains: default "default tuned";
+# sql-ceiling.sh), BASELINE_BIN, ROUNDS (1: how often the drains of each node count run), DRAINS (which drains: default "default tuned tuned-transfers128";
 # also tuned-transfersN: tuned with node.http_transfers N, at most N transfers inside libcurl), PREFETCH_OFF=1 (also one node
 # with default settings but node.prefetch 0: no claimed attempts ahead of the slots), LIMITS=0 (skip the drains
 # with a rate and a global_concurrency that never bind, and the one with 10,000 ordering keys; LIMITS=keys: only
@@ -110,7 +110,7 @@ worker_config "$tmp/default.yaml" "$nginx_url" default
 worker_config "$tmp/prefetch-off.yaml" "$nginx_url" prefetch-off
 worker_config "$tmp/rate-unbound.yaml" "$nginx_url" rate-unbound
 worker_config "$tmp/global-unbound.yaml" "$nginx_url" global-unbound
-for kind in ${DRAINS:-}; do
+for kind in ${DRAINS:-default tuned tuned-transfers128}; do
   case "$kind" in tuned-transfers*) worker_config "$tmp/$kind.yaml" "$nginx_url" "$kind" ;; esac
 done
 if [ -n "${BASELINE_BIN:-}" ]; then db_url=$baseline_url worker_config "$tmp/baseline-default.yaml" "$nginx_url" default; fi
@@ -165,7 +165,7 @@ for nodes in ${NODES:-1 2}; do
   # ROUNDS (1) repeats this node count's drains, alternating with the baseline's: the ratios printed below are
   # of the last round, every line is printed.
   for round in $(seq 1 "${ROUNDS:-1}"); do
-    for kind in ${DRAINS:-default tuned}; do drain "$kind" "$nodes" "$tmp/$kind.yaml" "$bin"; done
+    for kind in ${DRAINS:-default tuned tuned-transfers128}; do drain "$kind" "$nodes" "$tmp/$kind.yaml" "$bin"; done
     if [ "$nodes" = 1 ] && [ -n "${PREFETCH_OFF:-}" ]; then drain "prefetch-off" 1 "$tmp/prefetch-off.yaml" "$bin"; fi
     if [ -n "${BASELINE_BIN:-}" ]; then drain "baseline-default" "$nodes" "$tmp/baseline-default.yaml" "$BASELINE_BIN" "" bench_baseline; fi
   done
@@ -220,6 +220,12 @@ done
 if [ -n "${rate_default_1:-}" ] && [ -n "${rate_tuned_1:-}" ]; then
   echo "one node, default settings / tuned: $(awk -v a="$rate_default_1" -v b="$rate_tuned_1" 'BEGIN { printf "%.2f", a / b }')"
 fi
+for nodes in 1 2; do
+  eval "bounded=\${rate_tuned_transfers128_$nodes:-} unbounded=\${rate_tuned_$nodes:-}"
+  if [ -n "$bounded" ] && [ -n "$unbounded" ]; then
+    echo "$nodes node(s), tuned with node.http_transfers 128 (at most 128 transfers inside libcurl) / tuned without: $(awk -v a="$bounded" -v b="$unbounded" 'BEGIN { printf "%.2f", a / b }')"
+  fi
+done
 
 echo "== pickup latency at 1000 attempts/s (target: example-target, recording) =="
 psql -qAtX -d bench_drain -c "TRUNCATE async_task_attempts; DELETE FROM async_task_nodes"

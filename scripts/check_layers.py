@@ -23,7 +23,8 @@ ALLOWED = {
     # The pure shared types: nothing at all, not even Foundation.
     "AsyncTaskCore": set(),
     "PostgresClient": {"CLibPQ", "Logging"},
-    "CurlHTTP": {"AsyncTaskCore", "CCurl", "CCurlShims", "Logging", "ServiceLifecycle"},
+    # DequeModule (swift-collections): the engine's queue of requests waiting for a transfer slot.
+    "CurlHTTP": {"AsyncTaskCore", "CCurl", "CCurlShims", "DequeModule", "Logging", "ServiceLifecycle"},
     # The model: no HTTP.
     "AsyncTask": {"AsyncTaskCore", "PostgresClient", "Crypto", "Yams", "Logging"},
     # The contract with targets: HTTP only, no database (so no libpq, no Crypto).
