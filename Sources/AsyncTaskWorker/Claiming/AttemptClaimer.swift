@@ -20,6 +20,9 @@ struct AttemptClaimer: Sendable {
     // claim surviving a server crash: one lost in a crash leaves the attempt pending with its earlier
     // num_attempts, so it runs again (at-least-once), and the outcome of the call made under the lost claim is
     // fenced out by its number. The enqueue and the outcome stay durable.
+    // Prepared: its generic plan is the custom one (the caps' LATERAL index scans of the claim index, one per
+    // target), and planning it cost 0.55 ms of PostgreSQL's CPU per claim, as much as running it: at 1,000
+    // attempts/s a node claims a few hundred times a second, each claim a row or two.
     static let claim = PostgresStatement(
         name: "claim_attempts",
         sql: """
@@ -53,7 +56,7 @@ struct AttemptClaimer: Sendable {
                       t.max_attempts, t.idempotence_token,
                       (extract(epoch FROM now() - coalesce(t.first_tried_at, now())) * 1000)::bigint AS tried_for_ms,
                       t.ordering_key
-            """, isPrepared: false)
+            """)
 
     // Targets with a cluster-wide limit or a circuit (schema v8, v10): the claim function locks each target's row in turn and
     // claims within its limits; a row without an id names a target a limit cut short, and when to ask again.

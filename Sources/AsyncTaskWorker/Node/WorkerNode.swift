@@ -148,9 +148,11 @@ public final class WorkerNode: Service, Sendable {
             }
             background.addTask { await listener.run() }
             background.addTask { [claimDue, capacity] in
+                // One claim loop is enough for a NOTIFY (one per inserting statement): the others stay asleep
+                // unless it is busy, instead of all claiming for the same rows.
                 for await _ in listener.events {
                     capacity.wake()
-                    claimDue.signal()
+                    claimDue.signalOne()
                 }
             }
             background.addTask { await recorder.run() }

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// A wake-up flag: `signal()` from anywhere wakes every task waiting in `wait(timeout:)` (or, when none waits,
-/// makes the next `wait` return at once); `wait` also returns at its timeout or on cancellation. Signals while
+/// A wake-up flag: `signal()` from anywhere wakes every task waiting in `wait(timeout:)` and `signalOne()` the
+/// longest waiting one (or, when none waits, either makes the next `wait` return at once); `wait` also returns at its timeout or on cancellation. Signals while
 /// nobody waits collapse into one.
 final class WakeSignal: Sendable {
     private struct State {
@@ -29,6 +29,20 @@ final class WakeSignal: Sendable {
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Wakes one waiter (the longest waiting), or makes the next `wait` return at once: for news that one
+    /// waiter can act on alone, such as a NOTIFY that new work is due, which every claim loop would otherwise
+    /// claim for at once, most of them finding nothing.
+    func signalOne() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let first = state.waiters.keys.min() else {
+                state.pending = true
+                return nil
+            }
+            return state.waiters.removeValue(forKey: first)
+        }
+        waiter?.resume()
     }
 
     /// Waits for a signal, at most `timeout`.
