@@ -152,7 +152,7 @@ struct ClaimLoop: Sendable {
             let outcome = await executor.execute(attempt)
             recorder.add(outcome)
             let (next, refill) = capacity.finish(target: attempt.target)
-            if refill { claimDue.signal() }
+            if refill { claimDue.signalOne() }
             guard let next else { break }
             attempt = next
         }

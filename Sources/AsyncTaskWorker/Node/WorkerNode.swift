@@ -100,7 +100,7 @@ public final class WorkerNode: Service, Sendable {
             onFlushed: { [capacity] keysMovedOn in
                 capacity.wakeGloballyCapped()
                 capacity.wake(keysMovedOn)
-                claimDue.signal()
+                claimDue.signalOne()
             }, onSettled: { [leases] in leases.remove($0) },
             handover: .node(capacity: capacity, leases: leases, claimDue: claimDue, driver: driver, logger: logger))
         recorderBacklog.withLock { $0 = { recorder.backlog } }

@@ -28,7 +28,7 @@ struct FlushHandover: Sendable {
                     return attempt
                 }
                 leases.insert(stamped)
-                if capacity.commitHandover(reservation, leased: stamped) > 0 { claimDue.signal() }
+                if capacity.commitHandover(reservation, leased: stamped) > 0 { claimDue.signalOne() }
                 let late = capacity.closedClaims()
                 guard !late.isEmpty else { return }
                 do {

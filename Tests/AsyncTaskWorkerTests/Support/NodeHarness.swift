@@ -50,7 +50,7 @@ struct NodeHarness: Sendable {
             onFlushed: { [capacity] keysMovedOn in
                 capacity.wakeGloballyCapped()
                 capacity.wake(keysMovedOn)
-                claimDue.signal()
+                claimDue.signalOne()
             }, onSettled: { leases.remove($0) },
             handover: .node(capacity: capacity, leases: leases, claimDue: claimDue, driver: driver, logger: logger))
         var configurations: [String: TargetConfiguration] = [:]
