@@ -10,6 +10,7 @@
 require 'json'
 require 'active_record'
 require 'enumerize'
+require_relative 'wait_for'
 
 ActiveRecord::Base.establish_connection(ENV.fetch('DATABASE_URL'))
 ActiveRecord::Base.logger = nil
@@ -187,15 +188,6 @@ end
 # A row the unchanged gem inserts after the adoption, not due for a day (the library's test expires it).
 def insert_later
   puts JSON.generate(id: GemAttempt.transaction { GemAttempt.gem_create!(300_003, scheduled_at: 1.day.from_now).id })
-end
-
-def wait_for(what, timeout: 20)
-  deadline = Time.now + timeout
-  until yield
-    raise "timed out waiting for #{what}" if Time.now > deadline
-
-    sleep 0.02
-  end
 end
 
 # The gem's fail!/expire! and a stale model against rows a node holds (the target answers slowly).

@@ -7,6 +7,7 @@
 #   ruby library_app.rb verify BODY HEADER SECRET
 $LOAD_PATH.unshift(File.expand_path('../lib', __dir__))
 require 'async_task_cluster'
+require_relative 'wait_for'
 $stdout.sync = true
 
 ActiveRecord::Base.establish_connection(ENV.fetch('DATABASE_URL')) if ENV['DATABASE_URL']
@@ -107,15 +108,6 @@ def produce
   end
   out[:plain_args] = AsyncTask::Attempt.find(out[:committed].keys.first).method_args
   puts JSON.generate(out)
-end
-
-def wait_for(what, timeout: 20)
-  deadline = Time.now + timeout
-  until yield
-    raise "timed out waiting for #{what}" if Time.now > deadline
-
-    sleep 0.02
-  end
 end
 
 def row_state(id)
