@@ -10,9 +10,11 @@
 #    statements per 100 attempts and their mean execution time (pg_stat_statements).
 #    Then, one node with default settings: limits that never bind (a rate, a global_concurrency) and every attempt
 #    with one of 10,000 ordering keys, each against no limit; the claim's mean and max time at 1,000,000 pending
-#    rows with 100,000 keys (random and in runs) and with one key's 100,000-row backlog first.
+#    rows with 100,000 keys (random and in runs) and with one key's 100,000-row backlog first, beside the
+#    unkeyed claim on 1,000,000 rows; rows per claim and milliseconds per 100 claimed rows.
 # 3. Pickup latency (commit → call start) at a steady 1000 attempts/s, default settings (target = the example
-#    target, recording), split into commit → claim and claim → call.
+#    target, recording), split into commit → claim and claim → call; the first second's attempts (the node opens
+#    its HTTP connections to the target) are a warm-up, printed apart and not in the figures.
 # 4. Node RSS with 1000 calls in flight (target answers after 2 s).
 # Env: ATTEMPTS, DURATION (ceiling seconds, 15), ASYNCTASK_BIN (.build/release/asynctask), CEILING (path of
 # sql-ceiling.sh), BASELINE_BIN, ROUNDS (1: how often the drains of each node count run), DRAINS (which drains: default "default tuned tuned-transfers128";
@@ -195,18 +197,27 @@ fi
 # range (README, "Ordered keys").
 claim_at_scale() { # $1 layout, $2 keys
   [ "$has_pgss" = 1 ] || { echo "claim at 1,000,000 pending: needs pg_stat_statements"; return; }
-  bench_fill 1000000 "$2" "$1"
+  if [ "$1" = none ]; then bench_fill 1000000; else bench_fill 1000000 "$2" "$1"; fi
+  # Each layout starts right after a checkpoint (the fill's WAL would otherwise start one at a different point
+  # of each): the first write of every page after it is a full-page image, the claim's worst case.
+  psql -qAtX -d bench_drain -c "CHECKPOINT"
   psql -qAtX -d bench_drain -c "SELECT pg_stat_statements_reset()" >/dev/null
   "$bin" worker --config "$tmp/default.yaml" 2>>"$tmp/worker.log" & local pid=$!; pids+=($!)
   sleep "${CLAIM_SECONDS:-10}"
+  # The claim's time grows with the rows it claims (a claim takes what the free slots and the buffer want):
+  # rows per claim and the time per 100 claimed rows beside the mean, and the unkeyed claim on the same
+  # 1,000,000 rows (layout none) as the floor the keyed ones are compared with.
   psql -qAtX -d bench_drain -F ' ' -c "
-    SELECT sum(calls), round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 2), round(max(max_exec_time)::numeric, 2)
+    SELECT sum(calls), round((sum(total_exec_time) / nullif(sum(calls), 0))::numeric, 2), round(max(max_exec_time)::numeric, 2),
+           round((sum(rows)::numeric / nullif(sum(calls), 0)), 1), round((sum(total_exec_time) * 100 / nullif(sum(rows), 0))::numeric, 2)
     FROM pg_stat_statements WHERE query LIKE 'WITH caps AS%'" \
-    | awk -v l="$1" -v k="$([ "$1" = hot ] && echo $((1000000 - $2 + 1)) || echo "$2")" '{ printf "claim pending=1000000 keys=%s layout=%s claims=%s claim_mean_ms=%s claim_max_ms=%s\n", k, l, $1, $2, $3 }'
+    | awk -v l="$1" -v k="$(case "$1" in hot) echo $((1000000 - $2 + 1)) ;; none) echo 0 ;; *) echo "$2" ;; esac)" \
+        '{ printf "claim pending=1000000 keys=%s layout=%s claims=%s claim_mean_ms=%s claim_max_ms=%s rows_per_claim=%s ms_per_100_rows=%s\n", k, l, $1, $2, $3, $4, $5 }'
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
 if [ "${CLAIM_SCALE:-1}" = 1 ]; then
   echo "== the claim at 1,000,000 pending attempts with ordering keys (one node, default settings) =="
+  claim_at_scale none 0
   claim_at_scale random 100000
   claim_at_scale runs 100000
   claim_at_scale hot 100000
