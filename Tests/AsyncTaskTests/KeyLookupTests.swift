@@ -26,6 +26,10 @@ struct KeyLookupTests {
         return result
     }
 
+    private func parkedIDs(on connection: PostgresConnection) async throws -> [Int64]? {
+        try await connection.query(Self.parkedIDs).single().decode([Int64]?.self, "ids")
+    }
+
     @Test("a keyed row behind a pending or blocked row of its key is parked; a head, another target's row, or one after finished rows is not")
     func parksBehindItsKey() async throws {
         try await withMigratedDatabase { _, connection in
@@ -40,7 +44,7 @@ struct KeyLookupTests {
                         ('A', 'm', 'k4', 'failed', now(), true);
                     INSERT INTO async_task_attempts (target, method_name, ordering_key) VALUES ('A', 'm', 'k4');
                     """, name: "seed")
-            let ids = try await connection.query(Self.parkedIDs).single().decode([Int64]?.self, "ids")
+            let ids = try await parkedIDs(on: connection)
             // Row 2 waits behind row 1 (A/k1); row 9 behind the blocked head 8 (A/k4). B/k1, A/k2, the unkeyed
             // row and A/k3 after its finished row run.
             #expect(ids == [2, 9])
@@ -55,13 +59,13 @@ struct KeyLookupTests {
                     INSERT INTO async_task_attempts (target, method_name, ordering_key) SELECT 'A', 'm', 'k' FROM generate_series(1, 3);
                     UPDATE async_task_attempts SET status = 'succeeded', completed_at = now() WHERE id = 1;
                     """, name: "first_done")
-            #expect(try await connection.query(Self.parkedIDs).single().decode([Int64]?.self, "ids") == [3])
+            #expect(try await parkedIDs(on: connection) == [3])
             try await connection.execute(
                 script: "UPDATE async_task_attempts SET status = 'failed', completed_at = now(), key_blocked = true WHERE id = 2",
                 name: "second_blocks")
-            #expect(try await connection.query(Self.parkedIDs).single().decode([Int64]?.self, "ids") == [3])
+            #expect(try await parkedIDs(on: connection) == [3])
             try await connection.execute(script: "UPDATE async_task_attempts SET key_blocked = false WHERE id = 2", name: "unblock")
-            #expect(try await connection.query(Self.parkedIDs).single().decode([Int64]?.self, "ids") == nil)
+            #expect(try await parkedIDs(on: connection) == nil)
         }
     }
 

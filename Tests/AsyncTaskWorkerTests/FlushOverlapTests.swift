@@ -41,14 +41,21 @@ struct FlushOverlapTests {
         }
     }
 
+    /// Holds the driver's record calls at a gate, adds one outcome and lets the first flush take it (at 10 ms);
+    /// returns the gate that lets that flush finish.
+    private func startSlowFlush(_ recorder: OutcomeRecorder, _ driver: InMemoryWorkerDriver, _ clock: ManualClock) async -> Gate {
+        let slow = Gate()
+        driver.holdRecords(at: slow)
+        recorder.add(Self.outcome(1))
+        await advance(clock, by: .milliseconds(11))
+        #expect(await eventually { driver.recordCalls == 1 })
+        return slow
+    }
+
     @Test("two flushers: the second flush waits until the first has run 20 ms, then overlaps it")
     func overlapsASlowFlush() async {
         await withRecorder(flushers: 2) { recorder, driver, clock in
-            let slow = Gate()
-            driver.holdRecords(at: slow)
-            recorder.add(Self.outcome(1))
-            await advance(clock, by: .milliseconds(11))
-            #expect(await eventually { driver.recordCalls == 1 })
+            let slow = await startSlowFlush(recorder, driver, clock)
             // An outcome arriving while the first flush (taken at 10 ms) is under way waits for it: 19 ms into
             // that flush, still one.
             recorder.add(Self.outcome(2))
@@ -66,11 +73,7 @@ struct FlushOverlapTests {
     @Test("one flusher never overlaps: the next flush waits for the slow one")
     func oneFlusherWaits() async {
         await withRecorder(flushers: 1) { recorder, driver, clock in
-            let slow = Gate()
-            driver.holdRecords(at: slow)
-            recorder.add(Self.outcome(1))
-            await advance(clock, by: .milliseconds(11))
-            #expect(await eventually { driver.recordCalls == 1 })
+            let slow = await startSlowFlush(recorder, driver, clock)
             recorder.add(Self.outcome(2))
             await advance(clock, by: .milliseconds(40))
             #expect(driver.recordCalls == 1)

@@ -13,6 +13,9 @@ struct ClaimPlan: Sendable {
     /// function, which enforces them).
     var limits: [String: TargetLimits] = [:]
 
+    /// Room for nothing: no claim is due, or no handover wanted.
+    static let nothing = ClaimPlan(caps: [], total: 0)
+
     /// True when no claim is due now (the buffer is deep enough, the slots are full, or every target is quiet).
     var isEmpty: Bool { caps.isEmpty || total <= 0 }
 }

@@ -108,9 +108,9 @@ struct PrefetchBuffer {
     /// beyond its free slots; in all at most `batch` and what the node's bound (`node.concurrency` +
     /// `nodeDepth`) leaves. Empty when no claim is due. Hand the result back to `commit`.
     mutating func reserve(batch: Int, depths: (String) -> Int, nodeDepth: Int) -> ClaimPlan {
-        guard !isClosed else { return .init(caps: [], total: 0) }
+        guard !isClosed else { return .nothing }
         let nodeRoom = min(batch, nodeLimit + nodeDepth - inFlight - buffered - reservedTotal)
-        guard nodeRoom > 0 else { return .init(caps: [], total: 0) }
+        guard nodeRoom > 0 else { return .nothing }
         var caps: [(target: String, limit: Int)] = []
         for target in targets where !quiet.contains(target) && !paused.contains(target) {
             let depth = depths(target)
@@ -129,13 +129,15 @@ struct PrefetchBuffer {
     /// the attempts that can start now are returned (counted in flight). After `close()` nothing starts: the
     /// attempts are returned by `closedClaims` instead, for release.
     mutating func commit(_ reservation: ClaimPlan, claimed attempts: [ClaimedAttempt]) -> [ClaimedAttempt] {
-        settle(reservation, attempts, judgesQuiet: true)
+        settle(reservation, attempts, fromHandover: false)
     }
 
-    private mutating func settle(_ reservation: ClaimPlan, _ attempts: [ClaimedAttempt], judgesQuiet: Bool) -> [ClaimedAttempt] {
+    /// Ends a claim's or a handover's reservation (`fromHandover`): only a claim's short answer tells which
+    /// targets have nothing more due.
+    private mutating func settle(_ reservation: ClaimPlan, _ attempts: [ClaimedAttempt], fromHandover: Bool) -> [ClaimedAttempt] {
         for cap in reservation.caps { reservedPerTarget[cap.target, default: 0] -= cap.limit }
         reservedTotal -= reservation.total
-        if !judgesQuiet { reservedForHandovers -= reservation.total }
+        if fromHandover { reservedForHandovers -= reservation.total }
         var perTarget: [String: Int] = [:]
         for attempt in attempts {
             perTarget[attempt.target, default: 0] += 1
@@ -144,7 +146,7 @@ struct PrefetchBuffer {
         buffered += attempts.count
         // A target given less than its cap had nothing more due; one given exactly its cap may have more. When
         // the node's total cut the caps short, no target can be judged.
-        if judgesQuiet, attempts.count < reservation.total, reservation.wakes == wakes {
+        if !fromHandover, attempts.count < reservation.total, reservation.wakes == wakes {
             for cap in reservation.caps where (perTarget[cap.target] ?? 0) < cap.limit { quiet.insert(cap.target) }
         }
         return isClosed ? [] : startable()
@@ -158,7 +160,7 @@ struct PrefetchBuffer {
     /// claim batch more); with prefetching off, only a target's free slots. Nothing for a paused target, nothing
     /// once closed. Hand the result back to `commitHandover`.
     mutating func reserveHandover(_ wanted: [String: Int], nodeDepth: Int) -> ClaimPlan {
-        guard !isClosed else { return .init(caps: [], total: 0) }
+        guard !isClosed else { return .nothing }
         var nodeRoom = nodeLimit + nodeDepth - inFlight - buffered - reservedForHandovers
         var caps: [(target: String, limit: Int)] = []
         for target in targets where nodeRoom > 0 && !paused.contains(target) {
@@ -179,7 +181,7 @@ struct PrefetchBuffer {
     /// are returned (counted in flight). Unlike a claim's, a short handover says nothing about what else is due,
     /// so no target turns quiet. After `close()` nothing starts (`closedClaims` returns them, for release).
     mutating func commitHandover(_ reservation: ClaimPlan, leased attempts: [ClaimedAttempt]) -> [ClaimedAttempt] {
-        settle(reservation, attempts, judgesQuiet: false)
+        settle(reservation, attempts, fromHandover: true)
     }
 
     /// Takes every buffered attempt that fits the caps now and counts it in flight.

@@ -89,7 +89,7 @@ final class CapacityTracker: Sendable {
         state.withLock { state in
             let limits = state.limits
             let unlimited = wanted.filter { limits[$0.key] == nil }
-            guard !unlimited.isEmpty else { return ClaimPlan(caps: [], total: 0) }
+            guard !unlimited.isEmpty else { return .nothing }
             return state.buffer.reserveHandover(unlimited, nodeDepth: prefetch)
         }
     }

@@ -36,7 +36,7 @@ struct FlushHandover: Sendable {
                 } catch {
                     logger.warning(
                         "could not release attempts handed over while draining; their leases will lapse",
-                        metadata: ["error": "\(error)", "attempts": "\(late.count)"])
+                        metadata: ["error": "\(error)", "attempts": .stringConvertible(late.count)])
                 }
                 leases.remove(late)
             })

@@ -195,7 +195,7 @@ final class OutcomeRecorder: Sendable {
         for outcome in batch where outcome.attempt.orderingKey != nil && outcome.disposition.isFinal && !outcome.blocksKey {
             wanted[outcome.attempt.target, default: 0] += 1
         }
-        let reservation = wanted.isEmpty ? ClaimPlan(caps: [], total: 0) : (handover?.reserve(wanted) ?? ClaimPlan(caps: [], total: 0))
+        let reservation = wanted.isEmpty ? .nothing : (handover?.reserve(wanted) ?? .nothing)
         let accepted: Set<Int64>
         do {
             let result = try await driver.record(batch, handover: reservation)

@@ -1,8 +1,8 @@
 import Synchronization
 
 /// A wake-up flag: `signal()` from anywhere wakes every task waiting in `wait(timeout:)` and `signalOne()` the
-/// longest waiting one (or, when none waits, either makes the next `wait` return at once); `wait` also returns at its timeout or on cancellation. Signals while
-/// nobody waits collapse into one.
+/// longest waiting one (or, when none waits, either makes the next `wait` return at once); `wait` also returns
+/// at its timeout or on cancellation. Signals while nobody waits collapse into one.
 final class WakeSignal: Sendable {
     private struct State {
         var pending = false

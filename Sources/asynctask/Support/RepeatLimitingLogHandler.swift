@@ -59,8 +59,9 @@ final class RepeatedLogFilter: Sendable {
         return seen.withLock { seen in
             // Counts whose window ended with no identical warning since: reported now, on this line's way out.
             var summaries: [Summary] = []
-            for (entryKey, entry) in seen.sorted(by: { $0.value.since < $1.value.since })
-            where entryKey != key && entry.held > 0 && now - entry.since >= window {
+            // Only the due entries are sorted: this runs for every line written, and almost always finds none.
+            let due = seen.lazy.filter { $0.key != key && $0.value.held > 0 && now - $0.value.since >= self.window }
+            for (entryKey, entry) in due.sorted(by: { $0.value.since < $1.value.since }) {
                 summaries.append(Summary(level: entry.last.level, message: entry.last.message, metadata: entry.last.metadata, held: entry.held))
                 seen[entryKey] = nil
             }
