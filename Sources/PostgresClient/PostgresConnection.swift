@@ -218,10 +218,14 @@ public final class PostgresConnection: Sendable {
     }
 
     /// Brings an idle connection's view of the socket up to date (reads a pending termination notice), so a
-    /// pool can drop a connection the server has already closed before handing it out. Non-blocking.
-    func refreshIdleState() async -> Bool {
-        let native = self.native
-        return await thread.run { native.pollIdle() }
+    /// pool can drop a connection the server has already closed before handing it out.
+    ///
+    /// Runs on the caller's thread: it never blocks (a zero-timeout `poll` and libpq reads of a socket libpq
+    /// keeps non-blocking), and the connection is idle, so no job of its own thread can touch it meanwhile (the
+    /// pool hands a connection to one task at a time, behind its lock). A trip to the connection's thread here
+    /// cost every pooled statement a second thread hand-off.
+    func refreshIdleState() -> Bool {
+        native.pollIdle()
     }
 
     /// The state libpq reports for the current transaction block.

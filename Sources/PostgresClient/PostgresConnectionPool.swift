@@ -139,7 +139,7 @@ public final class PostgresConnectionPool: Sendable {
             case .closed:
                 throw PostgresError(code: .poolClosed, message: "the connection pool was closed")
             case .use(let connection):
-                if await connection.refreshIdleState() { return connection }
+                if connection.refreshIdleState() { return connection }
                 logger.info("dropping a pooled connection the server closed", metadata: ["backend_pid": .stringConvertible(connection.backendPID)])
                 await discard(connection)
             case .open:
@@ -147,7 +147,7 @@ public final class PostgresConnectionPool: Sendable {
             case .wait:
                 switch try await waitForLease() {
                 case .connection(let connection):
-                    if await connection.refreshIdleState() { return connection }
+                    if connection.refreshIdleState() { return connection }
                     await discard(connection)
                 case .openSlot:
                     return try await openConnection()

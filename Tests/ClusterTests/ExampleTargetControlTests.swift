@@ -71,4 +71,43 @@ struct ExampleTargetControlTests {
             #expect(answer.status == 404)
         }
     }
+
+    @Test("the call record is one JSON line per call: awkward strings, numbers, booleans and nested arguments read back as sent")
+    func recordLines() async throws {
+        try await Cluster.with(targetArguments: ["--record-arguments"]) { cluster in
+            let args: [String: Any] = [
+                "order_number": 9_007_199_254_740_993, "price": 12.5, "gift": true, "wrapped": false, "note": NSNull(),
+                "text": "quote \" backslash \\ newline \n tab \t bell \u{07} é 漢字 🚀", "items": [1, "two", ["three": 3.25]],
+            ]
+            let body = try JSONSerialization.data(withJSONObject: args)
+            let before = Date().timeIntervalSince1970
+            var request = URLRequest(url: URL(string: cluster.targetURL + "/fulfill")!)
+            request.httpMethod = "POST"
+            request.httpBody = body
+            request.setValue("77", forHTTPHeaderField: "AsyncTask-Attempt-Id")
+            request.setValue("1", forHTTPHeaderField: "AsyncTask-Attempt-Number")
+            let key = #"key "quoted" \ slash / end"#
+            request.setValue(key, forHTTPHeaderField: "Idempotency-Key")
+            let (_, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            let after = Date().timeIntervalSince1970
+            let raw = try String(contentsOf: cluster.recordFile, encoding: .utf8)
+            let lines = raw.split(separator: "\n")
+            try #require(lines.count == 1, "\(raw)")
+            let line = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+            #expect((line["attempt_id"] as? NSNumber)?.intValue == 77)
+            #expect((line["attempt_number"] as? NSNumber)?.intValue == 1)
+            #expect(line["method"] as? String == "fulfill")
+            #expect(line["idempotency_key"] as? String == key)
+            #expect((line["order_number"] as? NSNumber)?.int64Value == 9_007_199_254_740_993)
+            let at = try #require((line["at"] as? NSNumber)?.doubleValue)
+            #expect(at >= before - 0.001 && at <= after + 0.001, "at \(at) outside [\(before), \(after)]")
+            // The arguments as the target parsed them, compared as JSON values.
+            let recorded = try #require(line["args"] as? [String: Any])
+            let canonical = { (object: [String: Any]) in try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) }
+            #expect(try canonical(recorded) == canonical(args), "\(recorded)")
+            #expect(recorded["text"] as? String == args["text"] as? String)
+            #expect(String(lines[0]).hasPrefix(#"{"args":{"#), "keys are written in order: \(lines[0])")
+        }
+    }
 }

@@ -110,6 +110,8 @@ struct ExampleTargetCommand: AsyncParsableCommand {
             router.post("rpc/:method") { request, context in try await answer(request, .http, context.parameters.get("method") ?? "") }
         } else {
             router.post("rpc/:method") { request, context -> Response in
+                // The call's time is its arrival, before its body is read and parsed.
+                let arrived = Date().timeIntervalSince1970
                 let method = context.parameters.get("method") ?? ""
                 let body = try await request.body.collect(upTo: 16 << 20)
                 let args = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:]
@@ -132,7 +134,7 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                 }
                 var line: [String: Any] = [
                     "attempt_id": attemptID, "attempt_number": attemptNumber, "method": method, "idempotency_key": key,
-                    "at": Date().timeIntervalSince1970, "status": status,
+                    "at": arrived, "status": status,
                 ]
                 if let order = args["order_number"] { line["order_number"] = order }
                 if recordArguments { line["args"] = args }
@@ -192,8 +194,7 @@ final class CallRecorder: Sendable {
     }
 
     func append(_ object: [String: Any]) {
-        guard var line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        line.append(0x0A)
+        guard let line = RecordLineEncoder.line(object) else { return }
         handle.withLock { $0.write(line) }
     }
 }
