@@ -21,7 +21,7 @@
 # also tuned-transfersN: tuned with node.http_transfers N, at most N transfers inside libcurl), PREFETCH_OFF=1 (also one node
 # with default settings but node.prefetch 0: no claimed attempts ahead of the slots), LIMITS=0 (skip the drains
 # with a rate and a global_concurrency that never bind, and the one with 10,000 ordering keys; LIMITS=keys: only
-# the ordered one), CLAIM_SCALE=0 (skip
+# the ordered one), LIMIT_ROUNDS (2: rounds of those drains, each between two drains with no limit), CLAIM_SCALE=0 (skip
 # the claim at 1,000,000 pending rows), CLAIM_SECONDS (10), NODES (the node counts drained: "1 2").
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -173,15 +173,37 @@ for nodes in ${NODES:-1 2}; do
   done
 done
 # Cluster-wide limits that never bind (LIMITS=0 skips): the cost of routing claims through the claim function
-# (one row lock per claim, no prefetch for the target), one node, default settings otherwise.
+# (one row lock per claim, no prefetch for the target), one node, default settings otherwise; and every attempt
+# with one of 10,000 ordering keys. Each of these drains runs between two drains with no limit and no key, and
+# is compared with their mean: one drain's rate moves by 10% on a shared machine between minutes, so a ratio
+# against a drain run minutes earlier measured the machine. LIMIT_ROUNDS (2) repeats the sequence; the ratio
+# printed last is the mean over the rounds, every round's is printed.
 if [ "${LIMITS:-1}" != 0 ]; then
-  [ -n "${rate_default_1:-}" ] || drain "default" 1 "$tmp/default.yaml" "$bin"
+  if [ "${LIMITS:-1}" != keys ]; then limited="rate-unbound global-unbound ordered-10k-keys"; else limited="ordered-10k-keys"; fi
+  limited_drain() { # $1 kind: runs it, sets last_rate
+    if [ "$1" = ordered-10k-keys ]; then drain "$1" 1 "$tmp/default.yaml" "$bin" 10000; else drain "$1" 1 "$tmp/$1.yaml" "$bin"; fi
+    last_rate=$(eval echo "\$rate_${1//[^a-z0-9]/_}_1")
+  }
+  drain "default" 1 "$tmp/default.yaml" "$bin"; before=$rate_default_1
+  declare -A ratio_sum=()
+  for round in $(seq 1 "${LIMIT_ROUNDS:-2}"); do
+    declare -A measured=()
+    for kind in $limited; do limited_drain "$kind"; measured[$kind]=$last_rate; done
+    drain "default" 1 "$tmp/default.yaml" "$bin"; after=$rate_default_1
+    line="limits round $round, against the mean of the no-limit drains before and after ($before, $after attempts/s):"
+    for kind in $limited; do
+      r=$(awk -v a="${measured[$kind]}" -v b="$before" -v c="$after" 'BEGIN { printf "%.3f", 2 * a / (b + c) }')
+      ratio_sum[$kind]=$(awk -v s="${ratio_sum[$kind]:-0}" -v r="$r" 'BEGIN { print s + r }')
+      line="$line $kind $r"
+    done
+    echo "$line"
+    before=$after
+  done
+  mean_ratio() { awk -v s="${ratio_sum[$1]}" -v n="${LIMIT_ROUNDS:-2}" 'BEGIN { printf "%.2f", s / n }'; }
   if [ "${LIMITS:-1}" != keys ]; then
-    for kind in rate-unbound global-unbound; do drain "$kind" 1 "$tmp/$kind.yaml" "$bin"; done
-    echo "limits that never bind, one node, against no limit: rate $(awk -v a="$rate_rate_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }'), global_concurrency $(awk -v a="$rate_global_unbound_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+    echo "limits that never bind, one node, against no limit: rate $(mean_ratio rate-unbound), global_concurrency $(mean_ratio global-unbound)"
   fi
-  drain "ordered-10k-keys" 1 "$tmp/default.yaml" "$bin" 10000
-  echo "every attempt with one of 10,000 ordering keys (random), one node, against no keys: $(awk -v a="$rate_ordered_10k_keys_1" -v b="$rate_default_1" 'BEGIN { printf "%.2f", a / b }')"
+  echo "every attempt with one of 10,000 ordering keys (random), one node, against no keys: $(mean_ratio ordered-10k-keys)"
   if [ -n "${BASELINE_BIN:-}" ]; then
     # The same ordered drain by the other build, against its own default drain of this run.
     [ -n "${rate_baseline_default_1:-}" ] || drain "baseline-default" 1 "$tmp/baseline-default.yaml" "$BASELINE_BIN" "" bench_baseline
