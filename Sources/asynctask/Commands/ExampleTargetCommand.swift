@@ -96,9 +96,10 @@ struct ExampleTargetCommand: AsyncParsableCommand {
                 let body = try await request.body.collect(upTo: 64 << 20)
                 let fault = faults.current()
                 let reply = ExampleBatchReply(
-                    body: Data(body.readableBytesView), kind: kind, method: method, failRate: failRate, delay: delay, fault: fault != nil)
-                for _ in reply.records { stats.begin() }
-                defer { for _ in reply.records { stats.end() } }
+                    body: Data(body.readableBytesView), kind: kind, method: method, failRate: failRate, delay: delay, fault: fault != nil,
+                    recording: recorder != nil)
+                stats.begin(reply.count)
+                defer { stats.end(reply.count) }
                 for line in reply.records { recorder?.append(line) }
                 if let fault, fault.kind == .hang { try await Task.sleep(for: fault.hang) }
                 if reply.delayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(reply.delayMilliseconds)) }
@@ -203,15 +204,15 @@ final class CallRecorder: Sendable {
 final class TargetStats: Sendable {
     private let state = Mutex((calls: 0, inFlight: 0, peak: 0))
 
-    func begin() {
+    func begin(_ count: Int = 1) {
         state.withLock { state in
-            state.calls += 1
-            state.inFlight += 1
+            state.calls += count
+            state.inFlight += count
             state.peak = max(state.peak, state.inFlight)
         }
     }
 
-    func end() { state.withLock { $0.inFlight -= 1 } }
+    func end(_ count: Int = 1) { state.withLock { $0.inFlight -= count } }
 
     var snapshot: [String: Int] {
         state.withLock { ["calls": $0.calls, "in_flight": $0.inFlight, "peak_in_flight": $0.peak] }

@@ -6,7 +6,8 @@ import Foundation
 /// it, so its cost is on the path being measured. Foundation's `JSONSerialization` with sorted keys (collation
 /// through ICU) was 31–38% of the recording target's CPU at 1,000 calls/s (perf, `make bench`'s pickup probe), on
 /// the two cores it shares with PostgreSQL and the node. A record's values are flat (numbers, strings, booleans);
-/// anything nested (`--record-arguments`) still goes through `JSONSerialization`.
+/// anything nested (`--record-arguments`) still goes through `JSONSerialization`. The batched replies
+/// (`ExampleBatchReply`) are written with it too.
 enum RecordLineEncoder {
     /// The object as one line of JSON, newline included; nil when a nested value is not valid JSON.
     static func line(_ object: [String: Any]) -> Data? {
@@ -15,13 +16,14 @@ enum RecordLineEncoder {
             if index > 0 { text += "," }
             appendString(key, to: &text)
             text += ":"
-            guard appendValue(object[key]!, to: &text) else { return nil }
+            guard append(object[key]!, to: &text) else { return nil }
         }
         text += "}\n"
         return Data(text.utf8)
     }
 
-    private static func appendValue(_ value: Any, to text: inout String) -> Bool {
+    /// Appends `value` as JSON; false when a nested value is not valid JSON.
+    static func append(_ value: Any, to text: inout String) -> Bool {
         // Swift's own types first, by their dynamic type: a cast would also bridge an NSNumber into each of them.
         let kind = type(of: value)
         if let string = value as? String {
@@ -46,7 +48,8 @@ enum RecordLineEncoder {
         return true
     }
 
-    private static func appendString(_ string: String, to text: inout String) {
+    /// Appends `string` as a JSON string.
+    static func appendString(_ string: String, to text: inout String) {
         text += "\""
         for scalar in string.unicodeScalars {
             switch scalar {
