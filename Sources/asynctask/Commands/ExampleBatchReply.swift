@@ -84,7 +84,7 @@ struct ExampleBatchReply {
                     if elementStatus >= 300 { text += #","error":"status \#(elementStatus)""# }
                     if let retryAfter {
                         text += #","retry_after":"#
-                        if !RecordLineEncoder.append(retryAfter, to: &text) { text += "null" }
+                        if !JSONTextWriter.append(retryAfter, to: &text) { text += "null" }
                     }
                     text += "}"
                 case .jsonrpc:
@@ -95,7 +95,7 @@ struct ExampleBatchReply {
                         text += #""error":{"code":\#(retryable ? -32000 : -32602),"message":"status \#(elementStatus)""#
                         if let retryAfter {
                             text += #","data":{"retry_after":"#
-                            if !RecordLineEncoder.append(retryAfter, to: &text) { text += "null" }
+                            if !JSONTextWriter.append(retryAfter, to: &text) { text += "null" }
                             text += "}"
                         }
                         text += "}}"

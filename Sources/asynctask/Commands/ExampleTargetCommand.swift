@@ -195,7 +195,7 @@ final class CallRecorder: Sendable {
     }
 
     func append(_ object: [String: Any]) {
-        guard let line = RecordLineEncoder.line(object) else { return }
+        guard let line = JSONTextWriter.line(object) else { return }
         handle.withLock { $0.write(line) }
     }
 }

@@ -1,14 +1,15 @@
 import Foundation
 
-/// Writes one line of the example target's call record: a JSON object with its keys in order.
+/// Writes the example target's JSON text: each line of its call record (a JSON object with its keys in order)
+/// and its batched replies.
 ///
 /// The record is written for every call the target answers, and the pickup probe reads the target's clock from
 /// it, so its cost is on the path being measured. Foundation's `JSONSerialization` with sorted keys (collation
 /// through ICU) was 31–38% of the recording target's CPU at 1,000 calls/s (perf, `make bench`'s pickup probe), on
-/// the two cores it shares with PostgreSQL and the node. A record's values are flat (numbers, strings, booleans);
-/// anything nested (`--record-arguments`) still goes through `JSONSerialization`. The batched replies
-/// (`ExampleBatchReply`) are written with it too.
-enum RecordLineEncoder {
+/// the two cores it shares with PostgreSQL and the node; the batched replies through `JSONSerialization` were
+/// about half of the target's 19–31 µs per batched attempt. Their values are flat (numbers, strings, booleans);
+/// anything nested (`--record-arguments`) still goes through `JSONSerialization`.
+enum JSONTextWriter {
     /// The object as one line of JSON, newline included; nil when a nested value is not valid JSON.
     static func line(_ object: [String: Any]) -> Data? {
         var text = "{"
