@@ -1,4 +1,5 @@
 import AsyncTaskCore
+import Logging
 import Testing
 
 @testable import AsyncTaskWorker
@@ -46,6 +47,35 @@ struct FlushHandoverTests {
         var closed = PrefetchBuffer(nodeLimit: 10, targetLimits: ["A": 4])
         _ = closed.close()
         #expect(closed.reserveHandover(["A": 3], nodeDepth: 4).isEmpty)
+    }
+
+    @Test("a handover that lands after the drain began goes back at once: due again, its try undone, counted as released")
+    func lateHandoverReleased() async throws {
+        let clock = ManualClock()
+        let driver = InMemoryWorkerDriver(clock: clock, lease: .seconds(30))
+        let id = driver.enqueue(target: "A")
+        let capacity = CapacityTracker(nodeLimit: 10, targetLimits: ["A": 4], prefetch: 4)
+        // The flush reserves room and leases the key's next attempt; the drain closes the buffer meanwhile.
+        let reservation = capacity.reserveHandover(["A": 1])
+        #expect(reservation.total == 1)
+        let leased = try await driver.claim(reservation).attempts
+        #expect(leased.map(\.id) == [id])
+        #expect(capacity.close().isEmpty)
+        let leases = HeldLeases()
+        let metrics = WorkerMetrics()
+        let handover = FlushHandover.node(
+            capacity: capacity, leases: leases, claimDue: WakeSignal(clock: clock),
+            release: UnstartedRelease(
+                driver: driver, leases: leases, metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
+        await handover.commit(reservation, leased, clock.now)
+        let row = try #require(driver.row(id))
+        #expect(!row.lockedByThisNode)
+        #expect(row.numAttempts == 0)
+        #expect(row.status == .pending)
+        #expect(metrics.totals["released"] == 1)
+        #expect(leases.snapshot.isEmpty)
+        #expect(capacity.inFlight == 0)
+        #expect(capacity.takeHandedOver().isEmpty)
     }
 
     @Test("a target with a cluster-wide limit is never handed over: the claim function alone leases its attempts")

@@ -43,7 +43,7 @@ struct ClaimLoop: Sendable {
             await claim(into: &executions)
             // Attempts claimed ahead and never started go back at once, so other nodes run them while this one's
             // calls finish (a loop still claiming brings its rows here too).
-            await releaseUnstarted(capacity.close())
+            await UnstartedRelease(driver: driver, leases: leases, metrics: metrics, logger: logger)(capacity.close(), because: .draining)
             // Handed over before the close and counted in flight: they run (none arrive after the close).
             for attempt in capacity.takeHandedOver() {
                 executions.addTask { await runSlot(attempt) }
@@ -157,24 +157,6 @@ struct ClaimLoop: Sendable {
             attempt = next
         }
         metrics.inFlight.record(capacity.inFlight)
-    }
-
-    /// Gives back the leases of attempts claimed and never started (a draining node's prefetch buffer).
-    private func releaseUnstarted(_ attempts: [ClaimedAttempt]) async {
-        guard !attempts.isEmpty else { return }
-        do {
-            let released = try await driver.releaseUnstarted(attempts)
-            metrics.count(.released, released)
-            logger.info("draining: released the attempts claimed ahead and not started", metadata: ["released": .stringConvertible(released)])
-        } catch {
-            // Not renewed from here on: their leases lapse and they run elsewhere (or the stop releases them).
-            logger.warning(
-                "could not release the attempts claimed ahead; their leases will lapse",
-                metadata: [
-                    "error": "\(error)", "attempts": .stringConvertible(attempts.count),
-                ])
-        }
-        leases.remove(attempts)
     }
 
     private func waitForIdle(upTo grace: Duration) async -> Bool {

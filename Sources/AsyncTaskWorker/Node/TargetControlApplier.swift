@@ -68,12 +68,7 @@ final class TargetControlApplier: Sendable {
             capacity.wake()
             claimDue.signal()
         }
-        guard !unstarted.isEmpty else { return }
-        // Not renewed from here on either way: when the release fails, their leases lapse and they run after.
-        defer { leases.remove(unstarted) }
-        let released = try await driver.releaseUnstarted(unstarted)
-        metrics.count(.released, released)
-        logger.info("paused targets: released the attempts claimed ahead and not started", metadata: ["released": .stringConvertible(released)])
+        await UnstartedRelease(driver: driver, leases: leases, metrics: metrics, logger: logger)(unstarted, because: .paused)
     }
 
     /// `A: rate 200/s burst 20 global_concurrency 10; B: …` for the log.

@@ -102,7 +102,9 @@ public final class WorkerNode: Service, Sendable {
                 capacity.wake(keysMovedOn)
                 claimDue.signalOne()
             }, onSettled: { [leases] in leases.remove($0) },
-            handover: .node(capacity: capacity, leases: leases, claimDue: claimDue, driver: driver, logger: logger))
+            handover: .node(
+                capacity: capacity, leases: leases, claimDue: claimDue,
+                release: UnstartedRelease(driver: driver, leases: leases, metrics: metrics, logger: logger)))
         recorderBacklog.withLock { $0 = { recorder.backlog } }
         let executor = AttemptExecutor(
             targets: configuration.targets, caller: TargetCaller(engine: engine),

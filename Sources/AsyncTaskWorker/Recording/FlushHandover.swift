@@ -1,5 +1,3 @@
-import Logging
-
 /// How an outcome flush hands the next attempt of each ordering key it passes on to this node: the room reserved
 /// for them before the flush, and what becomes of the attempts it leased (`RecordResult.handedOver`).
 ///
@@ -15,10 +13,9 @@ struct FlushHandover: Sendable {
 
     /// A node's handover: room from `capacity`; leased attempts join `leases` (renewed like claimed ones) and the
     /// buffer, and a claim loop is woken to start those that fit the caps. Attempts leased by a flush that
-    /// overlapped the start of the drain are given back at once, as the drain gives back the rest of the buffer.
-    static func node(
-        capacity: CapacityTracker, leases: HeldLeases, claimDue: WakeSignal, driver: any WorkerDriver, logger: Logger
-    ) -> FlushHandover {
+    /// overlapped the start of the drain are given back at once by `release`, as the drain gives back the rest of
+    /// the buffer.
+    static func node(capacity: CapacityTracker, leases: HeldLeases, claimDue: WakeSignal, release: UnstartedRelease) -> FlushHandover {
         FlushHandover(
             reserve: { wanted in capacity.reserveHandover(wanted) },
             commit: { reservation, leased, sentAt in
@@ -29,16 +26,7 @@ struct FlushHandover: Sendable {
                 }
                 leases.insert(stamped)
                 if capacity.commitHandover(reservation, leased: stamped) > 0 { claimDue.signalOne() }
-                let late = capacity.closedClaims()
-                guard !late.isEmpty else { return }
-                do {
-                    _ = try await driver.releaseUnstarted(late)
-                } catch {
-                    logger.warning(
-                        "could not release attempts handed over while draining; their leases will lapse",
-                        metadata: ["error": "\(error)", "attempts": .stringConvertible(late.count)])
-                }
-                leases.remove(late)
+                await release(capacity.closedClaims(), because: .handedOverWhileDraining)
             })
     }
 }

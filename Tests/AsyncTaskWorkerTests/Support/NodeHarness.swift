@@ -52,7 +52,9 @@ struct NodeHarness: Sendable {
                 capacity.wake(keysMovedOn)
                 claimDue.signalOne()
             }, onSettled: { leases.remove($0) },
-            handover: .node(capacity: capacity, leases: leases, claimDue: claimDue, driver: driver, logger: logger))
+            handover: .node(
+                capacity: capacity, leases: leases, claimDue: claimDue,
+                release: UnstartedRelease(driver: driver, leases: leases, metrics: metrics, logger: logger)))
         var configurations: [String: TargetConfiguration] = [:]
         for (name, concurrency) in targets {
             configurations[name] = try TargetConfiguration(
