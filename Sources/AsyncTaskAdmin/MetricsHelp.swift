@@ -13,7 +13,8 @@ enum MetricsHelp {
         "asynctask_attempts_succeeded_total": "Tries of attempts that succeeded on this node.",
         "asynctask_attempts_failed_total": "Attempts that failed for good on this node (permanent error or tries exhausted).",
         "asynctask_attempts_retried_total": "Tries that failed retryably on this node; the attempt waits for its backoff.",
-        "asynctask_attempts_released_total": "Claimed attempts this node released without a try (shutdown or cancellation).",
+        "asynctask_attempts_released_total":
+            "Claimed attempts this node gave back without a try: claimed ahead when it began draining or when their target was paused, handed over as it began draining, or a call cancelled at shutdown.",
         "asynctask_fenced_rejects_total": "Outcomes refused by the lease fence: the attempt was re-claimed or changed meanwhile.",
         "asynctask_in_flight": "Calls to targets in flight on this node now.",
         "asynctask_claim_batch_size": "Attempts claimed per claim statement.",
