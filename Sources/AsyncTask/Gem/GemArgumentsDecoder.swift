@@ -145,7 +145,7 @@ public struct GemArgumentsDecoder: Sendable {
                     throw GemArgumentsError(path: inner, reason: "the key appears twice once symbols become strings (e.g. :\(key) and \"\(key)\")")
                 }
                 if index > 0 { output.append(",") }
-                appendString(key, to: &output)
+                JSONString.append(key, to: &output)
                 output.append(":")
                 try write(pair.value, path: inner, into: &output)
             }
@@ -168,8 +168,8 @@ public struct GemArgumentsDecoder: Sendable {
             case .float(let value):
                 guard value.isFinite else { throw GemArgumentsError(path: path, reason: "an infinite or NaN float has no JSON form") }
                 output.append(PsychScalar.rubyText(value))
-            case .time(let text): appendString(iso8601(text), to: &output)
-            case .date(let text), .symbol(let text), .string(let text): appendString(text, to: &output)
+            case .time(let text): JSONString.append(iso8601(text), to: &output)
+            case .date(let text), .symbol(let text), .string(let text): JSONString.append(text, to: &output)
             }
         case .alias:
             // Yams resolves aliases while composing; one left over is a reference it could not resolve.
@@ -219,26 +219,6 @@ public struct GemArgumentsDecoder: Sendable {
             }
         }
         return "\(date)T\(time.trimmingCharacters(in: .whitespaces))\(zone)"
-    }
-
-    private static func appendString(_ text: String, to output: inout String) {
-        output.append("\"")
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output.append("\\\"")
-            case "\\": output.append("\\\\")
-            case "\n": output.append("\\n")
-            case "\r": output.append("\\r")
-            case "\t": output.append("\\t")
-            case "\u{08}": output.append("\\b")
-            case "\u{0C}": output.append("\\f")
-            case _ where scalar.value < 0x20:
-                output.append(String(format: "\\u%04x", scalar.value))
-            default:
-                output.unicodeScalars.append(scalar)
-            }
-        }
-        output.append("\"")
     }
 
     private static func kind(of value: PsychScalar) -> String {

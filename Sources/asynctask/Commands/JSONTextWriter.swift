@@ -1,3 +1,4 @@
+import AsyncTaskCore
 import Foundation
 
 /// Writes the example target's JSON text: each line of its call record (a JSON object with its keys in order)
@@ -15,7 +16,7 @@ enum JSONTextWriter {
         var text = "{"
         for (index, key) in object.keys.sorted().enumerated() {
             if index > 0 { text += "," }
-            appendString(key, to: &text)
+            JSONString.append(key, to: &text)
             text += ":"
             guard append(object[key]!, to: &text) else { return nil }
         }
@@ -28,7 +29,7 @@ enum JSONTextWriter {
         // Swift's own types first, by their dynamic type: a cast would also bridge an NSNumber into each of them.
         let kind = type(of: value)
         if let string = value as? String {
-            appendString(string, to: &text)
+            JSONString.append(string, to: &text)
         } else if kind == Double.self, let double = value as? Double {
             text += double.isFinite ? double.description : "null"
         } else if kind == Int.self, let int = value as? Int {
@@ -47,24 +48,5 @@ enum JSONTextWriter {
             text += String(decoding: data, as: UTF8.self)
         }
         return true
-    }
-
-    /// Appends `string` as a JSON string.
-    static func appendString(_ string: String, to text: inout String) {
-        text += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                text += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default:
-                text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
     }
 }
