@@ -68,6 +68,7 @@ let package = Package(
         .target(
             name: "PostgresClient",
             dependencies: [
+                "AsyncTaskCore",
                 "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -22,7 +22,8 @@ PLATFORM = {"Foundation", "Glibc", "Darwin", "Synchronization"}
 ALLOWED = {
     # The pure shared types: nothing at all, not even Foundation.
     "AsyncTaskCore": set(),
-    "PostgresClient": {"CLibPQ", "Logging"},
+    # AsyncTaskCore: UTCTimestamp, the one text form of a timestamp (sent to PostgreSQL, and in the try history).
+    "PostgresClient": {"AsyncTaskCore", "CLibPQ", "Logging"},
     # DequeModule (swift-collections): the engine's queue of requests waiting for a transfer slot.
     "CurlHTTP": {"AsyncTaskCore", "CCurl", "CCurlShims", "DequeModule", "Logging", "ServiceLifecycle"},
     # The model: no HTTP.

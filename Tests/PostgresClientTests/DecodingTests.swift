@@ -113,4 +113,41 @@ struct DecodingTests {
             }
         }
     }
+    static let arrayEcho = PostgresStatement(
+        name: "echo_array_binds",
+        sql: """
+            SELECT $1::text[] AS t, $1::text[] IS NOT DISTINCT FROM ARRAY['a', NULL, 'NULL', '', '"q" \\ {x,y}', E'line\\n\\ttab', 'é😀']
+                       AS t_same,
+                   $2::boolean[]::text AS b, $3::integer[]::text AS i4, $4::smallint[]::text AS i2, $5::bigint[]::text AS i8,
+                   $6::uuid[]::text AS u, $7::float8[]::text AS f, (($8::timestamptz[])[2] - ($8::timestamptz[])[1])::text AS span,
+                   cardinality($9::text[]) AS none
+            """)
+
+    @Test("array binds of every element type arrive as the server reads them: NULLs, quotes, backslashes, braces, Unicode")
+    func arrayBinds() async throws {
+        let texts: [String?] = ["a", nil, "NULL", "", #""q" \ {x,y}"#, "line\n\ttab", "é😀"]
+        let uuid = UUID(uuidString: "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")!
+        let start = Date(timeIntervalSince1970: 1_764_000_000.123456)
+        try await TestDatabase.with { database throws in
+            try await database.withConnection { connection throws in
+                let row = try await connection.query(
+                    Self.arrayEcho,
+                    [
+                        texts, [true, false], [Int32(-1), 2], [Int16(7)], [Int64.min, Int64.max], [uuid], [-0.125, 2.5],
+                        [start, start.addingTimeInterval(1.5)], [String](),
+                    ]
+                ).single()
+                #expect(try row.decode([String?].self, "t") == texts)
+                #expect(try row.decode(Bool.self, "t_same"))
+                #expect(try row.decode(String.self, "b") == "{t,f}")
+                #expect(try row.decode(String.self, "i4") == "{-1,2}")
+                #expect(try row.decode(String.self, "i2") == "{7}")
+                #expect(try row.decode(String.self, "i8") == "{-9223372036854775808,9223372036854775807}")
+                #expect(try row.decode(String.self, "u") == "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}")
+                #expect(try row.decode(String.self, "f") == "{-0.125,2.5}")
+                #expect(try row.decode(String.self, "span") == "00:00:01.5")
+                #expect(try row.decode(Int.self, "none") == 0)
+            }
+        }
+    }
 }
