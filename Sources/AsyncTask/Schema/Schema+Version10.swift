@@ -170,186 +170,191 @@ extension Schema {
     /// `create` is `CREATE` (version 10) or `CREATE OR REPLACE` (later versions); `rateMarginMs` is the time of
     /// calls that the bucket keeps off its capacity for calls that start after their claim. Released migrations
     /// keep their text (`MigrationTextTests`): version 10 is `CREATE` with 50 ms.
-    static func claimFunction(create: String, rateMarginMs: Int) -> String {
-        """
-        \(create) FUNCTION async_task_claim_limited(
-            p_targets text[], p_wants integer[], p_rates double precision[], p_bursts integer[], p_globals integer[],
-            p_key_limits integer[], p_probes integer[], p_cooldowns_ms bigint[], p_node uuid, p_lease_ms bigint)
-        RETURNS TABLE (
-            id bigint, target text, method_name text, method_args text, encryptor text, num_attempts integer,
-            max_attempts integer, idempotence_token text, tried_for_ms bigint, throttled_ms integer)
-        LANGUAGE plpgsql AS $$
-        #variable_conflict use_column
-        DECLARE
-            v_target text;
-            v_control async_task_targets%ROWTYPE;
-            v_rate double precision;
-            v_capacity double precision;
-            v_global integer;
-            v_key_limit integer;
-            v_want integer;
-            v_grant integer;
-            v_held integer;
-            v_tokens double precision;
-            v_claimed integer;
-            v_round integer;
-            v_got integer;
-            v_at timestamptz;
-            v_wait integer;
-            v_circuit_wait integer;
-        BEGIN
-            -- As the plain claim: a claim lost in a crash only runs the attempt again (DESIGN §8).
-            PERFORM set_config('synchronous_commit', 'off', true);
-            FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP
-                v_target := p_targets[i];
-                v_want := p_wants[i];
-                INSERT INTO async_task_targets (target) VALUES (v_target) ON CONFLICT (target) DO NOTHING;
-                SELECT * INTO v_control FROM async_task_targets s WHERE s.target = v_target FOR UPDATE;
-                CONTINUE WHEN v_control.paused OR v_want <= 0;
-                v_rate := coalesce(v_control.rate_per_second, p_rates[i]);
-                v_global := coalesce(v_control.global_concurrency, p_globals[i]);
-                v_key_limit := coalesce(v_control.key_concurrency, p_key_limits[i]);
-                v_grant := v_want;
-                v_circuit_wait := NULL;
-                IF v_control.circuit_state <> 'closed' THEN
-                    IF p_probes[i] IS NULL THEN
-                        -- This node has no circuit block for the target: it waits out the cooldown, then closes it.
-                        IF v_control.circuit_retry_at IS NULL OR v_control.circuit_retry_at <= now() THEN
-                            UPDATE async_task_targets s SET circuit_state = 'closed', circuit_changed_at = now(),
-                                circuit_retry_at = NULL, circuit_failures = 0, circuit_run_at = NULL, circuit_probes = 0,
-                                circuit_successes = 0
-                            WHERE s.target = v_target;
-                        ELSE
+    static func claimFunction(create: String, rateMarginMs: Int, leaseThroughIDArray: Bool = false) -> String {
+        // How the picked rows are leased: joined (version 10), or found by id (version 13; see there). The join's
+        // second line keeps version 10's indentation at each of its two places.
+        func leaseJoin(indent: Int) -> String {
+            leaseThroughIDArray
+                ? "WHERE t.id = ANY (ARRAY(SELECT picked.id FROM picked))"
+                : "FROM picked\n" + String(repeating: " ", count: indent) + "WHERE t.id = picked.id"
+        }
+        return """
+            \(create) FUNCTION async_task_claim_limited(
+                p_targets text[], p_wants integer[], p_rates double precision[], p_bursts integer[], p_globals integer[],
+                p_key_limits integer[], p_probes integer[], p_cooldowns_ms bigint[], p_node uuid, p_lease_ms bigint)
+            RETURNS TABLE (
+                id bigint, target text, method_name text, method_args text, encryptor text, num_attempts integer,
+                max_attempts integer, idempotence_token text, tried_for_ms bigint, throttled_ms integer)
+            LANGUAGE plpgsql AS $$
+            #variable_conflict use_column
+            DECLARE
+                v_target text;
+                v_control async_task_targets%ROWTYPE;
+                v_rate double precision;
+                v_capacity double precision;
+                v_global integer;
+                v_key_limit integer;
+                v_want integer;
+                v_grant integer;
+                v_held integer;
+                v_tokens double precision;
+                v_claimed integer;
+                v_round integer;
+                v_got integer;
+                v_at timestamptz;
+                v_wait integer;
+                v_circuit_wait integer;
+            BEGIN
+                -- As the plain claim: a claim lost in a crash only runs the attempt again (DESIGN §8).
+                PERFORM set_config('synchronous_commit', 'off', true);
+                FOR i IN 1 .. coalesce(array_length(p_targets, 1), 0) LOOP
+                    v_target := p_targets[i];
+                    v_want := p_wants[i];
+                    INSERT INTO async_task_targets (target) VALUES (v_target) ON CONFLICT (target) DO NOTHING;
+                    SELECT * INTO v_control FROM async_task_targets s WHERE s.target = v_target FOR UPDATE;
+                    CONTINUE WHEN v_control.paused OR v_want <= 0;
+                    v_rate := coalesce(v_control.rate_per_second, p_rates[i]);
+                    v_global := coalesce(v_control.global_concurrency, p_globals[i]);
+                    v_key_limit := coalesce(v_control.key_concurrency, p_key_limits[i]);
+                    v_grant := v_want;
+                    v_circuit_wait := NULL;
+                    IF v_control.circuit_state <> 'closed' THEN
+                        IF p_probes[i] IS NULL THEN
+                            -- This node has no circuit block for the target: it waits out the cooldown, then closes it.
+                            IF v_control.circuit_retry_at IS NULL OR v_control.circuit_retry_at <= now() THEN
+                                UPDATE async_task_targets s SET circuit_state = 'closed', circuit_changed_at = now(),
+                                    circuit_retry_at = NULL, circuit_failures = 0, circuit_run_at = NULL, circuit_probes = 0,
+                                    circuit_successes = 0
+                                WHERE s.target = v_target;
+                            ELSE
+                                v_grant := 0;
+                                v_circuit_wait := ceil(extract(epoch FROM v_control.circuit_retry_at - now()) * 1000)::integer;
+                            END IF;
+                        ELSIF v_control.circuit_state = 'open' AND v_control.circuit_retry_at > now() THEN
                             v_grant := 0;
                             v_circuit_wait := ceil(extract(epoch FROM v_control.circuit_retry_at - now()) * 1000)::integer;
+                        ELSE
+                            IF v_control.circuit_state = 'open' OR v_control.circuit_retry_at <= now() THEN
+                                -- The cooldown passed (or the probes of a half-open circuit went undecided for as
+                                -- long, their nodes gone): probe again.
+                                UPDATE async_task_targets s SET circuit_state = 'half_open', circuit_changed_at = now(),
+                                    circuit_retry_at = now() + p_cooldowns_ms[i] * interval '1 millisecond',
+                                    circuit_probes = 0, circuit_successes = 0
+                                WHERE s.target = v_target RETURNING * INTO v_control;
+                            END IF;
+                            v_grant := least(v_grant, p_probes[i] - v_control.circuit_probes);
+                            IF v_grant <= 0 THEN v_circuit_wait := 100; END IF;
                         END IF;
-                    ELSIF v_control.circuit_state = 'open' AND v_control.circuit_retry_at > now() THEN
-                        v_grant := 0;
-                        v_circuit_wait := ceil(extract(epoch FROM v_control.circuit_retry_at - now()) * 1000)::integer;
-                    ELSE
-                        IF v_control.circuit_state = 'open' OR v_control.circuit_retry_at <= now() THEN
-                            -- The cooldown passed (or the probes of a half-open circuit went undecided for as
-                            -- long, their nodes gone): probe again.
-                            UPDATE async_task_targets s SET circuit_state = 'half_open', circuit_changed_at = now(),
-                                circuit_retry_at = now() + p_cooldowns_ms[i] * interval '1 millisecond',
-                                circuit_probes = 0, circuit_successes = 0
-                            WHERE s.target = v_target RETURNING * INTO v_control;
-                        END IF;
-                        v_grant := least(v_grant, p_probes[i] - v_control.circuit_probes);
-                        IF v_grant <= 0 THEN v_circuit_wait := 100; END IF;
                     END IF;
-                END IF;
-                IF v_global IS NOT NULL AND v_grant > 0 THEN
-                    SELECT count(*) INTO v_held FROM async_task_attempts a
-                    WHERE a.locked_by IS NOT NULL AND a.target = v_target AND a.status = 'pending';
-                    v_grant := least(v_grant, v_global - v_held);
-                END IF;
-                v_at := clock_timestamp();
-                IF v_rate IS NOT NULL THEN
-                    -- \(rateMarginMs) ms of calls stay off the bucket: a call starts a little after its claim took the
-                    -- token, and the limit holds for when calls reach the target.
-                    v_capacity := greatest(1, coalesce(v_control.burst, p_bursts[i], ceil(v_rate)) - v_rate * \(Double(rateMarginMs) / 1000));
-                    v_tokens := least(v_capacity, coalesce(v_control.tokens, v_capacity)
-                        + v_rate * greatest(0, extract(epoch FROM v_at - coalesce(v_control.tokens_at, v_at))));
-                    v_grant := least(v_grant, floor(v_tokens)::integer);
-                END IF;
-                v_claimed := 0;
-                IF v_grant > 0 AND v_key_limit IS NULL THEN
-                    RETURN QUERY
-                    WITH picked AS (
-                        SELECT a.id FROM async_task_attempts a
-                        WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = v_target
-                          AND \(orderedKeyHeadCondition)
-                        ORDER BY a.priority, a.available_at, a.id
-                        LIMIT v_grant
-                        FOR UPDATE SKIP LOCKED
-                    ), claimed AS (
-                        UPDATE async_task_attempts t
-                        SET num_attempts = t.num_attempts + 1, locked_by = p_node,
-                            available_at = now() + p_lease_ms * interval '1 millisecond', updated_at = now(),
-                            first_tried_at = coalesce(t.first_tried_at, now())
-                        FROM picked
-                        WHERE t.id = picked.id
-                        RETURNING t.id, t.target, t.method_name, t.method_args::text, t.encryptor, t.num_attempts,
-                                  t.max_attempts, t.idempotence_token,
-                                  (extract(epoch FROM now() - t.first_tried_at) * 1000)::bigint, NULL::integer
-                    )
-                    SELECT * FROM claimed;
-                    GET DIAGNOSTICS v_claimed = ROW_COUNT;
-                ELSIF v_grant > 0 THEN
-                    v_round := 0;
-                    LOOP
-                        v_round := v_round + 1;
-                        -- Each statement sees this transaction's earlier claims: a key filled by the last round
-                        -- counts as full in this one.
+                    IF v_global IS NOT NULL AND v_grant > 0 THEN
+                        SELECT count(*) INTO v_held FROM async_task_attempts a
+                        WHERE a.locked_by IS NOT NULL AND a.target = v_target AND a.status = 'pending';
+                        v_grant := least(v_grant, v_global - v_held);
+                    END IF;
+                    v_at := clock_timestamp();
+                    IF v_rate IS NOT NULL THEN
+                        -- \(rateMarginMs) ms of calls stay off the bucket: a call starts a little after its claim took the
+                        -- token, and the limit holds for when calls reach the target.
+                        v_capacity := greatest(1, coalesce(v_control.burst, p_bursts[i], ceil(v_rate)) - v_rate * \(Double(rateMarginMs) / 1000));
+                        v_tokens := least(v_capacity, coalesce(v_control.tokens, v_capacity)
+                            + v_rate * greatest(0, extract(epoch FROM v_at - coalesce(v_control.tokens_at, v_at))));
+                        v_grant := least(v_grant, floor(v_tokens)::integer);
+                    END IF;
+                    v_claimed := 0;
+                    IF v_grant > 0 AND v_key_limit IS NULL THEN
                         RETURN QUERY
-                        WITH held AS (
-                            SELECT h.concurrency_key AS key, count(*) AS n FROM async_task_attempts h
-                            WHERE h.target = v_target AND h.status = 'pending' AND h.locked_by IS NOT NULL
-                              AND h.concurrency_key IS NOT NULL
-                            GROUP BY h.concurrency_key
-                        ), candidates AS (
-                            SELECT a.id, a.concurrency_key, a.priority, a.available_at FROM async_task_attempts a
+                        WITH picked AS (
+                            SELECT a.id FROM async_task_attempts a
                             WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = v_target
                               AND \(orderedKeyHeadCondition)
-                              AND (a.concurrency_key IS NULL
-                                   OR NOT EXISTS (SELECT 1 FROM held WHERE held.key = a.concurrency_key AND held.n >= v_key_limit))
                             ORDER BY a.priority, a.available_at, a.id
-                            LIMIT (v_grant - v_claimed) * 4
+                            LIMIT v_grant
                             FOR UPDATE SKIP LOCKED
-                        ), ranked AS (
-                            SELECT c.id, c.concurrency_key, c.priority, c.available_at,
-                                   row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.available_at, c.id) AS rn
-                            FROM candidates c
-                        ), picked AS (
-                            SELECT r.id FROM ranked r LEFT JOIN held ON held.key = r.concurrency_key
-                            WHERE r.concurrency_key IS NULL OR r.rn + coalesce(held.n, 0) <= v_key_limit
-                            ORDER BY r.priority, r.available_at, r.id
-                            LIMIT v_grant - v_claimed
                         ), claimed AS (
                             UPDATE async_task_attempts t
                             SET num_attempts = t.num_attempts + 1, locked_by = p_node,
                                 available_at = now() + p_lease_ms * interval '1 millisecond', updated_at = now(),
                                 first_tried_at = coalesce(t.first_tried_at, now())
-                            FROM picked
-                            WHERE t.id = picked.id
+                            \(leaseJoin(indent: 16))
                             RETURNING t.id, t.target, t.method_name, t.method_args::text, t.encryptor, t.num_attempts,
                                       t.max_attempts, t.idempotence_token,
                                       (extract(epoch FROM now() - t.first_tried_at) * 1000)::bigint, NULL::integer
                         )
                         SELECT * FROM claimed;
-                        GET DIAGNOSTICS v_got = ROW_COUNT;
-                        v_claimed := v_claimed + v_got;
-                        EXIT WHEN v_got = 0 OR v_claimed >= v_grant OR v_round >= 4;
-                    END LOOP;
-                END IF;
-                IF v_rate IS NOT NULL THEN
-                    UPDATE async_task_targets s SET tokens = v_tokens - v_claimed, tokens_at = v_at
-                    WHERE s.target = v_target;
-                END IF;
-                IF v_control.circuit_state = 'half_open' AND v_claimed > 0 THEN
-                    UPDATE async_task_targets s SET circuit_probes = s.circuit_probes + v_claimed WHERE s.target = v_target;
-                END IF;
-                -- Cut short by a limit while more is due (for a key-limited target, due rows of full keys count):
-                -- say when to ask again.
-                IF (v_claimed = greatest(v_grant, 0) OR v_key_limit IS NOT NULL) AND v_claimed < v_want AND EXISTS (
-                    SELECT 1 FROM async_task_attempts a
-                    WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = v_target
-                      AND a.locked_by IS NULL
-                      AND \(orderedKeyHeadCondition)
-                ) THEN
-                    v_wait := coalesce(v_circuit_wait, 25);
-                    IF v_circuit_wait IS NULL AND v_rate IS NOT NULL AND v_grant = floor(v_tokens)::integer THEN
-                        -- Until the tokens for what is still wanted (at most half the bucket) are there.
-                        v_wait := greatest(1, ceil(1000 * (greatest(1, least(v_want - v_claimed, ceil(v_capacity / 2)))
-                            - (v_tokens - v_claimed)) / v_rate))::integer;
+                        GET DIAGNOSTICS v_claimed = ROW_COUNT;
+                    ELSIF v_grant > 0 THEN
+                        v_round := 0;
+                        LOOP
+                            v_round := v_round + 1;
+                            -- Each statement sees this transaction's earlier claims: a key filled by the last round
+                            -- counts as full in this one.
+                            RETURN QUERY
+                            WITH held AS (
+                                SELECT h.concurrency_key AS key, count(*) AS n FROM async_task_attempts h
+                                WHERE h.target = v_target AND h.status = 'pending' AND h.locked_by IS NOT NULL
+                                  AND h.concurrency_key IS NOT NULL
+                                GROUP BY h.concurrency_key
+                            ), candidates AS (
+                                SELECT a.id, a.concurrency_key, a.priority, a.available_at FROM async_task_attempts a
+                                WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = v_target
+                                  AND \(orderedKeyHeadCondition)
+                                  AND (a.concurrency_key IS NULL
+                                       OR NOT EXISTS (SELECT 1 FROM held WHERE held.key = a.concurrency_key AND held.n >= v_key_limit))
+                                ORDER BY a.priority, a.available_at, a.id
+                                LIMIT (v_grant - v_claimed) * 4
+                                FOR UPDATE SKIP LOCKED
+                            ), ranked AS (
+                                SELECT c.id, c.concurrency_key, c.priority, c.available_at,
+                                       row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.available_at, c.id) AS rn
+                                FROM candidates c
+                            ), picked AS (
+                                SELECT r.id FROM ranked r LEFT JOIN held ON held.key = r.concurrency_key
+                                WHERE r.concurrency_key IS NULL OR r.rn + coalesce(held.n, 0) <= v_key_limit
+                                ORDER BY r.priority, r.available_at, r.id
+                                LIMIT v_grant - v_claimed
+                            ), claimed AS (
+                                UPDATE async_task_attempts t
+                                SET num_attempts = t.num_attempts + 1, locked_by = p_node,
+                                    available_at = now() + p_lease_ms * interval '1 millisecond', updated_at = now(),
+                                    first_tried_at = coalesce(t.first_tried_at, now())
+                                \(leaseJoin(indent: 20))
+                                RETURNING t.id, t.target, t.method_name, t.method_args::text, t.encryptor, t.num_attempts,
+                                          t.max_attempts, t.idempotence_token,
+                                          (extract(epoch FROM now() - t.first_tried_at) * 1000)::bigint, NULL::integer
+                            )
+                            SELECT * FROM claimed;
+                            GET DIAGNOSTICS v_got = ROW_COUNT;
+                            v_claimed := v_claimed + v_got;
+                            EXIT WHEN v_got = 0 OR v_claimed >= v_grant OR v_round >= 4;
+                        END LOOP;
                     END IF;
-                    RETURN QUERY SELECT NULL::bigint, v_target, NULL::text, NULL::text, NULL::text, NULL::integer,
-                        NULL::integer, NULL::text, NULL::bigint, greatest(1, least(v_wait, 1000));
-                END IF;
-            END LOOP;
-        END
-        $$;
-        """
+                    IF v_rate IS NOT NULL THEN
+                        UPDATE async_task_targets s SET tokens = v_tokens - v_claimed, tokens_at = v_at
+                        WHERE s.target = v_target;
+                    END IF;
+                    IF v_control.circuit_state = 'half_open' AND v_claimed > 0 THEN
+                        UPDATE async_task_targets s SET circuit_probes = s.circuit_probes + v_claimed WHERE s.target = v_target;
+                    END IF;
+                    -- Cut short by a limit while more is due (for a key-limited target, due rows of full keys count):
+                    -- say when to ask again.
+                    IF (v_claimed = greatest(v_grant, 0) OR v_key_limit IS NOT NULL) AND v_claimed < v_want AND EXISTS (
+                        SELECT 1 FROM async_task_attempts a
+                        WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = v_target
+                          AND a.locked_by IS NULL
+                          AND \(orderedKeyHeadCondition)
+                    ) THEN
+                        v_wait := coalesce(v_circuit_wait, 25);
+                        IF v_circuit_wait IS NULL AND v_rate IS NOT NULL AND v_grant = floor(v_tokens)::integer THEN
+                            -- Until the tokens for what is still wanted (at most half the bucket) are there.
+                            v_wait := greatest(1, ceil(1000 * (greatest(1, least(v_want - v_claimed, ceil(v_capacity / 2)))
+                                - (v_tokens - v_claimed)) / v_rate))::integer;
+                        END IF;
+                        RETURN QUERY SELECT NULL::bigint, v_target, NULL::text, NULL::text, NULL::text, NULL::integer,
+                            NULL::integer, NULL::text, NULL::bigint, greatest(1, least(v_wait, 1000));
+                    END IF;
+                END LOOP;
+            END
+            $$;
+            """
     }
 }

@@ -17,7 +17,7 @@ public enum Schema {
     /// Every migration, in order.
     public static let migrations: [Migration] = [
         version1, version2, version3, version4, version5, version6, version7, version8, version9, version10, version11,
-        version12,
+        version12, version13,
     ]
 
     /// The latest schema version this build knows.
