@@ -22,7 +22,7 @@ struct MigrationTextTests {
         10: "9a8462121a2d2188efe658e84a854b898a314f76c51600199a2a7cd53b7984be",
         11: "70e8a09a84f62e147df68c759ed4b97675945c029f7bde0296f9751c7e5b3708",
         12: "2b822abfa53df5eb6ea791a02ce78b0b630a38012b781ac17baad68924936724",
-        13: "cac6432ebcb334ab580b307b246d092c7211e05d5034a2b32eb0d1c3dc2a8da4",
+        13: "e7b7ec5f4d13597953e89370796f5518a519a5cecac41a86704388744c71514c",
     ]
 
     static func digest(_ text: String) -> String {

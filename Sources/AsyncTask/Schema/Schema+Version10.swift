@@ -178,6 +178,14 @@ extension Schema {
                 ? "WHERE t.id = ANY (ARRAY(SELECT picked.id FROM picked))"
                 : "FROM picked\n" + String(repeating: " ", count: indent) + "WHERE t.id = picked.id"
         }
+        // Leased by id, the rows come back in the picked order through a join of the two CTEs (no table read),
+        // so `picked` carries the order's columns.
+        let pickedColumns = leaseThroughIDArray ? ", a.priority, a.available_at" : ""
+        let rankedColumns = leaseThroughIDArray ? ", r.priority, r.available_at" : ""
+        let claimedInOrder =
+            leaseThroughIDArray
+            ? "SELECT c.* FROM claimed c JOIN picked p ON p.id = c.id ORDER BY p.priority, p.available_at, p.id;"
+            : "SELECT * FROM claimed;"
         return """
             \(create) FUNCTION async_task_claim_limited(
                 p_targets text[], p_wants integer[], p_rates double precision[], p_bursts integer[], p_globals integer[],
@@ -264,7 +272,7 @@ extension Schema {
                     IF v_grant > 0 AND v_key_limit IS NULL THEN
                         RETURN QUERY
                         WITH picked AS (
-                            SELECT a.id FROM async_task_attempts a
+                            SELECT a.id\(pickedColumns) FROM async_task_attempts a
                             WHERE a.status = 'pending' AND a.available_at <= now() AND a.target = v_target
                               AND \(orderedKeyHeadCondition)
                             ORDER BY a.priority, a.available_at, a.id
@@ -280,7 +288,7 @@ extension Schema {
                                       t.max_attempts, t.idempotence_token,
                                       (extract(epoch FROM now() - t.first_tried_at) * 1000)::bigint, NULL::integer
                         )
-                        SELECT * FROM claimed;
+                        \(claimedInOrder)
                         GET DIAGNOSTICS v_claimed = ROW_COUNT;
                     ELSIF v_grant > 0 THEN
                         v_round := 0;
@@ -308,7 +316,7 @@ extension Schema {
                                        row_number() OVER (PARTITION BY c.concurrency_key ORDER BY c.priority, c.available_at, c.id) AS rn
                                 FROM candidates c
                             ), picked AS (
-                                SELECT r.id FROM ranked r LEFT JOIN held ON held.key = r.concurrency_key
+                                SELECT r.id\(rankedColumns) FROM ranked r LEFT JOIN held ON held.key = r.concurrency_key
                                 WHERE r.concurrency_key IS NULL OR r.rn + coalesce(held.n, 0) <= v_key_limit
                                 ORDER BY r.priority, r.available_at, r.id
                                 LIMIT v_grant - v_claimed
@@ -322,7 +330,7 @@ extension Schema {
                                           t.max_attempts, t.idempotence_token,
                                           (extract(epoch FROM now() - t.first_tried_at) * 1000)::bigint, NULL::integer
                             )
-                            SELECT * FROM claimed;
+                            \(claimedInOrder)
                             GET DIAGNOSTICS v_got = ROW_COUNT;
                             v_claimed := v_claimed + v_got;
                             EXIT WHEN v_got = 0 OR v_claimed >= v_grant OR v_round >= 4;
