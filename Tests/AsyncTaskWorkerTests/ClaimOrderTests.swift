@@ -21,6 +21,9 @@ struct ClaimOrderTests {
         ORDER BY t.target, g;
         """
 
+    static let priorities = PostgresStatement(
+        name: "priorities", sql: "SELECT id, priority FROM async_task_attempts WHERE id = ANY($1::bigint[])", isPrepared: false)
+
     @Test("the claim statement, and the claim function with a global and a per-key limit")
     func priorityFirst() async throws {
         try await TestDatabase.with { database in
@@ -36,10 +39,7 @@ struct ClaimOrderTests {
                 for plan in plans {
                     let ids = try await claimer.claim(plan, on: connection).attempts.map(\.id)
                     #expect(ids.count == 20, "\(plan.caps)")
-                    let rows = try await connection.query(
-                        PostgresStatement(
-                            name: "priorities", sql: "SELECT id, priority FROM async_task_attempts WHERE id = ANY($1::bigint[])", isPrepared: false),
-                        [ids])
+                    let rows = try await connection.query(Self.priorities, [ids])
                     var priority: [Int64: Int] = [:]
                     for row in rows { priority[try row.decode(Int64.self, "id")] = try row.decode(Int.self, "priority") }
                     // The priority -1 half first, though its ids are the higher ones.

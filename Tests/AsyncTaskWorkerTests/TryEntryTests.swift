@@ -11,6 +11,8 @@ import Testing
 @Suite("Try history entries written by the node")
 struct TryEntryTests {
     static let node = UUID(uuidString: "0A1B2C3D-4E5F-4061-8293-A4B5C6D7E8F9")!
+    /// The node's id as the flush passes it to each entry.
+    static let nodeText = node.uuidString.lowercased()
 
     static func outcome(
         _ disposition: AttemptOutcome.Disposition, try number: Int = 1, error: String? = nil, kind: AttemptErrorKind? = nil, status: Int? = nil,
@@ -43,20 +45,20 @@ struct TryEntryTests {
 
     @Test("keys with null values are left out; the outcome is named from the status and the error")
     func fields() throws {
-        let bare = TryEntry(Self.outcome(.succeeded), node: Self.node).json
+        let bare = TryEntry(Self.outcome(.succeeded), node: Self.nodeText).json
         #expect(bare == #"{"try":1,"node":"0a1b2c3d-4e5f-4061-8293-a4b5c6d7e8f9","outcome":"succeeded"}"#)
         let names = [Self.samples[2], Self.samples[3], Self.samples[4]].map {
-            (try? JSONSerialization.jsonObject(with: Data(TryEntry($0, node: Self.node).json.utf8)) as? [String: Any])?["outcome"] as? String
+            (try? JSONSerialization.jsonObject(with: Data(TryEntry($0, node: Self.nodeText).json.utf8)) as? [String: Any])?["outcome"] as? String
         }
         #expect(names == ["retry", "failed", "released"])
         let retry = try #require(
-            JSONSerialization.jsonObject(with: Data(TryEntry(Self.samples[2], node: Self.node).json.utf8)) as? [String: Any])
+            JSONSerialization.jsonObject(with: Data(TryEntry(Self.samples[2], node: Self.nodeText).json.utf8)) as? [String: Any])
         #expect(retry["error"] as? String == "http_status: 503 Service \"Unavailable\"\n\\")
         #expect(retry["excerpt"] as? String == "tab\there, é, 😀, \u{1}")
         #expect(retry["error_kind"] as? String == "http_status")
         #expect(retry["started_at"] as? String == "2025-12-06T05:46:40.999Z")
         // An empty excerpt is no excerpt, as the flush has always stored it.
-        #expect(!TryEntry(Self.samples[5], node: Self.node).json.contains("excerpt"))
+        #expect(!TryEntry(Self.samples[5], node: Self.nodeText).json.contains("excerpt"))
     }
 
     @Test("durations in milliseconds with three decimals, ties away from zero")
@@ -80,7 +82,7 @@ struct TryEntryTests {
                 let row = try await connection.query(
                     Self.sqlEntry,
                     [
-                        TryEntry(outcome, node: Self.node).json, Int32(outcome.attempt.attemptNumber), Self.node, outcome.startedAt,
+                        TryEntry(outcome, node: Self.nodeText).json, Int32(outcome.attempt.attemptNumber), Self.node, outcome.startedAt,
                         outcome.duration.map { $0.seconds * 1000 }, stored.status.rawValue, outcome.error, outcome.maxAttempts.map { Int32($0) },
                         outcome.errorKind?.rawValue, outcome.httpStatus.map { Int32($0) }, outcome.excerpt.flatMap { $0.isEmpty ? nil : $0 },
                     ]

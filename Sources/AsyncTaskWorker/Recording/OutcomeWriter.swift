@@ -177,9 +177,10 @@ struct OutcomeWriter: Sendable {
         var tries: [String] = []
         var blocksKey: [Bool] = []
         var keyed = false
+        let node = nodeID.uuidString.lowercased()
         for outcome in batch {
             blocksKey.append(outcome.blocksKey)
-            tries.append(TryEntry(outcome, node: nodeID).json)
+            tries.append(TryEntry(outcome, node: node).json)
             ids.append(outcome.attempt.id)
             numbers.append(Int32(clamping: outcome.attempt.attemptNumber))
             let stored = outcome.disposition.stored

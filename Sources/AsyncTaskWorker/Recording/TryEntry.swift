@@ -13,10 +13,11 @@ struct TryEntry: Sendable, Equatable {
     /// The entry's JSON object.
     let json: String
 
-    /// The entry for `outcome`'s try, made by node `node`.
-    init(_ outcome: AttemptOutcome, node: UUID) {
+    /// The entry for `outcome`'s try, made by the node whose id is `node` (lowercase, as PostgreSQL writes a
+    /// uuid; the flush writes it once for all its entries).
+    init(_ outcome: AttemptOutcome, node: String) {
         let stored = outcome.disposition.stored
-        var json = "{\"try\":\(outcome.attempt.attemptNumber),\"node\":\"\(node.uuidString.lowercased())\""
+        var json = "{\"try\":\(outcome.attempt.attemptNumber),\"node\":\"\(node)\""
         if let startedAt = outcome.startedAt {
             let micros = Int64((startedAt.timeIntervalSince1970 * 1_000_000).rounded())
             json += ",\"started_at\":\"\(UTCTimestamp(microsecondsSinceEpoch: micros).iso8601Milliseconds)\""
