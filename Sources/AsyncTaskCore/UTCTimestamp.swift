@@ -21,17 +21,18 @@ public struct UTCTimestamp: Sendable, Hashable {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: milliseconds truncated, as PostgreSQL's `to_char(…, 'MS')` writes them.
-    public var iso8601Milliseconds: String {
-        let f = fields
-        return "\(Self.pad(f.year, 4))-\(Self.pad(f.month, 2))-\(Self.pad(f.day, 2))T\(Self.pad(f.hour, 2)):"
-            + "\(Self.pad(f.minute, 2)):\(Self.pad(f.second, 2)).\(Self.pad(f.microsecond / 1000, 3))Z"
-    }
+    public var iso8601Milliseconds: String { text(separator: "T", fractionDigits: 3, zone: "Z") }
 
     /// `YYYY-MM-DD HH:MM:SS.ffffff+00`: the text form PostgreSQL reads as a `timestamptz` with all its precision.
-    public var postgresText: String {
+    public var postgresText: String { text(separator: " ", fractionDigits: 6, zone: "+00") }
+
+    /// The date, `separator`, the time of day with its fraction of a second truncated to `fractionDigits` (3 or
+    /// 6), and `zone`.
+    private func text(separator: String, fractionDigits: Int, zone: String) -> String {
         let f = fields
-        return "\(Self.pad(f.year, 4))-\(Self.pad(f.month, 2))-\(Self.pad(f.day, 2)) \(Self.pad(f.hour, 2)):"
-            + "\(Self.pad(f.minute, 2)):\(Self.pad(f.second, 2)).\(Self.pad(f.microsecond, 6))+00"
+        let fraction = fractionDigits == 3 ? f.microsecond / 1000 : f.microsecond
+        return "\(Self.pad(f.year, 4))-\(Self.pad(f.month, 2))-\(Self.pad(f.day, 2))\(separator)\(Self.pad(f.hour, 2)):"
+            + "\(Self.pad(f.minute, 2)):\(Self.pad(f.second, 2)).\(Self.pad(fraction, fractionDigits))\(zone)"
     }
 
     /// `value` in decimal, left-padded with zeros to `width` digits.
